@@ -1,0 +1,93 @@
+"""Per-district settings (pydantic), with the defaults of the hold catalogue.
+
+Settings are read once (from the district table, a JSON file for the preflight CLI, or the API)
+and passed down; domain code never reads the environment.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class HoldSettings(BaseModel):
+    """Thresholds of the safety holds. Percentages are 0-100; a hold trips when *exceeded*."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mass_removal_percent: float = Field(10.0, ge=0, le=100)
+    mass_removal_min_count: int = Field(5, ge=0)
+    mass_update_percent: float = Field(75.0, ge=0, le=100)
+    mass_update_min_count: int = Field(5, ge=0)
+    max_contacts_per_student: int = Field(6, ge=1)
+    # "hold": new emergency/secondary contacts hold the sync; "drop": they are removed from the
+    # staged data before the diff; "allow": they are synced like any other contact.
+    emergency_contacts: Literal["hold", "drop", "allow"] = "hold"
+    emergency_contact_types: list[str] = Field(default_factory=lambda: ["Emergency", "Secondary"])
+    class_id_reuse: bool = True
+    stale_upload_days: int = Field(90, ge=1)
+    schools_not_found: bool = True
+
+
+class PauseWindow(BaseModel):
+    """A summer pause: uploads are kept but not processed from ``first_day`` to ``last_day``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_day: date
+    last_day: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PauseWindow:
+        if self.last_day < self.first_day:
+            raise ValueError("last_day must be on or after first_day")
+        return self
+
+    def contains(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+
+class DistrictSettings(BaseModel):
+    """Everything a district can configure."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    district_id: str = Field("default", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str | None = None
+    admin_emails: list[str] = Field(default_factory=list)
+    # Schools to sync; empty means every school in the source data.
+    school_ids: list[str] = Field(default_factory=list)
+    # Contact types never synced (e.g. ["Emergency"]): dropped before the diff.
+    excluded_contact_types: list[str] = Field(default_factory=list)
+    holds: HoldSettings = Field(default_factory=HoldSettings)
+    hold_expiry_days: int = Field(14, ge=1, le=365)
+    pause_windows: list[PauseWindow] = Field(default_factory=list)
+
+    @field_validator("admin_emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        import re
+
+        bad = [v for v in value if not re.match(EMAIL_PATTERN, v)]
+        if bad:
+            raise ValueError(f"not an email address: {', '.join(bad)}")
+        return value
+
+    @field_validator("pause_windows")
+    @classmethod
+    def _no_overlap(cls, value: list[PauseWindow]) -> list[PauseWindow]:
+        ordered = sorted(value, key=lambda w: w.first_day)
+        for earlier, later in zip(ordered, ordered[1:], strict=False):
+            if later.first_day <= earlier.last_day:
+                raise ValueError(
+                    f"pause windows overlap: {earlier.first_day}..{earlier.last_day} and "
+                    f"{later.first_day}..{later.last_day}"
+                )
+        return ordered
+
+    def paused_on(self, day: date) -> PauseWindow | None:
+        return next((w for w in self.pause_windows if w.contains(day)), None)
