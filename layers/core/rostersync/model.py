@@ -205,3 +205,14 @@ def conform(table: pa.Table, entity: Entity) -> pa.Table:
         else:
             columns.append(pa.nulls(table.num_rows, field.type))
     return pa.Table.from_arrays(columns, schema=entity.schema)
+
+
+def key_column(table: pa.Table, entity: Entity) -> pa.ChunkedArray | pa.Array:
+    """One string key per row: the key column itself, or the key columns joined by
+    :data:`KEY_SEPARATOR` for composite keys (vectorised; a null part gives a null key)."""
+    import pyarrow.compute as pc
+
+    if len(entity.key) == 1:
+        return table.column(entity.key[0])
+    parts = [table.column(c) for c in entity.key]
+    return pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
