@@ -23,7 +23,7 @@ ROW_COLUMN = "_row"
 FILE_COLUMN = "_file"
 
 PERSON_FIELDS: list[pa.Field] = [
-    pa.field("person_id", STR, nullable=False),
+    pa.field("person_id", STR),
     pa.field("school_id", STR),
     pa.field("school_ids", STR_LIST),
     pa.field("sis_id", STR),
@@ -62,7 +62,7 @@ SCHOOLS = Entity(
     "schools",
     pa.schema(
         [
-            pa.field("school_id", STR, nullable=False),
+            pa.field("school_id", STR),
             pa.field("name", STR),
             pa.field("school_number", STR),
             pa.field("state_id", STR),
@@ -78,7 +78,7 @@ TERMS = Entity(
     "terms",
     pa.schema(
         [
-            pa.field("term_id", STR, nullable=False),
+            pa.field("term_id", STR),
             pa.field("school_id", STR),
             pa.field("name", STR),
             pa.field("type", STR),
@@ -94,7 +94,7 @@ COURSES = Entity(
     "courses",
     pa.schema(
         [
-            pa.field("course_id", STR, nullable=False),
+            pa.field("course_id", STR),
             pa.field("school_id", STR),
             pa.field("name", STR),
             pa.field("course_code", STR),
@@ -115,8 +115,8 @@ CONTACT_LINKS = Entity(
     "contact_links",
     pa.schema(
         [
-            pa.field("student_id", STR, nullable=False),
-            pa.field("contact_id", STR, nullable=False),
+            pa.field("student_id", STR),
+            pa.field("contact_id", STR),
             pa.field("school_id", STR),
             pa.field("relationship", STR),
             pa.field("contact_type", STR),
@@ -129,7 +129,7 @@ SECTIONS = Entity(
     "sections",
     pa.schema(
         [
-            pa.field("section_id", STR, nullable=False),
+            pa.field("section_id", STR),
             pa.field("school_id", STR),
             pa.field("course_id", STR),
             pa.field("term_id", STR),
@@ -148,8 +148,8 @@ ENROLLMENTS = Entity(
     "enrollments",
     pa.schema(
         [
-            pa.field("section_id", STR, nullable=False),
-            pa.field("person_id", STR, nullable=False),
+            pa.field("section_id", STR),
+            pa.field("person_id", STR),
             pa.field("school_id", STR),
             pa.field("role", STR),
         ]
@@ -176,8 +176,8 @@ PERSON_ENTITIES: tuple[Entity, ...] = tuple(e for e in ENTITIES if e.is_person)
 # whose optional file was absent). Their state is unknown: never counted or applied as removals.
 UNKNOWN_SCHEMA = pa.schema(
     [
-        pa.field("entity", STR, nullable=False),
-        pa.field("key", STR, nullable=False),
+        pa.field("entity", STR),
+        pa.field("key", STR),
     ]
 )
 
