@@ -57,3 +57,21 @@ class EntityCounts(BaseModel):
     added: int
     removed: int
     changed: int
+
+
+# What an admin can do about each hold, shown next to it in the CLI, the API and emails.
+HOLD_RESOLUTIONS: dict[str, str] = {
+    "mass_removal": "Review the changes CSV. Release to confirm the removals, reject, or fix the data "
+    "in your SIS and send the complete set again.",
+    "mass_update": "Review the changes CSV (IDs re-keyed in the SIS look like this). Release or reject.",
+    "too_many_contacts": "Release to create accounts for these contacts, or remove the extra contacts "
+    "in your SIS and send the set again.",
+    "emergency_contacts": "Release to create accounts for emergency/secondary contacts, or filter them "
+    "out of your export (or set emergency contacts to 'drop') and send again.",
+    "class_id_reuse": "Use new section IDs for each term. Release only if the reuse is intended.",
+    "stale_upload": "Files were not received for a long time; release to confirm their removals.",
+    "invalid_files": "Fix the files named here and send the complete set again; nothing was applied.",
+    "schools_not_found": "Check the school IDs in your settings against the data, then retry.",
+    "credentials": "The source rejected our credentials. Update the secret, then retry.",
+    "disconnected": "The source could not be reached. Check the connection, then choose 'I fixed it'.",
+}

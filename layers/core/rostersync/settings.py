@@ -6,6 +6,8 @@ and passed down; domain code never reads the environment.
 
 from __future__ import annotations
 
+import itertools
+import re
 from datetime import date
 from typing import Literal
 
@@ -70,8 +72,6 @@ class DistrictSettings(BaseModel):
     @field_validator("admin_emails")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
-        import re
-
         bad = [v for v in value if not re.match(EMAIL_PATTERN, v)]
         if bad:
             raise ValueError(f"not an email address: {', '.join(bad)}")
@@ -81,7 +81,7 @@ class DistrictSettings(BaseModel):
     @classmethod
     def _no_overlap(cls, value: list[PauseWindow]) -> list[PauseWindow]:
         ordered = sorted(value, key=lambda w: w.first_day)
-        for earlier, later in zip(ordered, ordered[1:], strict=False):
+        for earlier, later in itertools.pairwise(ordered):
             if later.first_day <= earlier.last_day:
                 raise ValueError(
                     f"pause windows overlap: {earlier.first_day}..{earlier.last_day} and "

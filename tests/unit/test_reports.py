@@ -1,0 +1,378 @@
+"""The admin's downloads: formula neutralising, the changes table and both CSVs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+from rostersync import reports
+from rostersync.changes import ID_CHANGE_SCHEMA, ChangeSet, EntityChanges
+from rostersync.issues import ISSUE_SCHEMA
+from rostersync.model import (
+    CONTACT_LINKS,
+    ENTITIES,
+    ENTITY_BY_NAME,
+    KEY_SEPARATOR,
+    SECTIONS,
+    STUDENTS,
+    Entity,
+)
+
+Row = dict[str, Any]
+
+
+def table(entity: Entity, rows: Sequence[Row]) -> pa.Table:
+    return pa.Table.from_pylist(list(rows), schema=entity.schema)
+
+
+def entity_changes(
+    entity: Entity,
+    *,
+    added: Sequence[Row] = (),
+    removed: Sequence[Row] = (),
+    changed: Sequence[tuple[Row, Row, list[str]]] = (),
+) -> EntityChanges:
+    return EntityChanges(
+        entity.name,
+        added=table(entity, added),
+        removed=table(entity, removed),
+        changed_new=table(entity, [new for _, new, _ in changed]),
+        changed_old=table(entity, [old for old, _, _ in changed]),
+        changed_fields=pa.array([fields for _, _, fields in changed], pa.list_(pa.string())),
+    )
+
+
+def change_set(*items: EntityChanges, id_changes: Sequence[Row] = ()) -> ChangeSet:
+    entities = {e.name: entity_changes(e) for e in ENTITIES}
+    entities.update({item.entity: item for item in items})
+    return ChangeSet(entities, pa.Table.from_pylist(list(id_changes), schema=ID_CHANGE_SCHEMA))
+
+
+def student(person_id: str, school: str = "1", **fields: Any) -> Row:
+    return {"person_id": person_id, "school_id": school, **fields}
+
+
+def rows_by_id(changes: ChangeSet) -> dict[str, Row]:
+    return {row["id"]: row for row in reports.changes_table(changes).to_pylist()}
+
+
+def read_csv(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+# -- neutralize ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-5", "@SUM(A1)", "\tcmd", "\rcmd"])
+def test_neutralize_prefixes_each_dangerous_start(value: str) -> None:
+    assert reports.neutralize(pa.array([value])).to_pylist() == ["'" + value]
+
+
+@pytest.mark.parametrize("value", ["Ann", "a=b", "1-2", " =x", "", "'=quoted", "O'Brien", "x@y.org"])
+def test_neutralize_leaves_safe_values_alone(value: str) -> None:
+    assert reports.neutralize(pa.array([value])).to_pylist() == [value]
+
+
+def test_neutralize_keeps_nulls_and_chunking() -> None:
+    values = pa.chunked_array([["=a", None], ["b"]])
+
+    result = reports.neutralize(values)
+
+    assert isinstance(result, pa.ChunkedArray)
+    assert result.to_pylist() == ["'=a", None, "b"]
+
+
+def test_neutralize_ignores_non_string_arrays() -> None:
+    numbers = pa.array([-5, 3])
+
+    assert reports.neutralize(numbers) is numbers
+
+
+# -- changes_table -------------------------------------------------------------------------------
+
+
+def test_changes_table_one_row_per_added_removed_and_changed() -> None:
+    changes = change_set(
+        entity_changes(
+            STUDENTS,
+            added=[student("S3", first_name="Cal", last_name="Lee", grade="5")],
+            removed=[student("S9", "2", first_name="Old", email="old@x.org")],
+            changed=[
+                (
+                    student("S1", first_name="Ann", email="ann@x.org", grade="4"),
+                    student("S1", first_name="Anne", email="anne@x.org", grade="4"),
+                    ["first_name", "email"],
+                )
+            ],
+        )
+    )
+
+    rows = rows_by_id(changes)
+
+    assert rows["S3"] == {
+        "entity": "students",
+        "school_id": "1",
+        "id": "S3",
+        "change": "added",
+        "changed_fields": None,
+        "old_values": None,
+        "new_values": "first_name: Cal; last_name: Lee; grade: 5",
+    }
+    assert rows["S9"]["change"] == "removed"
+    assert rows["S9"]["school_id"] == "2"
+    assert rows["S9"]["old_values"] == "first_name: Old; email: old@x.org"
+    assert rows["S9"]["new_values"] is None
+    assert rows["S1"]["change"] == "changed"
+    assert rows["S1"]["changed_fields"] == "first_name; email"
+    assert rows["S1"]["old_values"] == "first_name: Ann; email: ann@x.org"
+    assert rows["S1"]["new_values"] == "first_name: Anne; email: anne@x.org"
+    assert len(rows) == 3
+
+
+def test_changes_table_shows_a_cleared_field_as_blank() -> None:
+    changed = [(student("S1", email="a@x.org"), student("S1", email=None), ["email"])]
+
+    row = rows_by_id(change_set(entity_changes(STUDENTS, changed=changed)))["S1"]
+
+    assert (row["old_values"], row["new_values"]) == ("email: a@x.org", "email: (blank)")
+
+
+def test_changes_table_keeps_rows_aligned_when_a_record_has_no_summary_fields() -> None:
+    # Rows with every summary field null must not be dropped or shifted.
+    added = [student("A1", first_name="Amy"), student("A2"), student("A3", first_name="Cy")]
+
+    rows = reports.changes_table(change_set(entity_changes(STUDENTS, added=added))).to_pylist()
+
+    assert [(r["id"], r["new_values"]) for r in rows] == [
+        ("A1", "first_name: Amy"),
+        ("A2", None),
+        ("A3", "first_name: Cy"),
+    ]
+
+
+def test_changes_table_renders_lists_and_dates() -> None:
+    old = {"section_id": "C1", "school_id": "1", "teacher_ids": ["T1"]}
+    new = {**old, "teacher_ids": ["T1", "T2"]}
+    birthday = student("S1", birth_date=date(2012, 3, 4))
+
+    rows = rows_by_id(
+        change_set(
+            entity_changes(SECTIONS, changed=[(old, new, ["teacher_ids"])]),
+            entity_changes(STUDENTS, changed=[(student("S1"), birthday, ["birth_date"])]),
+        )
+    )
+
+    assert rows["C1"]["new_values"] == "teacher_ids: T1, T2"
+    assert rows["S1"]["new_values"] == "birth_date: 2012-03-04"
+
+
+def test_changes_table_joins_composite_keys_readably() -> None:
+    added = [{"student_id": "S1", "contact_id": "P9", "school_id": "1", "contact_type": "Emergency"}]
+
+    (row,) = reports.changes_table(change_set(entity_changes(CONTACT_LINKS, added=added))).to_pylist()
+
+    assert (row["entity"], row["id"], row["new_values"]) == (
+        "contact_links",
+        "S1/P9",
+        "contact_type: Emergency",
+    )
+
+
+def test_changes_table_pairs_suspected_id_changes() -> None:
+    changes = change_set(
+        entity_changes(
+            STUDENTS,
+            removed=[student("OLD1", email="dee@x.org", grade="4"), student("GONE")],
+            added=[student("NEW1", email="dee@x.org", grade=None), student("NEW2")],
+        ),
+        id_changes=[
+            {
+                "entity": "students",
+                "school_id": "1",
+                "old_id": "OLD1",
+                "new_id": "NEW1",
+                "matched_on": "email",
+            }
+        ],
+    )
+
+    rows = rows_by_id(changes)
+
+    assert sorted(rows) == ["GONE", "NEW1", "NEW2"]
+    assert rows["NEW1"]["change"] == "id_changed"
+    assert rows["NEW1"]["changed_fields"] == "person_id; grade"
+    assert rows["NEW1"]["old_values"] == "person_id: OLD1; grade: 4"
+    assert rows["NEW1"]["new_values"] == "person_id: NEW1; grade: (blank)"
+
+
+def test_changes_table_orders_entities_then_school_change_and_id() -> None:
+    changes = change_set(
+        entity_changes(
+            CONTACT_LINKS,
+            added=[{"student_id": "S1", "contact_id": "P1", "school_id": "1"}],
+        ),
+        entity_changes(STUDENTS, added=[student("B", "2"), student("A", "2")], removed=[student("Z", "1")]),
+    )
+
+    rows = reports.changes_table(changes).to_pylist()
+
+    assert [(r["entity"], r["school_id"], r["id"]) for r in rows] == [
+        ("students", "1", "Z"),
+        ("students", "2", "A"),
+        ("students", "2", "B"),
+        ("contact_links", "1", "S1/P1"),
+    ]
+
+
+def test_changes_table_of_no_changes_is_empty_with_schema() -> None:
+    result = reports.changes_table(change_set())
+
+    assert result.num_rows == 0
+    assert result.schema == reports.CHANGES_SCHEMA
+
+
+def test_join_skip_nulls_keeps_all_null_rows() -> None:
+    pieces = [pa.array(["a", None, None]), pa.array([None, None, "c"], pa.string())]
+
+    assert reports.join_skip_nulls(pieces, "; ", 3).to_pylist() == ["a", "", "c"]
+
+
+def test_display_key_of_a_composite_key() -> None:
+    links = table(CONTACT_LINKS, [{"student_id": "S1", "contact_id": "P9"}, {"student_id": "S2"}])
+
+    assert reports.display_key(links, ENTITY_BY_NAME["contact_links"]).to_pylist() == ["S1/P9", "S2/"]
+    assert KEY_SEPARATOR not in "S1/P9"
+
+
+# -- CSV files -----------------------------------------------------------------------------------
+
+
+def test_changes_csv_has_readable_header_and_one_row_per_change() -> None:
+    changes = change_set(
+        entity_changes(
+            STUDENTS,
+            added=[student("S3", first_name="Cal")],
+            changed=[(student("S1", first_name="Ann"), student("S1", first_name="Anne"), ["first_name"])],
+        )
+    )
+    sink = io.BytesIO()
+
+    reports.write_changes_csv(changes, sink)
+
+    rows = read_csv(sink.getvalue())
+    assert rows[0] == [
+        "Record type",
+        "School ID",
+        "ID",
+        "Change",
+        "Changed fields",
+        "Old values",
+        "New values",
+    ]
+    assert rows[1:] == [
+        ["students", "1", "S3", "added", "", "", "first_name: Cal"],
+        ["students", "1", "S1", "changed", "first_name", "first_name: Ann", "first_name: Anne"],
+    ]
+
+
+def test_changes_csv_neutralises_dangerous_cells_and_they_survive_a_round_trip() -> None:
+    evil = '=HYPERLINK("http://x.example","click")'
+    changes = change_set(entity_changes(STUDENTS, added=[student(evil, "-5", first_name="@Ann")]))
+    sink = io.BytesIO()
+
+    reports.write_changes_csv(changes, sink)
+
+    (row,) = read_csv(sink.getvalue())[1:]
+    assert row[1] == "'-5"
+    assert row[2] == "'" + evil
+    assert row[6] == "first_name: @Ann"  # does not start the cell, so it cannot be a formula
+
+
+def test_changes_csv_starts_with_a_bom_unless_asked_not_to() -> None:
+    with_bom, without = io.BytesIO(), io.BytesIO()
+
+    reports.write_changes_csv(change_set(), with_bom)
+    reports.write_changes_csv(change_set(), without, bom=False)
+
+    assert with_bom.getvalue().startswith(b"\xef\xbb\xbf")
+    assert without.getvalue().startswith(b'"Record type"')
+
+
+def test_changes_csv_to_a_path_and_a_text_stream(tmp_path: Path) -> None:
+    changes = change_set(entity_changes(STUDENTS, removed=[student("S1", first_name="Zoë")]))
+    path = tmp_path / "changes.csv"
+    text = io.StringIO()
+
+    reports.write_changes_csv(changes, path)
+    reports.write_changes_csv(changes, text)
+
+    assert read_csv(path.read_bytes())[1][5] == "first_name: Zoë"
+    assert text.getvalue().encode("utf-8") == path.read_bytes()
+
+
+def test_changes_csv_reads_back_with_pyarrow() -> None:
+    changes = change_set(entity_changes(STUDENTS, added=[student(f"S{i}") for i in range(5)]))
+    sink = io.BytesIO()
+
+    reports.write_changes_csv(changes, sink)
+
+    back = pacsv.read_csv(io.BytesIO(sink.getvalue()))
+    assert back.column_names[0] == "Record type"
+    assert back.num_rows == 5
+
+
+def test_errors_csv_round_trip() -> None:
+    issues = pa.Table.from_pylist(
+        [
+            {
+                "severity": "error",
+                "file": "students.csv",
+                "row": 12,
+                "column": "Student_email",
+                "value": "=cmd|' /C calc'!A0",
+                "message": "not an email address",
+            },
+            {
+                "severity": "alert",
+                "file": "",
+                "row": None,
+                "column": "contact_type",
+                "value": "Emergency",
+                "message": "contact_links: 3 contact links of type Emergency were left out",
+            },
+        ],
+        schema=ISSUE_SCHEMA,
+    )
+    sink = io.BytesIO()
+
+    reports.write_errors_csv(issues, sink)
+
+    rows = read_csv(sink.getvalue())
+    assert rows == [
+        ["Severity", "File", "Row", "Column", "Value", "Message"],
+        ["error", "students.csv", "12", "Student_email", "'=cmd|' /C calc'!A0", "not an email address"],
+        [
+            "alert",
+            "",
+            "",
+            "contact_type",
+            "Emergency",
+            "contact_links: 3 contact links of type Emergency were left out",
+        ],
+    ]
+
+
+def test_errors_csv_of_no_issues_is_a_header() -> None:
+    sink = io.BytesIO()
+
+    reports.write_errors_csv(ISSUE_SCHEMA.empty_table(), sink)
+
+    assert read_csv(sink.getvalue()) == [["Severity", "File", "Row", "Column", "Value", "Message"]]
