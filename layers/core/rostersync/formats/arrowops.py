@@ -1,0 +1,247 @@
+"""Vectorised Arrow helpers shared by the format readers and validation.
+
+Everything here works on whole columns (Arrow compute kernels, or numpy on index arrays); none of it
+loops over rows in Python, so a district of millions of rows costs seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+ArrayLike: TypeAlias = pa.Array | pa.ChunkedArray
+
+EMPTY_STRING = pa.scalar("", pa.string())
+NULL_STRING = pa.scalar(None, pa.string())
+
+
+def as_array(values: ArrayLike) -> pa.Array:
+    """One contiguous array (list and struct builders need it)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values
+
+
+def row_numbers(n: int, first: int = 2) -> pa.Array:
+    """Spreadsheet row numbers of ``n`` data rows: the header is row 1."""
+    return pa.array(np.arange(first, first + n, dtype=np.int64))
+
+
+def clean(values: ArrayLike) -> ArrayLike:
+    """Trim surrounding whitespace; a value that is then empty becomes null."""
+    trimmed = pc.utf8_trim_whitespace(values)
+    # The reader already turns "" into null, so only whitespace-only cells are left to catch;
+    # test cheaply before paying for a second pass.
+    if pc.min(pc.binary_length(trimmed)).as_py() == 0:
+        trimmed = pc.if_else(pc.equal(trimmed, EMPTY_STRING), NULL_STRING, trimmed)
+    return trimmed
+
+
+def null_where(values: ArrayLike, mask: ArrayLike) -> ArrayLike:
+    """``values`` with the entries under ``mask`` (null counts as false) set to null."""
+    out: ArrayLike = pc.if_else(pc.fill_null(mask, False), pa.scalar(None, values.type), values)
+    return out
+
+
+@dataclass(frozen=True)
+class Codes:
+    """A column as dense integer codes: ``codes[i]`` indexes ``dictionary`` (-1 for null).
+
+    Codes are numbered in order of first appearance, which makes "first row of each value" and
+    "values used more than once" plain numpy operations on integers.
+    """
+
+    codes: np.ndarray
+    dictionary: pa.Array
+
+    def member_of(self, value_set: ArrayLike) -> np.ndarray:
+        """Boolean per row: the value is in ``value_set`` (null rows: False). Looks up each
+        distinct value once, not each row."""
+        found = pc.is_in(self.dictionary, value_set=as_array(value_set))
+        lookup_table = np.append(found.to_numpy(zero_copy_only=False).astype(bool), False)
+        out: np.ndarray = lookup_table[self.codes]  # code -1 picks the appended False
+        return out
+
+    def repeated(self) -> np.ndarray:
+        """Boolean per row: this (non-null) value occurs on more than one row."""
+        counts = np.bincount(self.codes[self.codes >= 0], minlength=len(self.dictionary))
+        out: np.ndarray = np.append(counts > 1, False)[self.codes]
+        return out
+
+
+def encode(values: ArrayLike) -> Codes:
+    """Dictionary-encode a column (one hash pass) into :class:`Codes`."""
+    encoded = pc.dictionary_encode(as_array(values))
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return Codes(codes, encoded.dictionary)
+
+
+def combine_codes(parts: Sequence[Codes]) -> np.ndarray:
+    """One int64 per row identifying its composite key; -1 if any part is null."""
+    combined = parts[0].codes
+    for part in parts[1:]:
+        size = max(len(part.dictionary), 1)
+        null = (combined < 0) | (part.codes < 0)
+        if combined.max(initial=0) >= np.iinfo(np.int64).max // size - 1:
+            # Re-number densely before the product could overflow.
+            combined = np.unique(combined, return_inverse=True)[1].astype(np.int64)
+        combined = combined * size + part.codes
+        combined[null] = -1
+    return combined
+
+
+def repeated_mask(codes: np.ndarray) -> np.ndarray:
+    """Boolean per row: its (non-null) code occurs on more than one row."""
+    valid = codes >= 0
+    _, inverse, counts = np.unique(codes[valid], return_inverse=True, return_counts=True)
+    out = np.zeros(len(codes), dtype=bool)
+    out[valid] = counts[inverse] > 1
+    return out
+
+
+def first_mask(codes: np.ndarray, ordered: bool = False) -> np.ndarray:
+    """Boolean per row: first occurrence of its code (null codes, -1, always count as first).
+
+    ``ordered`` says codes are numbered in order of first appearance (as :func:`encode` does):
+    then a first occurrence is simply a new running maximum.
+    """
+    n = len(codes)
+    first = np.ones(n, dtype=bool)
+    if n == 0:
+        return first
+    if ordered:
+        running = np.maximum.accumulate(codes)
+        first[1:] = codes[1:] > running[:-1]
+    else:
+        present = np.flatnonzero(codes >= 0)
+        values = codes[present]
+        ranked = np.sort(values)
+        again = ranked[1:] == ranked[:-1]
+        repeats = int(again.sum())
+        if repeats == 0:
+            return first
+        if repeats * 20 < len(values):
+            # A handful of repeats: order only the rows that share a code.
+            shared = pa.array(np.unique(ranked[1:][again]))
+            suspects = present[pc.is_in(pa.array(values), value_set=shared).to_numpy(zero_copy_only=False)]
+            order = suspects[np.argsort(codes[suspects], kind="stable")]
+            sorted_codes = codes[order]
+            first[order[1:][sorted_codes[1:] == sorted_codes[:-1]]] = False
+        else:
+            # Repeats are the norm: one stable sort finds each code's first row.
+            order = np.argsort(values, kind="stable")
+            sorted_values = values[order]
+            later = np.empty(len(values), dtype=bool)
+            later[0] = False
+            later[1:] = sorted_values[1:] == sorted_values[:-1]
+            first[present[order[later]]] = False
+    first |= codes < 0
+    return first
+
+
+def first_rows(table: pa.Table, keys: Sequence[str]) -> pa.Array:
+    """Sorted indices of the first row of each distinct key.
+
+    Rows with a null key part are all kept: they are not repeats of each other, they are rows
+    validation will reject for the missing value.
+    """
+    if len(keys) == 1:
+        mask = first_mask(encode(table.column(keys[0])).codes, ordered=True)
+    else:
+        mask = first_mask(combine_codes([encode(table.column(key)) for key in keys]))
+    return pa.array(np.flatnonzero(mask).astype(np.int64))
+
+
+def take_first_rows(table: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """``table`` without the repeats of a key (the first row of each key is kept)."""
+    if table.num_rows == 0:
+        return table
+    return table.take(first_rows(table, keys))
+
+
+def lookup(keys: ArrayLike, key_values: ArrayLike, values: ArrayLike) -> ArrayLike:
+    """For each of ``keys``, the entry of ``values`` at the position of that key in
+    ``key_values`` (first occurrence), or null when the key is absent."""
+    positions = pc.index_in(keys, value_set=as_array(key_values))
+    out: ArrayLike = pc.take(values, positions)
+    return out
+
+
+def split_list(values: ArrayLike, sep: str = ",") -> pa.Array:
+    """A quoted comma list ("s1, s2") as a list of trimmed, non-empty items (null -> [])."""
+    arr = as_array(values)
+    parts = pc.split_pattern(pc.fill_null(arr, ""), sep)
+    parents = pc.list_parent_indices(parts)
+    items = pc.utf8_trim_whitespace(pc.list_flatten(parts))
+    keep = pc.not_equal(items, EMPTY_STRING)
+    return build_lists(pc.filter(parents, keep), pc.filter(items, keep), len(arr))
+
+
+def build_lists(parents: ArrayLike, values: ArrayLike, n: int) -> pa.Array:
+    """A list array of ``n`` rows: row i holds the ``values`` whose parent index is i, in their
+    original order (stable)."""
+    parent_np = as_array(parents).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    order = np.argsort(parent_np, kind="stable")
+    counts = np.bincount(parent_np, minlength=n) if len(parent_np) else np.zeros(n, np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    ordered = pc.take(as_array(values), pa.array(order))
+    return pa.ListArray.from_arrays(pa.array(offsets), ordered)
+
+
+def lists_from_columns(columns: Sequence[ArrayLike], labels: Sequence[str]) -> tuple[pa.Array, pa.Array]:
+    """Row-wise lists of the non-null values of ``columns`` (in column order), and aligned lists
+    naming the column (``labels``) each value came from."""
+    n = len(columns[0])
+    k = len(columns)
+    stacked = pa.concat_arrays([as_array(c) for c in columns])
+    # Column-major -> row-major positions: row r, column j is at j * n + r.
+    order = (np.arange(k, dtype=np.int64) * n)[None, :] + np.arange(n, dtype=np.int64)[:, None]
+    row_major = pc.take(stacked, pa.array(order.ravel()))
+    valid = pc.is_valid(row_major).to_numpy(zero_copy_only=False)
+    parents = np.repeat(np.arange(n, dtype=np.int64), k)[valid]
+    label_values = pa.array(np.tile(np.asarray(labels, dtype=object), n)[valid], pa.string())
+    values = pc.filter(row_major, pa.array(valid))
+    return build_lists(pa.array(parents), values, n), build_lists(pa.array(parents), label_values, n)
+
+
+def explode(lists: ArrayLike) -> tuple[pa.Array, pa.Array]:
+    """(parent row index, item) for every item of a list column."""
+    arr = as_array(lists)
+    return pc.list_parent_indices(arr).cast(pa.int64()), pc.list_flatten(arr)
+
+
+def filter_lists(lists: ArrayLike, keep: ArrayLike) -> pa.Array:
+    """``lists`` with only the items where the flat mask ``keep`` is true."""
+    arr = as_array(lists)
+    parents, items = explode(arr)
+    keep = pc.fill_null(keep, False)
+    return build_lists(pc.filter(parents, keep), pc.filter(items, keep), len(arr))
+
+
+def first_item(lists: ArrayLike) -> ArrayLike:
+    """The first item of each list, or null for an empty list."""
+    arr = as_array(lists)
+    lengths = pc.list_value_length(arr)
+    has = pc.greater(pc.fill_null(lengths, 0), 0)
+    safe = pc.if_else(has, arr, pa.scalar([None], arr.type))
+    out: ArrayLike = pc.list_element(safe, 0)
+    return out
+
+
+def scatter(parents: ArrayLike | np.ndarray, values: ArrayLike, n: int) -> ArrayLike:
+    """An ``n``-row column holding ``values[i]`` at row ``parents[i]`` (parents are distinct) and
+    null elsewhere."""
+    positions = np.full(n, -1, dtype=np.int64)
+    if isinstance(parents, np.ndarray):
+        parent_np = parents.astype(np.int64, copy=False)
+    else:
+        parent_np = as_array(parents).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    positions[parent_np] = np.arange(len(parent_np), dtype=np.int64)
+    out: ArrayLike = pc.take(values, pa.array(positions, mask=positions < 0))
+    return out

@@ -1,0 +1,283 @@
+"""Reading one roster CSV file with pyarrow, matching its headers to the ones a format documents.
+
+The header line is read with the csv module (so a misspelled or missing header can be reported
+with the closest header actually present); the data is read by pyarrow's multithreaded CSV reader
+with every column as a string, then trimmed and emptied-to-null in whole-column kernels. Header
+matching ignores case, spaces, underscores and hyphens ("school id", "School_ID" and
+" school_id " all match ``School_id``). Problems that make a file unusable are returned as
+:class:`~rostersync.issues.FileProblem`; columns nobody documents are reported as alerts on row 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import re
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from rostersync.formats.arrowops import clean, row_numbers
+from rostersync.formats.raw import Source
+from rostersync.issues import ALERT, ISSUE_SCHEMA, FileProblem
+from rostersync.model import ROW_COLUMN
+
+# Blocks well above pyarrow's 1 MiB default keep per-block overhead low on multi-hundred-MB files
+# while leaving enough blocks to parse in parallel (8 MiB measured best on 2 cores).
+BLOCK_SIZE = 8 << 20
+
+_SEPARATORS = re.compile(r"[\s_\-]+")
+
+
+def normalise_header(header: str) -> str:
+    """The form headers are compared in: lower case, no spaces, underscores or hyphens."""
+    return _SEPARATORS.sub("", header).lower()
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """The documented headers of one file and what the reader calls them."""
+
+    name: str
+    # Documented header -> internal column name (a canonical field or a reader helper).
+    columns: Mapping[str, str]
+    # Documented headers that must be present.
+    required: tuple[str, ...] = ()
+    # Documented headers this product does not use: accepted silently.
+    ignored: tuple[str, ...] = ()
+    # (regex on the normalised header with one group, internal prefix): e.g. Teacher_2_id.
+    numbered: tuple[tuple[str, str], ...] = ()
+    # Normalised header prefixes accepted silently (OneRoster ``metadata.*`` extensions).
+    ignored_prefixes: tuple[str, ...] = ()
+
+
+@dataclass
+class CsvFile:
+    """One file as read: internal column names, cleaned strings and ``_row``."""
+
+    name: str
+    table: pa.Table
+    # Internal column name -> header as written in the file.
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def has(self, column: str) -> bool:
+        return column in self.table.column_names
+
+    def column(self, column: str) -> pa.ChunkedArray:
+        """The column, or all nulls when the file does not have it."""
+        if column in self.table.column_names:
+            return self.table.column(column)
+        return pa.chunked_array([pa.nulls(self.table.num_rows, pa.string())])
+
+    def source(self, column: str, default: str | None = None) -> Source:
+        return Source(self.name, self.headers.get(column, default or column))
+
+
+@dataclass
+class ReadResult:
+    """The outcome of reading one file: the table (None when unusable), problems and alerts."""
+
+    file: CsvFile | None
+    problems: list[FileProblem] = field(default_factory=list)
+    alerts: list[pa.Table] = field(default_factory=list)
+
+
+def find_files(directory: Path) -> dict[str, Path]:
+    """Regular files in ``directory`` by lower-cased name (names match case-insensitively)."""
+    if not directory.is_dir():
+        return {}
+    return {p.name.lower(): p for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+def read_header(path: Path) -> list[str]:
+    """The header row (UTF-8, BOM tolerated). Raises UnicodeDecodeError, csv.Error, StopIteration."""
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader(handle))
+
+
+def _header_alert(file: str, header: str, message: str) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "severity": ALERT,
+                "file": file,
+                "row": 1,
+                "column": header,
+                "value": header,
+                "message": message,
+            }
+        ],
+        schema=ISSUE_SCHEMA,
+    )
+
+
+def _closest(wanted: str, candidates: list[str]) -> str | None:
+    by_norm = {normalise_header(c): c for c in candidates}
+    match = difflib.get_close_matches(normalise_header(wanted), list(by_norm), n=1, cutoff=0.6)
+    return by_norm[match[0]] if match else None
+
+
+def match_headers(
+    headers: list[str], spec: FileSpec, file: str
+) -> tuple[dict[str, int], dict[str, str], list[FileProblem], list[pa.Table]]:
+    """Map the file's headers to internal columns.
+
+    Returns (internal -> column index, internal -> header as written, problems, alerts).
+    """
+    documented = {normalise_header(h): (h, internal) for h, internal in spec.columns.items()}
+    ignored = {normalise_header(h) for h in spec.ignored}
+    numbered = [(re.compile(pattern), prefix) for pattern, prefix in spec.numbered]
+    positions: dict[str, int] = {}
+    written: dict[str, str] = {}
+    unknown: list[str] = []
+    alerts: list[pa.Table] = []
+    seen: set[str] = set()
+    for index, header in enumerate(headers):
+        norm = normalise_header(header)
+        if not norm:
+            continue  # a trailing comma on the header line: nothing to read
+        internal: str | None = None
+        if norm in documented:
+            internal = documented[norm][1]
+        else:
+            for pattern, prefix in numbered:
+                found = pattern.fullmatch(norm)
+                if found:
+                    internal = f"{prefix}{int(found.group(1))}"
+                    break
+        if internal is None:
+            if norm not in ignored and not norm.startswith(spec.ignored_prefixes):
+                unknown.append(header)
+            continue
+        if norm in seen or internal in positions:
+            alerts.append(
+                _header_alert(
+                    file,
+                    header,
+                    f'Column "{header}" appears more than once; only the first one was read.',
+                )
+            )
+            continue
+        seen.add(norm)
+        positions[internal] = index
+        written[internal] = header.strip()
+
+    matched_norms = {normalise_header(written[i]) for i in written}
+    problems: list[FileProblem] = []
+    for required in spec.required:
+        if normalise_header(required) in matched_norms:
+            continue
+        closest = _closest(required, unknown)
+        if closest is not None:
+            detail = f'found "{closest.strip()}" — did you mean "{required}"?'
+        else:
+            detail = "no similar header was found in the file"
+        problems.append(
+            FileProblem(
+                file,
+                f'required header "{required}" is missing ({detail})',
+                header=required,
+                closest=closest.strip() if closest is not None else None,
+            )
+        )
+    missing_documented = [h for n, (h, _) in documented.items() if n not in matched_norms]
+    for header in unknown:
+        hint = _closest(header, missing_documented)
+        suffix = f' (did you mean "{hint}"?)' if hint else ""
+        alerts.append(
+            _header_alert(
+                file,
+                header.strip(),
+                f'Column "{header.strip()}" is not a documented {spec.name} column and was ignored{suffix}.',
+            )
+        )
+    return positions, written, problems, alerts
+
+
+def _bad_row(path: Path, width: int) -> int | None:
+    """Spreadsheet row of the first record whose field count differs from the header's.
+
+    Only called after pyarrow has rejected the file (its message does not say where).
+    """
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            for row_number, record in enumerate(csv.reader(handle), start=1):
+                if record and len(record) != width:
+                    return row_number
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    return None
+
+
+def _describe_arrow_error(error: Exception, headers: list[str], path: Path) -> str:
+    reason = str(error).strip()
+    found = re.search(r"column #(\d+)", reason)
+    if found and int(found.group(1)) < len(headers):
+        reason += f' (column "{headers[int(found.group(1))].strip()}")'
+    if "Expected" in reason and "columns" in reason:
+        row = _bad_row(path, len(headers))
+        if row is not None:
+            reason += f" (row {row})"
+    # pyarrow raises the same ArrowInvalid for every conversion problem; the text is the only
+    # way to tell an encoding problem apart, and it only changes the advice we add.
+    if "UTF8" in reason or "UTF-8" in reason:
+        return f'the file is not valid UTF-8 text: {reason}. Save it as "CSV UTF-8" and send it again'
+    return f"the file could not be read as CSV: {reason}"
+
+
+def read_csv(path: Path, spec: FileSpec) -> ReadResult:
+    """Read ``path`` as the file ``spec`` describes."""
+    file = path.name
+    try:
+        headers = read_header(path)
+    except StopIteration:
+        return ReadResult(None, [FileProblem(file, "the file is empty (no header row)")])
+    except UnicodeDecodeError as error:
+        return ReadResult(
+            None,
+            [
+                FileProblem(
+                    file,
+                    f"the file is not valid UTF-8 text ({error.reason} at byte {error.start}). Save it as "
+                    '"CSV UTF-8" and send it again',
+                )
+            ],
+        )
+    except (OSError, csv.Error) as error:
+        return ReadResult(None, [FileProblem(file, f"the file could not be read: {error}")])
+
+    positions, written, problems, alerts = match_headers(headers, spec, file)
+    if problems:
+        return ReadResult(None, problems, alerts)
+
+    names = [f"c{i}" for i in range(len(headers))]
+    used = {internal: names[index] for internal, index in positions.items()}
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=1, block_size=BLOCK_SIZE, use_threads=True
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in used.values()},
+                include_columns=list(used.values()),
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as error:
+        return ReadResult(None, [FileProblem(file, _describe_arrow_error(error, headers, path))], alerts)
+
+    # Trimming is a per-column kernel that runs on one core; columns are independent and the
+    # kernels release the GIL, so trim them side by side.
+    with ThreadPoolExecutor(max_workers=max(1, pa.cpu_count())) as pool:
+        columns = list(pool.map(clean, (table.column(name) for name in used.values())))
+    columns.append(row_numbers(table.num_rows))
+    out = pa.Table.from_arrays(columns, names=[*used.keys(), ROW_COLUMN])
+    return ReadResult(CsvFile(file, out, written), [], alerts)

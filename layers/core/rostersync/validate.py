@@ -1,0 +1,479 @@
+"""Row-level validation of a raw roster: errors exclude rows, alerts keep them.
+
+Errors (the row is left out and its key becomes *unknown*, never *removed*): a required value is
+empty, an ID is used by more than one row, or a row refers to a record that does not exist or was
+itself left out (so an error cascades: a school with a duplicate ID takes its students with it, and
+their enrollments with them). Alerts (the row is kept): malformed email, phone or date (the value is
+cleared), a value outside a documented enumeration (kept as sent), a repeated enrollment or contact
+link (the repeat is dropped), and a section teacher who is not in the teachers file (dropped from
+the list). Everything is computed with whole-column Arrow kernels; the only Python loops are over
+entities and columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rostersync.formats.arrowops import (
+    ArrayLike,
+    Codes,
+    as_array,
+    combine_codes,
+    encode,
+    explode,
+    filter_lists,
+    first_mask,
+    null_where,
+    repeated_mask,
+)
+from rostersync.formats.raw import LIST_COLUMN_SUFFIX, LIST_ROW_SUFFIX, RawRoster, RawTable
+from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, concat_issues, row_issues
+from rostersync.model import (
+    ENTITY_BY_NAME,
+    ROW_COLUMN,
+    UNKNOWN_SCHEMA,
+    conform,
+    key_column,
+)
+from rostersync.roster import RosterSet
+from rostersync.settings import EMAIL_PATTERN
+
+# Entities in dependency order: every reference points to an entity validated earlier.
+ORDER = (
+    "schools",
+    "terms",
+    "courses",
+    "students",
+    "teachers",
+    "staff",
+    "contacts",
+    "sections",
+    "contact_links",
+    "enrollments",
+)
+
+SINGULAR = {
+    "schools": "school",
+    "terms": "term",
+    "courses": "course",
+    "students": "student",
+    "teachers": "teacher",
+    "staff": "staff member",
+    "contacts": "contact",
+    "contact_links": "student-contact link",
+    "sections": "section",
+    "enrollments": "enrollment",
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``entity.column`` must name a record of ``target``."""
+
+    entity: str
+    column: str
+    target: str
+    severity: str = ERROR
+
+
+REFERENCES: tuple[Reference, ...] = (
+    Reference("students", "school_id", "schools"),
+    Reference("teachers", "school_id", "schools"),
+    Reference("staff", "school_id", "schools"),
+    Reference("sections", "school_id", "schools"),
+    Reference("sections", "term_id", "terms", ALERT),
+    Reference("sections", "course_id", "courses", ALERT),
+    Reference("contact_links", "student_id", "students"),
+    Reference("contact_links", "contact_id", "contacts"),
+    Reference("enrollments", "section_id", "sections"),
+    Reference("enrollments", "person_id", "students"),
+)
+
+# List columns whose items must name records of the target; unknown items are dropped (alert).
+LIST_REFERENCES: tuple[tuple[str, str, str, str], ...] = (
+    ("students", "school_ids", "schools", "schools"),
+    ("teachers", "school_ids", "schools", "schools"),
+    ("staff", "school_ids", "schools", "schools"),
+    ("sections", "teacher_ids", "teachers", "teachers"),
+)
+
+_ISO_DATE = r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:[T ].*)?$"
+_US_DATE = r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})$"
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+@dataclass
+class LoadResult:
+    """A validated roster, every issue found, the format and which file each entity came from."""
+
+    roster: RosterSet
+    issues: pa.Table
+    format: str
+    files: dict[str, str] = field(default_factory=dict)
+
+    def _count(self, severity: str) -> int:
+        if self.issues.num_rows == 0:
+            return 0
+        return int(pc.sum(pc.equal(self.issues.column("severity"), severity)).as_py() or 0)
+
+    @property
+    def error_count(self) -> int:
+        return self._count(ERROR)
+
+    @property
+    def alert_count(self) -> int:
+        return self._count(ALERT)
+
+    def issue_counts(self) -> dict[str, int]:
+        return {ERROR: self.error_count, ALERT: self.alert_count}
+
+
+def parse_dates(values: ArrayLike) -> pa.Array:
+    """YYYY-MM-DD (a time part is ignored) or MM/DD/YYYY as date32; anything else, including
+    impossible dates such as 2024-02-30 and years outside 1900-2100, becomes null."""
+    arr = as_array(values)
+    iso = pc.extract_regex(arr, _ISO_DATE)
+    us = pc.extract_regex(arr, _US_DATE)
+    parts = []
+    for name in ("y", "m", "d"):
+        text = pc.coalesce(pc.struct_field(iso, [name]), pc.struct_field(us, [name]))
+        parts.append(pc.fill_null(text.cast(pa.int64()), 0).to_numpy(zero_copy_only=False))
+    y, m, d = parts
+    month = np.clip(m, 0, 12)
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    days_in_month = _DAYS_IN_MONTH[month] + ((month == 2) & leap)
+    valid = (y >= 1900) & (y <= 2100) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= days_in_month)
+    # Days since 1970-01-01 (H. Hinnant's days_from_civil), vectorised.
+    yy = y - (m <= 2)
+    era = yy // 400
+    yoe = yy - era * 400
+    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    return pa.array(np.where(valid, days, 0).astype(np.int32), pa.int32(), mask=~valid).cast(pa.date32())
+
+
+def normalise_phones(values: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+    """(digits with a leading + kept, mask of values with fewer than 7 or more than 15 digits)."""
+    digits = pc.replace_substring_regex(values, r"[^0-9]", "")
+    plus = pc.starts_with(values, "+")
+    normalised = pc.if_else(plus, pc.binary_join_element_wise("+", digits, ""), digits)
+    count = pc.utf8_length(digits)
+    bad = pc.or_(pc.less(count, 7), pc.greater(count, 15))
+    return normalised, pc.fill_null(bad, False)
+
+
+class _CodeCache:
+    """Dictionary codes of a table's columns, computed once per column and shared by the
+    duplicate and reference checks."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.cache: dict[str, Codes] = {}
+
+    def get(self, column: str) -> Codes:
+        if column not in self.cache:
+            self.cache[column] = encode(self.table.column(column))
+        return self.cache[column]
+
+
+class _Validator:
+    def __init__(self, raw: RawRoster) -> None:
+        self.raw = raw
+        self.issues: list[pa.Table] = [raw.issues]
+        self.unknown: list[pa.Table] = [raw.unknown]
+        self.kept_keys: dict[str, ArrayLike] = {}
+        self.raw_keys: dict[str, ArrayLike] = {}
+        self.out: dict[str, pa.Table] = {}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _issue(
+        self, raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, severity: str, message: str
+    ) -> None:
+        src = raw.source(column)
+        self.issues.append(
+            row_issues(
+                table,
+                mask,
+                severity=severity,
+                file=src.file,
+                column=src.column,
+                message=message,
+                value_column=column,
+                row_column=src.row_column if src.row_column in table.column_names else ROW_COLUMN,
+            )
+        )
+
+    # -- errors --------------------------------------------------------------------------------
+    def _required(self, raw: RawTable, table: pa.Table) -> ArrayLike | None:
+        error: ArrayLike | None = None
+        singular = SINGULAR[raw.entity]
+        columns = dict.fromkeys(raw.spec.key, None) | raw.required
+        for column, custom in columns.items():
+            if column not in table.column_names:
+                continue
+            missing = pc.is_null(table.column(column))
+            if not pc.any(missing).as_py():
+                continue
+            header = raw.source(column).column
+            message = custom or (
+                f"Required value is missing: every {singular} needs {header}. The row was left out."
+            )
+            self._issue(raw, table, missing, column, ERROR, message)
+            error = missing if error is None else pc.or_(error, missing)
+        return error
+
+    def _duplicates(
+        self, raw: RawTable, table: pa.Table, codes: _CodeCache
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(error mask, repeat mask): all rows of a shared key, or repeats after the first."""
+        key = list(raw.spec.key)
+        if table.num_rows == 0 or raw.deduplicated:
+            return None, None
+        if raw.unique:
+            if len(key) == 1:
+                mask = codes.get(key[0]).repeated()
+            else:
+                mask = repeated_mask(combine_codes([codes.get(k) for k in key]))
+            if not mask.any():
+                return None, None
+            header = raw.source(key[0]).column
+            self._issue(
+                raw,
+                table,
+                pa.array(mask),
+                key[0],
+                ERROR,
+                f"Another row of {raw.source(key[0]).file} has the same {header}; every row with "
+                "this ID was left out until the duplicate is fixed.",
+            )
+            return mask, None
+        if len(key) == 1:
+            first = first_mask(codes.get(key[0]).codes, ordered=True)
+        else:
+            first = first_mask(combine_codes([codes.get(k) for k in key]))
+        if first.all():
+            return None, None
+        repeat = ~first
+        headers = " and ".join(raw.source(c).column for c in key)
+        self._issue(
+            raw,
+            table,
+            pa.array(repeat),
+            key[0],
+            ALERT,
+            f"This row repeats an earlier {SINGULAR[raw.entity]} (same {headers}); the repeat was ignored.",
+        )
+        return None, repeat
+
+    def _references(self, raw: RawTable, table: pa.Table, codes: _CodeCache) -> np.ndarray | None:
+        error: np.ndarray | None = None
+        for ref in REFERENCES:
+            if ref.entity != raw.entity or ref.column not in table.column_names:
+                continue
+            if ref.target not in self.kept_keys:
+                continue
+            column = codes.get(ref.column)
+            bad = (column.codes >= 0) & ~column.member_of(self.kept_keys[ref.target])
+            if not bad.any():
+                continue
+            target = SINGULAR[ref.target]
+            target_file = self.raw.tables[ref.target].file
+            hits = table.filter(pa.array(bad))
+            excluded = pc.is_in(hits.column(ref.column), value_set=self.raw_keys[ref.target])
+            if ref.severity == ERROR:
+                outcome = "the row was left out"
+                error = bad if error is None else error | bad
+            else:
+                outcome = "the value was kept"
+            self._issue(
+                raw,
+                hits,
+                pc.invert(excluded),
+                ref.column,
+                ref.severity,
+                f"Refers to a {target} that is not in {target_file}; {outcome}.",
+            )
+            self._issue(
+                raw,
+                hits,
+                excluded,
+                ref.column,
+                ref.severity,
+                f"Refers to a {target} that has errors of its own in {target_file} and was left "
+                f"out; {outcome}.",
+            )
+        return error
+
+    # -- alerts --------------------------------------------------------------------------------
+    def _formats(self, raw: RawTable, table: pa.Table) -> pa.Table:
+        names = table.column_names
+        for fld in raw.spec.schema:
+            if fld.type != pa.date32() or fld.name not in names:
+                continue
+            values = table.column(fld.name)
+            if pa.types.is_date32(values.type):
+                continue
+            parsed = parse_dates(values)
+            bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
+            if pc.any(bad).as_py():
+                self._issue(
+                    raw,
+                    table,
+                    bad,
+                    fld.name,
+                    ALERT,
+                    "Not a valid date (use YYYY-MM-DD or MM/DD/YYYY); the value was ignored.",
+                )
+            table = table.set_column(names.index(fld.name), fld.name, parsed)
+        if "email" in names:
+            values = table.column("email")
+            bad = pc.and_(pc.is_valid(values), pc.invert(pc.match_substring_regex(values, EMAIL_PATTERN)))
+            if pc.any(bad).as_py():
+                self._issue(
+                    raw, table, bad, "email", ALERT, "Not a valid email address; the value was ignored."
+                )
+                table = table.set_column(names.index("email"), "email", null_where(values, bad))
+        if "phone" in names:
+            values = table.column("phone")
+            normalised, bad = normalise_phones(values)
+            if pc.any(bad).as_py():
+                self._issue(
+                    raw,
+                    table,
+                    bad,
+                    "phone",
+                    ALERT,
+                    "Not a valid phone number (it needs 7 to 15 digits); the value was ignored.",
+                )
+            table = table.set_column(names.index("phone"), "phone", null_where(normalised, bad))
+        for column, allowed in raw.enums.items():
+            if column not in names:
+                continue
+            values = table.column(column)
+            bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(allowed))))
+            if pc.any(bad).as_py():
+                self._issue(
+                    raw,
+                    table,
+                    bad,
+                    column,
+                    ALERT,
+                    f"Not one of the documented values ({', '.join(allowed)}); it was kept as sent.",
+                )
+        return table
+
+    def _list_references(self, raw: RawTable, table: pa.Table) -> pa.Table:
+        for entity, column, target, noun in LIST_REFERENCES:
+            if entity != raw.entity or column not in table.column_names or target not in self.kept_keys:
+                continue
+            parents, items = explode(table.column(column))
+            keep = pc.is_in(items, value_set=self.kept_keys[target])
+            if pc.all(keep).as_py() is not False:
+                continue
+            bad = pc.invert(keep)
+            src = raw.source(column)
+            bad_parents = pc.filter(parents, bad)
+            n = len(bad_parents)
+            if column + LIST_ROW_SUFFIX in table.column_names:
+                rows = pc.filter(explode(table.column(column + LIST_ROW_SUFFIX))[1], bad)
+            else:
+                rows = pc.take(table.column(src.row_column), bad_parents)
+            if column + LIST_COLUMN_SUFFIX in table.column_names:
+                headers = pc.filter(explode(table.column(column + LIST_COLUMN_SUFFIX))[1], bad)
+            else:
+                headers = pa.repeat(pa.scalar(src.column), n)
+            self.issues.append(
+                pa.Table.from_arrays(
+                    [
+                        pa.repeat(pa.scalar(ALERT), n),
+                        pa.repeat(pa.scalar(src.file), n),
+                        as_array(rows).cast(pa.int64()),
+                        as_array(headers),
+                        pc.filter(items, bad),
+                        pa.repeat(
+                            pa.scalar(
+                                f"Refers to a {SINGULAR[target]} that is not in "
+                                f"{self.raw.tables[target].file} (or was left out because of errors); "
+                                f"it was removed from this {SINGULAR[entity]}'s {noun}."
+                            ),
+                            n,
+                        ),
+                    ],
+                    schema=ISSUE_SCHEMA,
+                )
+            )
+            index = table.column_names.index(column)
+            table = table.set_column(index, column, filter_lists(table.column(column), keep))
+            for suffix in (LIST_ROW_SUFFIX, LIST_COLUMN_SUFFIX):
+                if column + suffix in table.column_names:
+                    i = table.column_names.index(column + suffix)
+                    table = table.set_column(i, column + suffix, filter_lists(table.column(i), keep))
+        return table
+
+    # -- per entity ----------------------------------------------------------------------------
+    def entity(self, raw: RawTable) -> None:
+        table = raw.table
+        spec = raw.spec
+        codes = _CodeCache(table)
+        error = np.zeros(table.num_rows, dtype=bool)
+        required = self._required(raw, table)
+        if required is not None:
+            error |= pc.fill_null(required, False).to_numpy(zero_copy_only=False)
+        duplicate, repeat = self._duplicates(raw, table, codes)
+        if duplicate is not None:
+            error |= duplicate
+        references = self._references(raw, table, codes)
+        if references is not None:
+            error |= references
+        drop = error if repeat is None else error | repeat
+        if error.any():
+            rejected = table.filter(pa.array(error))
+            keys = key_column(rejected, spec)
+            self.unknown.append(
+                pa.table({"entity": pa.repeat(pa.scalar(raw.entity), rejected.num_rows), "key": keys})
+                .filter(pc.is_valid(keys))
+                .cast(UNKNOWN_SCHEMA)
+            )
+        kept = table.filter(pa.array(~drop)) if drop.any() else table
+        if len(spec.key) == 1:
+            # Keys the reader could not place count as "left out because of errors" too.
+            placed_elsewhere = self.raw.unknown.filter(
+                pc.equal(self.raw.unknown.column("entity"), raw.entity)
+            )
+            self.raw_keys[raw.entity] = pa.concat_arrays(
+                [
+                    as_array(table.column(spec.key[0]).drop_null()),
+                    as_array(placed_elsewhere.column("key")),
+                ]
+            )
+            self.kept_keys[raw.entity] = as_array(kept.column(spec.key[0]).drop_null())
+        kept = self._formats(raw, kept)
+        kept = self._list_references(raw, kept)
+        self.out[raw.entity] = conform(kept, ENTITY_BY_NAME[raw.entity])
+
+    def run(self) -> tuple[dict[str, pa.Table], pa.Table, pa.Table]:
+        for name in ORDER:
+            if name in self.raw.tables:
+                self.entity(self.raw.tables[name])
+        unknown = pa.concat_tables(self.unknown)
+        return self.out, concat_issues(self.issues), unknown
+
+
+def validate(raw: RawRoster, *, received_at: datetime | None = None) -> LoadResult:
+    """Validate ``raw`` into a canonical :class:`RosterSet` plus the issues table."""
+    tables, issues, unknown = _Validator(raw).run()
+    when = received_at or datetime.now(UTC)
+    roster = RosterSet(
+        tables=tables,
+        format=raw.format,
+        unknown=unknown,
+        missing=raw.missing,
+        received_at={name: when for name in tables},
+    )
+    return LoadResult(roster=roster, issues=issues, format=raw.format, files=raw.files)

@@ -1,0 +1,151 @@
+"""Reading files: encodings, line endings, quoting, header matching and file problems."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from formats_helpers import FIXTURES, append_lines, issues, replace_text, rows_by_key
+
+from rostersync.formats import load_roster, read_raw
+from rostersync.formats.csvio import normalise_header
+from rostersync.issues import InvalidFilesError
+from rostersync.validate import LoadResult
+
+
+@pytest.fixture(scope="module")
+def messy() -> LoadResult:
+    return load_roster(FIXTURES / "clever_messy")
+
+
+def _problems(directory: Path) -> list[str]:
+    with pytest.raises(InvalidFilesError) as caught:
+        read_raw(directory)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_bom_and_crlf_are_tolerated(messy: LoadResult) -> None:
+    # schools.csv starts with a UTF-8 BOM and uses CRLF line endings.
+    schools = rows_by_key(messy, "schools", "school_id")
+
+    assert sorted(schools) == ["S1", "S2"]
+    assert schools["S1"]["name"] == "Lincoln Elementary"
+
+
+@pytest.mark.parametrize("header", ["school id", "School_ID", " school_id ", "SCHOOL-ID"])
+def test_header_case_whitespace_and_underscores_are_ignored(header: str) -> None:
+    assert normalise_header(header) == normalise_header("School_id")
+
+
+def test_headers_in_any_case_are_read(messy: LoadResult) -> None:
+    # students.csv says "School_ID", "Student_Id", "last name", "First_Name".
+    ana = rows_by_key(messy, "students", "person_id")["ST1"]
+
+    assert (ana["school_id"], ana["first_name"], ana["last_name"]) == ("S1", "Ana", "Rivera")
+
+
+def test_values_are_trimmed(messy: LoadResult) -> None:
+    # "  ST1  " and "  Roosevelt Middle  " in the files.
+    assert "ST1" in rows_by_key(messy, "students", "person_id")
+    assert rows_by_key(messy, "schools", "school_id")["S2"]["name"] == "Roosevelt Middle"
+
+
+def test_quoted_newline_stays_in_its_row_and_keeps_row_numbers(messy: LoadResult) -> None:
+    # Row 2 of students.csv has a quoted line break; the record after it is still row 3.
+    [bad_phone] = issues(messy, file="students.csv", column="Contact_phone")
+
+    assert bad_phone["row"] == 3
+
+
+def test_quoted_comma_name_is_split_last_first(messy: LoadResult) -> None:
+    maria = rows_by_key(messy, "contacts", "person_id")["email:maria.rivera@mail.example.com"]
+
+    assert (maria["first_name"], maria["last_name"]) == ("Maria", "Rivera")
+
+
+def test_undocumented_column_is_ignored_with_an_alert(messy: LoadResult) -> None:
+    [alert] = issues(messy, file="students.csv", column="Locker_number")
+
+    assert alert["severity"] == "alert"
+    assert alert["row"] == 1
+
+
+def test_any_numbered_teacher_column_is_read_in_order(messy: LoadResult) -> None:
+    # sections.csv has Teacher_id, Teacher_2_id (blank for SEC1) and Teacher_10_id.
+    assert rows_by_key(messy, "sections", "section_id")["SEC1"]["teacher_ids"] == ["T1", "T2"]
+
+
+def test_misspelled_required_header_names_file_header_and_closest() -> None:
+    problems = _problems(FIXTURES / "clever_broken")
+
+    assert (
+        'students.csv: required header "Student_id" is missing '
+        '(found "Studnet_id" — did you mean "Student_id"?)'
+    ) in problems
+
+
+def test_misspelled_header_problem_carries_header_and_closest() -> None:
+    with pytest.raises(InvalidFilesError) as caught:
+        read_raw(FIXTURES / "clever_broken")
+
+    [problem] = [p for p in caught.value.problems if p.file == "students.csv"]
+    assert (problem.header, problem.closest) == ("Student_id", "Studnet_id")
+
+
+def test_missing_required_header_without_a_similar_one(fixture_copy: Callable[[str], Path]) -> None:
+    directory = fixture_copy("clever_basic")
+    replace_text(directory / "schools.csv", "School_name,", "Zip,")
+
+    assert any(
+        p.startswith('schools.csv: required header "School_name" is missing (no similar header')
+        for p in _problems(directory)
+    )
+
+
+def test_missing_required_file() -> None:
+    assert "enrollments.csv: required file is missing" in _problems(FIXTURES / "clever_broken")
+
+
+def test_file_that_is_not_utf8() -> None:
+    [problem] = [p for p in _problems(FIXTURES / "clever_broken") if p.startswith("teachers.csv")]
+
+    assert "is not valid UTF-8" in problem
+
+
+def test_invalid_utf8_deep_in_a_large_file_is_a_file_problem(fixture_copy: Callable[[str], Path]) -> None:
+    directory = fixture_copy("clever_basic")
+    append_lines(directory / "enrollments.csv", *["S1,SEC1,ST1"] * 5000)
+    with (directory / "enrollments.csv").open("ab") as handle:
+        handle.write(b"S1,SEC1,ST\xe9\n")
+
+    [problem] = [p for p in _problems(directory) if p.startswith("enrollments.csv")]
+    assert "is not valid UTF-8" in problem
+    assert '(column "Student_id")' in problem
+
+
+def test_row_with_too_many_values_is_a_file_problem_naming_the_row() -> None:
+    [problem] = [p for p in _problems(FIXTURES / "clever_broken") if p.startswith("sections.csv")]
+
+    assert "Expected 4 columns, got 5" in problem
+    assert "(row 3)" in problem
+
+
+def test_empty_file_is_a_file_problem(fixture_copy: Callable[[str], Path]) -> None:
+    directory = fixture_copy("clever_basic")
+    (directory / "teachers.csv").write_text("", encoding="utf-8")
+
+    assert "teachers.csv: the file is empty (no header row)" in _problems(directory)
+
+
+def test_every_file_problem_is_reported_at_once() -> None:
+    files = {p.split(":")[0] for p in _problems(FIXTURES / "clever_broken")}
+
+    assert files == {"students.csv", "teachers.csv", "sections.csv", "enrollments.csv"}
+
+
+def test_blank_optional_columns_are_null(messy: LoadResult) -> None:
+    lily = rows_by_key(messy, "students", "person_id")["ST2"]
+
+    assert lily["middle_name"] is None
+    assert lily["sis_id"] is None
