@@ -1,0 +1,482 @@
+"""`make bench`: time the preflight path on a synthetic district, stage by stage, against a naive diff.
+
+Generates (or reuses, from ``--data-dir``) a seeded district and its next day in the chosen format,
+then runs the path exactly as ``rostersync check`` does, stage by stage: on day 1 with no previous
+snapshot (the baseline, written as a Parquet snapshot), then on day 2 against that snapshot read
+back from Parquet, as the pipeline would. Finally it times a plain pure-Python dict diff of the
+same two CSV sets (``bench/naive.py``). Each of these runs in its own process, so every peak-RSS
+figure belongs to one job only (the naive diff's dicts cannot inflate the path's figure).
+
+    .venv/bin/python bench/run.py [--students N] [--format clever|oneroster11|oneroster12]
+                                  [--seed S] [--data-dir DIR] [--out-dir DIR] [--skip-naive]
+
+Figures are printed as a table and written to ``<out-dir>/results.json``; see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+FORMATS = {"clever": None, "oneroster11": "1.1", "oneroster12": "1.2"}
+
+# Targets at the SPEC's scale (600k students); printed as PASS/FAIL next to the figures.
+TARGET_STUDENTS = 600_000
+TARGET_PATH_SECONDS = 30.0
+TARGET_PEAK_RSS = 4 * 1024**3
+TARGET_RATIO = 15.0
+
+DAY2_SEED_OFFSET = 1  # day 2 is make_day2(day1, seed=seed + 1)
+
+
+def peak_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024  # Linux reports KiB
+
+
+def current_rss_bytes() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers (each runs in its own process: `run.py --worker NAME --job FILE --result FILE`)
+
+
+def _csv_rows(directory: Path) -> dict[str, int]:
+    """Data rows per CSV file (lines minus the header; no quoted newlines in generated files)."""
+    rows = {}
+    for path in sorted(directory.glob("*.csv")):
+        with path.open("rb") as fh:
+            rows[path.name] = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b"")) - 1
+    return rows
+
+
+def worker_generate(job: dict[str, Any]) -> dict[str, Any]:
+    """Generate day 1 and day 2 and write them in the requested format."""
+    from rostersync import synthetic
+
+    target, fmt = Path(job["target"]), job["format"]
+    version = FORMATS[fmt]
+
+    def write(district: synthetic.SyntheticDistrict, directory: Path) -> None:
+        if version is None:
+            synthetic.write_clever_csv(district, directory)
+        else:
+            synthetic.write_oneroster_csv(district, directory, version)  # type: ignore[arg-type]
+
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    day1 = synthetic.generate_district(students=job["students"], seed=job["seed"])
+    timings["generate day1"] = time.perf_counter() - start
+    counts1 = day1.counts()
+    start = time.perf_counter()
+    write(day1, target / "day1")
+    timings["write day1"] = time.perf_counter() - start
+    start = time.perf_counter()
+    day2 = synthetic.make_day2(day1, seed=job["seed"] + DAY2_SEED_OFFSET)
+    timings["make day2"] = time.perf_counter() - start
+    del day1  # day 2 no longer needs it; keeps the generator's peak down
+    counts2 = day2.counts()
+    start = time.perf_counter()
+    write(day2, target / "day2")
+    timings["write day2"] = time.perf_counter() - start
+    sizes = {day: sum(p.stat().st_size for p in (target / day).glob("*.csv")) for day in ("day1", "day2")}
+    return {
+        "generator_version": synthetic.GENERATOR_VERSION,
+        "timings": timings,
+        "seconds": sum(timings.values()),
+        "peak_rss_bytes": peak_rss_bytes(),
+        "counts": {"day1": counts1, "day2": counts2},
+        "csv_bytes": sizes,
+        "csv_rows": {day: _csv_rows(target / day) for day in ("day1", "day2")},
+    }
+
+
+class _Stages:
+    """Wall time, rows and RSS after each stage."""
+
+    def __init__(self) -> None:
+        self.stages: list[dict[str, Any]] = []
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[dict[str, Any]]:
+        record: dict[str, Any] = {"stage": name, "rows": None}
+        start = time.perf_counter()
+        yield record
+        record["seconds"] = time.perf_counter() - start
+        record["rss_after_bytes"] = current_rss_bytes()
+        self.stages.append(record)
+
+
+def worker_path(job: dict[str, Any]) -> dict[str, Any]:
+    """The preflight path on one day, stage by stage (mirrors rostersync.preflight)."""
+    from rostersync import diff, holds, reports, snapshot, validate
+    from rostersync.formats import read_raw
+    from rostersync.issues import concat_issues
+    from rostersync.settings import DistrictSettings
+    from rostersync.storage import LocalBlobStore
+
+    settings = DistrictSettings()
+    store = LocalBlobStore(job["store"])
+    out = Path(job["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    input_rows = sum(job["csv_rows"].values())
+    stage = _Stages()
+    now = datetime.now(UTC)
+
+    previous = None
+    if job.get("previous_prefix"):
+        with stage("load baseline") as s:
+            previous = snapshot.read_snapshot(store, job["previous_prefix"])
+            s["rows"] = sum(previous.counts().values())
+    baseline_rows = sum(previous.counts().values()) if previous is not None else 0
+    with stage("read") as s:
+        raw = read_raw(Path(job["input"]))
+        s["rows"] = input_rows
+    with stage("validate") as s:
+        loaded = validate.validate(raw, received_at=now)
+        s["rows"] = input_rows
+    del raw
+    with stage("prepare") as s:
+        staged, prepare_issues = holds.prepare_staged(loaded.roster, settings)
+        staged_rows = sum(staged.counts().values())
+        s["rows"] = staged_rows
+    with stage("diff") as s:
+        changes = diff.diff_rosters(previous, staged)
+        s["rows"] = baseline_rows + staged_rows
+    with stage("summarize") as s:
+        diff.summarize(changes, previous, staged)
+        s["rows"] = baseline_rows + staged_rows
+    with stage("holds") as s:
+        found = holds.evaluate_holds(changes, staged, previous, settings)
+        s["rows"] = staged_rows
+    issues = concat_issues([loaded.issues, prepare_issues])
+    with stage("write snapshot") as s:
+        snapshot.write_snapshot(store, job["prefix"], staged)
+        s["rows"] = staged_rows
+    with stage("changes csv") as s:
+        reports.write_changes_csv(changes, out / "changes.csv")
+        s["rows"] = changes.total
+    with stage("errors csv") as s:
+        reports.write_errors_csv(issues, out / "errors.csv")
+        s["rows"] = issues.num_rows
+
+    hold_counts: dict[str, int] = {}
+    for hold in found:
+        hold_counts[hold.type] = hold_counts.get(hold.type, 0) + 1
+    return {
+        "stages": stage.stages,
+        "seconds": sum(s["seconds"] for s in stage.stages),
+        "peak_rss_bytes": peak_rss_bytes(),
+        "format": loaded.format,
+        "input_rows": input_rows,
+        "staged_rows": staged_rows,
+        "changes": {
+            name: dict(zip(("added", "removed", "changed"), c.counts, strict=True))
+            for name, c in changes.entities.items()
+        },
+        "suspected_id_changes": changes.id_changes.num_rows,
+        "issues": issues.num_rows,
+        "holds": hold_counts,
+    }
+
+
+WORKERS = {"generate": worker_generate, "path": worker_path}
+
+
+def _run_worker(name: str, job: dict[str, Any]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="rostersync-bench-") as tmp:
+        job_file, result_file = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        job_file.write_text(json.dumps(job), encoding="utf-8")
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            name,
+            "--job",
+            str(job_file),
+            "--result",
+            str(result_file),
+        ]
+        subprocess.run(cmd, check=True)
+        result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
+        return result
+
+
+def _run_naive(day1: Path, day2: Path) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="rostersync-bench-") as tmp:
+        result_file = Path(tmp) / "naive.json"
+        cmd = [sys.executable, str(BENCH_DIR / "naive.py"), str(day1), str(day2), "--json", str(result_file)]
+        subprocess.run(cmd, check=True)
+        result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
+        return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Orchestration
+
+
+def ensure_data(args: argparse.Namespace) -> tuple[Path, dict[str, Any], bool]:
+    """The cached day1/day2 directories for these arguments, generating them when missing."""
+    from rostersync.synthetic import GENERATOR_VERSION
+
+    key = f"{args.format}-{args.students}-seed{args.seed}-v{GENERATOR_VERSION}"
+    target = args.data_dir / key
+    meta_file = target / "meta.json"
+    if meta_file.exists() and not args.regenerate:
+        return target, json.loads(meta_file.read_text(encoding="utf-8")), True
+    partial = args.data_dir / f"{key}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.mkdir(parents=True)
+    meta = _run_worker(
+        "generate",
+        {"target": str(partial), "students": args.students, "seed": args.seed, "format": args.format},
+    )
+    (partial / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    partial.rename(target)  # only a complete set is ever cached
+    return target, meta, False
+
+
+def _stage_seconds(result: dict[str, Any], *names: str) -> float:
+    return sum(s["seconds"] for s in result["stages"] if s["stage"] in names)
+
+
+def _fmt_bytes(n: float) -> str:
+    return f"{n / 1024**3:.2f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
+
+
+def _fmt_rate(per_second: float) -> str:
+    if per_second >= 1e6:
+        return f"{per_second / 1e6:,.1f} M"
+    return f"{per_second / 1e3:,.0f} k" if per_second >= 1e3 else f"{per_second:,.0f}"
+
+
+def _verdict(ok: bool) -> str:
+    return "[bold green]PASS[/]" if ok else "[bold red]FAIL[/]"
+
+
+def report(results: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    # Piped output (CI logs, `make bench | tee`) gets a readable width instead of rich's 80.
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    cfg = results["config"]
+    gen = results["generation"]
+    console.print(
+        f"[bold]rostersync bench[/]: {cfg['students']:,} students, format {cfg['format']}, "
+        f"seed {cfg['seed']} - {cfg['cpus']} CPUs, Python {cfg['python']}, pyarrow {cfg['pyarrow']}"
+    )
+    gen_note = "cached, generated earlier" if gen["cached"] else "generated now"
+    console.print(
+        f"Data ({gen_note}): generation {gen['seconds']:.1f} s "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in gen["timings"].items())
+        + f"; peak RSS {_fmt_bytes(gen['peak_rss_bytes'])}; CSV day1 "
+        f"{_fmt_bytes(gen['csv_bytes']['day1'])}, day2 {_fmt_bytes(gen['csv_bytes']['day2'])}"
+    )
+
+    base, day2 = results["baseline"], results["path"]
+    table = Table(title="Preflight path, stage by stage", title_justify="left")
+    table.add_column("stage")
+    table.add_column("day 1 baseline s", justify="right")
+    table.add_column("day 2 s", justify="right")
+    table.add_column("day 2 rows", justify="right")
+    table.add_column("day 2 rows/s", justify="right")
+    table.add_column("day 2 RSS after", justify="right")
+    base_by_name = {s["stage"]: s for s in base["stages"]}
+    for s in day2["stages"]:
+        b = base_by_name.get(s["stage"])
+        rows = s["rows"] or 0
+        table.add_row(
+            s["stage"],
+            f"{b['seconds']:.2f}" if b else "-",
+            f"{s['seconds']:.2f}",
+            f"{rows:,}",
+            # A rate over a stage of a few milliseconds means nothing.
+            _fmt_rate(rows / s["seconds"]) if s["seconds"] >= 0.01 and rows else "-",
+            _fmt_bytes(s["rss_after_bytes"]),
+        )
+    table.add_section()
+    table.add_row(
+        "total",
+        f"{base['seconds']:.2f}",
+        f"{day2['seconds']:.2f}",
+        "",
+        "",
+        f"peak {_fmt_bytes(day2['peak_rss_bytes'])}",
+    )
+    console.print(table)
+
+    changes = day2["changes"]
+    console.print(
+        "Day 2 changes: "
+        + ", ".join(
+            f"{n} +{c['added']:,}/-{c['removed']:,}/~{c['changed']:,}"
+            for n, c in changes.items()
+            if c["added"] or c["removed"] or c["changed"]
+        )
+        + f"; holds: {day2['holds'] or 'none'}; issues: {day2['issues']:,}"
+    )
+
+    naive = results.get("naive")
+    if naive:
+        console.print(
+            f"Naive dict diff: read {naive['read_s']:.1f} s + compare {naive['compare_s']:.1f} s "
+            f"= {naive['total_s']:.1f} s, peak RSS {_fmt_bytes(naive['peak_rss_bytes'])}"
+        )
+        r = results["ratios"]
+        console.print(
+            f"Ratios: naive diff / Arrow diff stage {r['naive_total_over_arrow_diff']:.1f}x; "
+            f"like for like, CSV pair to diff {r['naive_total_over_arrow_csv_to_diff']:.1f}x; "
+            f"in-memory compare only {r['naive_compare_over_arrow_diff']:.1f}x"
+        )
+
+    targets = Table(title="Targets (at 600,000 students)", title_justify="left")
+    targets.add_column("target")
+    targets.add_column("measured", justify="right")
+    targets.add_column("limit", justify="right")
+    targets.add_column("")
+    for t in results["targets"]:
+        verdict = _verdict(t["pass"]) if t["pass"] is not None else "[dim]skipped[/]"
+        targets.add_row(t["name"], t["measured"], t["limit"], verdict)
+    console.print(targets)
+    if cfg["students"] < TARGET_STUDENTS:
+        console.print(
+            f"[dim]Targets are set for {TARGET_STUDENTS:,} students; this run used {cfg['students']:,}.[/]"
+        )
+    console.print(f"Results written to {results['results_file']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=TARGET_STUDENTS)
+    parser.add_argument("--format", choices=sorted(FORMATS), default="clever")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--data-dir", type=Path, default=BENCH_DIR / "data")
+    parser.add_argument("--out-dir", type=Path, default=BENCH_DIR / "out")
+    parser.add_argument("--skip-naive", action="store_true", help="do not run the naive diff")
+    parser.add_argument("--regenerate", action="store_true", help="ignore cached data sets")
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--job", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        job = json.loads(args.job.read_text(encoding="utf-8"))
+        result = WORKERS[args.worker](job)
+        args.result.write_text(json.dumps(result), encoding="utf-8")
+        return 0
+
+    import pyarrow
+
+    data, meta, cached = ensure_data(args)
+    out = args.out_dir
+    store = out / "store"
+    shutil.rmtree(store, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+    baseline = _run_worker(
+        "path",
+        {
+            "input": str(data / "day1"),
+            "csv_rows": meta["csv_rows"]["day1"],
+            "store": str(store),
+            "prefix": "day1",
+            "previous_prefix": None,
+            "out": str(out / "day1"),
+        },
+    )
+    path = _run_worker(
+        "path",
+        {
+            "input": str(data / "day2"),
+            "csv_rows": meta["csv_rows"]["day2"],
+            "store": str(store),
+            "prefix": "day2",
+            "previous_prefix": "day1",
+            "out": str(out / "day2"),
+        },
+    )
+    naive = None if args.skip_naive else _run_naive(data / "day1", data / "day2")
+
+    arrow_diff = _stage_seconds(path, "diff")
+    # Like for like with the naive diff (which reads both CSV sets): both days read and
+    # validated into canonical tables, then diffed.
+    arrow_pair = _stage_seconds(baseline, "read", "validate") + _stage_seconds(
+        path, "read", "validate", "diff"
+    )
+    ratios = None
+    if naive is not None:
+        ratios = {
+            "naive_total_over_arrow_diff": naive["total_s"] / arrow_diff,
+            "naive_total_over_arrow_csv_to_diff": naive["total_s"] / arrow_pair,
+            "naive_compare_over_arrow_diff": naive["compare_s"] / arrow_diff,
+        }
+    targets = [
+        {
+            "name": "whole path, day 2 (s)",
+            "measured": f"{path['seconds']:.1f}",
+            "limit": f"<= {TARGET_PATH_SECONDS:.0f}",
+            "pass": path["seconds"] <= TARGET_PATH_SECONDS,
+        },
+        {
+            "name": "peak RSS of the path",
+            "measured": _fmt_bytes(path["peak_rss_bytes"]),
+            "limit": f"<= {_fmt_bytes(TARGET_PEAK_RSS)}",
+            "pass": path["peak_rss_bytes"] <= TARGET_PEAK_RSS,
+        },
+        {
+            "name": "naive diff / Arrow diff",
+            "measured": f"{ratios['naive_total_over_arrow_diff']:.1f}x" if ratios else "-",
+            "limit": f">= {TARGET_RATIO:.0f}x",
+            "pass": ratios["naive_total_over_arrow_diff"] >= TARGET_RATIO if ratios else None,
+        },
+    ]
+    results_file = out / "results.json"
+    results = {
+        "config": {
+            "students": args.students,
+            "format": args.format,
+            "seed": args.seed,
+            "day2_seed": args.seed + DAY2_SEED_OFFSET,
+            "data": str(data),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "pyarrow": pyarrow.__version__,
+            "platform": platform.platform(),
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+        "generation": {**meta, "cached": cached},
+        "baseline": baseline,
+        "path": path,
+        "naive": naive,
+        "arrow_diff_seconds": arrow_diff,
+        "arrow_csv_pair_to_diff_seconds": arrow_pair,
+        "ratios": ratios,
+        "targets": targets,
+        "results_file": str(results_file),
+    }
+    results_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
