@@ -1,0 +1,172 @@
+"""``rostersync`` command line: the preflight a district admin runs before uploading.
+
+``rostersync check DIR`` says which format a file set is, lists row errors and, against a
+previous snapshot, shows the changes per entity and school and the holds the sync would trip.
+``rostersync snapshot DIR OUT`` accepts a set as the baseline. Exit codes: 0 the sync would apply,
+1 it would be held, 2 the files cannot be read (nothing would be applied).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from rostersync import __version__
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rostersync.settings import DistrictSettings
+
+EXIT_CLEAN = 0
+EXIT_HELD = 1
+EXIT_INVALID = 2
+
+# Inputs at least this large (bytes) get a progress bar on an interactive terminal.
+PROGRESS_MIN_BYTES = 20 * 1024 * 1024
+ISSUES_SHOWN = 20
+SAMPLE_FORMATS = {
+    "clever": ("clever", None),
+    "oneroster11": ("oneroster", "1.1"),
+    "oneroster12": ("oneroster", "1.2"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rostersync", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"rostersync {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="preflight a file set: format, row errors, diff and holds")
+    check.add_argument("directory", type=Path, help="folder holding the CSV files")
+    check.add_argument("--previous", type=Path, help="snapshot folder of the last accepted set")
+    check.add_argument("--settings", type=Path, help="district settings as JSON (defaults otherwise)")
+    check.add_argument("--out", type=Path, help="write snapshot/, changes.csv, errors.csv, holds.json here")
+
+    snap = sub.add_parser("snapshot", help="accept a file set as the baseline snapshot")
+    snap.add_argument("directory", type=Path, help="folder holding the CSV files")
+    snap.add_argument("out", type=Path, help="snapshot folder to write")
+    snap.add_argument("--settings", type=Path, help="district settings as JSON (defaults otherwise)")
+
+    sample = sub.add_parser("sample", help="write a generated district's day-1 and day-2 sets to try")
+    sample.add_argument("out", type=Path, help="folder to create day1/ and day2/ in")
+    sample.add_argument("--students", type=int, default=3000, help="district size (default 3000)")
+    sample.add_argument("--seed", type=int, default=1)
+    sample.add_argument("--format", choices=sorted(SAMPLE_FORMATS), default="clever")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rich.console import Console
+
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    if args.command == "sample":
+        return _sample(args, console)
+    try:
+        settings = _load_settings(args.settings)
+    except (OSError, ValueError, ValidationError) as exc:
+        err.print(f"[red]Cannot read settings {args.settings}:[/red] {exc}")
+        return EXIT_INVALID
+    if not args.directory.is_dir():
+        err.print(f"[red]{args.directory} is not a folder.[/red]")
+        return EXIT_INVALID
+    if args.command == "check":
+        return _check(args, settings, console, err)
+    return _snapshot(args, settings, console, err)
+
+
+def _load_settings(path: Path | None) -> DistrictSettings:
+    from rostersync.settings import DistrictSettings
+
+    if path is None:
+        return DistrictSettings()
+    return DistrictSettings.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _check(args: argparse.Namespace, settings: DistrictSettings, console: Console, err: Console) -> int:
+    from rostersync import render
+    from rostersync.issues import InvalidFilesError
+    from rostersync.preflight import STAGES, run_preflight
+    from rostersync.snapshot import SnapshotError, open_local_snapshot
+
+    previous = None
+    if args.previous is not None:
+        try:
+            previous = open_local_snapshot(args.previous)
+        except SnapshotError as exc:
+            err.print(f"[red]Cannot read the previous snapshot {args.previous}:[/red] {exc}")
+            return EXIT_INVALID
+    try:
+        with render.stage_progress(err, STAGES, enabled=_is_big(args.directory)) as advance:
+            result = run_preflight(
+                args.directory, previous=previous, settings=settings, out_dir=args.out, on_stage=advance
+            )
+    except InvalidFilesError as exc:
+        render.file_problems(console, exc)
+        return EXIT_INVALID
+
+    render.preflight_report(console, result, compared=previous is not None, issues_shown=ISSUES_SHOWN)
+    return EXIT_HELD if result.holds else EXIT_CLEAN
+
+
+def _snapshot(args: argparse.Namespace, settings: DistrictSettings, console: Console, err: Console) -> int:
+    from rostersync import render
+    from rostersync.formats import load_roster
+    from rostersync.holds import prepare_staged
+    from rostersync.issues import InvalidFilesError, concat_issues
+    from rostersync.snapshot import save_local_snapshot
+
+    try:
+        loaded = load_roster(args.directory)
+    except InvalidFilesError as exc:
+        render.file_problems(console, exc)
+        return EXIT_INVALID
+    staged, dropped = prepare_staged(loaded.roster, settings)
+    save_local_snapshot(args.out, staged)
+    render.issues_summary(console, concat_issues([loaded.issues, dropped]), ISSUES_SHOWN)
+    render.counts(console, staged)
+    console.print(f"Snapshot of the {render.format_name(loaded.format)} set written to {args.out}")
+    return EXIT_CLEAN
+
+
+def _sample(args: argparse.Namespace, console: Console) -> int:
+    """Day 1, then a day 2 with the usual churn plus an end-of-term mistake in the first school
+    (80 % of its students gone) and new emergency contacts in the second."""
+    from rostersync import synthetic
+
+    day1 = synthetic.generate_district(students=args.students, seed=args.seed)
+    schools = day1.table("schools").column("school_id").to_pylist()
+    day2 = synthetic.make_day2(day1, seed=args.seed + 1)
+    day2 = synthetic.drop_school_students(day2, schools[0], 0.8, seed=args.seed)
+    if len(schools) > 1:
+        day2 = synthetic.add_emergency_contacts(day2, schools[1], 12, seed=args.seed)
+    writer, version = SAMPLE_FORMATS[args.format]
+    for name, district in (("day1", day1), ("day2", day2)):
+        folder = args.out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        if writer == "clever":
+            synthetic.write_clever_csv(district, folder)
+        else:
+            synthetic.write_oneroster_csv(district, folder, version=version or "1.1")
+    console.print(
+        f"Wrote {args.out / 'day1'} and {args.out / 'day2'} ({len(schools)} schools, "
+        f"{args.students:,} students). In day 2, school {schools[0]} lost 80 % of its students"
+        + (f" and school {schools[1]} gained 12 emergency contacts." if len(schools) > 1 else ".")
+    )
+    return EXIT_CLEAN
+
+
+def _is_big(directory: Path) -> bool:
+    return sum(p.stat().st_size for p in directory.iterdir() if p.is_file()) >= PROGRESS_MIN_BYTES
+
+
+if __name__ == "__main__":
+    sys.exit(main())

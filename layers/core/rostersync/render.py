@@ -1,0 +1,170 @@
+"""Terminal rendering of preflight results with rich: tables an admin can read at a glance.
+
+Only the CLI imports this module; the domain never prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rostersync.issues import ERROR, InvalidFilesError
+from rostersync.model import ENTITIES
+from rostersync.records import HOLD_RESOLUTIONS, Hold
+from rostersync.roster import FORMAT_CLEVER_CSV, FORMAT_ONEROSTER_11_CSV, FORMAT_ONEROSTER_12_CSV, RosterSet
+
+if TYPE_CHECKING:
+    from rostersync.preflight import PreflightResult
+
+FORMAT_NAMES = {
+    FORMAT_CLEVER_CSV: "Clever-style CSV",
+    FORMAT_ONEROSTER_11_CSV: "OneRoster 1.1 CSV",
+    FORMAT_ONEROSTER_12_CSV: "OneRoster 1.2 CSV",
+}
+
+
+def format_name(fmt: str) -> str:
+    return FORMAT_NAMES.get(fmt, fmt)
+
+
+@contextmanager
+def stage_progress(
+    console: Console, stages: Sequence[str], *, enabled: bool
+) -> Iterator[Callable[[str], None]]:
+    """A progress bar over the named stages (only on a terminal and when ``enabled``)."""
+    progress = Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} stages"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not (enabled and console.is_terminal),
+    )
+    task = progress.add_task("starting", total=len(stages))
+    seen: list[str] = []
+
+    def advance(name: str) -> None:
+        if seen:
+            progress.advance(task)
+        seen.append(name)
+        progress.update(task, description=name)
+
+    with progress:
+        yield advance
+        progress.update(task, completed=len(stages))
+
+
+def file_problems(console: Console, exc: InvalidFilesError) -> None:
+    where = f" ({format_name(exc.format)})" if exc.format else ""
+    console.print(f"[bold red]The file set cannot be processed{where}; nothing would be applied.[/bold red]")
+    table = Table("file", "problem", show_lines=False)
+    for problem in exc.problems:
+        table.add_row(problem.file, problem.message)
+    console.print(table)
+
+
+def issues_summary(console: Console, issues: pa.Table, shown: int) -> None:
+    if issues.num_rows == 0:
+        console.print("[green]No row errors or alerts.[/green]")
+        return
+    errors = int(pc.sum(pc.equal(issues.column("severity"), ERROR)).as_py() or 0)
+    alerts = issues.num_rows - errors
+    console.print(
+        f"[bold]{errors} row error(s)[/bold] (rows left out, their records kept as they were) and "
+        f"[bold]{alerts} alert(s)[/bold] (rows kept)."
+    )
+    table = Table("severity", "file", "row", "column", "value", "message")
+    for row in issues.slice(0, shown).to_pylist():
+        style = "red" if row["severity"] == ERROR else "yellow"
+        table.add_row(
+            f"[{style}]{row['severity']}[/{style}]",
+            row["file"] or "",
+            "" if row["row"] is None else str(row["row"]),
+            row["column"] or "",
+            row["value"] or "",
+            row["message"] or "",
+        )
+    console.print(table)
+    if issues.num_rows > shown:
+        console.print(f"... and {issues.num_rows - shown} more (see errors.csv).")
+
+
+def counts(console: Console, roster: RosterSet) -> None:
+    table = Table("entity", "records", title="Records in the set")
+    for entity in ENTITIES:
+        note = " (not supplied)" if entity.name in roster.missing else ""
+        table.add_row(entity.name, f"{roster.table(entity.name).num_rows:,}{note}")
+    console.print(table)
+
+
+def diff_table(console: Console, summary: pa.Table) -> None:
+    """Per entity and school: baseline, staged, added, removed, changed (only rows with changes)."""
+    changed = summary.filter(
+        pc.greater(
+            pc.add(pc.add(summary.column("added"), summary.column("removed")), summary.column("changed")), 0
+        )
+    )
+    if changed.num_rows == 0:
+        console.print("[green]No changes against the previous snapshot.[/green]")
+        return
+    columns = ("entity", "school", "before", "after", "added", "removed", "changed")
+    table = Table(*columns, title="Changes by entity and school")
+    for row in changed.sort_by([("entity", "ascending"), ("school_id", "ascending")]).to_pylist():
+        table.add_row(
+            row["entity"],
+            row["school_id"] or "(district)",
+            f"{row['baseline']:,}",
+            f"{row['staged']:,}",
+            f"[green]+{row['added']:,}[/green]",
+            f"[red]-{row['removed']:,}[/red]",
+            f"[yellow]~{row['changed']:,}[/yellow]",
+        )
+    console.print(table)
+
+
+def holds_table(console: Console, holds: Sequence[Hold]) -> None:
+    if not holds:
+        console.print("[bold green]No holds: this sync would be applied.[/bold green]")
+        return
+    console.print(f"[bold red]{len(holds)} hold(s): this sync would wait for an admin's decision.[/bold red]")
+    table = Table("hold", "school", "what tripped")
+    for hold in holds:
+        table.add_row(hold.type, hold.school_id or "(district)", hold.message)
+    console.print(table)
+    console.print("What to do:")
+    for hold_type in dict.fromkeys(h.type for h in holds):
+        console.print(f"  [bold]{hold_type}[/bold]: {HOLD_RESOLUTIONS.get(hold_type, '')}")
+
+
+def preflight_report(console: Console, result: PreflightResult, *, compared: bool, issues_shown: int) -> None:
+    console.print(f"Format: [bold]{format_name(result.format)}[/bold]")
+    files = Table("entity", "file", "records")
+    for entity in ENTITIES:
+        source = result.files.get(entity.name)
+        if source is None and entity.name in result.staged.missing:
+            source = "(not supplied)"
+        files.add_row(entity.name, source or "", f"{result.staged.table(entity.name).num_rows:,}")
+    console.print(files)
+    issues_summary(console, result.issues, issues_shown)
+    if compared:
+        diff_table(console, result.summary)
+        if result.changes.id_changes.num_rows:
+            console.print(
+                f"[yellow]{result.changes.id_changes.num_rows} suspected source-ID change(s)[/yellow] "
+                "(a removed and an added person with the same email or name and birth date)."
+            )
+    else:
+        console.print("No previous snapshot given (--previous): every record counts as new.")
+    holds_table(console, result.holds)
+    if result.outputs:
+        console.print("Files written:")
+    for name, path in result.outputs.items():
+        console.print(f"  {name}: {path}")

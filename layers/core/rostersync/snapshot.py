@@ -1,0 +1,297 @@
+"""Roster sets stored as Parquet (zstd) under a blob-store prefix, and versioned accepted snapshots.
+
+A snapshot is ``<prefix>/<entity>.parquet`` for every entity (canonical schema), ``_unknown.parquet``
+and ``manifest.json``, written last: a prefix without a manifest is an incomplete write and is
+never read. The manifest holds the format, per-entity receive times, row counts, missing entities
+and a sha256 per file, checked on every read. A district's accepted snapshots are numbered
+versions: the data goes to a fresh prefix and the version is claimed with a conditional create of
+``<district>/versions/NNNNNN.json``, so two syncs promoting over the same version cannot both win
+and the loser can never overwrite the winner's files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rostersync.model import ENTITIES, ENTITY_BY_NAME, UNKNOWN_SCHEMA, conform
+from rostersync.roster import RosterSet
+from rostersync.storage import BlobNotFoundError, BlobStore, LocalBlobStore, validate_key
+
+SNAPSHOT_FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+UNKNOWN_FILE = "_unknown.parquet"
+VERSIONS_FOLDER = "versions"
+_COMPRESSION = "zstd"
+_MARKER_RE = re.compile(r"^(\d{6,})\.json$")
+
+
+class SnapshotError(Exception):
+    """A snapshot is missing, incomplete or corrupt (no manifest, bad manifest, bad checksum)."""
+
+
+class VersionConflictError(SnapshotError):
+    """Another writer promoted the version this one expected to create."""
+
+
+class SnapshotFile(BaseModel):
+    """One Parquet file of a snapshot, as recorded in its manifest."""
+
+    # Unknown fields are ignored so that an older reader still opens a newer writer's snapshot.
+    model_config = ConfigDict(extra="ignore")
+
+    sha256: str
+    bytes: int
+    rows: int
+
+
+class SnapshotManifest(BaseModel):
+    """``manifest.json``: what a complete snapshot holds and how to verify it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    snapshot_format: int = SNAPSHOT_FORMAT_VERSION
+    format: str
+    created_at: datetime
+    received_at: dict[str, datetime] = Field(default_factory=dict)
+    counts: dict[str, int]
+    unknown_count: int = 0
+    missing: list[str] = Field(default_factory=list)
+    # File name (relative to the snapshot prefix) -> checksum, size, rows.
+    files: dict[str, SnapshotFile]
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class VersionMarker(BaseModel):
+    """``versions/NNNNNN.json``: the claim on a version number and where its data lives."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: int
+    prefix: str
+    writer: str
+    created_at: datetime
+
+
+def join_key(prefix: str, name: str) -> str:
+    """``prefix/name``, or ``name`` alone for an empty prefix."""
+    prefix = prefix.strip("/")
+    return f"{prefix}/{name}" if prefix else name
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=_COMPRESSION)
+    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
+
+
+def write_snapshot(
+    store: BlobStore, prefix: str, roster: RosterSet, *, meta: dict[str, Any] | None = None
+) -> SnapshotManifest:
+    """Write ``roster`` under ``prefix`` (tables conformed, zstd), the manifest last."""
+    if prefix:
+        validate_key(prefix.strip("/"))
+    files: dict[str, SnapshotFile] = {}
+    counts: dict[str, int] = {}
+
+    def put_table(name: str, table: pa.Table) -> None:
+        data = _parquet_bytes(table)
+        store.put(join_key(prefix, name), data)
+        files[name] = SnapshotFile(
+            sha256=hashlib.sha256(data).hexdigest(), bytes=len(data), rows=table.num_rows
+        )
+
+    for entity in ENTITIES:
+        table = conform(roster.table(entity.name), entity)
+        put_table(f"{entity.name}.parquet", table)
+        counts[entity.name] = table.num_rows
+    unknown = conform_unknown(roster.unknown)
+    put_table(UNKNOWN_FILE, unknown)
+
+    manifest = SnapshotManifest(
+        format=roster.format,
+        created_at=datetime.now(UTC),
+        received_at=dict(roster.received_at),
+        counts=counts,
+        unknown_count=unknown.num_rows,
+        missing=sorted(roster.missing),
+        files=files,
+        meta=dict(meta or {}),
+    )
+    store.put(join_key(prefix, MANIFEST_NAME), manifest.model_dump_json(indent=2).encode())
+    return manifest
+
+
+def read_manifest(store: BlobStore, prefix: str) -> SnapshotManifest:
+    """The manifest under ``prefix``; :class:`SnapshotError` if absent or unreadable."""
+    key = join_key(prefix, MANIFEST_NAME)
+    try:
+        raw = store.get(key)
+    except BlobNotFoundError:
+        raise SnapshotError(f"no snapshot at {prefix!r}: {key} is missing (incomplete write?)") from None
+    try:
+        manifest = SnapshotManifest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise SnapshotError(f"corrupt snapshot manifest {key}: {exc}") from exc
+    if manifest.snapshot_format > SNAPSHOT_FORMAT_VERSION:
+        raise SnapshotError(
+            f"snapshot {prefix!r} has format {manifest.snapshot_format}, "
+            f"this code reads up to {SNAPSHOT_FORMAT_VERSION}"
+        )
+    return manifest
+
+
+def _read_file(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) -> pa.Table:
+    key = join_key(prefix, name)
+    try:
+        data = store.get(key)
+    except BlobNotFoundError:
+        raise SnapshotError(f"snapshot {prefix!r} is incomplete: {key} is missing") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry.sha256:
+        raise SnapshotError(f"checksum mismatch for {key}: expected {entry.sha256}, got {digest}")
+    try:
+        return pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as exc:
+        raise SnapshotError(f"unreadable Parquet file {key}: {exc}") from exc
+
+
+def read_snapshot(store: BlobStore, prefix: str) -> RosterSet:
+    """The roster set under ``prefix``, every file verified against the manifest."""
+    manifest = read_manifest(store, prefix)
+    tables: dict[str, pa.Table] = {}
+    for name, entry in manifest.files.items():
+        if name == UNKNOWN_FILE:
+            continue
+        entity = ENTITY_BY_NAME.get(name.removesuffix(".parquet"))
+        if entity is None:
+            raise SnapshotError(f"snapshot {prefix!r} lists an unknown file {name!r}")
+        tables[entity.name] = conform(_read_file(store, prefix, name, entry), entity)
+    if UNKNOWN_FILE in manifest.files:
+        unknown = _read_file(store, prefix, UNKNOWN_FILE, manifest.files[UNKNOWN_FILE])
+        unknown = conform_unknown(unknown)
+    else:
+        unknown = UNKNOWN_SCHEMA.empty_table()
+    return RosterSet(
+        tables=tables,
+        format=manifest.format,
+        unknown=unknown,
+        missing=frozenset(manifest.missing),
+        received_at=dict(manifest.received_at),
+    )
+
+
+def conform_unknown(table: pa.Table) -> pa.Table:
+    """``table`` selected and cast to :data:`UNKNOWN_SCHEMA`."""
+    return table.select(UNKNOWN_SCHEMA.names).cast(UNKNOWN_SCHEMA)
+
+
+# --- local convenience (preflight CLI, tests) -------------------------------------------------
+
+
+def save_local_snapshot(
+    path: Path | str, roster: RosterSet, *, meta: dict[str, Any] | None = None
+) -> SnapshotManifest:
+    """Write ``roster`` as a snapshot in the folder ``path`` (created if needed)."""
+    return write_snapshot(LocalBlobStore(path), "", roster, meta=meta)
+
+
+def open_local_snapshot(path: Path | str) -> RosterSet:
+    """Read the snapshot in the folder ``path``."""
+    return read_snapshot(LocalBlobStore(path), "")
+
+
+# --- versioned accepted snapshots -------------------------------------------------------------
+
+
+def _marker_key(district_prefix: str, version: int) -> str:
+    return join_key(district_prefix, f"{VERSIONS_FOLDER}/{version:06d}.json")
+
+
+def _read_marker(store: BlobStore, district_prefix: str, version: int) -> VersionMarker | None:
+    try:
+        raw = store.get(_marker_key(district_prefix, version))
+    except BlobNotFoundError:
+        return None
+    try:
+        return VersionMarker.model_validate_json(raw)
+    except ValidationError as exc:
+        raise SnapshotError(f"corrupt version marker {version} under {district_prefix!r}") from exc
+
+
+def latest_version(store: BlobStore, district_prefix: str) -> int | None:
+    """The highest claimed version of a district, or None before the first promotion."""
+    folder = join_key(district_prefix, f"{VERSIONS_FOLDER}/")
+    versions = []
+    for key in store.list(folder):
+        match = _MARKER_RE.match(key[len(folder) :])
+        if match:
+            versions.append(int(match.group(1)))
+    return max(versions) if versions else None
+
+
+def version_prefix(store: BlobStore, district_prefix: str, version: int) -> str:
+    """Where the data of an accepted version lives (read from its marker)."""
+    marker = _read_marker(store, district_prefix, version)
+    if marker is None:
+        raise SnapshotError(f"version {version} of {district_prefix!r} does not exist")
+    return marker.prefix
+
+
+def read_version(store: BlobStore, district_prefix: str, version: int) -> RosterSet:
+    """The roster set of an accepted version."""
+    return read_snapshot(store, version_prefix(store, district_prefix, version))
+
+
+def promote_version(
+    store: BlobStore,
+    district_prefix: str,
+    roster: RosterSet,
+    *,
+    expected_version: int | None,
+    writer: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> int:
+    """Store ``roster`` as version ``expected_version + 1`` (1 when None) and return it.
+
+    ``expected_version`` is the version the sync was diffed against. The data is written to
+    ``<district>/vNNNNNN/<writer>/`` (a prefix of its own, so a losing writer cannot clobber the
+    winner's files), then the version is claimed with ``put_if_absent`` on its marker. If another
+    writer holds it, :class:`VersionConflictError`. Pass a deterministic ``writer`` (the sync id)
+    to make a retry idempotent: a marker already claimed by the same writer returns its version.
+    """
+    if expected_version is not None and expected_version < 0:
+        raise ValueError("expected_version must be >= 0 or None")
+    writer = writer or uuid.uuid4().hex
+    validate_key(writer)
+    if "/" in writer:
+        raise ValueError("writer must be a single key segment")
+    version = (expected_version or 0) + 1
+
+    def conflict(found: int | None) -> int:
+        marker = _read_marker(store, district_prefix, version)
+        if marker is not None and marker.writer == writer:
+            return version  # our own earlier attempt already won: a retried promotion
+        raise VersionConflictError(
+            f"cannot promote version {version} of {district_prefix!r}: expected latest version "
+            f"{expected_version}, found {found}"
+        )
+
+    current = latest_version(store, district_prefix)
+    if current != expected_version:
+        return conflict(current)
+
+    data_prefix = join_key(district_prefix, f"v{version:06d}/{writer}")
+    write_snapshot(store, data_prefix, roster, meta={**(meta or {}), "version": version})
+    marker = VersionMarker(version=version, prefix=data_prefix, writer=writer, created_at=datetime.now(UTC))
+    if not store.put_if_absent(_marker_key(district_prefix, version), marker.model_dump_json().encode()):
+        return conflict(latest_version(store, district_prefix))
+    return version
