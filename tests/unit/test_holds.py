@@ -8,9 +8,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from builders import Row, change_set, entity_changes, table
 
 from rostersync import holds
-from rostersync.changes import ChangeSet, EntityChanges
 from rostersync.issues import ISSUE_SCHEMA, FileProblem
 from rostersync.model import (
     CONTACT_LINKS,
@@ -23,47 +23,18 @@ from rostersync.model import (
     STUDENTS,
     TEACHERS,
     UNKNOWN_SCHEMA,
-    Entity,
 )
 from rostersync.records import HOLD_TYPES
 from rostersync.roster import FORMAT_CLEVER_CSV, RosterSet
 from rostersync.settings import DistrictSettings, HoldSettings
 
-Row = dict[str, Any]
 T0 = datetime(2025, 1, 1, 2, 0, tzinfo=UTC)
 
 # -- builders ------------------------------------------------------------------------------------
 
 
-def table(entity: Entity, rows: Iterable[Row]) -> pa.Table:
-    return pa.Table.from_pylist(list(rows), schema=entity.schema)
-
-
 def people(school: str, n: int, prefix: str = "S", start: int = 0) -> list[Row]:
     return [{"person_id": f"{prefix}{school}-{i:04d}", "school_id": school} for i in range(start, start + n)]
-
-
-def entity_changes(
-    entity: Entity,
-    *,
-    added: Sequence[Row] = (),
-    removed: Sequence[Row] = (),
-    changed: Sequence[tuple[Row, Row, list[str]]] = (),
-) -> EntityChanges:
-    return EntityChanges(
-        entity.name,
-        added=table(entity, added),
-        removed=table(entity, removed),
-        changed_new=table(entity, [new for _, new, _ in changed]),
-        changed_old=table(entity, [old for old, _, _ in changed]),
-        changed_fields=pa.array([fields for _, _, fields in changed], pa.list_(pa.string())),
-    )
-
-
-def change_set(*items: EntityChanges) -> ChangeSet:
-    entities = {e.name: entity_changes(e) for e in ENTITIES}
-    entities.update({item.entity: item for item in items})
-    return ChangeSet(entities)
 
 
 def roster(

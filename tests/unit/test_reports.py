@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,48 +11,18 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+from builders import Row, change_set, entity_changes, table
 
 from rostersync import reports
-from rostersync.changes import ID_CHANGE_SCHEMA, ChangeSet, EntityChanges
+from rostersync.changes import ChangeSet
 from rostersync.issues import ISSUE_SCHEMA
 from rostersync.model import (
     CONTACT_LINKS,
-    ENTITIES,
     ENTITY_BY_NAME,
     KEY_SEPARATOR,
     SECTIONS,
     STUDENTS,
-    Entity,
 )
-
-Row = dict[str, Any]
-
-
-def table(entity: Entity, rows: Sequence[Row]) -> pa.Table:
-    return pa.Table.from_pylist(list(rows), schema=entity.schema)
-
-
-def entity_changes(
-    entity: Entity,
-    *,
-    added: Sequence[Row] = (),
-    removed: Sequence[Row] = (),
-    changed: Sequence[tuple[Row, Row, list[str]]] = (),
-) -> EntityChanges:
-    return EntityChanges(
-        entity.name,
-        added=table(entity, added),
-        removed=table(entity, removed),
-        changed_new=table(entity, [new for _, new, _ in changed]),
-        changed_old=table(entity, [old for old, _, _ in changed]),
-        changed_fields=pa.array([fields for _, _, fields in changed], pa.list_(pa.string())),
-    )
-
-
-def change_set(*items: EntityChanges, id_changes: Sequence[Row] = ()) -> ChangeSet:
-    entities = {e.name: entity_changes(e) for e in ENTITIES}
-    entities.update({item.entity: item for item in items})
-    return ChangeSet(entities, pa.Table.from_pylist(list(id_changes), schema=ID_CHANGE_SCHEMA))
 
 
 def student(person_id: str, school: str = "1", **fields: Any) -> Row:

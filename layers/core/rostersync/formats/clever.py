@@ -33,9 +33,9 @@ from rostersync.formats.arrowops import (
     null_where,
     scatter,
 )
-from rostersync.formats.csvio import CsvFile, FileSpec, find_files, read_csv
+from rostersync.formats.csvio import CsvFile, FileSpec, find_files, read_file_set
 from rostersync.formats.raw import LIST_COLUMN_SUFFIX, LIST_ROW_SUFFIX, RawRoster, RawTable, Source
-from rostersync.issues import FileProblem, InvalidFilesError, concat_issues
+from rostersync.issues import InvalidFilesError, concat_issues
 from rostersync.model import CONTACT_TYPES, ENTITY_BY_NAME, RELATIONSHIPS, ROW_COLUMN
 from rostersync.roster import FORMAT_CLEVER_CSV
 from rostersync.settings import EMAIL_PATTERN
@@ -496,23 +496,10 @@ def _enrollments(csv: CsvFile) -> RawTable:
 
 def read_clever(directory: Path) -> RawRoster:
     """Read a Clever-style CSV set; raises InvalidFilesError listing every file problem."""
-    found = find_files(directory)
-    problems: list[FileProblem] = []
-    alerts: list[pa.Table] = []
-    files: dict[str, CsvFile] = {}
-    for spec in (*REQUIRED_FILES, *OPTIONAL_FILES):
-        path = found.get(spec.name.lower())
-        if path is None:
-            if spec in REQUIRED_FILES:
-                problems.append(FileProblem(spec.name, "required file is missing"))
-            continue
-        result = read_csv(path, spec)
-        problems.extend(result.problems)
-        alerts.extend(result.alerts)
-        if result.file is not None:
-            files[spec.name] = result.file
-    if problems:
-        raise InvalidFilesError(problems, FORMAT_CLEVER_CSV)
+    read = read_file_set(find_files(directory), REQUIRED_FILES, OPTIONAL_FILES)
+    if read.problems:
+        raise InvalidFilesError(read.problems, FORMAT_CLEVER_CSV)
+    files, alerts = read.files, read.alerts
 
     tables: dict[str, RawTable] = {}
     tables["schools"] = _plain(files["schools.csv"], "schools", {"school_id": None, "name": None})

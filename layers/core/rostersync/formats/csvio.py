@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,3 +281,43 @@ def read_csv(path: Path, spec: FileSpec) -> ReadResult:
     columns.append(row_numbers(table.num_rows))
     out = pa.Table.from_arrays(columns, names=[*used.keys(), ROW_COLUMN])
     return ReadResult(CsvFile(file, out, written), [], alerts)
+
+
+@dataclass
+class FileSet:
+    """The files of one set that could be read, and every problem and alert found on the way."""
+
+    files: dict[str, CsvFile]
+    problems: list[FileProblem]
+    alerts: list[pa.Table]
+
+
+def read_file_set(
+    found: dict[str, Path],
+    required: Sequence[FileSpec],
+    optional: Sequence[FileSpec] = (),
+    *,
+    refuse: Callable[[FileSpec], FileProblem | None] | None = None,
+) -> FileSet:
+    """Read every file of a set (``found`` from :func:`find_files`), collecting all problems.
+
+    A required file that is absent is a problem; an optional one is skipped. ``refuse`` may turn
+    a spec down before it is read (e.g. a OneRoster manifest declaring it a delta file).
+    """
+    result = FileSet({}, [], [])
+    for spec in (*required, *optional):
+        refused = refuse(spec) if refuse is not None else None
+        if refused is not None:
+            result.problems.append(refused)
+            continue
+        path = found.get(spec.name.lower())
+        if path is None:
+            if spec in required:
+                result.problems.append(FileProblem(spec.name, "required file is missing"))
+            continue
+        read = read_csv(path, spec)
+        result.problems.extend(read.problems)
+        result.alerts.extend(read.alerts)
+        if read.file is not None:
+            result.files[spec.name] = read.file
+    return result

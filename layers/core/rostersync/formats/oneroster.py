@@ -33,7 +33,7 @@ from rostersync.formats.arrowops import (
     split_list,
     take_first_rows,
 )
-from rostersync.formats.csvio import CsvFile, FileSpec, find_files, read_csv
+from rostersync.formats.csvio import CsvFile, FileSpec, find_files, read_csv, read_file_set
 from rostersync.formats.detect import MANIFEST, read_manifest
 from rostersync.formats.raw import LIST_ROW_SUFFIX, RawRoster, RawTable, Source
 from rostersync.issues import ALERT, ERROR, FileProblem, InvalidFilesError, concat_issues, row_issues
@@ -710,29 +710,18 @@ def read_oneroster(directory: Path, fmt: str) -> RawRoster:
     # userProfiles.csv (1.2) holds application logins, which the canonical model does not keep:
     # it is accepted but not read.
     optional = [DEMOGRAPHICS]
-    alerts: list[pa.Table] = []
-    files: dict[str, CsvFile] = {}
-    for spec in (*required, *optional):
-        stem = spec.name.removesuffix(".csv")
-        mode = manifest.get(f"file.{stem.lower()}", "").lower()
-        if mode == "delta":
-            problems.append(
-                FileProblem(
-                    "manifest.csv",
-                    f"says {spec.name} is a delta file; rostersync needs bulk files (a complete set)",
-                )
-            )
-            continue
-        path = found.get(spec.name.lower())
-        if path is None:
-            if spec in required:
-                problems.append(FileProblem(spec.name, "required file is missing"))
-            continue
-        result = read_csv(path, spec)
-        problems.extend(result.problems)
-        alerts.extend(result.alerts)
-        if result.file is not None:
-            files[spec.name] = result.file
+
+    def delta(spec: FileSpec) -> FileProblem | None:
+        mode = manifest.get(f"file.{spec.name.removesuffix('.csv').lower()}", "").lower()
+        if mode != "delta":
+            return None
+        return FileProblem(
+            "manifest.csv", f"says {spec.name} is a delta file; rostersync needs bulk files (a complete set)"
+        )
+
+    read = read_file_set(found, required, optional, refuse=delta)
+    problems.extend(read.problems)
+    files, alerts = read.files, read.alerts
     if problems:
         raise InvalidFilesError(problems, fmt)
 
