@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import ValidationError
 
@@ -31,8 +31,8 @@ EXIT_INVALID = 2
 # Inputs at least this large (bytes) get a progress bar on an interactive terminal.
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
 ISSUES_SHOWN = 20
-SAMPLE_FORMATS = {
-    "clever": ("clever", None),
+SAMPLE_FORMATS: dict[str, tuple[str, Literal["1.1", "1.2"]]] = {
+    "clever": ("clever", "1.1"),
     "oneroster11": ("oneroster", "1.1"),
     "oneroster12": ("oneroster", "1.2"),
 }
@@ -155,7 +155,7 @@ def _sample(args: argparse.Namespace, console: Console) -> int:
         if writer == "clever":
             synthetic.write_clever_csv(district, folder)
         else:
-            synthetic.write_oneroster_csv(district, folder, version=version or "1.1")
+            synthetic.write_oneroster_csv(district, folder, version=version)
     console.print(
         f"Wrote {args.out / 'day1'} and {args.out / 'day2'} ({len(schools)} schools, "
         f"{args.students:,} students). In day 2, school {schools[0]} lost 80 % of its students"

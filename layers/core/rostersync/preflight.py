@@ -49,11 +49,12 @@ class PreflightResult:
 
     @property
     def error_count(self) -> int:
-        return int(pc.sum(pc.equal(self.issues.column("severity"), ERROR)).as_py() or 0)
+        errors: int | None = pc.sum(pc.equal(self.issues.column("severity"), ERROR)).as_py()
+        return errors or 0
 
     @property
     def alert_count(self) -> int:
-        return self.issues.num_rows - self.error_count
+        return int(self.issues.num_rows) - self.error_count
 
 
 @dataclass
