@@ -1,0 +1,58 @@
+"""AWS adapters of the pipeline: the only modules that import boto3.
+
+:func:`build_deps` wires the adapters of one deployment (from a
+:class:`~rostersync.pipeline.config.PipelineConfig`) into the :class:`~rostersync.pipeline.ports.Deps`
+the steps take.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rostersync.aws import clients
+from rostersync.aws.bus import EventBridgeBus
+from rostersync.aws.mailer import SesMailer
+from rostersync.aws.repository import DynamoRepository
+from rostersync.aws.s3store import S3BlobStore
+from rostersync.aws.sfn import StepFunctionsWorkflow
+from rostersync.pipeline.config import PipelineConfig, get_config
+from rostersync.pipeline.ports import Deps
+
+
+def build_deps(config: PipelineConfig) -> Deps:
+    """The adapters of the deployment ``config`` describes (clients come from cached factories)."""
+    repo = DynamoRepository(config.table_name)
+    return Deps(
+        config=config,
+        raw=S3BlobStore(config.raw_bucket),
+        snapshots=S3BlobStore(config.snapshot_bucket),
+        repo=repo,
+        mailer=SesMailer(config.sender_email, repo),
+        bus=EventBridgeBus(config.event_bus_name, repo),
+        workflow=StepFunctionsWorkflow(config.state_machine_arn),
+    )
+
+
+@lru_cache(maxsize=1)
+def default_deps() -> Deps:
+    """The adapters of this process's deployment (environment read once, on first use)."""
+    return build_deps(get_config())
+
+
+def reset() -> None:
+    """Forget the cached settings, adapters and clients (tests that change the environment)."""
+    default_deps.cache_clear()
+    get_config.cache_clear()
+    clients.clear_clients()
+
+
+__all__ = [
+    "DynamoRepository",
+    "EventBridgeBus",
+    "S3BlobStore",
+    "SesMailer",
+    "StepFunctionsWorkflow",
+    "build_deps",
+    "default_deps",
+    "reset",
+]

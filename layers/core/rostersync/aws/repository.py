@@ -1,0 +1,379 @@
+"""The pipeline's single DynamoDB table: settings, syncs, the district lock, decision tokens,
+audit entries, per-school status and idempotency markers (layout in ``docs/architecture.md``).
+
+The lock and the decision tokens are changed with conditional writes only, so two syncs can never
+both own a district and a decision can never be taken twice.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import secrets
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+from pydantic_core import to_jsonable_python
+
+from rostersync.aws import clients
+from rostersync.pipeline.models import (
+    AuditEntry,
+    DecisionToken,
+    Lock,
+    LockState,
+    SchoolStatus,
+    SyncRecord,
+)
+from rostersync.settings import DistrictSettings
+
+GSI1 = "gsi1"
+MARKER_TTL = timedelta(days=90)
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def _to_dynamo(value: Any) -> Any:
+    """A JSON-compatible copy of ``value`` with floats as Decimal (DynamoDB numbers)."""
+    return json.loads(json.dumps(to_jsonable_python(value)), parse_float=Decimal)
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def _marshal(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _SERIALIZER.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+
+
+def _unmarshal(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _from_dynamo(_DESERIALIZER.deserialize(v)) for k, v in item.items()}
+
+
+def _failed_condition(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def district_pk(district_id: str) -> str:
+    return f"DISTRICT#{district_id}"
+
+
+class DynamoRepository:
+    """The adapter of :class:`rostersync.pipeline.ports.Repository` on table ``table_name``."""
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else clients.dynamodb()
+
+    # -- primitives ------------------------------------------------------------------------------
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.table_name, Key=_marshal({"pk": pk, "sk": sk}), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _unmarshal(item) if item else None
+
+    def _put(self, item: dict[str, Any], condition: str | None = None, **values: Any) -> bool:
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": _marshal(item)}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+            names = {f"#{k}": k for k in ("pk", "owner", "state", "status") if f"#{k}" in condition}
+            if names:
+                kwargs["ExpressionAttributeNames"] = names
+            if values:
+                kwargs["ExpressionAttributeValues"] = _marshal(values)
+        try:
+            self.client.put_item(**kwargs)
+        except ClientError as exc:
+            if _failed_condition(exc):
+                return False
+            raise
+        return True
+
+    def _update(
+        self, pk: str, sk: str, fields: dict[str, Any], condition: str | None = None, **values: Any
+    ) -> bool:
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        attr_values = {f":f{i}": value for i, value in enumerate(fields.values())}
+        sets = [f"#f{i} = :f{i}" for i, value in enumerate(fields.values()) if value is not None]
+        removes = [f"#f{i}" for i, value in enumerate(fields.values()) if value is None]
+        expression = ""
+        if sets:
+            expression += "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": _marshal({"pk": pk, "sk": sk}),
+            "UpdateExpression": expression.strip(),
+            "ExpressionAttributeNames": names,
+        }
+        merged = {k: v for k, v in attr_values.items() if v is not None} | {
+            f":{k}": v for k, v in values.items()
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+            for word in ("owner", "status", "state", "pk"):
+                if f"#{word}" in condition:
+                    names[f"#{word}"] = word
+        if merged:
+            kwargs["ExpressionAttributeValues"] = _marshal(merged)
+        try:
+            self.client.update_item(**kwargs)
+        except ClientError as exc:
+            if _failed_condition(exc):
+                return False
+            raise
+        return True
+
+    def _delete(self, pk: str, sk: str, condition: str | None = None, **values: Any) -> bool:
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "Key": _marshal({"pk": pk, "sk": sk})}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+            kwargs["ExpressionAttributeNames"] = {
+                f"#{w}": w for w in ("owner", "status", "state") if f"#{w}" in condition
+            }
+            kwargs["ExpressionAttributeValues"] = _marshal({f":{k}": v for k, v in values.items()})
+        try:
+            self.client.delete_item(**kwargs)
+        except ClientError as exc:
+            if _failed_condition(exc):
+                return False
+            raise
+        return True
+
+    def _query(self, pk: str, sk_prefix: str) -> builtins.list[dict[str, Any]]:
+        paginator = self.client.get_paginator("query")
+        items: builtins.list[dict[str, Any]] = []
+        for page in paginator.paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+            ExpressionAttributeValues=_marshal({":pk": pk, ":sk": sk_prefix}),
+        ):
+            items.extend(_unmarshal(i) for i in page.get("Items", []))
+        return items
+
+    # -- settings --------------------------------------------------------------------------------
+
+    def get_settings(self, district_id: str) -> DistrictSettings:
+        """The district's settings; the catalogue defaults when none are stored."""
+        item = self._get(district_pk(district_id), "SETTINGS")
+        if item is None or "settings" not in item:
+            return DistrictSettings(district_id=district_id)
+        return DistrictSettings.model_validate_json(item["settings"])
+
+    def put_settings(self, settings: DistrictSettings) -> None:
+        self._put(
+            {
+                "pk": district_pk(settings.district_id),
+                "sk": "SETTINGS",
+                # Only what the district set, so "not set" (use the deployment default) survives.
+                "settings": json.dumps(
+                    settings.model_dump(mode="json", exclude_unset=True)
+                    | {"district_id": settings.district_id}
+                ),
+            }
+        )
+
+    # -- syncs -----------------------------------------------------------------------------------
+
+    def put_sync(self, record: SyncRecord) -> None:
+        item = record.model_dump(mode="json")
+        item |= {
+            "pk": district_pk(record.district_id),
+            "sk": f"SYNC#{record.sync_id}",
+            "gsi1pk": f"SYNC#{record.sync_id}",
+            "gsi1sk": district_pk(record.district_id),
+        }
+        self._put(item)
+
+    def create_sync(self, record: SyncRecord) -> bool:
+        """Create the record unless the sync already has one (False then; nothing changed)."""
+        item = record.model_dump(mode="json")
+        item |= {
+            "pk": district_pk(record.district_id),
+            "sk": f"SYNC#{record.sync_id}",
+            "gsi1pk": f"SYNC#{record.sync_id}",
+            "gsi1sk": district_pk(record.district_id),
+        }
+        return self._put(item, "attribute_not_exists(#pk)")
+
+    def get_sync(self, district_id: str, sync_id: str) -> SyncRecord | None:
+        item = self._get(district_pk(district_id), f"SYNC#{sync_id}")
+        return SyncRecord.model_validate(item) if item else None
+
+    def find_sync(self, sync_id: str) -> SyncRecord | None:
+        response = self.client.query(
+            TableName=self.table_name,
+            IndexName=GSI1,
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues=_marshal({":pk": f"SYNC#{sync_id}"}),
+        )
+        items = response.get("Items", [])
+        return SyncRecord.model_validate(_unmarshal(items[0])) if items else None
+
+    def list_syncs(self, district_id: str) -> builtins.list[SyncRecord]:
+        return [SyncRecord.model_validate(i) for i in self._query(district_pk(district_id), "SYNC#")]
+
+    def update_sync(self, district_id: str, sync_id: str, now: datetime, **fields: Any) -> None:
+        """Set ``fields`` on the sync record (creating a bare one if missing); None removes a field."""
+        values = {k: to_jsonable_python(v) for k, v in fields.items()}
+        values["updated_at"] = now.isoformat()
+        pk, sk = district_pk(district_id), f"SYNC#{sync_id}"
+        existing = self._get(pk, sk)
+        if "keys" in values and existing is not None:
+            # S3 keys accumulate step by step; one step's keys never drop another's.
+            values["keys"] = {**(existing.get("keys") or {}), **(values["keys"] or {})}
+        if existing is None:
+            base = {
+                "district_id": district_id,
+                "sync_id": sync_id,
+                "status": values.get("status", "running"),
+                "created_at": now.isoformat(),
+            }
+            self._put(
+                base
+                | {k: v for k, v in values.items() if v is not None}
+                | {"pk": pk, "sk": sk, "gsi1pk": f"SYNC#{sync_id}", "gsi1sk": pk},
+                "attribute_not_exists(#pk)",
+            )
+            return
+        self._update(pk, sk, values)
+
+    # -- lock ------------------------------------------------------------------------------------
+
+    def get_lock(self, district_id: str) -> Lock | None:
+        item = self._get(district_pk(district_id), "LOCK")
+        return Lock.model_validate(item) if item else None
+
+    def acquire_lock(self, district_id: str, sync_id: str, now: datetime) -> bool:
+        """Take the free lock (or keep our own): True if ``sync_id`` owns it now, as ``active``."""
+        return self._put(
+            {
+                "pk": district_pk(district_id),
+                "sk": "LOCK",
+                "district_id": district_id,
+                "owner": sync_id,
+                "state": "active",
+                "acquired_at": now.isoformat(),
+            },
+            "attribute_not_exists(#pk) OR #owner = :me",
+            **{":me": sync_id},
+        )
+
+    def take_over_lock(self, district_id: str, old_owner: str, new_owner: str, now: datetime) -> bool:
+        """Move a lock held by a *held* sync to ``new_owner``; False if it changed meanwhile."""
+        return self._put(
+            {
+                "pk": district_pk(district_id),
+                "sk": "LOCK",
+                "district_id": district_id,
+                "owner": new_owner,
+                "state": "active",
+                "acquired_at": now.isoformat(),
+            },
+            "#owner = :old AND #state = :held",
+            **{":old": old_owner, ":held": "held"},
+        )
+
+    def set_lock_state(self, district_id: str, owner: str, state: LockState) -> bool:
+        return self._update(district_pk(district_id), "LOCK", {"state": state}, "#owner = :me", me=owner)
+
+    def release_lock(self, district_id: str, owner: str) -> bool:
+        """Delete the lock only if ``owner`` still holds it (a superseded sync holds it no more)."""
+        return self._delete(district_pk(district_id), "LOCK", "#owner = :me", me=owner)
+
+    # -- decision tokens -------------------------------------------------------------------------
+
+    @staticmethod
+    def new_hold_id() -> str:
+        return secrets.token_urlsafe(18)
+
+    def put_token(self, token: DecisionToken) -> None:
+        item = token.model_dump(mode="json") | {
+            "pk": f"HOLD#{token.hold_id}",
+            "sk": "TOKEN",
+            "task_token": token.task_token,
+        }
+        if not self._put(item, "attribute_not_exists(#pk)"):
+            raise ValueError("hold id already in use")
+
+    def get_token(self, hold_id: str) -> DecisionToken | None:
+        item = self._get(f"HOLD#{hold_id}", "TOKEN")
+        return DecisionToken.model_validate(item) if item else None
+
+    def decide_token(self, hold_id: str, action: str, actor: str | None, now: datetime) -> bool:
+        """Mark an open token decided; False if it was not open (a second decision)."""
+        return self._update(
+            f"HOLD#{hold_id}",
+            "TOKEN",
+            {"status": "decided", "action": action, "decided_by": actor, "decided_at": now.isoformat()},
+            "attribute_exists(#pk) AND #status = :open",
+            open="open",
+        )
+
+    def close_token(self, hold_id: str, status: str) -> None:
+        """Mark a still-open token ``status`` (e.g. ``expired``); a decided token is left alone."""
+        self._update(
+            f"HOLD#{hold_id}",
+            "TOKEN",
+            {"status": status},
+            "attribute_exists(#pk) AND #status = :open",
+            open="open",
+        )
+
+    # -- audit -----------------------------------------------------------------------------------
+
+    def put_audit(self, entry: AuditEntry) -> None:
+        item = entry.model_dump(mode="json") | {
+            "pk": district_pk(entry.district_id),
+            "sk": f"AUDIT#{entry.at.isoformat()}#{secrets.token_hex(4)}",
+        }
+        self._put(item)
+
+    def list_audit(self, district_id: str) -> builtins.list[AuditEntry]:
+        return [AuditEntry.model_validate(i) for i in self._query(district_pk(district_id), "AUDIT#")]
+
+    # -- school status ---------------------------------------------------------------------------
+
+    def put_school_status(self, status: SchoolStatus) -> None:
+        item = status.model_dump(mode="json") | {
+            "pk": district_pk(status.district_id),
+            "sk": f"SCHOOL#{status.school_id}",
+        }
+        self._put(item)
+
+    def list_school_status(self, district_id: str) -> builtins.list[SchoolStatus]:
+        return [SchoolStatus.model_validate(i) for i in self._query(district_pk(district_id), "SCHOOL#")]
+
+    # -- idempotency markers ---------------------------------------------------------------------
+
+    def claim(self, district_id: str, marker: str, now: datetime, owner: str | None = None) -> bool:
+        """Create the marker ``marker`` once; False if it exists (the side effect already ran),
+        unless it was claimed by the same ``owner`` (a retried step)."""
+        item = {
+            "pk": district_pk(district_id),
+            "sk": f"MARK#{marker}",
+            "owner": owner,
+            "claimed_at": now.isoformat(),
+            "expires_at": int((now + MARKER_TTL).timestamp()),
+        }
+        if owner is None:
+            return self._put(item, "attribute_not_exists(#pk)")
+        return self._put(item, "attribute_not_exists(#pk) OR #owner = :owner", **{":owner": owner})
+
+    def unclaim(self, district_id: str, marker: str) -> None:
+        self._delete(district_pk(district_id), f"MARK#{marker}")

@@ -1,0 +1,150 @@
+"""A :class:`~rostersync.changes.ChangeSet` stored as Parquet under a blob-store prefix.
+
+Layout: ``<prefix>/<entity>/{added,removed,changed,changed_old}.parquet`` for each entity with
+changes (``changed`` carries the list of changed columns in ``_changed_fields``),
+``<prefix>/id_changes.parquet`` and ``<prefix>/index.json`` (counts per entity), written last.
+Consumers read the Parquet files; the pipeline reads the set back to evaluate and apply it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from rostersync.changes import ID_CHANGE_SCHEMA, ChangeSet, EntityChanges
+from rostersync.model import ENTITIES, ENTITY_BY_NAME, conform
+from rostersync.snapshot import join_key
+from rostersync.storage import BlobNotFoundError, BlobStore
+
+INDEX = "index.json"
+FIELDS_COLUMN = "_changed_fields"
+_KINDS = ("added", "removed", "changed", "changed_old")
+
+
+def _bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
+
+
+def _read(store: BlobStore, key: str) -> pa.Table:
+    return pq.read_table(pa.BufferReader(store.get(key)))
+
+
+def write_change_set(store: BlobStore, prefix: str, changes: ChangeSet) -> dict[str, dict[str, int]]:
+    """Write ``changes``; returns ``{entity: {"added": n, "removed": n, "changed": n}}``."""
+    index: dict[str, dict[str, int]] = {}
+    for entity in ENTITIES:
+        ec = changes.entities.get(entity.name)
+        if ec is None or ec.is_empty:
+            continue
+        fields = ec.changed_fields
+        if not isinstance(fields, pa.ChunkedArray):
+            fields = pa.chunked_array([fields], pa.list_(pa.string()))
+        changed = conform(ec.changed_new, entity).append_column(FIELDS_COLUMN, fields)
+        tables = {
+            "added": conform(ec.added, entity),
+            "removed": conform(ec.removed, entity),
+            "changed": changed,
+            "changed_old": conform(ec.changed_old, entity),
+        }
+        for kind, table in tables.items():
+            store.put(join_key(prefix, f"{entity.name}/{kind}.parquet"), _bytes(table))
+        added, removed, n_changed = ec.counts
+        index[entity.name] = {"added": added, "removed": removed, "changed": n_changed}
+    store.put(join_key(prefix, "id_changes.parquet"), _bytes(changes.id_changes.cast(ID_CHANGE_SCHEMA)))
+    store.put(join_key(prefix, INDEX), json.dumps({"entities": index}, sort_keys=True).encode())
+    return index
+
+
+def read_change_set(store: BlobStore, prefix: str) -> ChangeSet:
+    """The change set under ``prefix`` (every entity present, empty where nothing changed)."""
+    try:
+        index = json.loads(store.get(join_key(prefix, INDEX)))["entities"]
+    except BlobNotFoundError:
+        raise FileNotFoundError(f"no change set at {prefix!r}") from None
+    entities: dict[str, EntityChanges] = {}
+    for entity in ENTITIES:
+        if entity.name not in index:
+            empty = entity.schema.empty_table()
+            entities[entity.name] = EntityChanges(
+                entity.name, empty, empty, empty, empty, pa.array([], pa.list_(pa.string()))
+            )
+            continue
+        tables = {k: _read(store, join_key(prefix, f"{entity.name}/{k}.parquet")) for k in _KINDS}
+        changed = tables["changed"]
+        fields = changed.column(FIELDS_COLUMN).combine_chunks()
+        spec = ENTITY_BY_NAME[entity.name]
+        entities[entity.name] = EntityChanges(
+            entity.name,
+            conform(tables["added"], spec),
+            conform(tables["removed"], spec),
+            conform(changed.drop_columns([FIELDS_COLUMN]), spec),
+            conform(tables["changed_old"], spec),
+            fields,
+        )
+    id_changes = _read(store, join_key(prefix, "id_changes.parquet")).cast(ID_CHANGE_SCHEMA)
+    return ChangeSet(entities=entities, id_changes=id_changes)
+
+
+def _filter(changes: ChangeSet, keep: Callable[[pa.Table], pa.ChunkedArray]) -> ChangeSet:
+    entities = {}
+    for name, ec in changes.entities.items():
+        changed_mask = keep(ec.changed_new)
+        entities[name] = EntityChanges(
+            name,
+            ec.added.filter(keep(ec.added)),
+            ec.removed.filter(keep(ec.removed)),
+            ec.changed_new.filter(changed_mask),
+            ec.changed_old.filter(changed_mask),
+            pc.filter(ec.changed_fields, changed_mask),
+        )
+    return ChangeSet(entities=entities, id_changes=changes.id_changes)
+
+
+def without_schools(changes: ChangeSet, schools: list[str]) -> ChangeSet:
+    """``changes`` minus the records of ``schools`` (already applied by a partial release).
+
+    Uses the same school of each record as :func:`rostersync.diff.apply_changes` (removals by the
+    old record's, additions and changes by the new one's); records without a school stay.
+    """
+    if not schools:
+        return changes
+    done = pa.array(sorted(schools), pa.string())
+    return _filter(
+        changes,
+        lambda t: pc.invert(pc.fill_null(pc.is_in(t.column("school_id"), value_set=done), False)),
+    )
+
+
+def only_schools(changes: ChangeSet, schools: list[str]) -> ChangeSet:
+    """The records of ``schools`` only: what ``apply_changes(..., schools=...)`` applies."""
+    selected = pa.array(sorted(schools), pa.string())
+    return _filter(
+        changes, lambda t: pc.fill_null(pc.is_in(t.column("school_id"), value_set=selected), False)
+    )
+
+
+def change_counts(changes: ChangeSet) -> dict[str, int]:
+    """Totals of added, removed and changed records over every entity."""
+    totals = {"added": 0, "removed": 0, "changed": 0}
+    for ec in changes.entities.values():
+        added, removed, changed = ec.counts
+        totals["added"] += added
+        totals["removed"] += removed
+        totals["changed"] += changed
+    return totals
+
+
+def change_schools(changes: ChangeSet) -> set[str]:
+    """Every school named by a change (the school each record would be applied under)."""
+    found: set[str] = set()
+    for ec in changes.entities.values():
+        for table in (ec.added, ec.removed, ec.changed_new):
+            if table.num_rows and "school_id" in table.column_names:
+                found.update(s for s in pc.unique(table.column("school_id")).to_pylist() if s is not None)
+    return found

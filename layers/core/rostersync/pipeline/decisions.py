@@ -1,0 +1,127 @@
+"""Decisions on held syncs: release (all or some schools), reject, retry.
+
+:func:`submit_decision` is what the release API (and the tests) call. It finds the open decision
+token of the sync behind its opaque hold id, marks it decided with a conditional write (so a
+second decision is refused and never resumes the execution twice) and resumes the waiting task
+with ``SendTaskSuccess``. The task token never leaves this module and the repository.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from rostersync.pipeline.events import Decision
+from rostersync.pipeline.models import AuditEntry, DecisionAction
+from rostersync.pipeline.ports import Repository, TaskGoneError, Workflow
+
+HELD_STATUSES = frozenset({"held", "partially_applied"})
+
+
+class DecisionError(Exception):
+    """A decision that cannot be taken (base of the errors below)."""
+
+
+class SyncNotFoundError(DecisionError):
+    """No sync with that id in that district."""
+
+
+class NotOnHoldError(DecisionError):
+    """The sync is not waiting for a decision (running, finished, or superseded)."""
+
+
+class AlreadyDecidedError(DecisionError):
+    """Someone already decided this hold; the execution was resumed once, by them."""
+
+
+class HoldExpiredError(DecisionError):
+    """The hold timed out: the sync ended as ``expired`` and nothing was applied."""
+
+
+class InvalidDecisionError(DecisionError):
+    """The decision does not fit the hold (e.g. releasing a school that is not held)."""
+
+
+class DecisionResult(BaseModel):
+    district_id: str
+    sync_id: str
+    action: DecisionAction
+    schools: list[str] | None
+    actor: str
+    decided_at: datetime
+
+
+def submit_decision(
+    repo: Repository,
+    workflow: Workflow,
+    *,
+    district_id: str,
+    sync_id: str,
+    action: DecisionAction,
+    actor: str,
+    schools: list[str] | None = None,
+    now: datetime | None = None,
+) -> DecisionResult:
+    """Decide the open hold of ``sync_id`` and resume its execution.
+
+    ``schools`` (release only) names a subset of the held schools: those apply and the rest stay
+    on hold; None releases everything. Raises :class:`SyncNotFoundError`,
+    :class:`NotOnHoldError`, :class:`AlreadyDecidedError`, :class:`HoldExpiredError` or
+    :class:`InvalidDecisionError`.
+    """
+    now = now or datetime.now(UTC)
+    record = repo.get_sync(district_id, sync_id)
+    if record is None:
+        raise SyncNotFoundError(f"no sync {sync_id} in district {district_id}")
+    if record.hold_id is None:
+        raise NotOnHoldError(f"sync {sync_id} is {record.status}, not on hold")
+    token = repo.get_token(record.hold_id)
+    if token is None or token.district_id != district_id or token.sync_id != sync_id:
+        raise NotOnHoldError(f"sync {sync_id} has no open hold")
+    if token.status == "decided":
+        raise AlreadyDecidedError(f"the hold of sync {sync_id} was already decided ({token.action})")
+    if token.status == "expired" or record.status == "expired":
+        raise HoldExpiredError(f"the hold of sync {sync_id} expired; nothing was applied")
+    if token.status != "open" or record.status not in HELD_STATUSES:
+        raise NotOnHoldError(f"sync {sync_id} is {record.status}, not on hold")
+    if token.expires_at < int(now.timestamp()):
+        raise HoldExpiredError(f"the hold of sync {sync_id} expired; nothing was applied")
+    if action == "release":
+        if not record.releasable:
+            raise InvalidDecisionError(
+                "this sync's files are invalid: nothing can be released; send the files again or retry"
+            )
+        if schools is not None:
+            schools = sorted(dict.fromkeys(schools))
+            unknown = [s for s in schools if s not in record.held_schools]
+            if not schools or unknown:
+                raise InvalidDecisionError(
+                    f"schools not on hold: {', '.join(unknown) or '(none named)'}; "
+                    f"held: {', '.join(record.held_schools) or 'district-wide only'}"
+                )
+    elif schools is not None:
+        raise InvalidDecisionError("only a release names schools")
+    # The lock goes back to "active" first, so a newer upload cannot supersede a sync that is
+    # being released; if the lock is no longer ours, a newer upload superseded this sync.
+    if action != "superseded" and not repo.set_lock_state(district_id, sync_id, "active"):
+        raise NotOnHoldError(f"sync {sync_id} was superseded by a newer upload")
+    if not repo.decide_token(token.hold_id, action, actor, now):
+        raise AlreadyDecidedError(f"the hold of sync {sync_id} was already decided")
+    if action == "retry":
+        # normalize reads the inbox again into a fresh prefix for this attempt.
+        repo.update_sync(district_id, sync_id, now, attempt=record.attempt + 1)
+    try:
+        workflow.send_success(
+            token.task_token, Decision(action=action, schools=schools, actor=actor).model_dump(mode="json")
+        )
+    except TaskGoneError:
+        raise HoldExpiredError(f"the hold of sync {sync_id} expired; nothing was applied") from None
+    repo.put_audit(
+        AuditEntry(
+            district_id=district_id, at=now, actor=actor, action=action, sync_id=sync_id, schools=schools
+        )
+    )
+    return DecisionResult(
+        district_id=district_id, sync_id=sync_id, action=action, schools=schools, actor=actor, decided_at=now
+    )

@@ -1,0 +1,153 @@
+"""The emails the pipeline sends district admins, rendered as plain text and HTML.
+
+Bodies carry counts, school IDs, record IDs and hold numbers only, never a student's name or
+contact details: what tripped is told with the numbers the hold records store ("would remove 230
+of 501 students (45.9 %, limit 10 %)").
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+
+from rostersync.holds import hold_summary_table
+from rostersync.records import HOLD_RESOLUTIONS, Hold
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+
+
+def _numbers(row: dict[str, object]) -> str:
+    numerator, denominator = row["numerator"], row["denominator"]
+    if denominator is None:
+        return f"{numerator:,}" if numerator else ""
+    text = f"{numerator:,} of {denominator:,}"
+    if row["percent"] is not None:
+        text += f" ({row['percent']:g} %"
+        if row["threshold"] is not None and row["hold"] in ("mass_removal", "mass_update"):
+            text += f", limit {row['threshold']:g} %"
+        text += ")"
+    return text
+
+
+def _html_page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title></head>"
+        '<body style="font-family:sans-serif">'
+        f"<h2>{html.escape(title)}</h2>{body}</body></html>"
+    )
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f'<th align="left">{html.escape(h)}</th>' for h in headers)
+    lines = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f'<table border="1" cellpadding="4" cellspacing="0"><tr>{head}</tr>{lines}</table>'
+
+
+def hold_email(
+    *,
+    district_id: str,
+    sync_id: str,
+    holds: list[Hold],
+    expires_at: datetime,
+    applied_schools: list[str] | None = None,
+    releasable: bool = True,
+) -> Email:
+    """A sync is on hold: a per-school table of what tripped, with the numbers, and what to do."""
+    rows = hold_summary_table(holds)
+    table_rows = [
+        [str(r["school"]), str(r["hold"]), str(r["entity"]), _numbers(r), str(r["message"])] for r in rows
+    ]
+    schools = sorted({h.school_id for h in holds if h.school_id is not None})
+    subject = (
+        f"[rostersync] {district_id}: sync {sync_id} is on hold ({len(holds)} hold{'s'[: len(holds) != 1]})"
+    )
+    actions = [
+        "Download the CSV of changes and the CSV of row errors for this sync.",
+        (
+            "Release the sync (all schools, or only some of them: the others stay on hold), reject it, "
+            "or fix the data and retry."
+            if releasable
+            else "Fix the files and send the complete set again, or retry; nothing can be released."
+        ),
+        f"Without a decision the hold expires on {expires_at:%Y-%m-%d %H:%M} UTC and nothing is applied.",
+    ]
+    resolutions = [f"{kind}: {HOLD_RESOLUTIONS[kind]}" for kind in dict.fromkeys(h.type for h in holds)]
+    intro = f"Sync {sync_id} of district {district_id} was not applied: it tripped these safety holds."
+    if applied_schools:
+        intro += f" Already applied for schools: {', '.join(applied_schools)}."
+    text_lines = [intro, ""]
+    text_lines += [" | ".join(["School", "Hold", "Entity", "Numbers", "Detail"])]
+    text_lines += [" | ".join(r) for r in table_rows]
+    text_lines += ["", f"Schools on hold: {', '.join(schools) if schools else 'district-wide'}", ""]
+    text_lines += ["How to act:"] + [f"- {a}" for a in actions]
+    text_lines += ["", "What each hold means:"] + [f"- {r}" for r in resolutions]
+    text_lines += ["", f"District: {district_id}", f"Sync: {sync_id}"]
+    body = (
+        f"<p>{html.escape(intro)}</p>"
+        + _table(["School", "Hold", "Entity", "Numbers", "Detail"], table_rows)
+        + f"<p>Schools on hold: {html.escape(', '.join(schools) if schools else 'district-wide')}</p>"
+        + "<h3>How to act</h3><ul>"
+        + "".join(f"<li>{html.escape(a)}</li>" for a in actions)
+        + "</ul><h3>What each hold means</h3><ul>"
+        + "".join(f"<li>{html.escape(r)}</li>" for r in resolutions)
+        + f"</ul><p>District: {html.escape(district_id)}<br>Sync: {html.escape(sync_id)}</p>"
+    )
+    return Email(subject, "\n".join(text_lines) + "\n", _html_page(subject, body))
+
+
+def applied_email(
+    *,
+    district_id: str,
+    sync_id: str,
+    version: int | None,
+    counts: dict[str, int],
+    schools: list[str] | None,
+    complete: bool,
+    per_entity: dict[str, dict[str, int]] | None = None,
+) -> Email:
+    """Changes were applied (all of them, or those of the released schools)."""
+    scope = "all schools" if schools is None else f"schools {', '.join(schools)}"
+    state = "applied" if complete else "partially applied"
+    subject = f"[rostersync] {district_id}: sync {sync_id} {state}"
+    version_text = f"accepted version {version}" if version is not None else "no new version (no changes)"
+    intro = (
+        f"Sync {sync_id} of district {district_id} was {state} for {scope}: {version_text}. "
+        f"{counts.get('added', 0):,} added, {counts.get('removed', 0):,} removed, "
+        f"{counts.get('changed', 0):,} changed."
+    )
+    rows = [
+        [name, f"{c.get('added', 0):,}", f"{c.get('removed', 0):,}", f"{c.get('changed', 0):,}"]
+        for name, c in sorted((per_entity or {}).items())
+    ]
+    text = intro + "\n"
+    if rows:
+        text += "\nEntity | Added | Removed | Changed\n" + "\n".join(" | ".join(r) for r in rows) + "\n"
+    if not complete:
+        text += "\nThe other schools stay on hold until released, rejected or expired.\n"
+    body = f"<p>{html.escape(intro)}</p>"
+    if rows:
+        body += _table(["Entity", "Added", "Removed", "Changed"], rows)
+    if not complete:
+        body += "<p>The other schools stay on hold until released, rejected or expired.</p>"
+    return Email(subject, text, _html_page(subject, body))
+
+
+def failed_email(*, district_id: str, sync_id: str, reason: str) -> Email:
+    """A sync failed; nothing was applied by its failed step."""
+    subject = f"[rostersync] {district_id}: sync {sync_id} failed"
+    intro = f"Sync {sync_id} of district {district_id} failed and was stopped; nothing more was applied."
+    text = f"{intro}\nReason: {reason}\nSend the files again or retry the sync once the cause is fixed.\n"
+    body = (
+        f"<p>{html.escape(intro)}</p><p>Reason: {html.escape(reason)}</p>"
+        "<p>Send the files again or retry the sync once the cause is fixed.</p>"
+    )
+    return Email(subject, text, _html_page(subject, body))

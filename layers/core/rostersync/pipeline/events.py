@@ -1,0 +1,239 @@
+"""The payloads of the state machine's steps, as pydantic models.
+
+The state machine calls a function with ``{"step": "<name>", ...}``; :data:`StepEvent` is the
+discriminated union a handler parses that into. Outputs are what the state keeps (under the
+``ResultPath`` of each task): S3 keys, ids and counts only, never rows.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from rostersync.pipeline.models import DecisionAction, SyncStatus, Trigger
+
+
+class _Model(BaseModel):
+    # The state carries more than each step reads; unknown keys are ignored, not an error.
+    model_config = ConfigDict(extra="ignore")
+
+
+class SyncRef(_Model):
+    district_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    sync_id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+# --- outputs (kept in the state) ---------------------------------------------------------------
+
+
+class SettleOutput(_Model):
+    outcome: Literal["ready", "coalesced", "waiting"]
+    reason: str | None = None
+    format: str | None = None
+    files: int = 0
+    missing: list[str] = Field(default_factory=list)
+
+
+class LockOutput(_Model):
+    acquired: bool
+    paused: bool = False
+    owner: str | None = None
+    superseded_sync_id: str | None = None
+    hold_timeout_seconds: int
+
+
+class NormalizeOutput(_Model):
+    attempt: int = 1
+    prefix: str
+    raw_prefix: str
+    staged_prefix: str | None = None
+    errors_key: str | None = None
+    format: str | None = None
+    files: int = 0
+    counts: dict[str, int] = Field(default_factory=dict)
+    error_rows: int = 0
+    alert_rows: int = 0
+    file_problems: int = 0
+    problems_key: str | None = None
+    invalid: bool = False
+
+
+class DiffOutput(_Model):
+    skipped: bool = False
+    base_version: int | None = None
+    changes_prefix: str | None = None
+    changes_key: str | None = None
+    summary_key: str | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+class Progress(_Model):
+    """Where a held sync stands: the version it builds on, and which schools are still held."""
+
+    accepted_version: int | None = None
+    applied_schools: list[str] = Field(default_factory=list)
+    held_schools: list[str] = Field(default_factory=list)
+    district_hold: bool = False
+    releasable: bool = True
+    applies: int = 0
+
+
+class EvaluateOutput(_Model):
+    held: bool
+    holds: int = 0
+    holds_key: str | None = None
+    held_schools: int = 0
+    progress: Progress
+
+
+class AwaitDecisionOutput(_Model):
+    registered: bool
+    round: int = 0
+    emailed: bool = False
+
+
+class Decision(_Model):
+    """What the decision path sends back through ``SendTaskSuccess``."""
+
+    action: DecisionAction
+    schools: list[str] | None = None
+    actor: str | None = None
+
+
+class ApplyOutput(_Model):
+    version: int | None = None
+    promoted: bool = False
+    complete: bool
+    schools: list[str] | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    changes_prefix: str | None = None
+    changes_key: str | None = None
+    event_id: str | None = None
+    progress: Progress
+
+
+class NotifyOutput(_Model):
+    sent: bool
+
+
+class FinishOutput(_Model):
+    status: SyncStatus
+    lock_released: bool
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+class ArrivalOutput(_Model):
+    started: bool
+    district_id: str | None = None
+    sync_id: str | None = None
+    reason: str | None = None
+
+
+class SettleInput(SyncRef):
+    step: Literal["settle"]
+    # None for syncs not started by an upload: the whole inbox is then the set.
+    object_key: str | None = None
+    trigger: Trigger = "upload"
+    quiet_seconds: int = 0
+
+
+class LockInput(SyncRef):
+    step: Literal["lock"]
+    trigger: Trigger = "upload"
+    object_key: str | None = None
+
+
+class NormalizeInput(SyncRef):
+    step: Literal["normalize"]
+
+
+class DiffInput(SyncRef):
+    step: Literal["diff"]
+    normalize: NormalizeOutput
+
+
+class EvaluateInput(SyncRef):
+    step: Literal["evaluate"]
+    normalize: NormalizeOutput
+    diff: DiffOutput
+
+
+class AwaitDecisionInput(SyncRef):
+    step: Literal["await_decision"]
+    task_token: str = Field(min_length=1, repr=False)
+    progress: Progress
+    hold_timeout_seconds: int = Field(ge=1)
+
+
+class ApplyInput(SyncRef):
+    step: Literal["apply"]
+    normalize: NormalizeOutput
+    diff: DiffOutput
+    progress: Progress
+    # The released schools; None releases everything still held.
+    schools: list[str] | None = None
+
+
+class NotifyInput(SyncRef):
+    step: Literal["notify"]
+    apply: ApplyOutput
+
+
+class FinishInput(SyncRef):
+    step: Literal["finish"]
+    status: SyncStatus
+    reason: str | None = None
+    # A Catch's ``{"Error": ..., "Cause": ...}`` on the failure path.
+    error: dict[str, Any] | None = None
+
+
+StepEvent = Annotated[
+    SettleInput
+    | LockInput
+    | NormalizeInput
+    | DiffInput
+    | EvaluateInput
+    | AwaitDecisionInput
+    | ApplyInput
+    | NotifyInput
+    | FinishInput,
+    Field(discriminator="step"),
+]
+STEP_EVENT: TypeAdapter[StepEvent] = TypeAdapter(StepEvent)
+
+
+def parse_step(event: dict[str, Any]) -> StepEvent:
+    """The step model of a state machine payload (pydantic ValidationError if malformed)."""
+    return STEP_EVENT.validate_python(event)
+
+
+# --- S3 "Object Created" through EventBridge ----------------------------------------------------
+
+
+class S3Bucket(_Model):
+    name: str
+
+
+class S3Object(_Model):
+    key: str
+    etag: str | None = None
+    sequencer: str | None = None
+    size: int | None = None
+
+
+class S3EventDetail(_Model):
+    bucket: S3Bucket
+    object: S3Object
+
+
+class S3ObjectCreatedEvent(_Model):
+    """The EventBridge event S3 sends when an object is created (source ``aws.s3``)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    source: Literal["aws.s3"]
+    detail_type: str = Field(alias="detail-type")
+    detail: S3EventDetail

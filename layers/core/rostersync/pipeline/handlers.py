@@ -1,0 +1,51 @@
+"""What each Lambda function accepts: the step models of its steps, parsed in one call.
+
+``functions/<name>/app.py`` parses its event with the adapter below and hands the model to
+:func:`rostersync.pipeline.steps.run_step`; a step sent to the wrong function is a validation
+error, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter
+
+from rostersync.pipeline.events import (
+    ApplyInput,
+    AwaitDecisionInput,
+    DiffInput,
+    EvaluateInput,
+    FinishInput,
+    LockInput,
+    NormalizeInput,
+    NotifyInput,
+    S3ObjectCreatedEvent,
+    SettleInput,
+)
+
+IngestStep = Annotated[SettleInput | LockInput | NormalizeInput, Field(discriminator="step")]
+DiffStep = Annotated[DiffInput | ApplyInput, Field(discriminator="step")]
+HoldsStep = Annotated[
+    EvaluateInput | AwaitDecisionInput | NotifyInput | FinishInput, Field(discriminator="step")
+]
+
+_INGEST: TypeAdapter[IngestStep] = TypeAdapter(IngestStep)
+_S3_EVENT: TypeAdapter[S3ObjectCreatedEvent] = TypeAdapter(S3ObjectCreatedEvent)
+DIFF_EVENTS: TypeAdapter[DiffStep] = TypeAdapter(DiffStep)
+HOLDS_EVENTS: TypeAdapter[HoldsStep] = TypeAdapter(HoldsStep)
+
+
+def parse_ingest_event(event: dict[str, Any]) -> Any:
+    """An S3 "Object Created" EventBridge event (arrival) or a settle/lock/normalize step."""
+    if event.get("source") == "aws.s3":
+        return _S3_EVENT.validate_python(event)
+    return _INGEST.validate_python(event)
+
+
+def parse_diff_event(event: dict[str, Any]) -> Any:
+    return DIFF_EVENTS.validate_python(event)
+
+
+def parse_holds_event(event: dict[str, Any]) -> Any:
+    return HOLDS_EVENTS.validate_python(event)

@@ -1,0 +1,107 @@
+"""Records the pipeline keeps in its table (sync, lock, decision token, audit, school status).
+
+The DynamoDB adapter stores and returns these models; the API reads them. A decision token's
+``task_token`` never leaves the adapter and the decision path: it is excluded from every dump.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SyncStatus = Literal[
+    "waiting",
+    "running",
+    "held",
+    "applied",
+    "partially_applied",
+    "rejected",
+    "expired",
+    "superseded",
+    "paused",
+    "failed",
+    "coalesced",
+]
+# A sync in one of these statuses is over: the lock is released (or was never taken).
+FINAL_STATUSES: frozenset[str] = frozenset(
+    {"applied", "rejected", "expired", "superseded", "paused", "failed", "coalesced", "waiting"}
+)
+Trigger = Literal["upload", "schedule", "retry", "rollback"]
+DecisionAction = Literal["release", "reject", "retry", "superseded"]
+LockState = Literal["active", "held"]
+TokenStatus = Literal["open", "decided", "expired"]
+SchoolState = Literal["connected", "on_hold", "paused", "not_connected", "disconnected", "failed"]
+
+
+class SyncRecord(BaseModel):
+    """One sync of one district (``DISTRICT#<d>`` / ``SYNC#<sync_id>``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    district_id: str
+    sync_id: str
+    status: SyncStatus
+    reason: str | None = None
+    trigger: Trigger = "upload"
+    upload: str | None = None
+    attempt: int = 1
+    counts: dict[str, Any] = Field(default_factory=dict)
+    holds: list[dict[str, Any]] = Field(default_factory=list)
+    held_schools: list[str] = Field(default_factory=list)
+    applied_schools: list[str] = Field(default_factory=list)
+    versions: list[int] = Field(default_factory=list)
+    keys: dict[str, str] = Field(default_factory=dict)
+    releasable: bool = True
+    hold_id: str | None = None
+    execution_arn: str | None = None
+    hold_expires_at: datetime | None = None
+    finished_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Lock(BaseModel):
+    """A district's lock (``DISTRICT#<d>`` / ``LOCK``): which sync owns it and whether it waits."""
+
+    district_id: str
+    owner: str
+    state: LockState
+    acquired_at: datetime
+
+
+class DecisionToken(BaseModel):
+    """The open decision of a held sync (``HOLD#<hold_id>`` / ``TOKEN``)."""
+
+    hold_id: str
+    district_id: str
+    sync_id: str
+    task_token: str = Field(repr=False, exclude=True)
+    status: TokenStatus
+    round: int = 0
+    expires_at: int
+    decided_by: str | None = None
+    action: str | None = None
+
+
+class AuditEntry(BaseModel):
+    """Who decided what about which sync, and when."""
+
+    district_id: str
+    at: datetime
+    actor: str
+    action: str
+    sync_id: str
+    schools: list[str] | None = None
+
+
+class SchoolStatus(BaseModel):
+    """Per-school status shown to admins (``DISTRICT#<d>`` / ``SCHOOL#<school_id>``)."""
+
+    district_id: str
+    school_id: str
+    status: SchoolState
+    sync_id: str | None = None
+    last_applied_at: datetime | None = None
+    counts: dict[str, int] = Field(default_factory=dict)

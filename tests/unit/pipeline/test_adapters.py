@@ -1,0 +1,129 @@
+"""The AWS adapters on moto: conditional S3 create, the district lock, markers, mail and events."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from pipeline_helpers import BUS, NOW, SENDER, TABLE, sent_emails
+
+from rostersync.aws import DynamoRepository, EventBridgeBus, S3BlobStore, SesMailer, StepFunctionsWorkflow
+from rostersync.settings import DistrictSettings
+from rostersync.storage import BlobNotFoundError
+
+
+@pytest.fixture
+def repo(moto_aws: None) -> DynamoRepository:
+    return DynamoRepository(TABLE)
+
+
+def test_put_if_absent_refuses_an_existing_key_and_keeps_the_first_object(moto_aws: None) -> None:
+    store = S3BlobStore("snapshot-bucket", prefix="districts")
+    assert store.put_if_absent("d1/versions/000001.json", b"first")
+
+    assert not store.put_if_absent("d1/versions/000001.json", b"second")
+    assert store.get("d1/versions/000001.json") == b"first"
+
+
+def test_s3_store_lists_relative_keys_and_reports_missing_objects(moto_aws: None) -> None:
+    store = S3BlobStore("snapshot-bucket", prefix="districts")
+    store.put("d1/a.json", b"a")
+    store.put("d2/b.json", b"b")
+
+    assert store.list("d1/") == ["d1/a.json"]
+    assert store.exists("d2/b.json")
+    with pytest.raises(BlobNotFoundError):
+        store.get("d1/missing.json")
+
+
+def test_a_free_lock_is_acquired_and_a_second_sync_is_refused(repo: DynamoRepository) -> None:
+    assert repo.acquire_lock("d1", "sync-a", NOW)
+
+    assert not repo.acquire_lock("d1", "sync-b", NOW)
+    lock = repo.get_lock("d1")
+    assert lock is not None and lock.owner == "sync-a" and lock.state == "active"
+
+
+def test_the_owner_reacquires_its_own_lock(repo: DynamoRepository) -> None:
+    repo.acquire_lock("d1", "sync-a", NOW)
+
+    assert repo.acquire_lock("d1", "sync-a", NOW)
+
+
+def test_a_lock_is_taken_over_only_while_its_owner_is_held(repo: DynamoRepository) -> None:
+    repo.acquire_lock("d1", "sync-a", NOW)
+    assert not repo.take_over_lock("d1", "sync-a", "sync-b", NOW)
+
+    repo.set_lock_state("d1", "sync-a", "held")
+
+    assert repo.take_over_lock("d1", "sync-a", "sync-b", NOW)
+    lock = repo.get_lock("d1")
+    assert lock is not None and lock.owner == "sync-b" and lock.state == "active"
+
+
+def test_only_the_owner_releases_the_lock(repo: DynamoRepository) -> None:
+    repo.acquire_lock("d1", "sync-a", NOW)
+
+    assert not repo.release_lock("d1", "sync-b")
+    assert repo.release_lock("d1", "sync-a")
+    assert repo.get_lock("d1") is None
+
+
+def test_settings_keep_only_what_the_district_set(repo: DynamoRepository) -> None:
+    repo.put_settings(DistrictSettings(district_id="d1", admin_emails=["a@example.org"]))
+
+    settings = repo.get_settings("d1")
+
+    assert settings.admin_emails == ["a@example.org"]
+    assert "hold_expiry_days" not in settings.model_fields_set
+
+
+def test_a_marker_is_claimed_once_except_by_its_owner(repo: DynamoRepository) -> None:
+    assert repo.claim("d1", "UPLOAD#x", NOW, owner="sync-a")
+
+    assert repo.claim("d1", "UPLOAD#x", NOW, owner="sync-a")
+    assert not repo.claim("d1", "UPLOAD#x", NOW, owner="sync-b")
+
+
+def test_the_mailer_sends_once_per_dedupe_key(repo: DynamoRepository) -> None:
+    mailer = SesMailer(SENDER, repo)
+    kwargs = {"district_id": "d1", "to": ["a@example.org"], "subject": "s", "text": "t", "html": "<p>h</p>"}
+
+    assert mailer.send(dedupe_key="hold-1", **kwargs)
+    assert not mailer.send(dedupe_key="hold-1", **kwargs)
+    assert len(sent_emails()) == 1
+
+
+def test_a_refused_email_can_be_sent_again_on_retry(repo: DynamoRepository) -> None:
+    mailer = SesMailer("unverified@example.com", repo)
+    kwargs = {"district_id": "d1", "to": ["a@example.org"], "subject": "s", "text": "t", "html": "h"}
+    with pytest.raises(Exception, match=r"not verified|MessageRejected"):
+        mailer.send(dedupe_key="hold-1", **kwargs)
+
+    mailer.sender = SENDER
+
+    assert mailer.send(dedupe_key="hold-1", **kwargs)
+
+
+def test_the_bus_puts_an_event_once_per_dedupe_key(repo: DynamoRepository) -> None:
+    bus = EventBridgeBus(BUS, repo)
+    detail = {"district_id": "d1", "version": 1}
+
+    assert bus.publish(district_id="d1", dedupe_key="s-v1", detail_type="RosterChangesApplied", detail=detail)
+    assert not bus.publish(
+        district_id="d1", dedupe_key="s-v1", detail_type="RosterChangesApplied", detail=detail
+    )
+
+
+def test_a_second_start_under_the_same_name_starts_nothing(moto_aws: None) -> None:
+    sfn = boto3.client("stepfunctions")
+    definition = '{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}'
+    arn = sfn.create_state_machine(
+        name="sync", definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
+    workflow = StepFunctionsWorkflow(arn)
+    first = workflow.start("d1-abc", {"district_id": "d1"})
+    sfn.stop_execution(executionArn=first)  # ended: a repeat is ExecutionAlreadyExists
+
+    assert first is not None
+    assert workflow.start("d1-abc", {"district_id": "d1"}) is None
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1

@@ -1,0 +1,82 @@
+"""The sync state machine definition keeps the contract of docs/architecture.md."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pipeline_helpers import ROOT
+
+ASL_PATH = ROOT / "statemachine" / "sync.asl.json"
+ASL_TEXT = ASL_PATH.read_text(encoding="utf-8")
+ASL: dict[str, Any] = json.loads(ASL_TEXT)
+STATES: dict[str, dict[str, Any]] = ASL["States"]
+LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+TASKS = {name: s for name, s in STATES.items() if s["Type"] == "Task"}
+
+
+def test_only_the_three_function_arns_are_substituted() -> None:
+    assert set(re.findall(r"\$\{([^}]+)\}", ASL_TEXT)) == {
+        "IngestFunctionArn",
+        "DiffFunctionArn",
+        "HoldsFunctionArn",
+    }
+
+
+def test_the_definition_is_jsonpath_only() -> None:
+    assert "QueryLanguage" not in ASL_TEXT and "{%" not in ASL_TEXT
+    assert all("Assign" not in s and "Arguments" not in s for s in STATES.values())
+
+
+def test_every_task_invokes_lambda_retries_service_errors_and_catches_everything() -> None:
+    for name, state in TASKS.items():
+        assert state["Resource"].startswith("arn:aws:states:::lambda:invoke"), name
+        assert set(state["Parameters"]) == {"FunctionName", "Payload"}, name
+        assert "step" in state["Parameters"]["Payload"], name
+        retry = state["Retry"][0]
+        assert set(retry["ErrorEquals"]) == LAMBDA_ERRORS, name
+        assert (retry["IntervalSeconds"], retry["BackoffRate"], retry["MaxAttempts"]) == (2, 2, 3), name
+        assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
+        assert "ResultPath" in state and "ResultSelector" in state, name
+
+
+def test_the_decision_wait_has_a_timeout_and_an_expiry_branch_first() -> None:
+    wait = STATES["AwaitDecision"]
+
+    assert wait["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert wait["TimeoutSecondsPath"] == "$.hold_timeout_seconds"
+    assert wait["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    assert wait["Catch"][0]["ErrorEquals"] == ["States.Timeout"]
+    assert STATES[wait["Catch"][0]["Next"]]["Result"]["status"] == "expired"
+
+
+def test_every_failure_path_records_the_failure_and_ends_failed() -> None:
+    failure_targets = {
+        c["Next"] for s in TASKS.values() for c in s["Catch"] if c["ErrorEquals"] == ["States.ALL"]
+    }
+
+    assert failure_targets <= {"RecordFailure", "Failed"}
+    assert STATES["RecordFailure"]["Parameters"]["Payload"]["status"] == "failed"
+    assert STATES[STATES["RecordFailure"]["Next"]]["Type"] == "Fail"
+
+
+def test_waits_read_their_durations_from_the_execution_input() -> None:
+    waits = {name: s for name, s in STATES.items() if s["Type"] == "Wait"}
+
+    assert {s["SecondsPath"] for s in waits.values()} == {"$.quiet_seconds", "$.lock_retry_seconds"}
+
+
+def test_every_next_names_a_state() -> None:
+    targets = {s.get("Next") for s in STATES.values()} | {
+        c["Next"] for s in TASKS.values() for c in s["Catch"]
+    }
+    targets |= {c["Next"] for s in STATES.values() for c in s.get("Choices", [])}
+    targets |= {s.get("Default") for s in STATES.values()}
+
+    assert targets - {None} <= set(STATES)

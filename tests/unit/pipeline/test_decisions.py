@@ -1,0 +1,99 @@
+"""submit_decision: one decision per hold, one resume, the errors the API maps to HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from pipeline_helpers import RecordingWorkflow
+
+from rostersync.pipeline.decisions import (
+    AlreadyDecidedError,
+    HoldExpiredError,
+    InvalidDecisionError,
+    NotOnHoldError,
+    SyncNotFoundError,
+    submit_decision,
+)
+from rostersync.pipeline.models import DecisionToken
+from rostersync.pipeline.ports import Deps
+
+D, S = "d1", "d1-0123456789ab"
+
+
+@pytest.fixture
+def held(deps: Deps) -> Deps:
+    """A sync held on schools A and B, its lock held and its decision token open."""
+    now = deps.clock()
+    deps.repo.acquire_lock(D, S, now)
+    deps.repo.set_lock_state(D, S, "held")
+    deps.repo.update_sync(D, S, now, status="held", hold_id="hold-1", held_schools=["A", "B"])
+    deps.repo.put_token(
+        DecisionToken(
+            hold_id="hold-1", district_id=D, sync_id=S, task_token="tok", status="open", expires_at=2**40
+        )
+    )
+    return deps
+
+
+def test_a_second_decision_is_refused_and_resumes_nothing(held: Deps, workflow: RecordingWorkflow) -> None:
+    submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="reject", actor="admin")
+
+    with pytest.raises(AlreadyDecidedError):
+        submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="release", actor="other")
+    assert workflow.successes == [("tok", {"action": "reject", "schools": None, "actor": "admin"})]
+
+
+def test_a_release_names_only_held_schools(held: Deps, workflow: RecordingWorkflow) -> None:
+    with pytest.raises(InvalidDecisionError):
+        submit_decision(
+            held.repo, held.workflow, district_id=D, sync_id=S, action="release", schools=["Z"], actor="a"
+        )
+
+    assert workflow.successes == []
+
+
+def test_a_partial_release_resumes_with_the_schools_and_is_audited(
+    held: Deps, workflow: RecordingWorkflow
+) -> None:
+    result = submit_decision(
+        held.repo, held.workflow, district_id=D, sync_id=S, action="release", schools=["B"], actor="admin"
+    )
+
+    assert result.schools == ["B"]
+    assert workflow.successes[0][1] == {"action": "release", "schools": ["B"], "actor": "admin"}
+    lock = held.repo.get_lock(D)
+    assert lock is not None and lock.state == "active"
+    assert [(e.action, e.schools) for e in held.repo.list_audit(D)] == [("release", ["B"])]
+
+
+def test_an_unknown_sync_is_not_found(deps: Deps) -> None:
+    with pytest.raises(SyncNotFoundError):
+        submit_decision(deps.repo, deps.workflow, district_id=D, sync_id="nope", action="reject", actor="a")
+
+
+def test_a_running_sync_is_not_on_hold(deps: Deps) -> None:
+    deps.repo.update_sync(D, S, deps.clock(), status="running")
+
+    with pytest.raises(NotOnHoldError):
+        submit_decision(deps.repo, deps.workflow, district_id=D, sync_id=S, action="reject", actor="a")
+
+
+def test_a_timed_out_task_is_an_expired_hold(held: Deps, workflow: RecordingWorkflow) -> None:
+    workflow.gone = True
+
+    with pytest.raises(HoldExpiredError):
+        submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="reject", actor="a")
+
+
+def test_a_superseded_sync_cannot_be_released(held: Deps, workflow: RecordingWorkflow) -> None:
+    held.repo.take_over_lock(D, S, "newer", held.clock())
+
+    with pytest.raises(NotOnHoldError):
+        submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="release", actor="a")
+    assert workflow.successes == []
+
+
+def test_retry_starts_a_new_attempt(held: Deps) -> None:
+    submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="retry", actor="a")
+
+    record = held.repo.get_sync(D, S)
+    assert record is not None and record.attempt == 2
