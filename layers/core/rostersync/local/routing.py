@@ -1,0 +1,359 @@
+"""Route moto's Lambda invocations to the project's real handlers, in-process.
+
+Why: moto (written against 5.2.5) runs a state machine's ``lambda:invoke`` tasks by calling the
+Lambda API, and with ``{"lambda": {"use_docker": False}}`` that API is served by
+``moto.awslambda_simple.models.LambdaSimpleBackend``, whose ``invoke`` only echoes the payload
+(or pops a canned result); moto has no public hook to run Python code instead. What: :func:`install`
+replaces ``LambdaSimpleBackend.invoke`` (signature ``(self, function_name, qualifier, body,
+headers, response_headers) -> bytes``) with :func:`_routed_invoke`. For a function registered
+with :func:`register` (the local stack registers every ``AWS::Serverless::Function`` of the
+template) it imports ``<CodeUri>/<module>.py`` under a unique module name, applies the function's
+resolved environment to ``os.environ`` for the duration of the call, calls the handler with a
+:class:`LambdaContext`, and returns the JSON result; an exception becomes the Lambda runtime's
+error payload (``errorMessage``/``errorType``/``stackTrace``) with the ``X-Amz-Function-Error:
+Unhandled`` header, so the state machine's ``Retry``/``Catch`` see it as on AWS. Any other
+function falls through to moto's own ``invoke``. Handler calls are serialised with one re-entrant
+lock because they mutate the process environment and moto runs each execution in its own thread
+(:func:`applied_environment` says why variables are only ever changed, never removed, meanwhile).
+``tests/unit/test_local_routing.py`` fails if a moto upgrade stops the calls reaching handlers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import moto
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+MOTO_VERSION_WRITTEN_AGAINST = "5.2.5"
+_EXPECTED_INVOKE_PARAMETERS = ["self", "function_name", "qualifier", "body", "headers", "response_headers"]
+
+# One lock for every routed call: handlers swap os.environ, which is process-wide.
+_CALL_LOCK = threading.RLock()
+_STATE_LOCK = threading.Lock()
+_ROUTES: dict[tuple[str, str, str], HandlerRoute] = {}
+_ORIGINAL_INVOKE: Callable[..., Any] | None = None
+
+
+class RoutingError(RuntimeError):
+    """The moto patch cannot be installed (moto changed) or a route is inconsistent."""
+
+
+@dataclass
+class LambdaContext:
+    """The context object the Lambda Python runtime passes to a handler."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    identity: Any = None
+    client_context: Any = None
+    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/[{self.function_version}]{self.aws_request_id.replace('-', '')}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        elapsed = time.monotonic() - self._started
+        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One routed call, kept for tests: the event, the result or the error payload."""
+
+    request_id: str
+    event: Any
+    result: Any = None
+    error: Mapping[str, Any] | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class HandlerRoute:
+    """A function of the local stack and where its handler lives."""
+
+    account_id: str
+    region: str
+    function_name: str
+    function_arn: str
+    code_dir: Path
+    handler: str  # "app.lambda_handler"
+    environment: Mapping[str, str]
+    module_name: str
+    memory_mb: int = 128
+    timeout_seconds: int = 3
+    invocations: list[Invocation] = field(default_factory=list)
+    closed: bool = False
+    _module: ModuleType | None = field(default=None, repr=False)
+
+    @property
+    def module_path(self) -> Path:
+        module, _, _ = self.handler.rpartition(".")
+        return self.code_dir.joinpath(*module.split(".")).with_suffix(".py")
+
+    def load(self) -> ModuleType:
+        """Import the handler module (once per route) under its unique module name."""
+        if self._module is None:
+            with _CALL_LOCK, applied_environment(self.runtime_environment()):
+                self._module = _import_file(self.module_name, self.module_path)
+        return self._module
+
+    def runtime_environment(self) -> dict[str, str]:
+        """The function's variables plus the ones the Lambda runtime itself sets."""
+        return {
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
+            **self.environment,
+        }
+
+    def call(self, event: Any) -> tuple[Any, dict[str, Any] | None, str]:
+        """Run the handler: (result, None, request id) or (None, Lambda error payload, request id)."""
+        with _CALL_LOCK, applied_environment(self.runtime_environment()):
+            # Made inside the lock: the invocation's clock starts when its handler can run.
+            context = LambdaContext(
+                function_name=self.function_name,
+                invoked_function_arn=self.function_arn,
+                memory_limit_in_mb=self.memory_mb,
+                timeout_seconds=self.timeout_seconds,
+            )
+            if self.closed:  # an execution thread that outlived its stack: never run the handler
+                error = {
+                    "errorMessage": f"the local stack of {self.function_name} is closed",
+                    "errorType": "Runtime.StackClosed",
+                    "requestId": context.aws_request_id,
+                    "stackTrace": [],
+                }
+                return self._record(context, event, None, error)
+            try:
+                module = self.load()
+            except Exception as exc:  # the runtime reports import failures per invocation
+                error = _error_payload(exc, context.aws_request_id)
+                error["errorType"] = "Runtime.ImportModuleError"
+                error["errorMessage"] = f"Unable to import module '{self.module_name}': {exc}"
+                return self._record(context, event, None, error)
+            function_name = self.handler.rpartition(".")[2]
+            handler = getattr(module, function_name, None)
+            if not callable(handler):
+                error = {
+                    "errorMessage": f"Handler '{function_name}' missing on module '{self.module_name}'",
+                    "errorType": "Runtime.HandlerNotFound",
+                    "requestId": context.aws_request_id,
+                    "stackTrace": [],
+                }
+                return self._record(context, event, None, error)
+            try:
+                result = handler(event, context)
+            except Exception as exc:
+                return self._record(context, event, None, _error_payload(exc, context.aws_request_id))
+            try:
+                json.dumps(result)
+            except (TypeError, ValueError) as exc:
+                error = _error_payload(exc, context.aws_request_id)
+                error["errorType"] = "Runtime.MarshalError"
+                return self._record(context, event, None, error)
+            return self._record(context, event, result, None)
+
+    def _record(
+        self, context: LambdaContext, event: Any, result: Any, error: dict[str, Any] | None
+    ) -> tuple[Any, dict[str, Any] | None, str]:
+        elapsed = time.monotonic() - context._started
+        self.invocations.append(Invocation(context.aws_request_id, event, result, error, elapsed))
+        return result, error, context.aws_request_id
+
+
+def _error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
+    # Drop the frames of this module: Lambda's stackTrace starts in the function's code.
+    frames = traceback.format_list(
+        [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    )
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": frames,
+    }
+
+
+def _import_file(module_name: str, path: Path) -> ModuleType:
+    if not path.is_file():
+        raise FileNotFoundError(f"handler module {path} does not exist")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    # Registered before exec so pydantic and dataclasses can resolve the module's own names.
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+@contextmanager
+def applied_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``variables`` set, restored afterwards (values that were absent removed).
+
+    Removing a variable while another thread iterates ``os.environ`` (botocore and moto do, in
+    the execution threads) raises KeyError there; the local stack therefore sets every variable of
+    every function before the first call, so that here only values change.
+    """
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update({k: str(v) for k, v in variables.items()})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def bare_function_name(function_name: str) -> str:
+    """The function name from a name, ``name:qualifier``, a partial ARN or a full ARN."""
+    if function_name.startswith("arn:"):
+        return function_name.split(":")[6]
+    if ":function:" in function_name:  # "123456789012:function:name[:qualifier]"
+        return function_name.split(":")[2]
+    return function_name.split(":")[0]
+
+
+def _routed_invoke(
+    self: LambdaSimpleBackend,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: Any,
+) -> str | bytes | None:
+    route = _ROUTES.get((self.account_id, self.region_name, bare_function_name(function_name)))
+    if route is None:
+        assert _ORIGINAL_INVOKE is not None
+        result: str | bytes | None = _ORIGINAL_INVOKE(
+            self, function_name, qualifier, body, headers, response_headers
+        )
+        return result
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    event = json.loads(body) if body else {}
+    result, error, request_id = route.call(event)
+    response_headers["x-amzn-RequestId"] = request_id
+    if error is not None:
+        response_headers["x-amz-function-error"] = "Unhandled"
+        payload = json.dumps(error).encode("utf-8")
+    else:
+        payload = json.dumps(result).encode("utf-8")
+    invocation_type = (headers or {}).get("X-Amz-Invocation-Type", "RequestResponse")
+    if invocation_type == "Event":
+        # An asynchronous invoke returns 202 and no payload (the handler already ran here).
+        payload = b""
+    response_headers["Content-Length"] = str(len(payload))
+    return payload
+
+
+def install() -> None:
+    """Patch moto's simple Lambda backend (idempotent); RoutingError if moto changed shape."""
+    global _ORIGINAL_INVOKE
+    with _STATE_LOCK:
+        if _ORIGINAL_INVOKE is not None:
+            return
+        original = LambdaSimpleBackend.__dict__.get("invoke")
+        if original is None:
+            raise RoutingError(
+                f"moto {moto.__version__}: LambdaSimpleBackend no longer defines invoke "
+                f"(written against {MOTO_VERSION_WRITTEN_AGAINST}); the local routing needs updating"
+            )
+        parameters = list(inspect.signature(original).parameters)
+        if parameters != _EXPECTED_INVOKE_PARAMETERS:
+            raise RoutingError(
+                f"moto {moto.__version__}: LambdaSimpleBackend.invoke{tuple(parameters)} differs from "
+                f"the {MOTO_VERSION_WRITTEN_AGAINST} signature the local routing was written against"
+            )
+        _ORIGINAL_INVOKE = original
+        LambdaSimpleBackend.invoke = _routed_invoke  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """Restore moto's own invoke (when no routes are left)."""
+    global _ORIGINAL_INVOKE
+    with _STATE_LOCK:
+        if _ORIGINAL_INVOKE is None or _ROUTES:
+            return
+        LambdaSimpleBackend.invoke = _ORIGINAL_INVOKE  # type: ignore[method-assign]
+        _ORIGINAL_INVOKE = None
+
+
+def is_installed() -> bool:
+    return LambdaSimpleBackend.__dict__.get("invoke") is _routed_invoke
+
+
+def register(route: HandlerRoute) -> None:
+    install()
+    key = (route.account_id, route.region, route.function_name)
+    with _STATE_LOCK:
+        if key in _ROUTES and _ROUTES[key] is not route:
+            raise RoutingError(f"function {route.function_name} is already routed by another stack")
+        _ROUTES[key] = route
+
+
+def unregister(route: HandlerRoute) -> None:
+    with _CALL_LOCK, _STATE_LOCK:
+        route.closed = True
+        _ROUTES.pop((route.account_id, route.region, route.function_name), None)
+        sys.modules.pop(route.module_name, None)
+    uninstall()
+
+
+@contextmanager
+def serialized() -> Iterator[None]:
+    """Hold the handler lock: for test code that calls the pipeline package directly while
+    executions run, so it never observes another function's environment half-applied."""
+    with _CALL_LOCK:
+        yield
+
+
+def reset_caches(prefixes: tuple[str, ...] = ("rostersync",)) -> int:
+    """Clear every module-level ``functools`` cache of the loaded modules named ``prefixes*``.
+
+    Handlers read their settings once and build boto3 clients from cached factories; a new local
+    stack has new resource names and a new moto, so those caches must not leak across stacks.
+    Returns how many caches were cleared.
+    """
+    cleared = 0
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith(prefixes):
+            continue
+        for value in list(vars(module).values()):
+            cache_clear = getattr(value, "cache_clear", None)
+            if callable(cache_clear) and getattr(value, "__module__", None) == name:
+                cache_clear()
+                cleared += 1
+    return cleared
