@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rostersync.connectors.sources import SftpPushSource, SourceSettings
+
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
@@ -53,6 +55,18 @@ class PauseWindow(BaseModel):
         return self.first_day <= day <= self.last_day
 
 
+def ordered_pause_windows(windows: list[PauseWindow]) -> list[PauseWindow]:
+    """``windows`` sorted by first day; ValueError if two of them overlap."""
+    ordered = sorted(windows, key=lambda w: w.first_day)
+    for earlier, later in itertools.pairwise(ordered):
+        if later.first_day <= earlier.last_day:
+            raise ValueError(
+                f"pause windows overlap: {earlier.first_day}..{earlier.last_day} and "
+                f"{later.first_day}..{later.last_day}"
+            )
+    return ordered
+
+
 class DistrictSettings(BaseModel):
     """Everything a district can configure."""
 
@@ -68,6 +82,9 @@ class DistrictSettings(BaseModel):
     holds: HoldSettings = Field(default_factory=HoldSettings)
     hold_expiry_days: int = Field(14, ge=1, le=365)
     pause_windows: list[PauseWindow] = Field(default_factory=list)
+    # Where the roster comes from: SFTP uploads (default) or a scheduled pull (Clever API,
+    # OneRoster REST, the district's SFTP site); see rostersync.connectors.sources.
+    source: SourceSettings = Field(default_factory=SftpPushSource)
 
     @field_validator("admin_emails")
     @classmethod
@@ -80,14 +97,7 @@ class DistrictSettings(BaseModel):
     @field_validator("pause_windows")
     @classmethod
     def _no_overlap(cls, value: list[PauseWindow]) -> list[PauseWindow]:
-        ordered = sorted(value, key=lambda w: w.first_day)
-        for earlier, later in itertools.pairwise(ordered):
-            if later.first_day <= earlier.last_day:
-                raise ValueError(
-                    f"pause windows overlap: {earlier.first_day}..{earlier.last_day} and "
-                    f"{later.first_day}..{later.last_day}"
-                )
-        return ordered
+        return ordered_pause_windows(value)
 
     def paused_on(self, day: date) -> PauseWindow | None:
         return next((w for w in self.pause_windows if w.contains(day)), None)

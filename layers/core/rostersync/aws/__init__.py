@@ -14,6 +14,7 @@ from rostersync.aws.bus import EventBridgeBus
 from rostersync.aws.mailer import SesMailer
 from rostersync.aws.repository import DynamoRepository
 from rostersync.aws.s3store import S3BlobStore
+from rostersync.aws.secrets import SecretsManagerSecrets
 from rostersync.aws.sfn import StepFunctionsWorkflow
 from rostersync.pipeline.config import PipelineConfig, get_config
 from rostersync.pipeline.ports import Deps
@@ -30,6 +31,7 @@ def build_deps(config: PipelineConfig) -> Deps:
         mailer=SesMailer(config.sender_email, repo),
         bus=EventBridgeBus(config.event_bus_name, repo),
         workflow=StepFunctionsWorkflow(config.state_machine_arn),
+        secrets=SecretsManagerSecrets(),
     )
 
 
@@ -50,6 +52,7 @@ __all__ = [
     "DynamoRepository",
     "EventBridgeBus",
     "S3BlobStore",
+    "SecretsManagerSecrets",
     "SesMailer",
     "StepFunctionsWorkflow",
     "build_deps",

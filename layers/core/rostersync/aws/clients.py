@@ -16,13 +16,21 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 @cache
-def client(service: str) -> Any:
+def client(service: str, signature_version: str | None = None) -> Any:
     """The shared client of ``service`` (region and credentials from the environment)."""
-    return boto3.session.Session().client(service, config=_CONFIG)
+    config = (
+        _CONFIG if signature_version is None else _CONFIG.merge(Config(signature_version=signature_version))
+    )
+    return boto3.session.Session().client(service, config=config)
 
 
 def s3() -> Any:
     return client("s3")
+
+
+def s3_presigner() -> Any:
+    """An S3 client for presigned URLs: SigV4 (``X-Amz-Expires``), valid in every region."""
+    return client("s3", "s3v4")
 
 
 def dynamodb() -> Any:

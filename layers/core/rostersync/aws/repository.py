@@ -30,6 +30,7 @@ from rostersync.pipeline.models import (
 from rostersync.settings import DistrictSettings
 
 GSI1 = "gsi1"
+SETTINGS_INDEX_PK = "SETTINGS"
 MARKER_TTL = timedelta(days=90)
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -180,6 +181,9 @@ class DynamoRepository:
             {
                 "pk": district_pk(settings.district_id),
                 "sk": "SETTINGS",
+                # gsi1 lists every district's settings (the nightly schedule finds pulled sources).
+                "gsi1pk": SETTINGS_INDEX_PK,
+                "gsi1sk": district_pk(settings.district_id),
                 # Only what the district set, so "not set" (use the deployment default) survives.
                 "settings": json.dumps(
                     settings.model_dump(mode="json", exclude_unset=True)
@@ -187,6 +191,23 @@ class DynamoRepository:
                 ),
             }
         )
+
+    def list_settings(self) -> builtins.list[DistrictSettings]:
+        """Every district's stored settings (settings written before gsi1 carried them are not
+        listed until they are saved again)."""
+        paginator = self.client.get_paginator("query")
+        found = []
+        for page in paginator.paginate(
+            TableName=self.table_name,
+            IndexName=GSI1,
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues=_marshal({":pk": SETTINGS_INDEX_PK}),
+        ):
+            for item in page.get("Items", []):
+                settings = _unmarshal(item).get("settings")
+                if settings:
+                    found.append(DistrictSettings.model_validate_json(settings))
+        return found
 
     # -- syncs -----------------------------------------------------------------------------------
 

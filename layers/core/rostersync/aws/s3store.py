@@ -8,6 +8,7 @@ conditional write is in flight), which both mean "someone else created it".
 from __future__ import annotations
 
 import builtins
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,6 +58,10 @@ class S3BlobStore:
 
     def put(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def put_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        """Upload a local file, streamed (multipart for large files), never whole in memory."""
+        self.client.upload_file(str(path), self.bucket, self._key(key))
 
     def get(self, key: str) -> bytes:
         try:

@@ -29,6 +29,12 @@ class PipelineConfig(BaseModel):
     quiet_period_seconds: int = Field(300, ge=0, alias="QUIET_PERIOD_SECONDS")
     lock_retry_seconds: int = Field(60, ge=0, alias="LOCK_RETRY_SECONDS")
     hold_expiry_seconds: int = Field(DEFAULT_HOLD_EXPIRY_SECONDS, ge=1, alias="HOLD_EXPIRY_SECONDS")
+    # Pulls (fetch step): attempts per request, first backoff, cap on a source's Retry-After and
+    # the socket timeout. A source still failing after them is "disconnected".
+    source_retry_attempts: int = Field(6, ge=1, le=20, alias="SOURCE_RETRY_ATTEMPTS")
+    source_backoff_seconds: float = Field(1.0, ge=0, alias="SOURCE_BACKOFF_SECONDS")
+    source_max_retry_after_seconds: float = Field(120.0, ge=0, alias="SOURCE_MAX_RETRY_AFTER_SECONDS")
+    source_timeout_seconds: float = Field(60.0, gt=0, alias="SOURCE_TIMEOUT_SECONDS")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineConfig:

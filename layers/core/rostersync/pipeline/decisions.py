@@ -9,6 +9,7 @@ with ``SendTaskSuccess``. The task token never leaves this module and the reposi
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -62,13 +63,16 @@ def submit_decision(
     actor: str,
     schools: list[str] | None = None,
     now: datetime | None = None,
+    actor_id: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> DecisionResult:
     """Decide the open hold of ``sync_id`` and resume its execution.
 
     ``schools`` (release only) names a subset of the held schools: those apply and the rest stay
     on hold; None releases everything. Raises :class:`SyncNotFoundError`,
     :class:`NotOnHoldError`, :class:`AlreadyDecidedError`, :class:`HoldExpiredError` or
-    :class:`InvalidDecisionError`.
+    :class:`InvalidDecisionError`. ``actor_id`` (the caller's stable identity) and ``details``
+    (e.g. the hold types acknowledged) go to the audit entry.
     """
     now = now or datetime.now(UTC)
     record = repo.get_sync(district_id, sync_id)
@@ -119,7 +123,14 @@ def submit_decision(
         raise HoldExpiredError(f"the hold of sync {sync_id} expired; nothing was applied") from None
     repo.put_audit(
         AuditEntry(
-            district_id=district_id, at=now, actor=actor, action=action, sync_id=sync_id, schools=schools
+            district_id=district_id,
+            at=now,
+            actor=actor,
+            actor_id=actor_id,
+            action=action,
+            sync_id=sync_id,
+            schools=schools,
+            details=details or {},
         )
     )
     return DecisionResult(

@@ -151,3 +151,17 @@ def failed_email(*, district_id: str, sync_id: str, reason: str) -> Email:
         "<p>Send the files again or retry the sync once the cause is fixed.</p>"
     )
     return Email(subject, text, _html_page(subject, body))
+
+
+def rejected_email(*, district_id: str, sync_id: str, actor: str | None, applied_schools: list[str]) -> Email:
+    """An admin rejected a held sync: nothing more of it is applied."""
+    subject = f"[rostersync] {district_id}: sync {sync_id} rejected"
+    by = f" by {actor}" if actor else ""
+    intro = f"Sync {sync_id} of district {district_id} was rejected{by}; its held changes were not applied."
+    lines = [intro]
+    if applied_schools:
+        lines.append(f"Schools released earlier stay applied: {', '.join(applied_schools)}.")
+    lines.append("The district's data stays as it was; send a corrected complete set when it is ready.")
+    text = "\n".join(lines) + "\n"
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    return Email(subject, text, _html_page(subject, body))

@@ -59,6 +59,24 @@ class NormalizeOutput(_Model):
     invalid: bool = False
 
 
+class FetchOutput(_Model):
+    """What a pull wrote (keys and counts), or why it did not: a hold to place or a pause."""
+
+    # fetched: pages/files are under raw_prefix; push: nothing to pull (uploads); held: the
+    # source failed (``hold`` says which hold); paused: the source reports a pause.
+    outcome: Literal["fetched", "push", "held", "paused"]
+    kind: str
+    attempt: int = 1
+    prefix: str
+    raw_prefix: str
+    manifest_key: str | None = None
+    pages: int = 0
+    records: int = 0
+    files: int = 0
+    hold: Literal["credentials", "disconnected"] | None = None
+    reason: str | None = None
+
+
 class DiffOutput(_Model):
     skipped: bool = False
     base_version: int | None = None
@@ -150,6 +168,11 @@ class NormalizeInput(SyncRef):
     step: Literal["normalize"]
 
 
+class FetchInput(SyncRef):
+    step: Literal["fetch"]
+    trigger: Trigger = "schedule"
+
+
 class DiffInput(SyncRef):
     step: Literal["diff"]
     normalize: NormalizeOutput
@@ -157,8 +180,11 @@ class DiffInput(SyncRef):
 
 class EvaluateInput(SyncRef):
     step: Literal["evaluate"]
-    normalize: NormalizeOutput
-    diff: DiffOutput
+    # A pull that failed is evaluated from ``fetch`` alone (its credentials/disconnected hold);
+    # otherwise from what normalize and diff wrote.
+    normalize: NormalizeOutput | None = None
+    diff: DiffOutput | None = None
+    fetch: FetchOutput | None = None
 
 
 class AwaitDecisionInput(SyncRef):
@@ -194,6 +220,7 @@ StepEvent = Annotated[
     SettleInput
     | LockInput
     | NormalizeInput
+    | FetchInput
     | DiffInput
     | EvaluateInput
     | AwaitDecisionInput
@@ -237,3 +264,29 @@ class S3ObjectCreatedEvent(_Model):
     source: Literal["aws.s3"]
     detail_type: str = Field(alias="detail-type")
     detail: S3EventDetail
+
+
+# --- EventBridge Scheduler -> ingest ------------------------------------------------------------
+
+
+class ScheduledSyncEvent(_Model):
+    """What the pull schedule sends the ingest function (the ``Input`` of its target).
+
+    Without ``district_id`` every district whose source is pulled gets an execution; with it (a
+    per-district schedule made at onboarding) only that district. ``scheduled_time`` is the
+    scheduler's ``<aws.scheduler.scheduled-time>``: the same time gives the same sync id, so a
+    retried delivery starts nothing new.
+    """
+
+    source: Literal["rostersync.scheduler"]
+    district_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    scheduled_time: str | None = Field(None, max_length=64)
+
+    @property
+    def step(self) -> str:
+        return "scheduled_sync"
+
+
+class ScheduledSyncOutput(_Model):
+    started: list[str] = Field(default_factory=list)
+    skipped: dict[str, str] = Field(default_factory=dict)

@@ -16,15 +16,19 @@ from rostersync.pipeline.events import (
     AwaitDecisionInput,
     DiffInput,
     EvaluateInput,
+    FetchInput,
     FinishInput,
     LockInput,
     NormalizeInput,
     NotifyInput,
     S3ObjectCreatedEvent,
+    ScheduledSyncEvent,
     SettleInput,
 )
 
-IngestStep = Annotated[SettleInput | LockInput | NormalizeInput, Field(discriminator="step")]
+IngestStep = Annotated[
+    SettleInput | LockInput | NormalizeInput | FetchInput, Field(discriminator="step")
+]
 DiffStep = Annotated[DiffInput | ApplyInput, Field(discriminator="step")]
 HoldsStep = Annotated[
     EvaluateInput | AwaitDecisionInput | NotifyInput | FinishInput, Field(discriminator="step")
@@ -32,14 +36,18 @@ HoldsStep = Annotated[
 
 _INGEST: TypeAdapter[IngestStep] = TypeAdapter(IngestStep)
 _S3_EVENT: TypeAdapter[S3ObjectCreatedEvent] = TypeAdapter(S3ObjectCreatedEvent)
+_SCHEDULED: TypeAdapter[ScheduledSyncEvent] = TypeAdapter(ScheduledSyncEvent)
 DIFF_EVENTS: TypeAdapter[DiffStep] = TypeAdapter(DiffStep)
 HOLDS_EVENTS: TypeAdapter[HoldsStep] = TypeAdapter(HoldsStep)
 
 
 def parse_ingest_event(event: dict[str, Any]) -> Any:
-    """An S3 "Object Created" EventBridge event (arrival) or a settle/lock/normalize step."""
+    """An S3 "Object Created" EventBridge event (arrival), the pull schedule's event, or a
+    settle/lock/fetch/normalize step."""
     if event.get("source") == "aws.s3":
         return _S3_EVENT.validate_python(event)
+    if event.get("source") == "rostersync.scheduler":
+        return _SCHEDULED.validate_python(event)
     return _INGEST.validate_python(event)
 
 

@@ -46,6 +46,8 @@ class SyncRecord(BaseModel):
     reason: str | None = None
     trigger: Trigger = "upload"
     upload: str | None = None
+    # A rollback's input: the accepted version normalize stages instead of reading the inbox.
+    source_version: int | None = None
     attempt: int = 1
     counts: dict[str, Any] = Field(default_factory=dict)
     holds: list[dict[str, Any]] = Field(default_factory=list)
@@ -86,14 +88,21 @@ class DecisionToken(BaseModel):
 
 
 class AuditEntry(BaseModel):
-    """Who decided what about which sync, and when."""
+    """Who decided or changed what (about which sync, if any), and when.
+
+    ``actor`` is what people read (an email, or ``sync:<id>`` for the pipeline itself);
+    ``actor_id`` the caller's stable identity (the Cognito ``sub``) when a person acted.
+    ``details`` holds what else the action carried (hold types acknowledged, a version).
+    """
 
     district_id: str
     at: datetime
     actor: str
+    actor_id: str | None = None
     action: str
-    sync_id: str
+    sync_id: str | None = None
     schools: list[str] | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class SchoolStatus(BaseModel):

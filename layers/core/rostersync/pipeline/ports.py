@@ -51,6 +51,7 @@ class TaskGoneError(Exception):
 class Repository(Protocol):
     def get_settings(self, district_id: str) -> DistrictSettings: ...
     def put_settings(self, settings: DistrictSettings) -> None: ...
+    def list_settings(self) -> builtins.list[DistrictSettings]: ...
 
     def get_sync(self, district_id: str, sync_id: str) -> SyncRecord | None: ...
     def find_sync(self, sync_id: str) -> SyncRecord | None: ...
@@ -110,6 +111,12 @@ class Workflow(Protocol):
         ...
 
 
+class Secrets(Protocol):
+    def get_json(self, secret_id: str) -> dict[str, Any]:
+        """The secret as a JSON object (a bare string secret is ``{"token": ...}``)."""
+        ...
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -126,3 +133,5 @@ class Deps:
     bus: EventBus
     workflow: Workflow
     clock: Callable[[], datetime] = field(default=_utcnow)
+    # Source credentials of pulled districts (the fetch step); None where nothing is pulled.
+    secrets: Secrets | None = None

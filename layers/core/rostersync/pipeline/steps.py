@@ -34,7 +34,7 @@ from rostersync.formats.detect import (
     ONEROSTER_REQUIRED,
     manifest_version,
 )
-from rostersync.issues import FileProblem, InvalidFilesError, concat_issues
+from rostersync.issues import FileProblem, InvalidFilesError, concat_issues, empty_issues
 from rostersync.pipeline import emails
 from rostersync.pipeline.changesets import (
     change_counts,
@@ -54,6 +54,7 @@ from rostersync.pipeline.events import (
     DiffOutput,
     EvaluateInput,
     EvaluateOutput,
+    FetchInput,
     FinishInput,
     FinishOutput,
     LockInput,
@@ -64,6 +65,7 @@ from rostersync.pipeline.events import (
     NotifyOutput,
     Progress,
     S3ObjectCreatedEvent,
+    ScheduledSyncEvent,
     SettleInput,
     SettleOutput,
 )
@@ -92,6 +94,8 @@ _DISTRICT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # "expired" rather than "not found".
 _TOKEN_TTL_MARGIN = timedelta(days=1)
 _MAX_RECORDED_HOLDS = 200
+# The "format" a rollback's input is read in: an accepted snapshot version.
+ROLLBACK_FORMAT = "snapshot"
 
 
 # --- keys ----------------------------------------------------------------------------------------
@@ -228,7 +232,11 @@ def arrival(event: S3ObjectCreatedEvent, deps: Deps) -> ArrivalOutput:
 
 
 def settle(inp: SettleInput, deps: Deps) -> SettleOutput:
-    """After the quiet period: is this still the newest upload, and is the set complete?"""
+    """After the quiet period: is this still the newest upload, and is the set complete?
+
+    A rollback reads an accepted version, not the inbox: it is always ready."""
+    if inp.trigger == "rollback":
+        return SettleOutput(outcome="ready", format=ROLLBACK_FORMAT)
     now = deps.clock()
     files = _inbox_files(deps, inp.district_id)
 
@@ -348,16 +356,25 @@ def normalize(inp: NormalizeInput, deps: Deps) -> NormalizeOutput:
     attempt = record.attempt if record is not None else 1
     prefix = sync_prefix(inp.district_id, inp.sync_id, attempt)
     raw_prefix = f"{prefix}/raw/"
-    files = _inbox_files(deps, inp.district_id)
+    if record is not None and record.trigger == "rollback" and record.source_version is not None:
+        return _stage_version(inp, deps, record.source_version, attempt, prefix, raw_prefix)
+    # A pull (fetch step) already wrote the raw prefix; an upload is copied from the inbox.
+    pulled = pulled_manifest(deps.raw, prefix)
+    files = _inbox_files(deps, inp.district_id) if pulled is None else []
     for obj in files:
         deps.raw.copy(obj.key, raw_prefix + _name(obj.key))
-    out = NormalizeOutput(attempt=attempt, prefix=prefix, raw_prefix=raw_prefix, files=len(files))
+    count = len(files) if pulled is None else len(pulled.files) or pulled.pages
+    out = NormalizeOutput(attempt=attempt, prefix=prefix, raw_prefix=raw_prefix, files=count)
+    api_pull = pulled is not None and pulled.kind in API_KINDS
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for key in deps.raw.list(raw_prefix):
+        for key in [] if api_pull else deps.raw.list(raw_prefix):
             (folder / _name(key)).write_bytes(deps.raw.get(key))
         try:
-            loaded = load_roster(folder, received_at=now)
+            if pulled is not None and api_pull:
+                loaded = load_pulled(deps.raw, pulled, received_at=now)
+            else:
+                loaded = load_roster(folder, received_at=now)
         except InvalidFilesError as exc:
             problems_key = f"{prefix}/file_problems.json"
             problems = [
@@ -410,6 +427,40 @@ def normalize(inp: NormalizeInput, deps: Deps) -> NormalizeOutput:
             "error_rows": error_rows,
             "alert_rows": issues.num_rows - error_rows,
         }
+    )
+
+
+def _stage_version(
+    inp: NormalizeInput, deps: Deps, version: int, attempt: int, prefix: str, raw_prefix: str
+) -> NormalizeOutput:
+    """A rollback's normalize: stage accepted version ``version`` as it was accepted (it was
+    validated and scoped then), so the diff and the holds judge it like any other input."""
+    roster = read_version(deps.snapshots, district_prefix(inp.district_id), version)
+    staged_prefix = f"{prefix}/staged"
+    write_snapshot(
+        deps.snapshots, staged_prefix, roster, meta={"sync_id": inp.sync_id, "source_version": version}
+    )
+    errors_key = f"{prefix}/errors.csv"
+    buffer = io.BytesIO()
+    reports.write_errors_csv(empty_issues(), buffer)
+    deps.snapshots.put(errors_key, buffer.getvalue())
+    counts = roster.counts()
+    deps.repo.update_sync(
+        inp.district_id,
+        inp.sync_id,
+        deps.clock(),
+        attempt=attempt,
+        counts={"staged": counts, "error_rows": 0, "alert_rows": 0},
+        keys={"staged": staged_prefix, "errors": errors_key},
+    )
+    return NormalizeOutput(
+        attempt=attempt,
+        prefix=prefix,
+        raw_prefix=raw_prefix,
+        staged_prefix=staged_prefix,
+        errors_key=errors_key,
+        format=ROLLBACK_FORMAT,
+        counts=counts,
     )
 
 
@@ -481,22 +532,34 @@ def _set_schools(deps: Deps, district_id: str, sync_id: str, schools: list[str],
 def evaluate(inp: EvaluateInput, deps: Deps) -> EvaluateOutput:
     """Evaluate the hold rules; write ``holds.json``; record the holds and per-school status."""
     settings = deps.repo.get_settings(inp.district_id)
-    base = inp.diff.base_version
     releasable = True
-    if inp.normalize.invalid:
+    if inp.fetch is not None and inp.fetch.outcome == "held":
+        # The source failed: nothing was read, so the only hold is the source's, and it can only
+        # be retried (the fetch runs again) or rejected.
+        found = [fetch_hold(inp.fetch)]
+        base = latest_version(deps.snapshots, district_prefix(inp.district_id))
+        releasable = False
+        prefix = inp.fetch.prefix
+    elif inp.normalize is None or inp.diff is None:
+        raise ValueError("evaluate needs the normalize and diff outputs, or a failed fetch")
+    elif inp.normalize.invalid:
+        base = inp.diff.base_version
+        prefix = inp.normalize.prefix
         problems = _file_problems(deps, inp.normalize.problems_key) if inp.normalize.problems_key else []
         if not problems:
             problems = [FileProblem("inbox", "no readable file set")]
         found = holds_mod.invalid_files(RosterSet(tables={}, format=""), None, problems)
         releasable = False
     else:
+        base = inp.diff.base_version
+        prefix = inp.normalize.prefix
         assert inp.normalize.staged_prefix is not None and inp.diff.changes_prefix is not None
         staged = read_snapshot(deps.snapshots, inp.normalize.staged_prefix)
         accepted = _accepted(deps, inp.district_id, base)
         changes = read_change_set(deps.snapshots, inp.diff.changes_prefix)
         found = holds_mod.evaluate_holds(changes, staged, accepted, settings)
         releasable = not any(h.type == "invalid_files" for h in found)
-    holds_key = f"{inp.normalize.prefix}/holds.json"
+    holds_key = f"{prefix}/holds.json"
     deps.snapshots.put(holds_key, json.dumps([h.model_dump(mode="json") for h in found], indent=2).encode())
     held_schools = sorted({h.school_id for h in found if h.school_id is not None})
     progress = Progress(
@@ -824,18 +887,32 @@ def finish(inp: FinishInput, deps: Deps) -> FinishOutput:
         known = [s.school_id for s in deps.repo.list_school_status(inp.district_id)]
         _set_schools(deps, inp.district_id, inp.sync_id, known, "paused")
     if inp.status == "failed":
-        settings = deps.repo.get_settings(inp.district_id)
         email = emails.failed_email(district_id=inp.district_id, sync_id=inp.sync_id, reason=reason or "")
-        deps.mailer.send(
+        _mail_admins(deps, inp.district_id, f"failed-{inp.sync_id}", email)
+    if inp.status == "rejected":
+        # Who rejected it is on the decided token (the API wrote it there, with the audit entry).
+        token = deps.repo.get_token(record.hold_id) if record is not None and record.hold_id else None
+        email = emails.rejected_email(
             district_id=inp.district_id,
-            dedupe_key=f"failed-{inp.sync_id}",
-            to=settings.admin_emails,
-            subject=email.subject,
-            text=email.text,
-            html=email.html,
+            sync_id=inp.sync_id,
+            actor=token.decided_by if token is not None else None,
+            applied_schools=record.applied_schools if record is not None else [],
         )
+        _mail_admins(deps, inp.district_id, f"rejected-{inp.sync_id}", email)
     released = deps.repo.release_lock(inp.district_id, inp.sync_id)
     return FinishOutput(status=inp.status, lock_released=released)
+
+
+def _mail_admins(deps: Deps, district_id: str, dedupe_key: str, email: emails.Email) -> bool:
+    settings = deps.repo.get_settings(district_id)
+    return deps.mailer.send(
+        district_id=district_id,
+        dedupe_key=dedupe_key,
+        to=settings.admin_emails,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+    )
 
 
 # --- dispatch ------------------------------------------------------------------------------------
@@ -852,6 +929,20 @@ STEPS: dict[type[Any], Callable[[Any, Deps], Any]] = {
     NotifyInput: notify,
     FinishInput: finish,
 }
+
+
+# The pull steps live in rostersync.pipeline.fetch, which uses the key helpers above.
+from rostersync.pipeline.fetch import (  # noqa: E402
+    API_KINDS,
+    fetch,
+    fetch_hold,
+    load_pulled,
+    pulled_manifest,
+    start_scheduled,
+)
+
+STEPS[FetchInput] = fetch
+STEPS[ScheduledSyncEvent] = start_scheduled
 
 
 def run_step(event: Any, deps: Deps) -> Any:
