@@ -489,3 +489,85 @@ def test_outputs_cover_what_tests_and_operators_need() -> None:
         "PyArrowLayerArn",
         "TransferRoleArn",
     }
+
+
+# ------------------------------------------------------------------------------ release API
+API_EVENT_TYPE = "Api"
+OPENAPI = ROOT / "docs" / "openapi.json"
+
+
+def api_routes() -> set[tuple[str, str]]:
+    """(method, path) of every Api event of ApiFunction."""
+    events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"]
+    return {
+        (e["Properties"]["Method"].lower(), e["Properties"]["Path"])
+        for e in events.values()
+        if e["Type"] == API_EVENT_TYPE
+    }
+
+
+def test_api_routes_are_explicit_and_match_the_openapi_document() -> None:
+    document = json.loads(OPENAPI.read_text(encoding="utf-8"))
+    documented = {(method, path) for path, item in document["paths"].items() for method in item}
+
+    routes = api_routes()
+    assert routes == documented, {"template only": routes - documented, "openapi only": documented - routes}
+    assert all("+" not in path for _, path in routes), "greedy path"
+
+
+def test_every_api_event_is_on_the_release_api() -> None:
+    events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"]
+
+    for name, event in events.items():
+        assert event["Type"] == API_EVENT_TYPE, name
+        assert event["Properties"]["RestApiId"] == {"Ref": "ReleaseApi"}, name
+        assert "Auth" not in event["Properties"], f"{name} overrides the default authorizer"
+
+
+def test_the_cognito_authorizer_guards_every_api_method(transformed: dict[str, Any]) -> None:
+    api = transformed["Resources"]["ReleaseApi"]["Properties"]["Body"]
+    (scheme,) = api["securityDefinitions"].values()
+    assert scheme["x-amazon-apigateway-authtype"] == "cognito_user_pools"
+    assert scheme["x-amazon-apigateway-authorizer"]["providerARNs"] == [{"Fn::GetAtt": ["UserPool", "Arn"]}]
+    name = next(iter(api["securityDefinitions"]))
+    methods = [(path, m, op) for path, item in api["paths"].items() for m, op in item.items()]
+    assert len(methods) == len(api_routes())
+    for path, method, operation in methods:
+        assert operation["security"] == [{name: []}], f"{method.upper()} {path} is not authorized"
+
+
+def test_api_function_has_the_core_layer_only_and_no_delete() -> None:
+    props = load_template()["Resources"]["ApiFunction"]["Properties"]
+
+    assert props["Layers"] == [{"Ref": "CoreLayer"}]
+    policies = [next(iter(p)) for p in props["Policies"] if isinstance(p, dict)]
+    assert "DynamoDBCrudPolicy" not in policies and "S3CrudPolicy" not in policies
+    assert {
+        "DynamoDBReadPolicy",
+        "DynamoDBWritePolicy",
+        "S3ReadPolicy",
+        "StepFunctionsCallbackPolicy",
+    } <= set(policies)
+
+
+def test_district_admins_cannot_write_their_own_districts() -> None:
+    template = load_template()
+    client = template["Resources"]["UserPoolClient"]["Properties"]
+    pool = template["Resources"]["UserPool"]["Properties"]
+
+    assert "custom:districts" not in client["WriteAttributes"]
+    assert "custom:districts" in client["ReadAttributes"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    groups = {
+        res["Properties"]["GroupName"] for res in resources(template, "AWS::Cognito::UserPoolGroup").values()
+    }
+    assert groups == {"operator", "district_admin"}
+
+
+def test_outputs_cover_the_api() -> None:
+    assert set(load_template()["Outputs"]) >= {
+        "ReleaseApiUrl",
+        "UserPoolId",
+        "UserPoolClientId",
+        "ApiFunctionName",
+    }

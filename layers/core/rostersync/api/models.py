@@ -1,0 +1,300 @@
+"""The release API's request and response bodies (pydantic; they make its OpenAPI document).
+
+Requests forbid unknown fields and bound every list, so a malformed or oversized body is a 422
+before any route runs. Responses are views of the pipeline's records: a decision token's task
+token, S3 keys and execution ARNs never appear in them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rostersync.connectors.sources import SourceSettings
+from rostersync.pipeline.models import SchoolState, SyncStatus, Trigger
+from rostersync.records import HOLD_RESOLUTIONS, Hold, HoldType
+from rostersync.settings import EMAIL_PATTERN, HoldSettings, PauseWindow, ordered_pause_windows
+
+ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+DistrictId = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
+SyncId = Annotated[str, Field(min_length=1, max_length=80, pattern=ID_PATTERN)]
+SchoolId = Annotated[str, Field(min_length=1, max_length=255)]
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)]
+ShortText = Annotated[str, Field(min_length=1, max_length=255)]
+MAX_SCHOOLS = 5000
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns: a stable code, a message for people, field errors for 422."""
+
+    error: str
+    message: str
+    detail: list[dict[str, Any]] | None = None
+
+
+# --- syncs and holds -----------------------------------------------------------------------------
+
+
+class HoldView(BaseModel):
+    """One tripped safety rule with the numbers that explain it and what the admin can do."""
+
+    type: str
+    school_id: str | None = Field(description="None: a district-wide hold")
+    entity: str | None = None
+    numerator: int = 0
+    denominator: int | None = None
+    threshold: float | None = None
+    percent: float | None = None
+    message: str
+    resolution: str
+
+    @classmethod
+    def of(cls, recorded: dict[str, Any]) -> HoldView:
+        hold = Hold.model_validate(recorded)
+        return cls(
+            type=hold.type,
+            school_id=hold.school_id,
+            entity=hold.entity,
+            numerator=hold.numerator,
+            denominator=hold.denominator,
+            threshold=hold.threshold,
+            percent=round(hold.percent, 1) if hold.percent is not None else None,
+            message=hold.message,
+            resolution=HOLD_RESOLUTIONS.get(hold.type, ""),
+        )
+
+
+class SchoolFindings(BaseModel):
+    """What a sync found for one school (or district-wide) and where that school stands in it."""
+
+    school_id: str | None
+    state: Literal["held", "applied", "not_applied"]
+    holds: list[HoldView]
+
+
+class SyncSummary(BaseModel):
+    district_id: str
+    sync_id: str
+    status: SyncStatus
+    reason: str | None = None
+    trigger: Trigger
+    source_version: int | None = Field(None, description="rollbacks: the accepted version re-synced")
+    attempt: int
+    held_schools: list[str]
+    applied_schools: list[str]
+    hold_count: int
+    versions: list[int] = Field(description="accepted versions this sync promoted")
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    hold_expires_at: datetime | None = None
+
+
+class SyncDetail(SyncSummary):
+    counts: dict[str, Any]
+    releasable: bool
+    holds: list[HoldView]
+    schools: list[SchoolFindings]
+    downloads: list[Literal["changes.csv", "errors.csv"]]
+
+
+class SyncList(BaseModel):
+    district_id: str
+    syncs: list[SyncSummary]
+
+
+class OpenHold(BaseModel):
+    """A held sync waiting for a decision (or, with ``status=closed``, one that was decided)."""
+
+    district_id: str
+    sync_id: str
+    status: SyncStatus
+    held_schools: list[str]
+    applied_schools: list[str]
+    district_wide: bool
+    hold_types: list[str]
+    holds: list[HoldView]
+    releasable: bool
+    hold_expires_at: datetime | None = None
+
+
+class HoldList(BaseModel):
+    district_id: str
+    status: Literal["open", "closed", "all"]
+    holds: list[OpenHold]
+
+
+# --- decisions -----------------------------------------------------------------------------------
+
+
+class ReleaseRequest(_Request):
+    """Release a held sync: all its held schools (``schools`` omitted) or some of them (the rest
+    stay on hold). ``hold_types`` must name every type of hold being released: the admin
+    acknowledges what they confirm (e.g. ``mass_removal``: the removals are intended)."""
+
+    schools: list[SchoolId] | None = Field(None, min_length=1, max_length=MAX_SCHOOLS)
+    hold_types: list[HoldType] = Field(max_length=20)
+    comment: str | None = Field(None, max_length=1000)
+
+
+class DecisionNote(_Request):
+    """Optional note on a reject or retry, kept in the audit log."""
+
+    comment: str | None = Field(None, max_length=1000)
+
+
+class DecisionResponse(BaseModel):
+    district_id: str
+    sync_id: str
+    action: Literal["release", "reject", "retry"]
+    schools: list[str] | None
+    actor: str
+    decided_at: datetime
+
+
+class BulkReleaseRequest(_Request):
+    """Release across a district's held syncs at once: the named schools wherever they are held
+    (all held schools and district-wide holds when ``schools`` is omitted), optionally only in
+    the syncs named."""
+
+    schools: list[SchoolId] | None = Field(None, min_length=1, max_length=MAX_SCHOOLS)
+    sync_ids: list[SyncId] | None = Field(None, min_length=1, max_length=100)
+    hold_types: list[HoldType] = Field(max_length=20)
+    comment: str | None = Field(None, max_length=1000)
+
+
+class BulkReleaseItem(BaseModel):
+    sync_id: str
+    outcome: Literal["released", "refused"]
+    schools: list[str] | None
+    status_code: int = Field(description="what the single-sync release would have answered")
+    error: str | None = None
+    message: str | None = None
+
+
+class BulkReleaseResponse(BaseModel):
+    district_id: str
+    results: list[BulkReleaseItem]
+    not_held: list[str] = Field(description="named schools that no held sync holds")
+
+
+class DownloadLink(BaseModel):
+    """A short-lived presigned GET URL of a sync's CSV."""
+
+    sync_id: str
+    filename: str
+    url: str
+    expires_in: int
+
+
+# --- settings and pause windows ------------------------------------------------------------------
+
+
+class SettingsRequest(_Request):
+    """A district's settings, replaced as a whole. Omitted fields take the catalogue defaults,
+    except ``pause_windows`` (kept as they are unless given; see ``/pause-windows``) and
+    ``hold_expiry_days`` (omitted: the deployment's default) and ``source`` (kept unless given)."""
+
+    name: str | None = Field(None, max_length=255)
+    admin_emails: list[Email] = Field(default_factory=list, max_length=50)
+    school_ids: list[SchoolId] = Field(default_factory=list, max_length=MAX_SCHOOLS)
+    excluded_contact_types: list[ShortText] = Field(default_factory=list, max_length=50)
+    holds: HoldSettings = Field(default_factory=HoldSettings)
+    hold_expiry_days: int | None = Field(None, ge=1, le=365)
+    pause_windows: list[PauseWindow] | None = Field(None, max_length=50)
+    source: SourceSettings | None = Field(
+        None,
+        description="where the roster comes from; omitted: unchanged. Only an operator may change it "
+        "(it names the secret the scheduled pulls read).",
+    )
+
+    @field_validator("pause_windows")
+    @classmethod
+    def _ordered(cls, value: list[PauseWindow] | None) -> list[PauseWindow] | None:
+        return None if value is None else ordered_pause_windows(value)
+
+
+class PauseWindowsRequest(_Request):
+    """The district's pause windows, replaced as a whole (first and last day inclusive)."""
+
+    windows: list[PauseWindow] = Field(max_length=50)
+
+    @field_validator("windows")
+    @classmethod
+    def _ordered(cls, value: list[PauseWindow]) -> list[PauseWindow]:
+        return ordered_pause_windows(value)
+
+
+class PauseWindows(BaseModel):
+    district_id: str
+    windows: list[PauseWindow]
+    active: PauseWindow | None = Field(description="the window today falls in, if any")
+
+
+# --- status, versions, rollback, audit -----------------------------------------------------------
+
+
+class SchoolView(BaseModel):
+    school_id: str
+    status: SchoolState
+    sync_id: str | None = Field(None, description="the sync that last changed this school's status")
+    last_applied_at: datetime | None = None
+    counts: dict[str, int] = Field(description="changes applied to the school by its last accepted sync")
+
+
+class SchoolList(BaseModel):
+    district_id: str
+    paused: bool
+    schools: list[SchoolView]
+
+
+class VersionView(BaseModel):
+    version: int
+    created_at: datetime
+    sync_id: str | None = Field(None, description="the sync that promoted it")
+    format: str | None = None
+    counts: dict[str, int] = Field(description="rows per entity")
+
+
+class VersionList(BaseModel):
+    district_id: str
+    latest: int | None
+    versions: list[VersionView]
+
+
+class RollbackRequest(_Request):
+    version: int = Field(ge=1, le=999_999)
+    comment: str | None = Field(None, max_length=1000)
+
+
+class RollbackResponse(BaseModel):
+    """The started sync: it stages ``source_version`` and goes through diff and holds."""
+
+    district_id: str
+    sync_id: str
+    source_version: int
+    status: SyncStatus
+
+
+class AuditView(BaseModel):
+    at: datetime
+    actor: str
+    actor_id: str | None = None
+    action: str
+    sync_id: str | None = None
+    schools: list[str] | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditList(BaseModel):
+    district_id: str
+    entries: list[AuditView]

@@ -1,0 +1,1 @@
+"""The release API's routers: syncs, holds and decisions by sync id; district resources."""

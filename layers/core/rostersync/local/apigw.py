@@ -1,0 +1,328 @@
+"""API Gateway (REST, Lambda proxy) on loopback: events from HTTP requests, and a small server.
+
+:func:`proxy_event` builds the event API Gateway sends a proxy integration, including the
+Cognito authorizer's claims in ``requestContext.authorizer.claims`` with list claims flattened
+to strings as API Gateway does (``"operator,district_admin"``). :func:`serve_api` serves a Lambda
+handler over ``http.server`` on a local address: each request becomes such an event, the
+handler's proxy result becomes the response. Who the caller is comes from ``claims_for`` (the
+request headers → claims, or None for a 401 as the authorizer would answer): :func:`bearer_claims`
+verifies HS256 tokens issued by :func:`issue_token` (locally issued stand-ins for Cognito ID
+tokens, carrying the same claims), :func:`static_claims` trusts every request as one caller.
+Development and tests only: nothing here is deployed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+Claims = dict[str, Any]
+ClaimsFor = Callable[[Mapping[str, str]], Claims | None]
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+_PARAMETER = re.compile(r"\{([^}/]+)\}")
+# What the stack's gateway response UNAUTHORIZED answers (template.yaml, ReleaseApi).
+UNAUTHORIZED_BODY = b'{"error": "not_authenticated", "message": "Unauthorized"}'
+
+
+# --- events --------------------------------------------------------------------------------------
+
+
+def flatten_claims(claims: Mapping[str, Any]) -> dict[str, str]:
+    """Claims as API Gateway's Cognito authorizer passes them: every value a string, lists
+    joined with commas."""
+    flat = {}
+    for key, value in claims.items():
+        if isinstance(value, list | tuple | set | frozenset):
+            flat[key] = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            flat[key] = "true" if value else "false"
+        else:
+            flat[key] = str(value)
+    return flat
+
+
+def match_resource(path: str, resources: Iterable[str]) -> tuple[str, dict[str, str]] | None:
+    """The resource template (``/syncs/{sync_id}``) ``path`` matches, and its path parameters.
+    Templates with fewer parameters win, as API Gateway prefers literal segments."""
+    segments = path.strip("/").split("/")
+    for resource in sorted(resources, key=lambda r: (r.count("{"), r)):
+        parts = resource.strip("/").split("/")
+        if len(parts) != len(segments):
+            continue
+        parameters: dict[str, str] = {}
+        for part, segment in zip(parts, segments, strict=True):
+            name = _PARAMETER.fullmatch(part)
+            if name and segment:
+                parameters[name.group(1)] = segment
+            elif part != segment:
+                break
+        else:
+            return resource, parameters
+    return None
+
+
+def proxy_event(
+    method: str,
+    path: str,
+    *,
+    query: Mapping[str, str | list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    body: str | bytes | None = None,
+    claims: Mapping[str, Any] | None = None,
+    resources: Iterable[str] = (),
+    stage: str = "local",
+) -> dict[str, Any]:
+    """The REST API proxy event of one request (``claims``: the caller's, as the authorizer
+    verified them; None for a request without an authorizer result)."""
+    multi_query = {k: list(v) if isinstance(v, list) else [v] for k, v in (query or {}).items()}
+    header_map = dict(headers or {})
+    matched = match_resource(path, resources)
+    resource, path_parameters = matched if matched else (path, {})
+    text: str | None
+    encoded = False
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode("ascii"), True
+    else:
+        text = body
+    now = datetime.now(UTC)
+    request_context: dict[str, Any] = {
+        "accountId": "123456789012",
+        "apiId": "local",
+        "resourceId": "local",
+        "resourcePath": resource,
+        "httpMethod": method.upper(),
+        "path": f"/{stage}{path}",
+        "stage": stage,
+        "protocol": "HTTP/1.1",
+        "requestId": str(uuid.uuid4()),
+        "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "requestTimeEpoch": int(now.timestamp() * 1000),
+        "identity": {"sourceIp": "127.0.0.1", "userAgent": header_map.get("User-Agent", "")},
+    }
+    if claims is not None:
+        request_context["authorizer"] = {"claims": flatten_claims(claims)}
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method.upper(),
+        "headers": header_map or None,
+        "multiValueHeaders": {k: [v] for k, v in header_map.items()} or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": request_context,
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+# --- locally issued tokens -----------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue_token(secret: str, claims: Mapping[str, Any], *, ttl_seconds: int = 3600) -> str:
+    """An HS256 JWT carrying ``claims`` (plus ``iat``/``exp``), signed with ``secret``."""
+    now = int(time.time())
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = _b64(
+        json.dumps({**claims, "iat": now, "exp": now + ttl_seconds}, separators=(",", ":")).encode()
+    )
+    signature = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(signature)}"
+
+
+def verify_token(secret: str, token: str) -> Claims | None:
+    """The claims of a valid, unexpired HS256 token signed with ``secret``; None otherwise."""
+    try:
+        header, payload, signature = token.split(".")
+        if json.loads(_unb64(header)).get("alg") != "HS256":
+            return None
+        expected = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _unb64(signature)):
+            return None
+        claims = json.loads(_unb64(payload))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if not isinstance(claims, dict) or int(claims.get("exp", 0)) < time.time():
+        return None
+    return claims
+
+
+def bearer_claims(secret: str) -> ClaimsFor:
+    """Claims from ``Authorization: [Bearer ]<token>`` verified with ``secret``."""
+
+    def claims_for(headers: Mapping[str, str]) -> Claims | None:
+        value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        token = value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value
+        return verify_token(secret, token.strip()) if token.strip() else None
+
+    return claims_for
+
+
+def static_claims(claims: Mapping[str, Any]) -> ClaimsFor:
+    """Every request is ``claims``' caller (fuzzing and demos)."""
+    return lambda _headers: dict(claims)
+
+
+# --- server --------------------------------------------------------------------------------------
+
+
+class LocalContext:
+    """The Lambda context a served request's handler gets."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.memory_limit_in_mb = 256
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + 30
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class ApiServer(ThreadingHTTPServer):
+    """The served API; ``url`` is its base, ``start()`` serves in a daemon thread."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        handler: Handler,
+        claims_for: ClaimsFor,
+        resources: Iterable[str],
+        function_name: str = "rostersync-api-local",
+        lock: Any = None,
+    ) -> None:
+        super().__init__(address, _RequestHandler)
+        self.handler = handler
+        self.claims_for = claims_for
+        self.resources = sorted(resources, key=lambda r: (r.count("{"), r))
+        self.function_name = function_name
+        # Calls are serialised (the handler's adapters and moto are not made for threads).
+        self.lock = lock or threading.RLock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> ApiServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="rostersync-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ApiServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: ApiServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _handle(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items()}
+        claims = self.server.claims_for(headers)
+        if claims is None:
+            self._send(401, {"Content-Type": "application/json"}, UNAUTHORIZED_BODY)
+            return
+        query = {k: v for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        event = proxy_event(
+            self.command,
+            split.path,
+            query=query,
+            headers=headers,
+            body=body,
+            claims=claims,
+            resources=self.server.resources,
+        )
+        with self.server.lock:
+            result = self.server.handler(event, LocalContext(self.server.function_name))
+        status, response_headers, payload = proxy_response(result)
+        self._send(status, response_headers, payload)
+
+    def _send(self, status: int, headers: Mapping[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            if key.lower() not in ("content-length", "connection"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def __getattr__(self, name: str) -> Any:
+        # Every method (TRACE, PROPFIND, ...) reaches the handler, which answers what API
+        # Gateway would for a route that does not exist, never http.server's 501.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
+
+def proxy_response(result: Mapping[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body bytes of a Lambda proxy integration result."""
+    headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        if values:
+            headers[str(key)] = ", ".join(str(v) for v in values)
+    body = result.get("body") or ""
+    payload = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
+    return int(result.get("statusCode", 502)), headers, payload
+
+
+def serve_api(
+    host: str,
+    port: int,
+    *,
+    handler: Handler,
+    claims_for: ClaimsFor,
+    resources: Iterable[str],
+    lock: Any = None,
+) -> ApiServer:
+    """A server of ``handler`` on ``host:port`` (port 0: any free one); ``serve_forever()`` to
+    block, or use it as a context manager to serve in the background."""
+    return ApiServer((host, port), handler=handler, claims_for=claims_for, resources=resources, lock=lock)

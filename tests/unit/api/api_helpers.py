@@ -1,0 +1,309 @@
+"""Helpers and fixtures of the release API tests: moto table and bucket, the API handler loaded
+under its own module name, proxy events from events/api_*.json, callers, seeded held syncs."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from rostersync import aws as rs_aws
+from rostersync.api.deps import ApiDeps, default_api_deps, use_api_deps
+from rostersync.aws import DynamoRepository, S3BlobStore
+from rostersync.aws.presign import S3Presigner
+from rostersync.pipeline.config import get_config
+from rostersync.pipeline.models import DecisionToken, SyncRecord
+from rostersync.pipeline.ports import TaskGoneError
+
+ROOT = Path(__file__).resolve().parents[3]
+EVENTS = ROOT / "events"
+SNAP, TABLE = "snapshot-bucket", "rostersync-table"
+STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:rostersync-sync"
+NOW = datetime(2025, 3, 3, 2, 30, tzinfo=UTC)
+SYNC = "d1-0123456789ab"  # the sync id of events/api_*.json
+
+ADMIN_D1: dict[str, Any] = {
+    "sub": "5f1c2a9e-3b7d-4c1e-9a55-0d2b8e6f4a10",
+    "email": "admin@d1.example.org",
+    "cognito:username": "d1-admin",
+    "cognito:groups": "district_admin",
+    "custom:districts": "d1",
+}
+ADMIN_D2: dict[str, Any] = {
+    "sub": "0b9e8d7c-2222-4c1e-9a55-0d2b8e6f4a22",
+    "email": "admin@d2.example.org",
+    "cognito:groups": "district_admin",
+    "custom:districts": "d2",
+}
+OPERATOR: dict[str, Any] = {
+    "sub": "9a9a9a9a-0000-4000-8000-000000000001",
+    "email": "ops@vendor.example.com",
+    "cognito:groups": "[operator]",
+}
+NO_ROLE: dict[str, Any] = {"sub": "1234", "email": "someone@example.org", "cognito:groups": "readers"}
+
+
+def create_table(name: str = TABLE) -> None:
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi1",
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+
+@dataclass
+class RecordingWorkflow:
+    """A Workflow that records starts and task callbacks; ``gone`` makes every callback fail."""
+
+    started: dict[str, dict[str, Any]] = field(default_factory=dict)
+    successes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    gone: bool = False
+
+    def start(self, name: str, payload: dict[str, Any]) -> str | None:
+        if name in self.started:
+            return None
+        self.started[name] = payload
+        return f"arn:aws:states:us-east-1:123456789012:execution:rostersync-sync:{name}"
+
+    def send_success(self, task_token: str, output: dict[str, Any]) -> None:
+        if self.gone:
+            raise TaskGoneError("Task Timed Out")
+        self.successes.append((task_token, output))
+
+
+@dataclass
+class FakeLambdaContext:
+    """What Powertools reads from a Lambda context."""
+
+    function_name: str = "rostersync-api"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:rostersync-api"
+    aws_request_id: str = "7e57c0de-0000-4000-8000-000000000000"
+    log_group_name: str = "/aws/lambda/rostersync-api"
+    log_stream_name: str = "2025/03/03/[$LATEST]0000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+@pytest.fixture
+def moto_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto with the table and snapshot bucket of a deployment, and the API's environment."""
+    env = {
+        "SNAPSHOT_BUCKET": SNAP,
+        "RAW_BUCKET": "raw-bucket",
+        "TABLE_NAME": TABLE,
+        "STATE_MACHINE_ARN": STATE_MACHINE_ARN,
+        "LOCK_RETRY_SECONDS": "7",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        rs_aws.reset()
+        default_api_deps.cache_clear()
+        boto3.client("s3").create_bucket(Bucket=SNAP)
+        create_table()
+        yield
+    rs_aws.reset()
+    default_api_deps.cache_clear()
+
+
+class Clock:
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def workflow() -> RecordingWorkflow:
+    return RecordingWorkflow()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def api_deps(moto_api: None, workflow: RecordingWorkflow, clock: Clock) -> Iterator[ApiDeps]:
+    deps = ApiDeps(
+        config=get_config(),
+        repo=DynamoRepository(TABLE),
+        snapshots=S3BlobStore(SNAP),
+        workflow=workflow,
+        presigner=S3Presigner(SNAP),
+        clock=clock,
+    )
+    with use_api_deps(deps):
+        yield deps
+
+
+def load_handler() -> ModuleType:
+    """``functions/api/app.py`` under a module name of its own (never plain ``app``)."""
+    path = ROOT / "functions" / "api" / "app.py"
+    spec = importlib.util.spec_from_file_location("rostersync_test_api_app", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def handler_module() -> ModuleType:
+    return load_handler()
+
+
+def api_event(
+    name: str,
+    *,
+    sync_id: str | None = None,
+    district_id: str | None = None,
+    body: Any = ...,
+    raw_body: str | None = None,
+    query: Mapping[str, str] | None = ...,  # type: ignore[assignment]
+    claims: Mapping[str, Any] | None = ...,  # type: ignore[assignment]
+) -> dict[str, Any]:
+    """``events/api_<name>.json`` with the sync id, district, body, query or claims replaced."""
+    event: dict[str, Any] = json.loads((EVENTS / f"api_{name}.json").read_text(encoding="utf-8"))
+    event = copy.deepcopy(event)
+    for old, new in (
+        (SYNC, sync_id),
+        ("/districts/d1/", f"/districts/{district_id}/" if district_id else None),
+    ):
+        if new is not None:
+            event["path"] = event["path"].replace(old, new)
+            event["requestContext"]["path"] = event["requestContext"]["path"].replace(old, new)
+    params = event.get("pathParameters") or {}
+    if sync_id is not None and "sync_id" in params:
+        params["sync_id"] = sync_id
+    if district_id is not None and "district_id" in params:
+        params["district_id"] = district_id
+    if raw_body is not None:
+        event["body"] = raw_body
+    elif body is not ...:
+        event["body"] = None if body is None else json.dumps(body)
+    if query is not ...:
+        event["queryStringParameters"] = dict(query) if query else None
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+    if claims is not ...:
+        if claims is None:
+            event["requestContext"].pop("authorizer", None)
+        else:
+            event["requestContext"]["authorizer"] = {"claims": dict(claims)}
+    return event
+
+
+def invoke(module: ModuleType, event: dict[str, Any]) -> ApiResponse:
+    result = module.lambda_handler(event, FakeLambdaContext())
+    headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        headers[key.lower()] = ", ".join(values)
+    return ApiResponse(status=result["statusCode"], headers=headers, text=result.get("body") or "")
+
+
+# --- seeding -------------------------------------------------------------------------------------
+
+MASS_REMOVAL = {
+    "type": "mass_removal",
+    "entity": "students",
+    "numerator": 230,
+    "denominator": 501,
+    "threshold": 10.0,
+    "message": "would remove 230 of 501 students",
+}
+
+
+def hold(school_id: str | None, type_: str = "mass_removal", **extra: Any) -> dict[str, Any]:
+    return {**MASS_REMOVAL, "type": type_, "school_id": school_id, **extra}
+
+
+def seed_sync(
+    deps: ApiDeps,
+    *,
+    district_id: str = "d1",
+    sync_id: str = SYNC,
+    status: str = "held",
+    held_schools: list[str] | None = None,
+    holds: list[dict[str, Any]] | None = None,
+    token_status: str = "open",
+    expires_in: timedelta = timedelta(days=14),
+    releasable: bool = True,
+    keys: dict[str, str] | None = None,
+    created_at: datetime = NOW,
+) -> SyncRecord:
+    """A sync record; when held, with its open decision token and the district's lock held."""
+    held_schools = ["sch-001", "sch-002"] if held_schools is None else held_schools
+    holds = [hold(s) for s in held_schools] if holds is None else holds
+    waiting = status in ("held", "partially_applied")
+    hold_id = f"hold-{sync_id}" if waiting or token_status != "open" else None
+    record = SyncRecord(
+        district_id=district_id,
+        sync_id=sync_id,
+        status=status,  # type: ignore[arg-type]
+        reason="waiting for a decision" if waiting else None,
+        held_schools=held_schools,
+        holds=holds,
+        releasable=releasable,
+        hold_id=hold_id,
+        hold_expires_at=created_at + expires_in if waiting else None,
+        keys=keys or {},
+        created_at=created_at,
+        updated_at=created_at,
+    )
+    deps.repo.put_sync(record)
+    if hold_id is not None:
+        deps.repo.put_token(
+            DecisionToken(
+                hold_id=hold_id,
+                district_id=district_id,
+                sync_id=sync_id,
+                task_token=f"task-token-of-{sync_id}",
+                status=token_status,  # type: ignore[arg-type]
+                expires_at=int((created_at + expires_in).timestamp()),
+            )
+        )
+    if waiting:
+        deps.repo.acquire_lock(district_id, sync_id, created_at)
+        deps.repo.set_lock_state(district_id, sync_id, "held")
+    return record
+
+
+def put_csv(deps: ApiDeps, key: str, text: str = "kind,id\nadded,s1\n") -> str:
+    deps.snapshots.put(key, text.encode())
+    return key

@@ -1,0 +1,87 @@
+"""The local API Gateway adapter: proxy events, resource matching, local tokens, the server."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from rostersync.local.apigw import (
+    bearer_claims,
+    issue_token,
+    match_resource,
+    proxy_event,
+    serve_api,
+    verify_token,
+)
+
+RESOURCES = ["/syncs/{sync_id}", "/syncs/{sync_id}/release", "/districts/{district_id}/holds/release"]
+
+
+def test_paths_match_their_resource_template() -> None:
+    assert match_resource("/syncs/abc/release", RESOURCES) == ("/syncs/{sync_id}/release", {"sync_id": "abc"})
+    assert match_resource("/syncs/abc", RESOURCES) == ("/syncs/{sync_id}", {"sync_id": "abc"})
+    assert match_resource("/syncs/abc/unknown", RESOURCES) is None
+
+
+def test_a_proxy_event_carries_the_claims_as_api_gateway_flattens_them() -> None:
+    event = proxy_event(
+        "post",
+        "/syncs/abc/release",
+        query={"redirect": "true"},
+        body=b'{"a": 1}',
+        claims={"sub": "s", "cognito:groups": ["operator", "district_admin"]},
+        resources=RESOURCES,
+    )
+
+    assert event["httpMethod"] == "POST"
+    assert event["resource"] == "/syncs/{sync_id}/release"
+    assert event["pathParameters"] == {"sync_id": "abc"}
+    assert event["queryStringParameters"] == {"redirect": "true"}
+    assert event["requestContext"]["authorizer"]["claims"]["cognito:groups"] == "operator,district_admin"
+    assert event["body"] == '{"a": 1}' and event["isBase64Encoded"] is False
+
+
+def test_local_tokens_verify_only_with_their_secret_and_until_they_expire() -> None:
+    token = issue_token("s3cret", {"sub": "u1", "cognito:groups": ["operator"]})
+
+    assert verify_token("s3cret", token)["sub"] == "u1"  # type: ignore[index]
+    assert verify_token("other", token) is None
+    assert verify_token("s3cret", token[:-2] + "xx") is None
+    assert verify_token("s3cret", issue_token("s3cret", {"sub": "u1"}, ttl_seconds=-1)) is None
+    assert verify_token("s3cret", "not.a.token") is None
+
+
+def test_the_server_passes_requests_to_the_handler_with_the_callers_claims() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(event)
+        assert context.get_remaining_time_in_millis() > 0
+        return {"statusCode": 201, "headers": {"Content-Type": "application/json"}, "body": '{"ok": true}'}
+
+    token = issue_token("k", {"sub": "u1", "custom:districts": "d1"})
+    with serve_api(
+        "127.0.0.1", 0, handler=handler, claims_for=bearer_claims("k"), resources=RESOURCES
+    ) as api:
+        request = urllib.request.Request(
+            f"{api.url}/syncs/s1/release?x=1",
+            data=b"{}",
+            method="POST",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 201
+            assert json.loads(response.read()) == {"ok": True}
+        try:
+            urllib.request.urlopen(f"{api.url}/syncs/s1", timeout=5)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+            assert json.loads(exc.read())["error"] == "not_authenticated"
+        else:  # pragma: no cover
+            raise AssertionError("a request without a token was let through")
+
+    (event,) = seen
+    assert event["pathParameters"] == {"sync_id": "s1"}
+    assert event["requestContext"]["authorizer"]["claims"]["sub"] == "u1"
