@@ -162,3 +162,33 @@ def test_a_district_sftp_site_is_pulled_into_the_normal_csv_path(stack: LocalAws
     assert sorted(o["Key"].rsplit("/", 1)[1] for o in raw["Contents"]) == sorted(
         p.name for p in fixtures.iterdir()
     )
+
+
+def test_a_credentials_hold_is_visible_through_the_release_api(stack: LocalAws, clever: FakeClever) -> None:
+    from rostersync.api import openapi_document
+    from rostersync.local.apigw import proxy_event
+
+    _pulled_district(stack, clever, "revoked-token")
+    (sync_id,) = _scheduled(stack)
+    stack.wait_for_sync(D, sync_id, {"held", "applied", "failed"}, timeout=TIMEOUT)
+    admin = {
+        "sub": "a-1",
+        "email": "admin@example.org",
+        "cognito:groups": ["district_admin"],
+        "custom:districts": D,
+    }
+
+    def get(path: str, query: dict[str, str] | None = None) -> tuple[int, Any]:
+        event = proxy_event(
+            "GET", path, query=query, claims=admin, resources=list(openapi_document()["paths"])
+        )
+        result = stack.invoke("ApiFunction", event)
+        return result["statusCode"], json.loads(result["body"])
+
+    status, sync = get(f"/syncs/{sync_id}")
+    assert status == 200, sync
+    assert sync["status"] == "held"
+    assert [h["type"] for h in sync["holds"]] == ["credentials"]
+    status, holds = get(f"/districts/{D}/holds", {"status": "open"})
+    assert status == 200, holds
+    assert [(h["sync_id"], h["hold_types"]) for h in holds["holds"]] == [(sync_id, ["credentials"])]
