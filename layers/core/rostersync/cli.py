@@ -3,7 +3,8 @@
 ``rostersync check DIR`` says which format a file set is, lists row errors and, against a
 previous snapshot, shows the changes per entity and school and the holds the sync would trip.
 ``rostersync snapshot DIR OUT`` accepts a set as the baseline. Exit codes: 0 the sync would apply,
-1 it would be held, 2 the files cannot be read (nothing would be applied).
+1 it would be held, 2 the files cannot be read (nothing would be applied). ``rostersync serve``
+runs the whole product locally (docs/local.md); ``rostersync demo`` walks through it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rostersync import __version__
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from rostersync.local.serve import ServeOptions
     from rostersync.settings import DistrictSettings
 
 EXIT_CLEAN = 0
@@ -59,7 +61,35 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--students", type=int, default=3000, help="district size (default 3000)")
     sample.add_argument("--seed", type=int, default=1)
     sample.add_argument("--format", choices=sorted(SAMPLE_FORMATS), default="clever")
+
+    serve = sub.add_parser(
+        "serve", help="run the whole product locally: AWS APIs (moto), SFTP, the release API, an outbox"
+    )
+    _serve_arguments(serve)
+    serve.add_argument("--sftp-password", help="the district's SFTP password (default: a new random one)")
+    serve.add_argument(
+        "--sftp-authorized-keys", type=Path, help="OpenSSH public keys also accepted for the SFTP user"
+    )
+    serve.add_argument("--function-logs", action="store_true", help="show the functions' INFO logs")
+
+    demo = sub.add_parser("demo", help="the guided scenario: two days of uploads, two holds, decisions")
+    _serve_arguments(demo)
+    demo.add_argument("--students", type=int, default=400, help="district size (default 400)")
+    demo.add_argument("--seed", type=int, default=11)
     return parser
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to serve on")
+    parser.add_argument("--api-port", type=int, default=0, help="release API port (default: a free one)")
+    parser.add_argument("--sftp-port", type=int, default=0, help="SFTP port (default: a free one)")
+    parser.add_argument("--aws-port", type=int, default=0, help="moto's AWS APIs port (default: a free one)")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(".rostersync"), help="outbox/, host key, serve.json"
+    )
+    parser.add_argument(
+        "--quiet-seconds", type=int, default=2, help="wait after the last upload before a set is processed"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,6 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Console(stderr=True, highlight=False)
     if args.command == "sample":
         return _sample(args, console)
+    if args.command == "serve":
+        return _serve(args, console, err)
+    if args.command == "demo":
+        from rostersync.local.demo import run_demo
+
+        return run_demo(_serve_options(args), console, students=args.students, seed=args.seed)
     try:
         settings = _load_settings(args.settings)
     except (OSError, ValueError, ValidationError) as exc:
@@ -161,6 +197,56 @@ def _sample(args: argparse.Namespace, console: Console) -> int:
         f"{args.students:,} students). In day 2, school {schools[0]} lost 80 % of its students"
         + (f" and school {schools[1]} gained 12 emergency contacts." if len(schools) > 1 else ".")
     )
+    return EXIT_CLEAN
+
+
+def _serve_options(args: argparse.Namespace) -> ServeOptions:
+    from rostersync.local.serve import ServeOptions
+
+    return ServeOptions(
+        host=args.host,
+        api_port=args.api_port,
+        sftp_port=args.sftp_port,
+        moto_port=args.aws_port,
+        workdir=args.workdir,
+        quiet_seconds=args.quiet_seconds,
+        sftp_password=getattr(args, "sftp_password", None),
+        sftp_authorized_keys=getattr(args, "sftp_authorized_keys", None),
+        function_logs=getattr(args, "function_logs", False),
+    )
+
+
+def _serve(args: argparse.Namespace, console: Console, err: Console) -> int:
+    """Run until Ctrl-C (or SIGTERM), printing where everything is and each sync's progress."""
+    import signal
+
+    from rostersync.local.serve import LocalProduct, ServeError
+
+    def terminate(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    product = LocalProduct(_serve_options(args), log=console.print)
+    try:
+        with console.status("Starting the local stack (moto, state machine, API, SFTP)..."):
+            endpoints = product.start()
+    except (ServeError, OSError) as exc:
+        err.print(f"[red]Cannot start:[/red] {exc}")
+        product.stop()
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        product.stop()
+        return EXIT_CLEAN
+    from rostersync.local.demo import serve_banner
+
+    serve_banner(console, endpoints)
+    try:
+        product.wait()
+    except KeyboardInterrupt:
+        console.print("Stopping...")
+    finally:
+        product.stop()
+    console.print("Stopped.")
     return EXIT_CLEAN
 
 

@@ -1,0 +1,428 @@
+"""The guided scenario of ``make demo``: a district admin's two nights with rostersync, locally.
+
+It starts the local product (:class:`~rostersync.local.serve.LocalProduct`) and then acts only as
+its users would, over the network: a generated district's day-1 files go up over SFTP (paramiko's
+client) and are applied; day 2, in which one school lost most of its students (an end-of-term
+export mistake) and another gained emergency contacts, is held at both schools. The admin reads
+the holds and the email, downloads the CSV of changes through the release API (following the
+presigned URL to the moto server), releases the school whose new contacts are wanted, rejects the
+mistake, and reads the final per-school status and snapshot versions. Every step prints what the
+admin would see.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import email
+import email.policy
+import io
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import paramiko
+import pyarrow as pa
+import pyarrow.compute as pc
+import requests
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from rostersync.local.serve import Endpoints, LocalProduct, ServeOptions
+from rostersync.synthetic import (
+    SyntheticDistrict,
+    add_emergency_contacts,
+    drop_school_students,
+    generate_district,
+    make_day2,
+    write_clever_csv,
+)
+
+SCHOOLS = 4
+EMERGENCY_TYPES = ("Emergency", "Secondary")
+STEP_TIMEOUT = 45.0
+
+
+class DemoError(RuntimeError):
+    """The scenario did not go as the product promises."""
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+def without_contact_types(district: SyntheticDistrict, types: tuple[str, ...]) -> SyntheticDistrict:
+    """``district`` without contact links of ``types`` (and contacts left with no link): a
+    district whose SIS export leaves emergency contacts out, so its first sync applies."""
+    links = district.tables["contact_links"]
+    keep = pc.invert(pc.is_in(links.column("contact_type"), value_set=pa.array(types)))
+    links = links.filter(keep)
+    contacts = district.tables["contacts"]
+    contacts = contacts.filter(pc.is_in(contacts.column("person_id"), value_set=links.column("contact_id")))
+    tables = {**district.tables, "contact_links": links, "contacts": contacts}
+    return dataclasses.replace(district, tables=tables)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    day1: SyntheticDistrict
+    day2: SyntheticDistrict
+    mistaken_school: str  # lost most of its students
+    contacts_school: str  # gained emergency contacts
+    new_contacts: int
+
+
+def build_scenario(students: int, seed: int, district_id: str) -> Scenario:
+    """Day 1 and day 2 of a small district: the usual overnight churn, plus the two surprises."""
+    day1 = without_contact_types(
+        generate_district(students=students, schools=SCHOOLS, seed=seed, district_id=district_id),
+        EMERGENCY_TYPES,
+    )
+    schools = sorted(day1.table("schools").column("school_id").to_pylist())
+    mistaken, contacts_school = schools[0], schools[1]
+    new_contacts = 12
+    day2 = without_contact_types(make_day2(day1, seed=seed + 1), EMERGENCY_TYPES)
+    day2 = drop_school_students(day2, mistaken, 0.8, seed=seed)
+    day2 = add_emergency_contacts(day2, contacts_school, new_contacts, seed=seed)
+    return Scenario(day1, day2, mistaken, contacts_school, new_contacts)
+
+
+# ------------------------------------------------------------------------------------ clients
+
+
+class AdminClient:
+    """The district admin's HTTP client of the release API (their bearer token)."""
+
+    def __init__(self, endpoints: Endpoints) -> None:
+        self.base = endpoints.api_url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {endpoints.admin_token}"
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.session.get(self.base + path, params=params or None, timeout=30)
+        if response.status_code != 200:
+            raise DemoError(f"GET {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def post(self, path: str, body: Any) -> Any:
+        response = self.session.post(self.base + path, json=body, timeout=30)
+        if response.status_code not in (200, 202):
+            raise DemoError(f"POST {path}: {response.status_code} {response.text}")
+        return response.json()
+
+
+def sftp_upload(endpoints: Endpoints, folder: Path) -> list[tuple[str, int]]:
+    """Upload every CSV of ``folder`` to the district's SFTP home, checking the host key first."""
+    transport = paramiko.Transport((endpoints.sftp_host, endpoints.sftp_port))
+    try:
+        transport.start_client(timeout=10)
+        key = transport.get_remote_server_key()
+        if key.fingerprint != endpoints.sftp_host_key_fingerprint:
+            raise DemoError(f"unexpected SFTP host key {key.fingerprint}")
+        transport.auth_password(endpoints.sftp_user, endpoints.sftp_password or "")
+        sftp = paramiko.SFTPClient.from_transport(transport)
+        assert sftp is not None
+        sent = []
+        for path in sorted(folder.glob("*.csv")):
+            sftp.put(str(path), path.name)
+            sent.append((path.name, path.stat().st_size))
+        sftp.close()
+        return sent
+    finally:
+        transport.close()
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = STEP_TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise DemoError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+# ------------------------------------------------------------------------------------ printing
+
+
+def serve_banner(console: Console, endpoints: Endpoints) -> None:
+    """Where everything is, and how to use it with the tools a user already has."""
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    password = endpoints.sftp_password or "(key only)"
+    table.add_row("SFTP", f"sftp -P {endpoints.sftp_port} {endpoints.sftp_user}@{endpoints.sftp_host}")
+    table.add_row("  password", password)
+    table.add_row("  host key", endpoints.sftp_host_key_fingerprint)
+    table.add_row("Release API", endpoints.api_url)
+    table.add_row("AWS APIs (moto)", f"{endpoints.aws_endpoint_url}  (aws --endpoint-url ...)")
+    table.add_row("Outbox", endpoints.outbox)
+    console.print(Panel(table, title="rostersync is running locally", expand=False))
+    # Tokens are printed whole, never wrapped or cropped, so they can be copied.
+    console.print(f"Admin of district {endpoints.district_id} ({endpoints.admin_email}):", highlight=False)
+    console.print(f"  export TOKEN={endpoints.admin_token}", soft_wrap=True, highlight=False)
+    console.print("Operator (every district):", highlight=False)
+    console.print(f"  export OPERATOR_TOKEN={endpoints.operator_token}", soft_wrap=True, highlight=False)
+    console.print(
+        f'Try: curl -H "Authorization: Bearer $TOKEN" '
+        f'"{endpoints.api_url}/districts/{endpoints.district_id}/holds?status=open"',
+        soft_wrap=True,
+        highlight=False,
+    )
+    console.print("Ctrl-C stops everything.")
+
+
+def _step(console: Console, number: int, title: str) -> None:
+    console.print()
+    console.rule(f"[bold]{number}. {title}")
+
+
+def _district_table(district: SyntheticDistrict) -> Table:
+    students = Counter(district.table("students").column("school_id").to_pylist())
+    links = Counter(district.table("contact_links").column("school_id").to_pylist())
+    sections = Counter(district.table("sections").column("school_id").to_pylist())
+    table = Table(title=district.name)
+    for column in ("school", "name", "students", "contact links", "sections"):
+        table.add_column(column, justify="right" if column not in ("school", "name") else "left")
+    names = dict(
+        zip(
+            district.table("schools").column("school_id").to_pylist(),
+            district.table("schools").column("name").to_pylist(),
+            strict=True,
+        )
+    )
+    for school, name in sorted(names.items()):
+        table.add_row(school, name, str(students[school]), str(links[school]), str(sections[school]))
+    return table
+
+
+def _schools_table(schools: dict[str, Any]) -> Table:
+    table = Table(title="Schools")
+    for column in ("school", "status", "last accepted sync", "last applied"):
+        table.add_column(column)
+    colors = {"connected": "green", "on_hold": "yellow"}
+    for school in schools["schools"]:
+        color = colors.get(school["status"], "red")
+        table.add_row(
+            school["school_id"],
+            f"[{color}]{school['status']}[/{color}]",
+            school.get("sync_id") or "",
+            (school.get("last_applied_at") or "")[:19].replace("T", " "),
+        )
+    return table
+
+
+# ------------------------------------------------------------------------------------ scenario
+
+
+def run_demo(options: ServeOptions, console: Console, *, students: int = 400, seed: int = 11) -> int:
+    """Run the scenario; 0 when every step went as expected."""
+    started = time.monotonic()
+    console.print(
+        Panel.fit(
+            "[bold]rostersync demo[/bold]: one district, two nightly uploads, two safety holds.\n"
+            "Everything runs on this machine: AWS is moto, the release API and SFTP are on 127.0.0.1.",
+        )
+    )
+    product = LocalProduct(options, log=lambda line: console.print(f"[dim]  server │[/dim] {line}"))
+    try:
+        with console.status("Starting the local stack..."):
+            endpoints = product.start()
+        serve_banner(console, endpoints)
+        _scenario(console, endpoints, options, students=students, seed=seed)
+    except DemoError as exc:
+        console.print(f"[bold red]The demo failed:[/bold red] {exc}")
+        return 1
+    finally:
+        product.stop()
+    console.print(f"\n[bold green]Demo finished in {time.monotonic() - started:.0f} s.[/bold green]")
+    return 0
+
+
+def _scenario(
+    console: Console, endpoints: Endpoints, options: ServeOptions, *, students: int, seed: int
+) -> None:
+    api = AdminClient(endpoints)
+    district_id = endpoints.district_id
+    data = options.workdir / "data"
+
+    _step(console, 1, "The district's SIS export (day 1)")
+    scenario = build_scenario(students, seed, district_id)
+    write_clever_csv(scenario.day1, data / "day1")
+    console.print(_district_table(scenario.day1))
+    counts = scenario.day1.counts()
+    console.print(
+        f"{counts['students']} students, {counts['contacts']} contacts, {counts['teachers']} teachers, "
+        f"{counts['sections']} sections, {counts['enrollments']} enrollments, "
+        f"as Clever-style CSV in {data / 'day1'}"
+    )
+
+    _step(console, 2, "Nightly upload over SFTP (day 1)")
+    for name, size in sftp_upload(endpoints, data / "day1"):
+        console.print(f"  put {name:<18} {size:>9,} bytes")
+    console.print(
+        f"Waiting for the set to be complete and quiet for {options.quiet_seconds} s, then processed..."
+    )
+
+    def applied_sync() -> dict[str, Any] | None:
+        syncs = api.get(f"/districts/{district_id}/syncs")["syncs"]
+        return next((s for s in syncs if s["status"] in ("applied", "held", "failed")), None)
+
+    first = wait_until(applied_sync, "day 1 to be processed")
+    if first["status"] != "applied":
+        raise DemoError(f"day 1 was {first['status']}: {first}")
+    console.print(
+        f"[green]Day 1 applied[/green]: sync {first['sync_id']} → "
+        f"accepted snapshot version {first['versions'][-1]}"
+    )
+    console.print(_schools_table(api.get(f"/districts/{district_id}/schools")))
+
+    _step(console, 3, "Next night's upload (day 2)")
+    write_clever_csv(scenario.day2, data / "day2")
+    before = Counter(scenario.day1.table("students").column("school_id").to_pylist())
+    after = Counter(scenario.day2.table("students").column("school_id").to_pylist())
+    console.print(
+        f"Overnight churn, plus two surprises: school {scenario.mistaken_school} exported only "
+        f"{after[scenario.mistaken_school]} of its {before[scenario.mistaken_school]} students "
+        f"(an end-of-term mistake), and school {scenario.contacts_school} added "
+        f"{scenario.new_contacts} emergency contacts."
+    )
+    for name, size in sftp_upload(endpoints, data / "day2"):
+        console.print(f"  put {name:<18} {size:>9,} bytes")
+
+    def open_hold() -> dict[str, Any] | None:
+        holds = api.get(f"/districts/{district_id}/holds", status="open")["holds"]
+        return holds[0] if holds else None
+
+    hold = wait_until(open_hold, "day 2 to be held")
+    sync_id = hold["sync_id"]
+
+    _step(console, 4, "Day 2 is on hold: nothing destructive was applied")
+    table = Table(title=f"Holds of sync {sync_id}")
+    for column in ("school", "hold", "what tripped it", "what you can do"):
+        table.add_column(column)
+    for item in hold["holds"]:
+        table.add_row(
+            item["school_id"] or "district", item["type"], escape(item["message"]), escape(item["resolution"])
+        )
+    console.print(table)
+    by_school: dict[str, list[str]] = {}
+    for item in hold["holds"]:
+        types = by_school.setdefault(item["school_id"] or "district", [])
+        if item["type"] not in types:
+            types.append(item["type"])
+    summary = "; ".join(f"{school}: {', '.join(types)}" for school, types in sorted(by_school.items()))
+    console.print(f"Hold summary: {summary}")
+
+    _step(console, 5, "The email the district admins got")
+    outbox = Path(endpoints.outbox)
+
+    def hold_email() -> Path | None:
+        return next(
+            (p for p in sorted(outbox.glob("*.eml")) if sync_id in p.read_text(errors="replace")), None
+        )
+
+    eml = wait_until(hold_email, "the hold email in the outbox")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else ""
+    lines = text.strip().splitlines()
+    shown = "\n".join(lines[:30]) + ("\n..." if len(lines) > 30 else "")
+    console.print(
+        Panel(
+            f"[bold]From:[/bold] {escape(str(message['From']))}\n"
+            f"[bold]To:[/bold] {escape(str(message['To']))}\n"
+            f"[bold]Subject:[/bold] {escape(str(message['Subject']))}\n\n{escape(shown)}",
+            title=str(eml),
+            expand=False,
+        )
+    )
+
+    _step(console, 6, "Download the CSV of changes")
+    link = api.get(f"/syncs/{sync_id}/changes.csv")
+    response = requests.get(link["url"], timeout=30)
+    if response.status_code != 200:
+        raise DemoError(f"the presigned URL answered {response.status_code}")
+    downloads = options.workdir / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    saved = downloads / link["filename"]
+    saved.write_bytes(response.content)
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    console.print(f"GET {link['url'][:90]}... → {len(rows)} changes saved to {saved}")
+    if rows:
+        keys = [k for k in ("School ID", "Record type", "Change") if k in rows[0]]
+        if keys:
+            table = Table(title="Changes by " + ", ".join(keys))
+            for column in (*keys, "rows"):
+                table.add_column(column)
+            for values, count in sorted(Counter(tuple(r[k] for k in keys) for r in rows).items()):
+                table.add_row(*values, str(count))
+            console.print(table)
+
+    _step(console, 7, f"Release school {scenario.contacts_school}, reject school {scenario.mistaken_school}")
+    decision = api.post(
+        f"/syncs/{sync_id}/release",
+        {
+            "schools": [scenario.contacts_school],
+            "hold_types": ["emergency_contacts"],
+            "comment": "the new emergency contacts are expected",
+        },
+    )
+    console.print(f"POST /syncs/{sync_id}/release → released {decision['schools']} as {decision['actor']}")
+
+    def released() -> dict[str, Any] | None:
+        # The released school is applied, then the sync waits again for the rest.
+        detail = api.get(f"/syncs/{sync_id}")
+        hold = open_hold()
+        waiting = (
+            hold is not None
+            and hold["sync_id"] == sync_id
+            and hold["held_schools"] == [scenario.mistaken_school]
+        )
+        return detail if waiting and scenario.contacts_school in detail["applied_schools"] else None
+
+    detail = wait_until(released, f"school {scenario.contacts_school} to be applied")
+    console.print(
+        f"School {scenario.contacts_school} applied (versions {detail['versions']}); "
+        f"still held: {', '.join(detail['held_schools'])}"
+    )
+    decision = api.post(
+        f"/syncs/{sync_id}/reject", {"comment": "export mistake; a corrected file will follow"}
+    )
+    console.print(f"POST /syncs/{sync_id}/reject → rejected the rest as {decision['actor']}")
+
+    def finished() -> dict[str, Any] | None:
+        detail = api.get(f"/syncs/{sync_id}")
+        return detail if detail["status"] not in ("held", "running") else None
+
+    final = wait_until(finished, "the sync to finish")
+    console.print(f"Sync {sync_id} ended: [bold]{final['status']}[/bold]")
+
+    _step(console, 8, "Where the district stands")
+    console.print(_schools_table(api.get(f"/districts/{district_id}/schools")))
+    versions = api.get(f"/districts/{district_id}/versions")
+    table = Table(title="Accepted snapshot versions")
+    for column in ("version", "created", "by sync", "students", "contacts"):
+        table.add_column(column)
+    for version in versions["versions"]:
+        table.add_row(
+            str(version["version"]),
+            version["created_at"][:19].replace("T", " "),
+            version.get("sync_id") or "",
+            str(version["counts"].get("students", "")),
+            str(version["counts"].get("contacts", "")),
+        )
+    console.print(table)
+    audit = api.get(f"/districts/{district_id}/audit")["entries"]
+    for entry in reversed(audit):
+        console.print(
+            f"  audit: {entry['at'][:19]} {entry['actor']} {entry['action']} {entry.get('schools') or ''}"
+        )
+    console.print(
+        f"School {scenario.mistaken_school} kept its {before[scenario.mistaken_school]} students; "
+        f"school {scenario.contacts_school}'s new contacts are in version {versions['latest']}."
+    )

@@ -1,0 +1,504 @@
+"""The whole product in one local process, on loopback: what ``rostersync serve`` runs.
+
+:class:`LocalProduct` starts :class:`~rostersync.local.stack.LocalAws` (``template.yaml`` in moto,
+the real state machine definition on moto's interpreter, the functions routed to their handlers)
+and puts moto's AWS APIs on an HTTP port too (``ThreadedMotoServer`` over the same in-process
+backends, so ``aws --endpoint-url`` and the presigned S3 URLs the API hands out work from any
+client). Around it: the release API over HTTP (the real ``ApiFunction`` handler behind
+:mod:`rostersync.local.apigw`, with locally issued bearer tokens for a district admin and an
+operator), an SFTP endpoint whose uploads land in ``inbox/<district_id>/`` and raise S3's "Object
+Created" event as EventBridge would (:mod:`rostersync.local.sftp`), an ``outbox/`` of the emails
+SES accepted (:mod:`rostersync.local.outbox`), and a watcher that reports each sync's status
+changes. Everything a client needs is in :class:`Endpoints`, also written to
+``<workdir>/serve.json``. Development only: nothing here is deployed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import queue
+import secrets
+import socket
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+
+if TYPE_CHECKING:  # moto is imported only once the S3 endpoint variables are set (see start)
+    from rostersync.local.apigw import ApiServer
+    from rostersync.local.sftp import InboxSftpServer
+    from rostersync.local.stack import LocalAws
+    from rostersync.pipeline.models import SyncRecord
+
+Log = Callable[[str], None]
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+DEMO_DISTRICT = "demo"
+DEMO_ADMIN_EMAIL = "admin@demo-usd.example.org"
+OPERATOR_EMAIL = "operator@vendor.example.com"
+SENDER_EMAIL = "rostersync@vendor.example.com"
+POLL_SECONDS = 0.3
+TOKEN_TTL_SECONDS = 7 * 24 * 3600
+# Statuses the watcher reports; "waiting" is reported when the upload arrives, and "coalesced"
+# (an earlier file's sync folding into the set's last one) only adds noise.
+_QUIET_STATUSES = frozenset({"waiting", "coalesced"})
+
+
+class ServeError(RuntimeError):
+    """The local product cannot start as asked."""
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    api_port: int = 0  # 0: a free port
+    sftp_port: int = 0
+    moto_port: int = 0
+    workdir: Path = Path(".rostersync")
+    quiet_seconds: int = 2
+    district_id: str = DEMO_DISTRICT
+    district_name: str = "Demo Unified School District"
+    admin_email: str = DEMO_ADMIN_EMAIL
+    sftp_user: str = DEMO_DISTRICT
+    sftp_password: str | None = None  # None: a new random one each run
+    sftp_authorized_keys: Path | None = None
+    template: Path = REPO_ROOT / "template.yaml"
+    function_logs: bool = False  # the functions' Powertools INFO logs on stdout
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where everything is, as printed at start and written to ``<workdir>/serve.json``."""
+
+    district_id: str
+    api_url: str
+    admin_token: str
+    operator_token: str
+    admin_email: str
+    sftp_host: str
+    sftp_port: int
+    sftp_user: str
+    sftp_password: str | None
+    sftp_host_key_fingerprint: str
+    aws_endpoint_url: str
+    raw_bucket: str
+    snapshot_bucket: str
+    table_name: str
+    outbox: str
+    region: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def read(cls, path: Path) -> Endpoints:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def require_loopback(host: str) -> str:
+    """The IPv4 loopback address to serve on: everything is served without TLS and with
+    development credentials, so nothing else is accepted."""
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is None or address.version != 4 or not address.is_loopback:
+        raise ServeError(f"{host} is not an IPv4 loopback address; the local product serves 127.0.0.1 only")
+    return host
+
+
+class LocalProduct:
+    """The local product; ``start()`` returns its :class:`Endpoints`, ``stop()`` ends it all."""
+
+    def __init__(self, options: ServeOptions | None = None, log: Log | None = None) -> None:
+        self.options = options or ServeOptions()
+        self.log: Log = log or (lambda _line: None)
+        self.stack: LocalAws | None = None
+        self.endpoints: Endpoints | None = None
+        self.outbox_dir = self.options.workdir / "outbox"
+        # Our own calls into the stack (API requests, event deliveries) one at a time: moto and
+        # the routed handlers are not made for concurrent use (the handlers swap the environment).
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._events: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._moto: Any = None
+        self._api: ApiServer | None = None
+        self._sftp: InboxSftpServer | None = None
+        self._seen: dict[tuple[str, str], str] = {}
+        self._saved_environ: dict[str, str] | None = None
+        self._saved_stdout: Any = None
+        self._tap: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalProduct:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> Endpoints:
+        options = self.options
+        options.host = require_loopback(options.host)
+        if not options.template.is_file():
+            raise ServeError(f"no template at {options.template}")
+        options.workdir.mkdir(parents=True, exist_ok=True)
+        # The stack lives in memory: emails of an earlier run refer to syncs that are gone.
+        for stale in self.outbox_dir.glob("*.eml"):
+            stale.unlink()
+        moto_port = options.moto_port or free_port(options.host)
+        aws_url = f"http://{options.host}:{moto_port}"
+        self._saved_environ = dict(os.environ)
+        # S3 clients (the functions' and the API's presigner) address the moto server, so the
+        # presigned URLs the API hands out can be fetched by any HTTP client. In this process
+        # moto still answers them without the network round trip: MOTO_S3_CUSTOM_ENDPOINTS is
+        # read when moto's S3 module is first imported, hence the late imports below.
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                "AWS_ENDPOINT_URL_S3": aws_url,
+                "MOTO_S3_CUSTOM_ENDPOINTS": aws_url,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+        )
+        try:
+            self._start(aws_url, moto_port)
+        except BaseException:
+            self.stop()
+            raise
+        assert self.endpoints is not None
+        return self.endpoints
+
+    def _start(self, aws_url: str, moto_port: int) -> None:
+        from moto.server import ThreadedMotoServer
+
+        from rostersync.local.outbox import MailerTap
+        from rostersync.local.stack import LocalAws
+
+        options = self.options
+        # Expected noise: the interpreter logs every Choice path that is absent, paramiko every
+        # client that hangs up, werkzeug every request.
+        for name, level in (
+            ("werkzeug", logging.ERROR),
+            ("moto.stepfunctions", logging.CRITICAL),
+            ("paramiko", logging.CRITICAL),
+        ):
+            logging.getLogger(name).setLevel(level)
+        if not options.function_logs:
+            self._saved_stdout = sys.stdout
+            sys.stdout = _WithoutMetrics(sys.stdout)
+        self._tap = MailerTap().install()
+        stack = LocalAws(
+            options.template,
+            parameters={
+                "SenderEmail": SENDER_EMAIL,
+                "QuietPeriodSeconds": options.quiet_seconds,
+                "LockRetrySeconds": 1,
+                "LogLevel": "INFO" if options.function_logs else "WARNING",
+            },
+            stack_name="rostersync-local",
+        )
+        self.stack = stack.__enter__()
+        self._moto = ThreadedMotoServer(ip_address=options.host, port=moto_port, verbose=False)
+        self._moto.start()
+        self._onboard_district()
+
+        self._start_thread("rostersync-events", self._deliver_events)
+        sftp_password, fingerprint = self._start_sftp()
+        admin_token, operator_token = self._start_api()
+        self._start_thread("rostersync-watch", self._watch)
+
+        assert self._api is not None and self._sftp is not None
+        sftp_host, sftp_port = self._sftp.address
+        self.endpoints = Endpoints(
+            district_id=options.district_id,
+            api_url=self._api.url,
+            admin_token=admin_token,
+            operator_token=operator_token,
+            admin_email=options.admin_email,
+            sftp_host=sftp_host,
+            sftp_port=sftp_port,
+            sftp_user=options.sftp_user,
+            sftp_password=sftp_password,
+            sftp_host_key_fingerprint=fingerprint,
+            aws_endpoint_url=aws_url,
+            raw_bucket=stack.env("RAW_BUCKET"),
+            snapshot_bucket=stack.env("SNAPSHOT_BUCKET"),
+            table_name=stack.env("TABLE_NAME"),
+            outbox=str(self.outbox_dir.resolve()),
+            region=stack.region,
+        )
+        path = options.workdir / "serve.json"
+        path.write_text(self.endpoints.to_json(), encoding="utf-8")
+        os.chmod(path, 0o600)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._events.put(None)
+        for server in (self._sftp, self._api):
+            try:
+                if server is not None:
+                    server.stop()
+            except Exception:  # stopping must go on whatever one piece does
+                logging.getLogger(__name__).exception("stopping a local server failed")
+        self._sftp = self._api = None
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+        if self._moto is not None:
+            try:
+                self._moto.stop()
+            finally:
+                self._moto = None
+        if self.stack is not None:
+            try:
+                self.stack.__exit__(None, None, None)
+            finally:
+                self.stack = None
+        if self._tap is not None:
+            self._tap.uninstall()
+            self._tap = None
+        if self._saved_stdout is not None:
+            sys.stdout = self._saved_stdout
+            self._saved_stdout = None
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
+
+    def wait(self) -> None:
+        """Block until :meth:`stop` (from another thread) or Ctrl-C."""
+        while not self._stop.wait(0.5):
+            pass
+
+    def _start_thread(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # ------------------------------------------------------------------ pieces
+    def _deps(self) -> Any:
+        from rostersync.aws import build_deps
+        from rostersync.pipeline.config import PipelineConfig
+
+        assert self.stack is not None
+        return build_deps(PipelineConfig.from_env(self.stack.environment))
+
+    def _onboard_district(self) -> None:
+        """The demo district, as an operator would onboard it: name, admin email, defaults."""
+        from rostersync.local.routing import serialized
+        from rostersync.settings import DistrictSettings
+
+        options = self.options
+        settings = DistrictSettings(
+            district_id=options.district_id, name=options.district_name, admin_emails=[options.admin_email]
+        )
+        with serialized():
+            self._deps().repo.put_settings(settings)
+
+    def _start_sftp(self) -> tuple[str | None, str]:
+        import boto3
+
+        from rostersync.local.sftp import (
+            InboxSftpServer,
+            S3Inbox,
+            SftpAccount,
+            load_or_create_host_key,
+            read_public_keys,
+        )
+
+        options = self.options
+        assert self.stack is not None
+        keys = read_public_keys(options.sftp_authorized_keys) if options.sftp_authorized_keys else ()
+        password = options.sftp_password
+        if password is None and not keys:
+            password = secrets.token_urlsafe(9)
+        account = SftpAccount(options.sftp_user, options.district_id, password, keys)
+        host_key = load_or_create_host_key(options.workdir / "sftp_host_rsa_key")
+        s3 = boto3.client("s3", region_name=self.stack.region)
+        inbox = S3Inbox(s3, self.stack.env("RAW_BUCKET"), lambda bucket, key: self._events.put((bucket, key)))
+        self._sftp = InboxSftpServer(
+            options.host, options.sftp_port, host_key=host_key, accounts=[account], inbox=inbox
+        ).start()
+        return password, str(host_key.fingerprint)
+
+    def _start_api(self) -> tuple[str, str]:
+        from rostersync.api import openapi_document
+        from rostersync.local.apigw import bearer_claims, issue_token, serve_api
+        from rostersync.local.stack import InvocationError
+
+        options = self.options
+        stack = self.stack
+        assert stack is not None
+        secret = secrets.token_urlsafe(32)
+        admin = {
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, options.admin_email)),
+            "email": options.admin_email,
+            "cognito:username": options.admin_email,
+            "cognito:groups": ["district_admin"],
+            "custom:districts": options.district_id,
+        }
+        operator = {
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, OPERATOR_EMAIL)),
+            "email": OPERATOR_EMAIL,
+            "cognito:username": OPERATOR_EMAIL,
+            "cognito:groups": ["operator"],
+        }
+
+        def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+            try:
+                result: dict[str, Any] = stack.invoke("ApiFunction", event)
+            except InvocationError as exc:
+                self.log(f"[red]API {event['httpMethod']} {event['path']} failed:[/red] {exc}")
+                body = {"error": "internal", "message": "the API function failed; see the serve output"}
+                return {
+                    "statusCode": 502,
+                    "headers": {"Content-Type": "application/json"},
+                    "body": json.dumps(body),
+                }
+            return result
+
+        self._api = serve_api(
+            options.host,
+            options.api_port,
+            handler=handler,
+            claims_for=bearer_claims(secret),
+            resources=list(openapi_document()["paths"]),
+            lock=self._lock,
+        ).start()
+        return (
+            issue_token(secret, admin, ttl_seconds=TOKEN_TTL_SECONDS),
+            issue_token(secret, operator, ttl_seconds=TOKEN_TTL_SECONDS),
+        )
+
+    # ------------------------------------------------------------------ background work
+    def _deliver_events(self) -> None:
+        """S3 → EventBridge → IngestFunction for every object an SFTP upload created, in order."""
+        from rostersync.local.stack import LocalStackError
+
+        while True:
+            item = self._events.get()
+            if item is None or self._stop.is_set() or self.stack is None:
+                return
+            bucket, key = item
+            name = key.split("/", 2)[-1]
+            district = key.split("/")[1] if key.count("/") >= 2 else "?"
+            try:
+                with self._lock:
+                    delivery = self.stack.deliver_object_created(bucket, key)
+            except LocalStackError as exc:
+                self.log(f"[red]{district}: {name} received, but the event was not delivered:[/red] {exc}")
+                continue
+            except Exception as exc:
+                if not self._stop.is_set():
+                    self.log(f"[red]{district}: {name} received; ingest failed:[/red] {exc}")
+                continue
+            result = delivery.results.get("IngestFunction") or {}
+            sync_id = result.get("sync_id") if isinstance(result, dict) else None
+            self.log(
+                f"[cyan]{district}[/cyan] ⇢ {name} received over SFTP"
+                + (
+                    f" (sync {sync_id}; processed after {self.options.quiet_seconds}s of quiet)"
+                    if sync_id
+                    else ""
+                )
+            )
+
+    def _watch(self) -> None:
+        """Report new emails and every sync's status changes until stopped."""
+        from rostersync.local.outbox import Outbox
+        from rostersync.local.routing import serialized
+
+        assert self.stack is not None
+        outbox = Outbox(self.outbox_dir, self._tap.emails)
+        deps = self._deps()
+        while not self._stop.wait(POLL_SECONDS):
+            try:
+                with serialized():
+                    districts = [s.district_id for s in deps.repo.list_settings()]
+                    records = [r for d in districts for r in deps.repo.list_syncs(d)]
+                for record in sorted(records, key=lambda r: r.updated_at):
+                    self._report(record)
+                for path, sent in outbox.collect():
+                    subject = escape(sent.subject or "")
+                    self.log(f"[magenta]email[/magenta] to {', '.join(sent.to)}: “{subject}” → {path}")
+            except Exception as exc:
+                if self._stop.is_set():
+                    return
+                self.log(f"[yellow]watcher: {exc}[/yellow]")
+
+    def _report(self, record: SyncRecord) -> None:
+        key = (record.district_id, record.sync_id)
+        if self._seen.get(key) == record.status:
+            return
+        self._seen[key] = record.status
+        if record.status in _QUIET_STATUSES:
+            return
+        self.log(describe_sync(record))
+
+
+class _WithoutMetrics:
+    """stdout without the functions' CloudWatch metrics (EMF JSON documents Powertools prints
+    after each invocation; on AWS they go to CloudWatch, here they would bury the progress
+    lines). Each document is one ``write`` of its own, followed by the newline's."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._dropped = False
+
+    def write(self, text: str) -> int:
+        if text.startswith('{"_aws"') or (self._dropped and text == "\n"):
+            self._dropped = not self._dropped
+            return len(text)
+        self._dropped = False
+        return int(self._stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def describe_sync(record: SyncRecord) -> str:
+    """One readable line (plus one per hold) of a sync's status."""
+    head = f"[cyan]{record.district_id}[/cyan] sync {record.sync_id}"
+    status = record.status
+    if status == "running":
+        return f"{head}: processing (normalize → diff → holds)"
+    if status == "held":
+        schools = ", ".join(record.held_schools) or "district-wide"
+        lines = [
+            f"{head}: [bold yellow]HELD[/bold yellow] ({schools}); admins emailed, waiting for a decision"
+        ]
+        lines += [f"    • {hold.get('type')}: {escape(str(hold.get('message')))}" for hold in record.holds]
+        if record.applied_schools:
+            lines.append(
+                f"    applied so far: {', '.join(record.applied_schools)} (versions {record.versions})"
+            )
+        return "\n".join(lines)
+    if status == "applied":
+        version = record.versions[-1] if record.versions else "?"
+        return f"{head}: [bold green]applied[/bold green] → accepted snapshot version {version}"
+    if status == "partially_applied":
+        return f"{head}: applied for {', '.join(record.applied_schools)} (versions {record.versions})"
+    color = "red" if status in ("failed", "expired") else "yellow"
+    reason = f": {escape(record.reason)}" if record.reason else ""
+    return f"{head}: [{color}]{status}[/{color}]{reason}"
