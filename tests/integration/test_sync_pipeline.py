@@ -14,6 +14,7 @@ import pytest
 
 from rostersync.local import LocalAws
 from rostersync.pipeline.decisions import AlreadyDecidedError
+from rostersync.synthetic import drop_school_students
 
 from .conftest import (
     ADMIN,
@@ -23,6 +24,7 @@ from .conftest import (
     accepted_version,
     awaiting_decision,
     decide,
+    deps_of,
     district_settings,
     lock_item,
     paused_today,
@@ -206,6 +208,32 @@ def test_releasing_one_of_two_held_schools_applies_only_that_school(
         stack.client("stepfunctions").describe_execution(executionArn=stack.execution_arn(sync_id))["status"]
         == "RUNNING"
     )
+
+
+def test_schools_without_a_hold_apply_while_another_school_waits(stack: LocalAws, data: DistrictData) -> None:
+    held_school, other = data.schools[0], data.schools[1]
+    _applied_day1(stack, data)
+    # Day 2: half of one school's students gone (held), and a few leavers elsewhere (under 10 %).
+    day2 = drop_school_students(data.district, held_school, 0.5, seed=0)
+    day2 = drop_school_students(day2, other, 0.05, seed=1)
+    record = sync_set(stack, D, data.files(day2, "day2-unheld"), {"partially_applied", "applied", "failed"})
+    sync_id = str(record["sync_id"])
+
+    waiting = awaiting_decision(stack, D, sync_id)
+    assert waiting["held_schools"] == [held_school]
+    assert other in waiting["applied_schools"] and held_school not in waiting["applied_schools"]
+    v2 = accepted(stack, D, 2)
+    assert student_ids(v2, other) == student_ids(day2, other) != student_ids(data.district, other)
+    assert student_ids(v2, held_school) == student_ids(data.district, held_school)
+
+    decide(stack, D, sync_id, "reject")
+
+    assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
+    assert stack.sync_record(D, sync_id)["status"] == "rejected"  # type: ignore[index]
+    assert accepted_version(stack, D) == 2
+    schools = {s.school_id: s for s in deps_of(stack).repo.list_school_status(D)}
+    assert schools[other].last_applied_sync_id == sync_id
+    assert schools[held_school].last_applied_sync_id not in (None, sync_id)
 
 
 # ------------------------------------------------------------------------------- arrivals

@@ -247,6 +247,7 @@ class SchoolView(BaseModel):
     school_id: str
     status: SchoolState
     sync_id: str | None = Field(None, description="the sync that last changed this school's status")
+    last_applied_sync_id: str | None = Field(None, description="the sync whose changes were last accepted")
     last_applied_at: datetime | None = None
     counts: dict[str, int] = Field(description="changes applied to the school by its last accepted sync")
 

@@ -479,6 +479,7 @@ def list_schools(deps: ApiDeps, caller: Caller, district_id: str) -> SchoolList:
                 school_id=school_id,
                 status=status,
                 sync_id=item.sync_id if item else None,
+                last_applied_sync_id=item.last_applied_sync_id if item else None,
                 last_applied_at=item.last_applied_at if item else None,
                 counts=item.counts if item else {},
             )

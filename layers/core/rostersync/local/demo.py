@@ -210,7 +210,7 @@ def _schools_table(schools: dict[str, Any]) -> Table:
         table.add_row(
             school["school_id"],
             f"[{color}]{school['status']}[/{color}]",
-            school.get("sync_id") or "",
+            school.get("last_applied_sync_id") or "",
             (school.get("last_applied_at") or "")[:19].replace("T", " "),
         )
     return table

@@ -95,6 +95,9 @@ class Progress(_Model):
     district_hold: bool = False
     releasable: bool = True
     applies: int = 0
+    # Schools with changes and no hold of their own: applied before the sync waits, so one
+    # school's hold does not keep the others' rosters back (empty under a district-wide hold).
+    unheld_schools: list[str] = Field(default_factory=list)
 
 
 class EvaluateOutput(_Model):
@@ -102,6 +105,7 @@ class EvaluateOutput(_Model):
     holds: int = 0
     holds_key: str | None = None
     held_schools: int = 0
+    apply_unheld_first: bool = False
     progress: Progress
 
 

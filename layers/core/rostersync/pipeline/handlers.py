@@ -26,9 +26,7 @@ from rostersync.pipeline.events import (
     SettleInput,
 )
 
-IngestStep = Annotated[
-    SettleInput | LockInput | NormalizeInput | FetchInput, Field(discriminator="step")
-]
+IngestStep = Annotated[SettleInput | LockInput | NormalizeInput | FetchInput, Field(discriminator="step")]
 DiffStep = Annotated[DiffInput | ApplyInput, Field(discriminator="step")]
 HoldsStep = Annotated[
     EvaluateInput | AwaitDecisionInput | NotifyInput | FinishInput, Field(discriminator="step")

@@ -111,6 +111,7 @@ class SchoolStatus(BaseModel):
     district_id: str
     school_id: str
     status: SchoolState
-    sync_id: str | None = None
+    sync_id: str | None = None  # the sync that last changed the status
+    last_applied_sync_id: str | None = None  # the sync whose changes were last accepted
     last_applied_at: datetime | None = None
     counts: dict[str, int] = Field(default_factory=dict)

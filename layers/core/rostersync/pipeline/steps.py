@@ -523,6 +523,7 @@ def _set_schools(deps: Deps, district_id: str, sync_id: str, schools: list[str],
                 school_id=school,
                 status=state,
                 sync_id=sync_id,
+                last_applied_sync_id=previous.last_applied_sync_id if previous else None,
                 last_applied_at=previous.last_applied_at if previous else None,
                 counts=previous.counts if previous else {},
             )
@@ -533,6 +534,7 @@ def evaluate(inp: EvaluateInput, deps: Deps) -> EvaluateOutput:
     """Evaluate the hold rules; write ``holds.json``; record the holds and per-school status."""
     settings = deps.repo.get_settings(inp.district_id)
     releasable = True
+    changed_schools: set[str] = set()
     if inp.fetch is not None and inp.fetch.outcome == "held":
         # The source failed: nothing was read, so the only hold is the source's, and it can only
         # be retried (the fetch runs again) or rejected.
@@ -559,14 +561,18 @@ def evaluate(inp: EvaluateInput, deps: Deps) -> EvaluateOutput:
         changes = read_change_set(deps.snapshots, inp.diff.changes_prefix)
         found = holds_mod.evaluate_holds(changes, staged, accepted, settings)
         releasable = not any(h.type == "invalid_files" for h in found)
+        changed_schools = change_schools(changes)
     holds_key = f"{prefix}/holds.json"
     deps.snapshots.put(holds_key, json.dumps([h.model_dump(mode="json") for h in found], indent=2).encode())
     held_schools = sorted({h.school_id for h in found if h.school_id is not None})
+    district_hold = any(h.school_id is None for h in found)
+    unheld = [] if district_hold or not releasable else sorted(changed_schools - set(held_schools))
     progress = Progress(
         accepted_version=base,
         held_schools=held_schools,
-        district_hold=any(h.school_id is None for h in found),
+        district_hold=district_hold,
         releasable=releasable,
+        unheld_schools=unheld if found else [],
     )
     recorded = [h.model_dump(mode="json", exclude={"sample_ids"}) for h in found[:_MAX_RECORDED_HOLDS]]
     deps.repo.update_sync(
@@ -586,6 +592,7 @@ def evaluate(inp: EvaluateInput, deps: Deps) -> EvaluateOutput:
         holds=len(found),
         holds_key=holds_key,
         held_schools=len(held_schools),
+        apply_unheld_first=bool(progress.unheld_schools),
         progress=progress,
     )
 
@@ -682,7 +689,7 @@ def apply(inp: ApplyInput, deps: Deps) -> ApplyOutput:
     held = set(progress.held_schools)
     schools = inp.schools
     if schools is not None:
-        unknown = sorted(set(schools) - held)
+        unknown = sorted(set(schools) - held - set(progress.unheld_schools))
         if unknown:
             raise ValueError(f"schools not on hold: {', '.join(unknown)}")
         if held <= set(schools) and not progress.district_hold:
@@ -751,6 +758,7 @@ def apply(inp: ApplyInput, deps: Deps) -> ApplyOutput:
         update={
             "accepted_version": version,
             "applied_schools": sorted(set(progress.applied_schools) | set(released)),
+            "unheld_schools": [] if schools is None else sorted(set(progress.unheld_schools) - set(schools)),
             "held_schools": [] if schools is None else sorted(held - set(schools)),
             "district_hold": False if schools is None else progress.district_hold,
             "applies": progress.applies + 1,
@@ -776,6 +784,7 @@ def apply(inp: ApplyInput, deps: Deps) -> ApplyOutput:
                 school_id=school,
                 status="connected",
                 sync_id=inp.sync_id,
+                last_applied_sync_id=inp.sync_id,
                 last_applied_at=now,
                 counts=_school_counts(applying, school),
             )
