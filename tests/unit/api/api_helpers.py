@@ -7,8 +7,8 @@ import copy
 import importlib.util
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,13 +23,17 @@ from rostersync.aws import DynamoRepository, S3BlobStore
 from rostersync.aws.presign import S3Presigner
 from rostersync.pipeline.config import get_config
 from rostersync.pipeline.models import DecisionToken, SyncRecord
-from rostersync.pipeline.ports import TaskGoneError
+from tests.support.aws_fakes import NOW as NOW
+from tests.support.aws_fakes import Clock as Clock
+from tests.support.aws_fakes import FakeLambdaContext as FakeLambdaContext
+from tests.support.aws_fakes import RecordingWorkflow as RecordingWorkflow
+from tests.support.aws_fakes import create_table as _create_table
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events"
 SNAP, TABLE = "snapshot-bucket", "rostersync-table"
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:rostersync-sync"
-NOW = datetime(2025, 3, 3, 2, 30, tzinfo=UTC)
+
 SYNC = "d1-0123456789ab"  # the sync id of events/api_*.json
 
 ADMIN_D1: dict[str, Any] = {
@@ -53,62 +57,6 @@ OPERATOR: dict[str, Any] = {
 NO_ROLE: dict[str, Any] = {"sub": "1234", "email": "someone@example.org", "cognito:groups": "readers"}
 
 
-def create_table(name: str = TABLE) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-
-
-@dataclass
-class RecordingWorkflow:
-    """A Workflow that records starts and task callbacks; ``gone`` makes every callback fail."""
-
-    started: dict[str, dict[str, Any]] = field(default_factory=dict)
-    successes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    gone: bool = False
-
-    def start(self, name: str, payload: dict[str, Any]) -> str | None:
-        if name in self.started:
-            return None
-        self.started[name] = payload
-        return f"arn:aws:states:us-east-1:123456789012:execution:rostersync-sync:{name}"
-
-    def send_success(self, task_token: str, output: dict[str, Any]) -> None:
-        if self.gone:
-            raise TaskGoneError("Task Timed Out")
-        self.successes.append((task_token, output))
-
-
-@dataclass
-class FakeLambdaContext:
-    """What Powertools reads from a Lambda context."""
-
-    function_name: str = "rostersync-api"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:rostersync-api"
-    aws_request_id: str = "7e57c0de-0000-4000-8000-000000000000"
-    log_group_name: str = "/aws/lambda/rostersync-api"
-    log_stream_name: str = "2025/03/03/[$LATEST]0000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 @dataclass
 class ApiResponse:
     status: int
@@ -118,6 +66,10 @@ class ApiResponse:
     @property
     def json(self) -> Any:
         return json.loads(self.text)
+
+
+def create_table(name: str = TABLE) -> None:
+    _create_table(name)
 
 
 @pytest.fixture
@@ -140,14 +92,6 @@ def moto_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
     rs_aws.reset()
     default_api_deps.cache_clear()
-
-
-class Clock:
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_helpers import api_event, invoke, seed_sync
+from api_helpers import FakeLambdaContext, api_event, invoke, seed_sync
 
 from rostersync.api.deps import ApiDeps
 
@@ -85,5 +85,5 @@ def test_an_unexpected_error_is_a_bare_500(
     assert response.status == 500
     assert response.json == {
         "error": "internal_error",
-        "message": "internal error (request 7e57c0de-0000-4000-8000-000000000000)",
+        "message": f"internal error (request {FakeLambdaContext().aws_request_id})",
     }

@@ -6,8 +6,6 @@ from __future__ import annotations
 import importlib.util
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,7 +17,12 @@ from moto import mock_aws
 from rostersync import aws as rs_aws
 from rostersync.aws import DynamoRepository, EventBridgeBus, S3BlobStore, SesMailer
 from rostersync.pipeline.config import PipelineConfig
-from rostersync.pipeline.ports import Deps, TaskGoneError
+from rostersync.pipeline.ports import Deps
+from tests.support.aws_fakes import NOW as NOW
+from tests.support.aws_fakes import Clock as Clock
+from tests.support.aws_fakes import FakeLambdaContext as FakeLambdaContext
+from tests.support.aws_fakes import RecordingWorkflow as RecordingWorkflow
+from tests.support.aws_fakes import create_table as _create_table
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -30,56 +33,10 @@ RAW, SNAP, TABLE, BUS, SENDER = (
     "rostersync-bus",
     "noreply@example.com",
 )
-NOW = datetime(2025, 3, 3, 2, 30, tzinfo=UTC)
 
 
 def create_table(name: str = TABLE) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-
-
-@dataclass
-class RecordingWorkflow:
-    """A Workflow that records starts and task callbacks; ``gone`` makes every callback fail."""
-
-    started: dict[str, dict[str, Any]] = field(default_factory=dict)
-    successes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    gone: bool = False
-
-    def start(self, name: str, payload: dict[str, Any]) -> str | None:
-        if name in self.started:
-            return None
-        self.started[name] = payload
-        return f"arn:aws:states:us-east-1:123456789012:execution:sync:{name}"
-
-    def send_success(self, task_token: str, output: dict[str, Any]) -> None:
-        if self.gone:
-            raise TaskGoneError("Task Timed Out")
-        self.successes.append((task_token, output))
-
-
-class Clock:
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+    _create_table(name)
 
 
 @pytest.fixture
@@ -156,21 +113,6 @@ def sent_emails() -> list[Any]:
     from moto.ses.models import ses_backends
 
     return list(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
-
-
-@dataclass
-class FakeLambdaContext:
-    """What Powertools reads from a Lambda context."""
-
-    function_name: str = "rostersync-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:rostersync-test"
-    aws_request_id: str = "2d9d1f0e-0000-4000-8000-000000000000"
-    log_group_name: str = "/aws/lambda/rostersync-test"
-    log_stream_name: str = "2025/03/03/[$LATEST]0000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 @pytest.fixture

@@ -1,0 +1,81 @@
+"""Test doubles shared by the unit tests of the pipeline and of the API: the roster table as
+template.yaml declares it (created in moto), a workflow that records starts and callbacks, a
+fixed clock and a Lambda context with the fields Powertools reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from rostersync.pipeline.ports import TaskGoneError
+
+NOW = datetime(2025, 3, 3, 2, 30, tzinfo=UTC)
+
+
+def create_table(name: str) -> None:
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi1",
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+
+@dataclass
+class RecordingWorkflow:
+    """A Workflow that records starts and task callbacks; ``gone`` makes every callback fail."""
+
+    state_machine: str = "rostersync-sync"
+    started: dict[str, dict[str, Any]] = field(default_factory=dict)
+    successes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    gone: bool = False
+
+    def start(self, name: str, payload: dict[str, Any]) -> str | None:
+        if name in self.started:
+            return None
+        self.started[name] = payload
+        return f"arn:aws:states:us-east-1:123456789012:execution:{self.state_machine}:{name}"
+
+    def send_success(self, task_token: str, output: dict[str, Any]) -> None:
+        if self.gone:
+            raise TaskGoneError("Task Timed Out")
+        self.successes.append((task_token, output))
+
+
+class Clock:
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class FakeLambdaContext:
+    """What Powertools reads from a Lambda context."""
+
+    function_name: str = "rostersync-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:rostersync-test"
+    aws_request_id: str = "2d9d1f0e-0000-4000-8000-000000000000"
+    log_group_name: str = "/aws/lambda/rostersync-test"
+    log_stream_name: str = "2025/03/03/[$LATEST]0000"
+    remaining_millis: int = 300_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_millis
