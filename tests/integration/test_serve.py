@@ -128,6 +128,9 @@ def test_serve_runs_a_held_sync_from_sftp_upload_to_released_snapshot(
     csv = requests.get(link["url"], timeout=15)
     assert csv.status_code == 200 and b"removed" in csv.content
 
+    # And the schools that tripped no hold were applied before the sync started waiting
+    assert served.get("/districts/demo/versions")["latest"] == 2
+
     # When the admin releases the whole sync over HTTP
     response = served.http.post(
         f"{endpoints.api_url}/syncs/{hold['sync_id']}/release",
@@ -136,12 +139,14 @@ def test_serve_runs_a_held_sync_from_sftp_upload_to_released_snapshot(
     )
     assert response.status_code == 202, response.text
 
-    # Then it is applied as snapshot version 2
+    # Then the held schools are applied as snapshot version 3
     versions = served.wait(
-        lambda: (v := served.get("/districts/demo/versions"))["latest"] == 2 and v, "version 2"
+        lambda: (v := served.get("/districts/demo/versions"))["latest"] == 3 and v, "version 3"
     )
     assert versions["versions"][0]["sync_id"] == hold["sync_id"]
-    assert served.get(f"/syncs/{hold['sync_id']}")["status"] == "applied"
+    served.wait(
+        lambda: served.get(f"/syncs/{hold['sync_id']}")["status"] == "applied", "the sync to be applied"
+    )
     assert served.get("/districts/demo/holds", status="open")["holds"] == []
 
 
