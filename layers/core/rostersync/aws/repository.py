@@ -63,6 +63,22 @@ def _failed_condition(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
+# Attribute names a condition may use as ``#name`` (some are DynamoDB reserved words).
+_CONDITION_NAMES = ("pk", "owner", "state", "status")
+
+
+def _condition(condition: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The ConditionExpression arguments: ``#name`` placeholders resolved, ``values`` given
+    without their leading colon (``me=owner`` for ``:me``)."""
+    kwargs: dict[str, Any] = {"ConditionExpression": condition}
+    names = {f"#{n}": n for n in _CONDITION_NAMES if f"#{n}" in condition}
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    if values:
+        kwargs["ExpressionAttributeValues"] = _marshal({f":{k}": v for k, v in values.items()})
+    return kwargs
+
+
 def district_pk(district_id: str) -> str:
     return f"DISTRICT#{district_id}"
 
@@ -90,12 +106,7 @@ class DynamoRepository:
     def _put(self, item: dict[str, Any], condition: str | None = None, **values: Any) -> bool:
         kwargs: dict[str, Any] = {"TableName": self.table_name, "Item": _marshal(item)}
         if condition:
-            kwargs["ConditionExpression"] = condition
-            names = {f"#{k}": k for k in ("pk", "owner", "state", "status") if f"#{k}" in condition}
-            if names:
-                kwargs["ExpressionAttributeNames"] = names
-            if values:
-                kwargs["ExpressionAttributeValues"] = _marshal(values)
+            kwargs |= _condition(condition, values)
         try:
             self.client.put_item(**kwargs)
         except ClientError as exc:
@@ -122,16 +133,16 @@ class DynamoRepository:
             "UpdateExpression": expression.strip(),
             "ExpressionAttributeNames": names,
         }
-        merged = {k: v for k, v in attr_values.items() if v is not None} | {
-            f":{k}": v for k, v in values.items()
-        }
+        field_values = {k: v for k, v in attr_values.items() if v is not None}
         if condition:
+            extra = _condition(condition, values)
             kwargs["ConditionExpression"] = condition
-            for word in ("owner", "status", "state", "pk"):
-                if f"#{word}" in condition:
-                    names[f"#{word}"] = word
-        if merged:
-            kwargs["ExpressionAttributeValues"] = _marshal(merged)
+            names |= extra.get("ExpressionAttributeNames", {})
+            field_values = _marshal(field_values) | extra.get("ExpressionAttributeValues", {})
+        elif field_values:
+            field_values = _marshal(field_values)
+        if field_values:
+            kwargs["ExpressionAttributeValues"] = field_values
         try:
             self.client.update_item(**kwargs)
         except ClientError as exc:
@@ -143,11 +154,7 @@ class DynamoRepository:
     def _delete(self, pk: str, sk: str, condition: str | None = None, **values: Any) -> bool:
         kwargs: dict[str, Any] = {"TableName": self.table_name, "Key": _marshal({"pk": pk, "sk": sk})}
         if condition:
-            kwargs["ConditionExpression"] = condition
-            kwargs["ExpressionAttributeNames"] = {
-                f"#{w}": w for w in ("owner", "status", "state") if f"#{w}" in condition
-            }
-            kwargs["ExpressionAttributeValues"] = _marshal({f":{k}": v for k, v in values.items()})
+            kwargs |= _condition(condition, values)
         try:
             self.client.delete_item(**kwargs)
         except ClientError as exc:
@@ -292,7 +299,7 @@ class DynamoRepository:
                 "acquired_at": now.isoformat(),
             },
             "attribute_not_exists(#pk) OR #owner = :me",
-            **{":me": sync_id},
+            me=sync_id,
         )
 
     def take_over_lock(self, district_id: str, old_owner: str, new_owner: str, now: datetime) -> bool:
@@ -307,7 +314,8 @@ class DynamoRepository:
                 "acquired_at": now.isoformat(),
             },
             "#owner = :old AND #state = :held",
-            **{":old": old_owner, ":held": "held"},
+            old=old_owner,
+            held="held",
         )
 
     def set_lock_state(self, district_id: str, owner: str, state: LockState) -> bool:
@@ -394,7 +402,7 @@ class DynamoRepository:
         }
         if owner is None:
             return self._put(item, "attribute_not_exists(#pk)")
-        return self._put(item, "attribute_not_exists(#pk) OR #owner = :owner", **{":owner": owner})
+        return self._put(item, "attribute_not_exists(#pk) OR #owner = :owner", owner=owner)
 
     def unclaim(self, district_id: str, marker: str) -> None:
         self._delete(district_pk(district_id), f"MARK#{marker}")
