@@ -69,7 +69,7 @@ def _csv_rows(directory: Path) -> dict[str, int]:
 
 def worker_generate(job: dict[str, Any]) -> dict[str, Any]:
     """Generate day 1 and day 2 and write them in the requested format."""
-    from rostersync import synthetic
+    from rostersync_tools import synthetic
 
     target, fmt = Path(job["target"]), job["format"]
     version = FORMATS[fmt]
@@ -125,7 +125,7 @@ class _Stages:
 
 
 def worker_path(job: dict[str, Any]) -> dict[str, Any]:
-    """The preflight path on one day, stage by stage (mirrors rostersync.preflight)."""
+    """The preflight path on one day, stage by stage (mirrors rostersync_tools.preflight)."""
     from rostersync import diff, holds, reports, snapshot, validate
     from rostersync.formats import read_raw
     from rostersync.issues import concat_issues
@@ -234,7 +234,7 @@ def _run_naive(day1: Path, day2: Path) -> dict[str, Any]:
 
 def ensure_data(args: argparse.Namespace) -> tuple[Path, dict[str, Any], bool]:
     """The cached day1/day2 directories for these arguments, generating them when missing."""
-    from rostersync.synthetic import GENERATOR_VERSION
+    from rostersync_tools.synthetic import GENERATOR_VERSION
 
     key = f"{args.format}-{args.students}-seed{args.seed}-v{GENERATOR_VERSION}"
     target = args.data_dir / key

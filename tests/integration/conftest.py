@@ -1,6 +1,6 @@
 """The local run of the real stack for the integration tests.
 
-``stack`` is ``template.yaml`` in moto (rostersync.local.LocalAws) with a zero quiet period and a
+``stack`` is ``template.yaml`` in moto (rostersync_tools.local.LocalAws) with a zero quiet period and a
 one-second lock retry, so nothing waits longer than the state machine's own Wait states need.
 Data is a small seeded synthetic district (three schools) written as Clever CSV, generated once
 per session. Helpers upload a file set the way SFTP and S3 deliver it (every file, then one
@@ -19,14 +19,19 @@ from typing import Any
 import pytest
 
 from rostersync.aws import S3BlobStore, build_deps
-from rostersync.local import LocalAws, wait_for
-from rostersync.local.routing import serialized
 from rostersync.pipeline.config import PipelineConfig
 from rostersync.pipeline.decisions import DecisionResult, submit_decision
 from rostersync.roster import RosterSet
 from rostersync.settings import DistrictSettings, HoldSettings, PauseWindow
 from rostersync.snapshot import latest_version, read_version
-from rostersync.synthetic import SyntheticDistrict, drop_school_students, generate_district, write_clever_csv
+from rostersync_tools.local import LocalAws, wait_for
+from rostersync_tools.local.routing import serialized
+from rostersync_tools.synthetic import (
+    SyntheticDistrict,
+    drop_school_students,
+    generate_district,
+    write_clever_csv,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

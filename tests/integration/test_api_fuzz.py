@@ -1,7 +1,7 @@
 """Property-based fuzz of the release API against its own OpenAPI document (schemathesis).
 
 docs/openapi.json drives the requests; the handler is served on 127.0.0.1 by the local API
-Gateway adapter (rostersync.local.apigw) with a locally issued token for an operator, over moto
+Gateway adapter (rostersync_tools.local.apigw) with a locally issued token for an operator, over moto
 (table and snapshot bucket; a recording workflow stands in for Step Functions). Whatever the
 input, valid or not, the API must never answer 5xx, and its answers must match the document.
 Bounded: a couple of dozen examples per operation, so the whole run stays well under a minute.
@@ -26,9 +26,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from rostersync import aws as rs_aws
 from rostersync.api.deps import ApiDeps, build_api_deps, default_api_deps, use_api_deps
-from rostersync.local.apigw import ApiServer, bearer_claims, issue_token, serve_api
 from rostersync.pipeline.config import PipelineConfig
 from rostersync.pipeline.models import DecisionToken, SyncRecord
+from rostersync_tools.local.apigw import ApiServer, bearer_claims, issue_token, serve_api
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))

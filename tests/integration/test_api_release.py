@@ -12,8 +12,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from rostersync.api import openapi_document
-from rostersync.local import LocalAws
-from rostersync.local.apigw import proxy_event
+from rostersync_tools.local import LocalAws
+from rostersync_tools.local.apigw import proxy_event
 
 from .conftest import (
     ADMIN,

@@ -1,4 +1,4 @@
-"""Scheduled pulls through the real stack (rostersync.local): the nightly schedule's event starts a
+"""Scheduled pulls through the real stack (rostersync_tools.local): the nightly schedule's event starts a
 sync, Fetch pulls a Clever-like source on loopback, and the pipeline diffs, evaluates and applies
 it like an upload; a source that rejects the token holds the sync on ``credentials``, and the
 admin's retry runs the fetch again."""
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from rostersync.connectors.sources import CleverSource
-from rostersync.local import LocalAws
+from rostersync_tools.local import LocalAws
 from tests.fakes.clever_server import FakeClever
 from tests.fakes.data import clever_district
 
@@ -166,7 +166,7 @@ def test_a_district_sftp_site_is_pulled_into_the_normal_csv_path(stack: LocalAws
 
 def test_a_credentials_hold_is_visible_through_the_release_api(stack: LocalAws, clever: FakeClever) -> None:
     from rostersync.api import openapi_document
-    from rostersync.local.apigw import proxy_event
+    from rostersync_tools.local.apigw import proxy_event
 
     _pulled_district(stack, clever, "revoked-token")
     (sync_id,) = _scheduled(stack)

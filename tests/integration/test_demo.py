@@ -13,7 +13,7 @@ def test_the_demo_exits_0_with_both_holds_and_the_final_status(tmp_path: Path) -
     env = {**os.environ, "COLUMNS": "200"}
 
     result = subprocess.run(
-        [sys.executable, "-m", "rostersync.cli", "demo", "--workdir", str(tmp_path)],
+        [sys.executable, "-m", "rostersync_tools.cli", "demo", "--workdir", str(tmp_path)],
         capture_output=True,
         text=True,
         env=env,

@@ -19,9 +19,9 @@ import paramiko
 import pytest
 import requests
 
-from rostersync.local.demo import build_scenario, sftp_upload
-from rostersync.local.serve import Endpoints
-from rostersync.synthetic import write_clever_csv
+from rostersync_tools.local.demo import build_scenario, sftp_upload
+from rostersync_tools.local.serve import Endpoints
+from rostersync_tools.synthetic import write_clever_csv
 
 STARTUP_TIMEOUT = 40.0
 STEP_TIMEOUT = 30.0
@@ -57,7 +57,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     log = workdir / "serve.log"
     env = {**os.environ, "COLUMNS": "200"}
     command = [
-        sys.executable, "-m", "rostersync.cli", "serve",
+        sys.executable, "-m", "rostersync_tools.cli", "serve",
         "--workdir", str(workdir), "--quiet-seconds", "1", "--sftp-password", "s3cret-pw",
     ]  # fmt: skip
     with log.open("wb") as out:

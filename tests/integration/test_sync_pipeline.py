@@ -1,4 +1,4 @@
-"""The real state machine definition on moto's interpreter, with the real handlers (rostersync.local).
+"""The real state machine definition on moto's interpreter, with the real handlers (rostersync_tools.local).
 
 Each test uploads Clever CSV sets into a district's inbox as SFTP would, delivers the S3 events as
 EventBridge would, and checks one behaviour of docs/architecture.md through what the stack leaves
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from rostersync.local import LocalAws
 from rostersync.pipeline.decisions import AlreadyDecidedError
-from rostersync.synthetic import drop_school_students
+from rostersync_tools.local import LocalAws
+from rostersync_tools.synthetic import drop_school_students
 
 from .conftest import (
     ADMIN,

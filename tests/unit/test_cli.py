@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rostersync.cli import EXIT_CLEAN, EXIT_HELD, EXIT_INVALID, main
+from rostersync_tools.cli import EXIT_CLEAN, EXIT_HELD, EXIT_INVALID, main
 
 SCHOOLS = "School_id,School_name,School_number\nA,Adams Elementary,101\nB,Baker Middle,102\n"
 TEACHERS = (

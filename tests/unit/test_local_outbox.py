@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rostersync.local.outbox import Outbox, OutboxEmail, to_eml
-from rostersync.local.serve import ServeError, require_loopback
+from rostersync_tools.local.outbox import Outbox, OutboxEmail, to_eml
+from rostersync_tools.local.serve import ServeError, require_loopback
 
 HELD = OutboxEmail(
     source="rostersync@vendor.example.com",

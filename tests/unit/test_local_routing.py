@@ -1,7 +1,7 @@
 """The local stack: moto's Lambda invocations reach the real handlers, and what it creates is what
 the template declares.
 
-These tests fail when a moto upgrade (or a change to rostersync.local.routing) stops the patched
+These tests fail when a moto upgrade (or a change to rostersync_tools.local.routing) stops the patched
 ``LambdaSimpleBackend.invoke`` from routing calls: moto's own simple backend echoes the payload,
 which carries none of the values only the handler module computes.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from rostersync.local import (
+from rostersync_tools.local import (
     InvocationError,
     LocalAws,
     LocalStackError,
@@ -26,7 +26,7 @@ from rostersync.local import (
     routing,
     substitute_definition,
 )
-from rostersync.local.stack import CREATED_TYPES
+from rostersync_tools.local.stack import CREATED_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "local_stack" / "template.yaml"

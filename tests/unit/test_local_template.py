@@ -1,4 +1,4 @@
-"""rostersync.local.template: short-form intrinsics and the resolver the local stack relies on."""
+"""rostersync_tools.local.template: short-form intrinsics and the resolver the local stack relies on."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from rostersync.local import PhysicalResource, Resolver, TemplateError, UnresolvableError, load_template
-from rostersync.local.template import parameter_values
+from rostersync_tools.local import PhysicalResource, Resolver, TemplateError, UnresolvableError, load_template
+from rostersync_tools.local.template import parameter_values
 
 TEMPLATE = """
 Parameters:

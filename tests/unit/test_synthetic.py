@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from rostersync import synthetic
 from rostersync.model import CONTACT_TYPES, ENTITIES, RELATIONSHIPS, conform
-from rostersync.synthetic import SyntheticDistrict
+from rostersync_tools import synthetic
+from rostersync_tools.synthetic import SyntheticDistrict
 
 STUDENTS = 3000
 

@@ -180,7 +180,7 @@ def test_school_status_overlays_configuration_pause_and_disconnection(
 
 
 def _promote(deps: ApiDeps, versions: int) -> None:
-    from rostersync.synthetic import generate_district
+    from rostersync_tools.synthetic import generate_district
 
     district = generate_district(students=30, schools=1, seed=3, district_id="d1")
     roster = RosterSet(tables=dict(district.tables), format="clever_csv")

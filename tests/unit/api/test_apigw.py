@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from rostersync.local.apigw import (
+from rostersync_tools.local.apigw import (
     bearer_claims,
     issue_token,
     match_resource,

@@ -11,7 +11,6 @@ import pyarrow.compute as pc
 import pytest
 from pipeline_helpers import RAW, SNAP, Clock, RecordingWorkflow, copy_fixture, sent_emails, upload_folder
 
-from rostersync import synthetic
 from rostersync.pipeline import steps
 from rostersync.pipeline.events import (
     ApplyInput,
@@ -27,6 +26,7 @@ from rostersync.pipeline.models import DecisionToken
 from rostersync.pipeline.ports import Deps
 from rostersync.settings import DistrictSettings, HoldSettings, PauseWindow
 from rostersync.snapshot import latest_version, read_version
+from rostersync_tools import synthetic
 
 D = "d1"
 

@@ -21,7 +21,7 @@ from rostersync.records import HOLD_RESOLUTIONS, Hold
 from rostersync.roster import FORMAT_CLEVER_CSV, FORMAT_ONEROSTER_11_CSV, FORMAT_ONEROSTER_12_CSV, RosterSet
 
 if TYPE_CHECKING:
-    from rostersync.preflight import PreflightResult
+    from rostersync_tools.preflight import PreflightResult
 
 FORMAT_NAMES = {
     FORMAT_CLEVER_CSV: "Clever-style CSV",

@@ -43,7 +43,7 @@ class OutboxEmail:
 class MailerTap:
     """Records what :class:`~rostersync.aws.mailer.SesMailer` got SES to accept, while installed.
 
-    The functions run in this process (:mod:`rostersync.local.routing`), so wrapping the class's
+    The functions run in this process (:mod:`rostersync_tools.local.routing`), so wrapping the class's
     ``send`` sees every email the pipeline sends. Only one tap can be installed at a time.
     """
 
@@ -100,7 +100,7 @@ def to_eml(sent: Sent) -> bytes:
     message["To"] = ", ".join(sent.to)
     message["Subject"] = sent.subject or ""
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain="rostersync.local")
+    message["Message-ID"] = make_msgid(domain="rostersync_tools.local")
     message.set_content(sent.text or "")
     if sent.html:
         message.add_alternative(sent.html, subtype="html")

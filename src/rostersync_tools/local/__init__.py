@@ -5,8 +5,8 @@ Used by the integration tests and the local demo; it needs moto (a development d
 never imported by the deployed functions.
 """
 
-from rostersync.local.routing import HandlerRoute, LambdaContext, RoutingError
-from rostersync.local.stack import (
+from rostersync_tools.local.routing import HandlerRoute, LambdaContext, RoutingError
+from rostersync_tools.local.stack import (
     Delivery,
     EventRoute,
     InvocationError,
@@ -17,7 +17,7 @@ from rostersync.local.stack import (
     substitute_definition,
     wait_for,
 )
-from rostersync.local.template import (
+from rostersync_tools.local.template import (
     PhysicalResource,
     Resolver,
     TemplateError,

@@ -1,14 +1,14 @@
 """The whole product in one local process, on loopback: what ``rostersync serve`` runs.
 
-:class:`LocalProduct` starts :class:`~rostersync.local.stack.LocalAws` (``template.yaml`` in moto,
+:class:`LocalProduct` starts :class:`~rostersync_tools.local.stack.LocalAws` (``template.yaml`` in moto,
 the real state machine definition on moto's interpreter, the functions routed to their handlers)
 and puts moto's AWS APIs on an HTTP port too (``ThreadedMotoServer`` over the same in-process
 backends, so ``aws --endpoint-url`` and the presigned S3 URLs the API hands out work from any
 client). Around it: the release API over HTTP (the real ``ApiFunction`` handler behind
-:mod:`rostersync.local.apigw`, with locally issued bearer tokens for a district admin and an
+:mod:`rostersync_tools.local.apigw`, with locally issued bearer tokens for a district admin and an
 operator), an SFTP endpoint whose uploads land in ``inbox/<district_id>/`` and raise S3's "Object
-Created" event as EventBridge would (:mod:`rostersync.local.sftp`), an ``outbox/`` of the emails
-SES accepted (:mod:`rostersync.local.outbox`), and a watcher that reports each sync's status
+Created" event as EventBridge would (:mod:`rostersync_tools.local.sftp`), an ``outbox/`` of the emails
+SES accepted (:mod:`rostersync_tools.local.outbox`), and a watcher that reports each sync's status
 changes. Everything a client needs is in :class:`Endpoints`, also written to
 ``<workdir>/serve.json``. Development only: nothing here is deployed.
 """
@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 
 if TYPE_CHECKING:  # moto is imported only once the S3 endpoint variables are set (see start)
-    from rostersync.local.apigw import ApiServer
-    from rostersync.local.sftp import InboxSftpServer
-    from rostersync.local.stack import LocalAws
     from rostersync.pipeline.models import SyncRecord
+    from rostersync_tools.local.apigw import ApiServer
+    from rostersync_tools.local.sftp import InboxSftpServer
+    from rostersync_tools.local.stack import LocalAws
 
 Log = Callable[[str], None]
 
@@ -192,8 +192,8 @@ class LocalProduct:
     def _start(self, aws_url: str, moto_port: int) -> None:
         from moto.server import ThreadedMotoServer
 
-        from rostersync.local.outbox import MailerTap
-        from rostersync.local.stack import LocalAws
+        from rostersync_tools.local.outbox import MailerTap
+        from rostersync_tools.local.stack import LocalAws
 
         options = self.options
         # Expected noise: the interpreter logs every Choice path that is absent, paramiko every
@@ -306,8 +306,8 @@ class LocalProduct:
 
     def _onboard_district(self) -> None:
         """The demo district, as an operator would onboard it: name, admin email, defaults."""
-        from rostersync.local.routing import serialized
         from rostersync.settings import DistrictSettings
+        from rostersync_tools.local.routing import serialized
 
         options = self.options
         settings = DistrictSettings(
@@ -319,7 +319,7 @@ class LocalProduct:
     def _start_sftp(self) -> tuple[str | None, str]:
         import boto3
 
-        from rostersync.local.sftp import (
+        from rostersync_tools.local.sftp import (
             InboxSftpServer,
             S3Inbox,
             SftpAccount,
@@ -344,8 +344,8 @@ class LocalProduct:
 
     def _start_api(self) -> tuple[str, str]:
         from rostersync.api import openapi_document
-        from rostersync.local.apigw import bearer_claims, issue_token, serve_api
-        from rostersync.local.stack import InvocationError
+        from rostersync_tools.local.apigw import bearer_claims, issue_token, serve_api
+        from rostersync_tools.local.stack import InvocationError
 
         options = self.options
         stack = self.stack
@@ -394,7 +394,7 @@ class LocalProduct:
     # ------------------------------------------------------------------ background work
     def _deliver_events(self) -> None:
         """S3 → EventBridge → IngestFunction for every object an SFTP upload created, in order."""
-        from rostersync.local.stack import LocalStackError
+        from rostersync_tools.local.stack import LocalStackError
 
         while True:
             item = self._events.get()
@@ -426,8 +426,8 @@ class LocalProduct:
 
     def _watch(self) -> None:
         """Report new emails and every sync's status changes until stopped."""
-        from rostersync.local.outbox import Outbox
-        from rostersync.local.routing import serialized
+        from rostersync_tools.local.outbox import Outbox
+        from rostersync_tools.local.routing import serialized
 
         assert self.stack is not None
         outbox = Outbox(self.outbox_dir, self._tap.emails)

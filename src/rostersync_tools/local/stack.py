@@ -5,7 +5,7 @@ Lambda backend, reads the template, and creates every resource moto can hold: S3
 (versioning, encryption, public access block, EventBridge notifications), DynamoDB tables (keys,
 GSIs, billing, streams, TTL), EventBridge buses, SQS queues, SNS topics, each
 ``AWS::Serverless::Function`` (a moto function whose invocations are routed to the real handler,
-see :mod:`rostersync.local.routing`) and each ``AWS::Serverless::StateMachine`` (its
+see :mod:`rostersync_tools.local.routing`) and each ``AWS::Serverless::StateMachine`` (its
 ``DefinitionUri`` file with the resolved ``DefinitionSubstitutions``). Everything else (IAM, log
 groups, layers, the Transfer server, APIs, schedules) is listed in :attr:`LocalAws.skipped` with
 the reason; EventBridge rules that target a function are kept as routes that
@@ -36,8 +36,8 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 from moto.events.models import EventPattern
 
-from rostersync.local import routing
-from rostersync.local.template import (
+from rostersync_tools.local import routing
+from rostersync_tools.local.template import (
     PhysicalResource,
     Resolver,
     TemplateError,
@@ -173,7 +173,7 @@ def _dummy_zip() -> bytes:
         archive.writestr(
             "app.py",
             "def lambda_handler(event, context):\n"
-            "    raise RuntimeError('rostersync.local routes this function in-process')\n",
+            "    raise RuntimeError('rostersync_tools.local routes this function in-process')\n",
         )
     return buffer.getvalue()
 

@@ -23,8 +23,8 @@ from rostersync import __version__
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from rostersync.local.serve import ServeOptions
     from rostersync.settings import DistrictSettings
+    from rostersync_tools.local.serve import ServeOptions
 
 EXIT_CLEAN = 0
 EXIT_HELD = 1
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args, console, err)
     if args.command == "demo":
-        from rostersync.local.demo import run_demo
+        from rostersync_tools.local.demo import run_demo
 
         return run_demo(_serve_options(args), console, students=args.students, seed=args.seed)
     try:
@@ -128,10 +128,10 @@ def _load_settings(path: Path | None) -> DistrictSettings:
 
 
 def _check(args: argparse.Namespace, settings: DistrictSettings, console: Console, err: Console) -> int:
-    from rostersync import render
     from rostersync.issues import InvalidFilesError
-    from rostersync.preflight import STAGES, run_preflight
     from rostersync.snapshot import SnapshotError, open_local_snapshot
+    from rostersync_tools import render
+    from rostersync_tools.preflight import STAGES, run_preflight
 
     previous = None
     if args.previous is not None:
@@ -154,11 +154,11 @@ def _check(args: argparse.Namespace, settings: DistrictSettings, console: Consol
 
 
 def _snapshot(args: argparse.Namespace, settings: DistrictSettings, console: Console, err: Console) -> int:
-    from rostersync import render
     from rostersync.formats import load_roster
     from rostersync.holds import prepare_staged
     from rostersync.issues import InvalidFilesError, concat_issues
     from rostersync.snapshot import save_local_snapshot
+    from rostersync_tools import render
 
     try:
         loaded = load_roster(args.directory)
@@ -176,7 +176,7 @@ def _snapshot(args: argparse.Namespace, settings: DistrictSettings, console: Con
 def _sample(args: argparse.Namespace, console: Console) -> int:
     """Day 1, then a day 2 with the usual churn plus an end-of-term mistake in the first school
     (80 % of its students gone) and new emergency contacts in the second."""
-    from rostersync import synthetic
+    from rostersync_tools import synthetic
 
     day1 = synthetic.generate_district(students=args.students, seed=args.seed)
     schools = day1.table("schools").column("school_id").to_pylist()
@@ -201,7 +201,7 @@ def _sample(args: argparse.Namespace, console: Console) -> int:
 
 
 def _serve_options(args: argparse.Namespace) -> ServeOptions:
-    from rostersync.local.serve import ServeOptions
+    from rostersync_tools.local.serve import ServeOptions
 
     return ServeOptions(
         host=args.host,
@@ -220,7 +220,7 @@ def _serve(args: argparse.Namespace, console: Console, err: Console) -> int:
     """Run until Ctrl-C (or SIGTERM), printing where everything is and each sync's progress."""
     import signal
 
-    from rostersync.local.serve import LocalProduct, ServeError
+    from rostersync_tools.local.serve import LocalProduct, ServeError
 
     def terminate(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -237,7 +237,7 @@ def _serve(args: argparse.Namespace, console: Console, err: Console) -> int:
     except KeyboardInterrupt:
         product.stop()
         return EXIT_CLEAN
-    from rostersync.local.demo import serve_banner
+    from rostersync_tools.local.demo import serve_banner
 
     serve_banner(console, endpoints)
     try:

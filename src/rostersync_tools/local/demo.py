@@ -1,6 +1,6 @@
 """The guided scenario of ``make demo``: a district admin's two nights with rostersync, locally.
 
-It starts the local product (:class:`~rostersync.local.serve.LocalProduct`) and then acts only as
+It starts the local product (:class:`~rostersync_tools.local.serve.LocalProduct`) and then acts only as
 its users would, over the network: a generated district's day-1 files go up over SFTP (paramiko's
 client) and are applied; day 2, in which one school lost most of its students (an end-of-term
 export mistake) and another gained emergency contacts, is held at both schools. The admin reads
@@ -32,8 +32,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from rostersync.local.serve import Endpoints, LocalProduct, ServeOptions
-from rostersync.synthetic import (
+from rostersync_tools.local.serve import Endpoints, LocalProduct, ServeOptions
+from rostersync_tools.synthetic import (
     SyntheticDistrict,
     add_emergency_contacts,
     drop_school_students,
