@@ -14,8 +14,8 @@ import pytest
 
 from rostersync.connectors.sources import CleverSource
 from rostersync_tools.local import LocalAws
-from tests.fakes.clever_server import FakeClever
-from tests.fakes.data import clever_district
+from tests.support.clever_server import FakeClever
+from tests.support.data import clever_district
 
 from .conftest import TIMEOUT, accepted, accepted_version, decide, district_settings, put_settings, wait_ended
 
@@ -135,7 +135,7 @@ def test_a_district_sftp_site_is_pulled_into_the_normal_csv_path(stack: LocalAws
     import paramiko
 
     from rostersync.connectors.sources import SftpPullSource
-    from tests.fakes.sftp_server import FakeSftpSite
+    from tests.support.sftp_server import FakeSftpSite
 
     root = tmp_path / "site"
     root.mkdir()

@@ -1,5 +1,5 @@
-"""Fixtures of the release API tests (defined in api_helpers.py)."""
+"""Fixtures of the release API tests (defined in tests/support/api_helpers.py)."""
 
-from api_helpers import api_deps, clock, handler_module, moto_api, workflow
+from tests.support.api_helpers import api_deps, clock, handler_module, moto_api, workflow
 
 __all__ = ["api_deps", "clock", "handler_module", "moto_api", "workflow"]

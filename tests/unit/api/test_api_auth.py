@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_helpers import (
+
+from rostersync.api.auth import (
+    Caller,
+    ForbiddenError,
+    NotAuthenticatedError,
+    caller_from_claims,
+    list_claim,
+)
+from rostersync.api.deps import ApiDeps
+from tests.support.api_helpers import (
     ADMIN_D1,
     ADMIN_D2,
     EVENTS,
@@ -17,15 +26,6 @@ from api_helpers import (
     invoke,
     seed_sync,
 )
-
-from rostersync.api.auth import (
-    Caller,
-    ForbiddenError,
-    NotAuthenticatedError,
-    caller_from_claims,
-    list_claim,
-)
-from rostersync.api.deps import ApiDeps
 
 ROUTES = sorted(p.name.removeprefix("api_").removesuffix(".json") for p in EVENTS.glob("api_*.json"))
 

@@ -6,13 +6,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from api_helpers import NOW, OPERATOR, RecordingWorkflow, api_event, hold, invoke, seed_sync
 
 from rostersync.api.deps import ApiDeps
 from rostersync.pipeline.models import SchoolStatus
 from rostersync.roster import RosterSet
 from rostersync.settings import DistrictSettings, PauseWindow
 from rostersync.snapshot import promote_version
+from tests.support.api_helpers import NOW, OPERATOR, RecordingWorkflow, api_event, hold, invoke, seed_sync
 
 # --- settings ------------------------------------------------------------------------------------
 

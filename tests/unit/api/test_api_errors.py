@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_helpers import FakeLambdaContext, api_event, invoke, seed_sync
 
 from rostersync.api.deps import ApiDeps
+from tests.support.api_helpers import FakeLambdaContext, api_event, invoke, seed_sync
 
 MALFORMED: list[tuple[str, str]] = [
     ("release", "{not json"),

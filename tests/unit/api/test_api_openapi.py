@@ -7,9 +7,8 @@ import subprocess
 import sys
 from typing import Any
 
-from api_helpers import ROOT
-
 from rostersync.api import openapi_document, openapi_text
+from tests.support.api_helpers import ROOT
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 

@@ -7,7 +7,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from api_helpers import (
+
+from rostersync.api.deps import ApiDeps
+from tests.support.api_helpers import (
     ADMIN_D1,
     NOW,
     OPERATOR,
@@ -20,8 +22,6 @@ from api_helpers import (
     put_csv,
     seed_sync,
 )
-
-from rostersync.api.deps import ApiDeps
 
 
 def test_get_sync_shows_holds_with_numbers_and_per_school_findings(

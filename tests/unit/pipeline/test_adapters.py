@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from pipeline_helpers import BUS, NOW, SENDER, TABLE, sent_emails
 
 from rostersync.aws import DynamoRepository, EventBridgeBus, S3BlobStore, SesMailer, StepFunctionsWorkflow
 from rostersync.settings import DistrictSettings
 from rostersync.storage import BlobNotFoundError
+from tests.support.pipeline_helpers import BUS, NOW, SENDER, TABLE, sent_emails
 
 
 @pytest.fixture

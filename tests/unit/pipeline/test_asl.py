@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from pipeline_helpers import ROOT
+from tests.support.pipeline_helpers import ROOT
 
 ASL_PATH = ROOT / "statemachine" / "sync.asl.json"
 ASL_TEXT = ASL_PATH.read_text(encoding="utf-8")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from pipeline_helpers import RecordingWorkflow
 
 from rostersync.pipeline.decisions import (
     AlreadyDecidedError,
@@ -15,6 +14,7 @@ from rostersync.pipeline.decisions import (
 )
 from rostersync.pipeline.models import DecisionToken
 from rostersync.pipeline.ports import Deps
+from tests.support.pipeline_helpers import RecordingWorkflow
 
 D, S = "d1", "d1-0123456789ab"
 

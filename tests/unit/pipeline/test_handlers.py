@@ -8,9 +8,9 @@ from typing import Any
 
 import boto3
 import pytest
-from pipeline_helpers import ROOT, FakeLambdaContext, load_handler
 
 from rostersync.pipeline.handlers import parse_diff_event, parse_holds_event, parse_ingest_event
+from tests.support.pipeline_helpers import ROOT, FakeLambdaContext, load_handler
 
 EVENTS = ROOT / "events"
 FUNCTION_OF = {

@@ -9,7 +9,6 @@ from pathlib import Path
 import boto3
 import pyarrow.compute as pc
 import pytest
-from pipeline_helpers import RAW, SNAP, Clock, RecordingWorkflow, copy_fixture, sent_emails, upload_folder
 
 from rostersync.pipeline import steps
 from rostersync.pipeline.events import (
@@ -27,6 +26,15 @@ from rostersync.pipeline.ports import Deps
 from rostersync.settings import DistrictSettings, HoldSettings, PauseWindow
 from rostersync.snapshot import latest_version, read_version
 from rostersync_tools import synthetic
+from tests.support.pipeline_helpers import (
+    RAW,
+    SNAP,
+    Clock,
+    RecordingWorkflow,
+    copy_fixture,
+    sent_emails,
+    upload_folder,
+)
 
 D = "d1"
 

@@ -29,7 +29,7 @@ from tests.support.aws_fakes import FakeLambdaContext as FakeLambdaContext
 from tests.support.aws_fakes import RecordingWorkflow as RecordingWorkflow
 from tests.support.aws_fakes import create_table as _create_table
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 SNAP, TABLE = "snapshot-bucket", "rostersync-table"
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:rostersync-sync"

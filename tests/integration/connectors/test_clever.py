@@ -15,8 +15,8 @@ from rostersync.connectors.mapping import pulled_raw
 from rostersync.connectors.pages import PageWriter
 from rostersync.storage import LocalBlobStore
 from rostersync.validate import validate
-from tests.fakes.clever_server import FakeClever
-from tests.fakes.httpbase import Fault
+from tests.support.clever_server import FakeClever
+from tests.support.httpbase import Fault
 
 TODAY = date(2025, 3, 3)
 

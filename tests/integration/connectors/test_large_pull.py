@@ -13,7 +13,7 @@ from rostersync.connectors.clever import CleverClient
 from rostersync.connectors.http import HttpClient
 from rostersync.connectors.pages import PageWriter
 from rostersync.storage import LocalBlobStore
-from tests.fakes.clever_server import FakeClever, Generated
+from tests.support.clever_server import FakeClever, Generated
 
 USERS = 200_000
 PAGE = 2_000

@@ -13,7 +13,7 @@ import pytest
 from rostersync.connectors.errors import CredentialsError, DisconnectedError, HostKeyError
 from rostersync.connectors.sftp import SftpPuller
 from rostersync.connectors.sources import SftpPullSource
-from tests.fakes.sftp_server import FakeSftpSite
+from tests.support.sftp_server import FakeSftpSite
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "clever_basic"
 

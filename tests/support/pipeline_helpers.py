@@ -1,5 +1,5 @@
 """Helpers and fixtures of the pipeline tests: moto-backed resources, the real adapters, a recording
-workflow and a fake Lambda context (re-exported as fixtures by conftest.py)."""
+workflow and a fake Lambda context (re-exported as fixtures by tests/unit/pipeline/conftest.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from tests.support.aws_fakes import FakeLambdaContext as FakeLambdaContext
 from tests.support.aws_fakes import RecordingWorkflow as RecordingWorkflow
 from tests.support.aws_fakes import create_table as _create_table
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 RAW, SNAP, TABLE, BUS, SENDER = (
     "raw-bucket",

@@ -12,8 +12,8 @@ import pytest
 
 from rostersync.connectors.errors import CredentialsError, DisconnectedError
 from rostersync.connectors.http import HttpClient, RetryPolicy, SourceRequestError, retry_after_seconds
-from tests.fakes.clever_server import FakeClever
-from tests.fakes.httpbase import Fault
+from tests.support.clever_server import FakeClever
+from tests.support.httpbase import Fault
 
 
 def _always(path: str, query: object) -> bool:

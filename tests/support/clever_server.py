@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.fakes.httpbase import LoopbackServer, Reply
+from tests.support.httpbase import LoopbackServer, Reply
 
 
 @dataclass

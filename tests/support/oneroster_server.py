@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
 from oauthlib.oauth1.rfc5849 import SIGNATURE_HMAC_SHA256
 
-from tests.fakes.httpbase import LoopbackServer, Reply
+from tests.support.httpbase import LoopbackServer, Reply
 
 ROOT = "/ims/oneroster/v1p1/"
 

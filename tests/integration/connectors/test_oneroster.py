@@ -14,9 +14,9 @@ from rostersync.connectors.oneroster import OneRosterClient, client_credentials_
 from rostersync.connectors.pages import PageWriter
 from rostersync.storage import LocalBlobStore
 from rostersync.validate import validate
-from tests.fakes.data import oneroster_collections
-from tests.fakes.httpbase import Fault
-from tests.fakes.oneroster_server import FakeOneRoster
+from tests.support.data import oneroster_collections
+from tests.support.httpbase import Fault
+from tests.support.oneroster_server import FakeOneRoster
 
 
 @pytest.fixture

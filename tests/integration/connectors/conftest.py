@@ -18,9 +18,9 @@ if str(ROOT) not in sys.path:
 from rostersync.connectors.http import HttpClient, RetryPolicy  # noqa: E402
 from rostersync.connectors.pages import PageWriter  # noqa: E402
 from rostersync.storage import LocalBlobStore  # noqa: E402
-from tests.fakes.clever_server import FakeClever  # noqa: E402
-from tests.fakes.data import clever_district, oneroster_collections  # noqa: E402
-from tests.fakes.oneroster_server import FakeOneRoster  # noqa: E402
+from tests.support.clever_server import FakeClever  # noqa: E402
+from tests.support.data import clever_district, oneroster_collections  # noqa: E402
+from tests.support.oneroster_server import FakeOneRoster  # noqa: E402
 
 
 @dataclass

@@ -1,8 +1,0 @@
-"""Local stand-ins for the roster sources (Clever API v3, OneRoster 1.1 REST, an SFTP site).
-
-Each listens on 127.0.0.1 only, on a free port, in daemon threads, and stops when its context
-manager exits or, failing that, after ``lifetime`` seconds, so a broken test never leaves a server
-behind. They follow the public documentation of the real services: Clever's ``links``/``rel: next``
-paging with ``starting_after``, OneRoster's ``limit``/``offset`` with ``X-Total-Count`` and OAuth
-1.0a signatures verified by oauthlib, SSH/SFTP by paramiko's server interfaces.
-"""
