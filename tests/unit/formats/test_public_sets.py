@@ -29,10 +29,11 @@ PUBLIC = FIXTURES / "public"
 RECEIVED_AT = datetime(2026, 12, 4, tzinfo=UTC)
 
 EDFI_OR11 = "or11_edfi_lms_toolkit"
+EDFI_OR10 = "or10_edfi_lms_toolkit"
 SDS21 = "sds21_microsoft"
 SDS2 = "sds2_microsoft"
 SDS1_UK = "sds1_microsoft_uk_min"
-ALL_SETS = (EDFI_OR11, SDS21, SDS2, SDS1_UK)
+ALL_SETS = (EDFI_OR11, EDFI_OR10, SDS21, SDS2, SDS1_UK)
 
 SDS21_FORMAT = "sds_2.1_csv"  # the format name the SDS v2.1 reader reports (issue 9 item 10)
 
@@ -156,6 +157,7 @@ def test_public_set_files_are_byte_for_byte_as_recorded(set_name: str) -> None:
     "set_name",
     [
         pytest.param(EDFI_OR11, marks=pytest.mark.xfail(strict=True, reason=ITEM_5)),
+        EDFI_OR10,
         SDS21,
         SDS2,
         SDS1_UK,
@@ -221,6 +223,19 @@ def test_edfi_or11_rows_with_an_empty_extra_field_are_read_without_error() -> No
 
     assert [r for r in result.issues.to_pylist() if r["severity"] == "error"] == []
     assert ids(result, "teachers") == {"207270", "207268"}
+
+
+# --- OneRoster 1.0: the same Ed-Fi sample before manifests existed --------------------------------
+
+
+def test_edfi_or10_without_manifest_is_refused_asking_for_one() -> None:
+    names = {p.name.lower() for p in (PUBLIC / EDFI_OR10).iterdir() if p.suffix == ".csv"}
+    assert "manifest.csv" not in names and {"users.csv", "orgs.csv", "classes.csv"} <= names
+
+    with pytest.raises(InvalidFilesError) as refusal:
+        read_raw(PUBLIC / EDFI_OR10)
+
+    assert "manifest.csv" in str(refusal.value)
 
 
 # --- Microsoft School Data Sync v2.1 sample (OfficeDev/O365-EDU-Tools) ----------------------------
