@@ -39,7 +39,7 @@ SDS21_FORMAT = "sds_2.1_csv"  # the format name the SDS v2.1 reader reports (iss
 
 # Text that only a library or the Python runtime writes; none of it may reach a district admin.
 LIBRARY_TEXT = re.compile(
-    r"pyarrow|arrow|CSV parse error|Expected \d+ columns|Traceback|Exception|Errno|"
+    r"pyarrow|\barrow\b|CSV parse error|Expected \d+ columns|Traceback|Exception|Errno|"
     r"UnicodeDecodeError|KeyError|ValueError|straddling|block size",
     re.IGNORECASE,
 )
@@ -166,6 +166,30 @@ def test_public_set_files_are_byte_for_byte_as_recorded(set_name: str) -> None:
 def test_no_library_text_reaches_the_admin(set_name: str) -> None:
     messages = refusal_messages(set_name)
     assert [m for m in messages if LIBRARY_TEXT.search(m)] == []
+
+
+@pytest.mark.parametrize(
+    "set_name",
+    [
+        pytest.param(EDFI_OR11, marks=pytest.mark.xfail(strict=True, reason=ITEM_6)),
+        pytest.param(SDS21, marks=pytest.mark.xfail(strict=True, reason=ITEM_10_SDS21)),
+    ],
+)
+def test_every_issue_quotes_the_cell_it_names(set_name: str) -> None:
+    # An error or alert that names a file, row and column carries what that cell holds, so an
+    # admin can find it; it never shows a blank Value for a cell that is not blank (issue 9 item 11).
+    result = load(set_name)
+
+    rows = [r for r in result.issues.to_pylist() if r["row"] is not None and r["column"] is not None]
+    assert rows, "the set is expected to raise at least one located issue"
+    mismatches = []
+    for issue in rows:
+        parsed = read_csv(set_name, issue["file"])  # these sets have no line breaks inside fields
+        record = dict(zip(parsed.header, parsed.rows[issue["row"] - parsed.first_line], strict=False))
+        cell = record.get(issue["column"], "").strip()
+        if cell and issue["value"] != cell:
+            mismatches.append((issue["file"], issue["row"], issue["column"], cell, issue["value"]))
+    assert mismatches == []
 
 
 # --- OneRoster 1.1: Ed-Fi Alliance LMS-Toolkit sample (Grand Bend ISD) ----------------------------
