@@ -24,6 +24,7 @@ from rostersync_tools.synthetic.days import add_emergency_contacts, drop_school_
 from rostersync_tools.synthetic.district import SyntheticDistrict
 from rostersync_tools.synthetic.generator import generate_district
 from rostersync_tools.synthetic.oneroster import OneRosterVersion, write_oneroster_csv
+from rostersync_tools.synthetic.sds import write_sds_csv
 from rostersync_tools.synthetic.vocab import GENERATOR_VERSION
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "make_day2",
     "write_clever_csv",
     "write_oneroster_csv",
+    "write_sds_csv",
 ]
