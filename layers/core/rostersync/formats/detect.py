@@ -112,6 +112,18 @@ def manifest_version(properties: dict[str, str]) -> str | None:
     return properties.get("oneroster.version") or None
 
 
+def sds_21_required(present: set[str]) -> tuple[str, ...] | None:
+    """The files an SDS v2.1 set needs, judged from lower-cased file names alone (for the arrival
+    check, before files are read); None when the names do not look like SDS v2.1 (a manifest, or
+    Clever-style names)."""
+    if "manifest.csv" in present or "schools.csv" in present:
+        return None
+    if not present & {"orgs.csv", "roles.csv", "relationships.csv", "userflags.csv"}:
+        return None
+    classes = ("classes.csv", "enrollments.csv") if present & {"classes.csv", "enrollments.csv"} else ()
+    return (*SDS_21_REQUIRED, *classes)
+
+
 def _headers(files: dict[str, Path], name: str) -> frozenset[str]:
     """Normalised header names of one file of the set (empty when absent or unreadable)."""
     path = files.get(name.lower())

@@ -230,7 +230,13 @@ def _take(values: ArrayLike, positions: np.ndarray) -> ArrayLike:
 
 def _alert(csv: CsvFile, table: pa.Table, mask: ArrayLike, column: str, message: str) -> pa.Table:
     return row_issues(
-        table, mask, severity=ALERT, file=csv.name, column=csv.headers.get(column, column), message=message
+        table,
+        mask,
+        severity=ALERT,
+        file=csv.name,
+        column=csv.headers.get(column, column),
+        message=message,
+        value_column=column,
     )
 
 
