@@ -263,7 +263,7 @@ def write_oneroster_csv(
         }
         if version == "1.2":
             columns |= {
-                "userMasterIdentifier": _const(None, n),
+                "userMasterIdentifier": _col(table, "state_id"),
                 "resourceSourcedIds": _const(None, n),
                 "preferredGivenName": _const(None, n),
                 "preferredMiddleName": _const(None, n),
