@@ -61,9 +61,11 @@ def test_canvas_sis_import_is_refused_by_name(tmp_path: Path) -> None:
     _write(
         tmp_path,
         {
-            "users.csv": "user_id,login_id,first_name,last_name,email,status\nu1,ana,Ana,Rivera,a@x.org,active\n",
+            "users.csv": "user_id,login_id,first_name,last_name,email,status\n"
+            "u1,ana,Ana,Rivera,a@x.org,active\n",
             "accounts.csv": "account_id,parent_account_id,name,status\nA1,,District,active\n",
-            "courses.csv": "course_id,short_name,long_name,account_id,term_id,status\nC1,M3,Math 3,A1,T1,active\n",
+            "courses.csv": "course_id,short_name,long_name,account_id,term_id,status\n"
+            "C1,M3,Math 3,A1,T1,active\n",
             "enrollments.csv": "course_id,user_id,role,section_id,status\nC1,u1,student,,active\n",
         },
     )
@@ -93,7 +95,8 @@ def test_oneroster_without_manifest_is_refused_naming_the_missing_manifest(tmp_p
         tmp_path,
         {
             "orgs.csv": "sourcedId,status,dateLastModified,name,type\nO1,active,,Lincoln,school\n",
-            "users.csv": "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,givenName,familyName\n"
+            "users.csv": "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,givenName,"
+            "familyName\n"
             "U1,active,,true,O1,student,Ana,Rivera\n",
             "roles.csv": "sourcedId,userSourcedId,roleType,role,orgSourcedId\nR1,U1,primary,student,O1\n",
         },
