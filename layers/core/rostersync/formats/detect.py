@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from rostersync.formats.csvio import FileSpec, find_files, normalise_header, read_csv, read_header
+from rostersync.formats.csvio import FileSpec, find_files, normalise_header, read_csv
 from rostersync.issues import FileProblem, UnknownFormatError
 from rostersync.roster import (
     FORMAT_CLEVER_CSV,
@@ -130,9 +130,10 @@ def _headers(files: dict[str, Path], name: str) -> frozenset[str]:
     if path is None:
         return frozenset()
     try:
-        return frozenset(normalise_header(h) for h in read_header(path))
-    except (OSError, UnicodeDecodeError, StopIteration, csv.Error):
-        return frozenset()
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            return frozenset(normalise_header(h) for h in next(csv.reader(handle), []))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return frozenset()  # the reader of the chosen format reports an unreadable file
 
 
 def _present(files: dict[str, Path], names: tuple[str, ...]) -> list[str]:
