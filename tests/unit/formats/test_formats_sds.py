@@ -10,6 +10,7 @@ import pytest
 from formats_helpers import FIXTURES, append_lines, rows_by_key
 
 from rostersync.formats import detect_format, load_roster
+from rostersync.formats.detect import sds_21_required
 from rostersync.issues import InvalidFilesError
 from rostersync.roster import FORMAT_SDS_21_CSV
 from rostersync.validate import LoadResult
@@ -262,3 +263,21 @@ def test_user_flags_file_is_accepted_and_not_read(fixture_copy: Callable[[str], 
         3,
         2,
     )
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        ({"orgs.csv"}, ("orgs.csv", "users.csv", "roles.csv")),
+        (
+            {"orgs.csv", "users.csv", "roles.csv", "classes.csv"},
+            ("orgs.csv", "users.csv", "roles.csv", "classes.csv", "enrollments.csv"),
+        ),
+        ({"manifest.csv", "orgs.csv", "roles.csv"}, None),  # OneRoster 1.2
+        ({"schools.csv", "students.csv"}, None),  # Clever-style
+    ],
+)
+def test_arrival_knows_which_files_an_sds_set_needs(
+    names: set[str], expected: tuple[str, ...] | None
+) -> None:
+    assert sds_21_required(names) == expected
