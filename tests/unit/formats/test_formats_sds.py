@@ -281,3 +281,44 @@ def test_arrival_knows_which_files_an_sds_set_needs(
     names: set[str], expected: tuple[str, ...] | None
 ) -> None:
     assert sds_21_required(names) == expected
+
+
+def test_without_school_orgs_the_leaf_orgs_are_the_schools(tmp_path: Path) -> None:
+    # A set whose orgs are a district and two departments (no org typed school).
+    files = {
+        "orgs.csv": "sourcedId,name,type,parentSourcedId\nD1,District,district,\n"
+        "P1,Arts Program,department,D1\nP2,Science Program,department,D1\n",
+        "users.csv": "sourcedId,username,givenName,familyName\n"
+        "U1,ana@x.org,Ana,Rivera\nU2,ben@x.org,Ben,Ode\n",
+        "roles.csv": "userSourcedId,orgSourcedId,role\nU1,P1,student\nU2,P2,student\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+
+    result = load_roster(tmp_path)
+
+    assert _ids(result, "schools", "school_id") == ["P1", "P2"]
+    assert _ids(result, "students") == ["U1", "U2"]
+    assert result.issues.to_pylist() == [
+        {
+            "severity": "alert",
+            "file": "orgs.csv",
+            "row": 3,
+            "column": "type",
+            "value": "department",
+            "message": "No org in orgs.csv has the type school, so the 2 orgs that are no other org's parent "
+            "were taken as the schools; set the type of your schools to school.",
+        }
+    ]
+
+
+def test_a_district_level_teacher_is_kept_with_no_school(fixture_copy: Callable[[str], Path]) -> None:
+    directory = fixture_copy("sds21_basic")
+    append_lines(directory / "users.csv", "T9,lee@maplevalley.example.org,Kim,Lee,,,,,")
+    append_lines(directory / "roles.csv", "T9,D100,teacher,,,TRUE,,")
+
+    result = load_roster(directory)
+    kim = rows_by_key(result, "teachers", "person_id")["T9"]
+
+    assert (kim["school_id"], kim["school_ids"]) == (None, [])
+    assert len(result.issues) == 2  # the fixture's own two issues, nothing about T9

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -69,6 +70,18 @@ class _Reader(PeopleReader):
     # -- schools -------------------------------------------------------------------------------
     def schools(self) -> None:
         csv = self.files["orgs.csv"]
+        if self.orgs.leaves_as_schools:
+            self.issues.append(
+                alert_rows(
+                    csv,
+                    csv.table,
+                    pa.array(np.arange(len(self.orgs.is_school)) == np.argmax(self.orgs.is_school)),
+                    "type",
+                    f"No org in orgs.csv has the type school, so the {int(self.orgs.is_school.sum())} "
+                    "orgs that are no other org's parent were taken as the schools; set the type of "
+                    "your schools to school.",
+                )
+            )
         odd = pc.and_(
             pc.is_valid(csv.table.column("type")),
             pc.invert(pc.is_in(lowered(csv.table.column("type")), value_set=pa.array(ORG_TYPES))),

@@ -74,6 +74,12 @@ class Orgs:
         kind = lowered(table.column("type"))
         self.is_school = as_numpy(pc.fill_null(pc.equal(kind, "school"), False)).astype(bool)
         parent = positions_in(table.column("parent_id"), self.ids)
+        # No org of type school at all (a set of departments, or of campuses): the orgs nobody
+        # names as parent stand for the schools, and the reader says so in one alert.
+        self.leaves_as_schools = bool(len(self.ids)) and not self.is_school.any()
+        if self.leaves_as_schools:
+            self.is_school = np.ones(len(self.ids), dtype=bool)
+            self.is_school[parent[parent >= 0]] = False
         nearest = np.where(self.is_school, np.arange(len(self.ids)), -1)
         step = parent
         for _ in range(MAX_ORG_DEPTH):  # one pass per level of the hierarchy, not per row
@@ -212,17 +218,25 @@ class PeopleReader:
         )
         required: dict[str, str | None] = {"person_id": None, "first_name": None, "last_name": None}
         school_needed = (
-            "No school: a {0} needs a role at a school (or below one) in orgs.csv; the row was left out."
+            "No school: a student needs a role at a school (or below one) in orgs.csv; the row was left out."
         )
-        for name, mask in (("students", student), ("teachers", teacher)):
-            self.tables[name] = RawTable(
-                name,
-                users.filter(mask),
-                csv.name,
-                sources,
-                required={**required, "school_id": school_needed.format(name[:-1])},
-                enums={"gender": SEXES},
-            )
+        self.tables["students"] = RawTable(
+            "students",
+            users.filter(student),
+            csv.name,
+            sources,
+            required={**required, "school_id": school_needed},
+            enums={"gender": SEXES},
+        )
+        # A teacher at the district (no school above their org) is kept, with no school.
+        self.tables["teachers"] = RawTable(
+            "teachers",
+            users.filter(teacher),
+            csv.name,
+            sources,
+            required=dict(required),
+            enums={"gender": SEXES},
+        )
         staff_table = users.filter(staff)
         staff_table = staff_table.append_column("title", staff_table.column(ROLE))
         self.tables["staff"] = RawTable(
