@@ -121,6 +121,26 @@ def _closest(wanted: str, candidates: list[str]) -> str | None:
     return by_norm[match[0]] if match else None
 
 
+def _closest_each(wanted: Sequence[str], candidates: Sequence[str]) -> dict[str, str]:
+    """For each wanted header, the closest candidate (similarity at least 0.6, as ``_closest``),
+    never offering one candidate for two wanted headers: the most similar pairs are settled first
+    (ties in order). A file with ``sourcedId`` where ``classSourcedId`` and ``userSourcedId`` are
+    expected hints it for ``userSourcedId`` only. Loops over header names, not rows."""
+    scored = []
+    for w_at, want in enumerate(wanted):
+        for c_at, candidate in enumerate(candidates):
+            ratio = difflib.SequenceMatcher(None, normalise_header(want), normalise_header(candidate)).ratio()
+            if ratio >= 0.6:
+                scored.append((-ratio, w_at, c_at))
+    hints: dict[str, str] = {}
+    used: set[int] = set()
+    for _, w_at, c_at in sorted(scored):
+        if wanted[w_at] not in hints and c_at not in used:
+            hints[wanted[w_at]] = candidates[c_at]
+            used.add(c_at)
+    return hints
+
+
 def match_headers(
     headers: list[str], spec: FileSpec, file: str
 ) -> tuple[dict[str, int], dict[str, str], list[FileProblem], list[pa.Table]]:
@@ -168,10 +188,10 @@ def match_headers(
 
     matched_norms = {normalise_header(written[i]) for i in written}
     problems: list[FileProblem] = []
-    for required in spec.required:
-        if normalise_header(required) in matched_norms:
-            continue
-        closest = _closest(required, unknown)
+    missing_required = [r for r in spec.required if normalise_header(r) not in matched_norms]
+    hints = _closest_each(missing_required, unknown)
+    for required in missing_required:
+        closest = hints.get(required)
         if closest is not None:
             detail = f'found "{closest.strip()}" — did you mean "{required}"?'
         else:

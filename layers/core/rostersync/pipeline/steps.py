@@ -33,6 +33,7 @@ from rostersync.formats.detect import (
     ONEROSTER_12_REQUIRED,
     ONEROSTER_REQUIRED,
     manifest_version,
+    sds_21_required,
 )
 from rostersync.issues import FileProblem, InvalidFilesError, concat_issues, empty_issues
 from rostersync.pipeline import emails
@@ -148,11 +149,14 @@ def missing_files(names: list[str], manifest: dict[str, str] | None = None) -> t
     """The format a set of file names is for, and the required files it still lacks.
 
     OneRoster when a ``manifest.csv`` is present (1.2 needs ``roles.csv`` too, when the manifest
-    says 1.2), else Clever-style CSV.
+    says 1.2), SDS v2.1 when SDS file names are (``detect.sds_21_required``), else Clever-style CSV.
     """
     present = {n.lower() for n in names}
     required: tuple[str, ...]
-    if "manifest.csv" in present:
+    sds = sds_21_required(present)
+    if sds is not None:
+        fmt, required = "sds_2.1_csv", sds
+    elif "manifest.csv" in present:
         version = manifest_version(manifest or {}) or ""
         if version.startswith("1.2") or (not version and "roles.csv" in present):
             fmt, required = "oneroster_1.2_csv", ONEROSTER_12_REQUIRED
