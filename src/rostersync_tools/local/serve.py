@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # moto is imported only once the S3 endpoint variables are se
 
 Log = Callable[[str], None]
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
+REPO_ROOT = Path(__file__).resolve().parents[3]  # src/rostersync_tools/local/serve.py
 DEMO_DISTRICT = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo-usd.example.org"
 OPERATOR_EMAIL = "operator@vendor.example.com"
