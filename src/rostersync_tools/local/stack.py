@@ -327,7 +327,10 @@ class LocalAws(StackOperations):
             self._create_function(creator, declared, props)
         elif kind == "AWS::StepFunctions::StateMachine":
             self.state_machines[declared.logical_id] = creator.create_state_machine(declared, props)
-            self._record(declared, {"DefinitionS3Location", "DefinitionSubstitutions", "StateMachineName"})
+            self._record(
+                declared,
+                {"DefinitionS3Location", "DefinitionSubstitutions", "StateMachineName", "StateMachineType"},
+            )
         elif kind == "AWS::Events::Rule":
             functions = {f.arn: lid for lid, f in self.functions.items()}
             routes = rule_routes(declared, props, functions)
