@@ -48,6 +48,8 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "TABLE_NAME": TABLE,
         "EVENT_BUS_NAME": BUS,
         "SENDER_EMAIL": SENDER,
+        # Required by the settings; the steps under test get a RecordingWorkflow instead.
+        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:unused",
         "QUIET_PERIOD_SECONDS": "0",
         "LOCK_RETRY_SECONDS": "0",
         "HOLD_EXPIRY_SECONDS": "120",
