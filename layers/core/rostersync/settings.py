@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rostersync.connectors.sources import SftpPushSource, SourceSettings
+from rostersync.sources import SftpPushSource, SourceSettings
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
