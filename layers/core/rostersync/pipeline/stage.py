@@ -1,4 +1,4 @@
-"""Staging: read the sync's input, validate and scope it, diff it → a staged version.
+"""The staging stage: read the sync's input, validate and scope it, diff it → a staged version.
 
 :func:`normalize` copies the inbox set to the sync's immutable raw prefix (a pull already wrote
 it; a rollback stages an accepted version instead), reads and validates it, scopes it to the
