@@ -9,8 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rostersync import runtime
+from rostersync.pipeline.dispatch import run_step
 from rostersync.pipeline.handlers import parse_ingest_event
-from rostersync.pipeline.steps import run_step
 
 logger = Logger()
 tracer = Tracer()

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rostersync.connectors.sources import SftpPushSource, SourceSettings
+from rostersync.sources import SftpPushSource, SourceSettings
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -83,7 +83,7 @@ class DistrictSettings(BaseModel):
     hold_expiry_days: int = Field(14, ge=1, le=365)
     pause_windows: list[PauseWindow] = Field(default_factory=list)
     # Where the roster comes from: SFTP uploads (default) or a scheduled pull (Clever API,
-    # OneRoster REST, the district's SFTP site); see rostersync.connectors.sources.
+    # OneRoster REST, the district's SFTP site); see rostersync.sources.
     source: SourceSettings = Field(default_factory=SftpPushSource)
 
     @field_validator("admin_emails")

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from rostersync.connectors.errors import CredentialsError
 from rostersync.connectors.http import HttpClient
 from rostersync.connectors.mapping import pulled_raw
 from rostersync.connectors.oneroster import OneRosterClient, client_credentials_token, oauth1
 from rostersync.connectors.pages import PageWriter
+from rostersync.pipeline.ports import CredentialsError
 from rostersync.storage import LocalBlobStore
 from rostersync.validate import validate
 from tests.fakes.data import oneroster_collections

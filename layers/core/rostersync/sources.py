@@ -1,10 +1,13 @@
-"""Where a district's roster comes from: the ``source`` part of its settings.
+"""Where a district's roster comes from: the ``source`` part of its settings (pydantic models).
 
 ``sftp_push`` (the default) is the district uploading CSVs to our SFTP inbox; the other kinds are
-pulled on a schedule by the fetch step: the Clever API v3, a OneRoster 1.1 REST provider (e.g.
-ClassLink), or the district's own SFTP site. Secrets (tokens, client secrets, SFTP passwords or
-keys) never live here: each pull source names an AWS Secrets Manager secret holding them. A pulled
-SFTP site's host key *is* here, because pinning it is configuration an admin reviews, not a secret.
+pulled on a schedule by the pull stage (:mod:`rostersync.pipeline.pull`) through the
+:class:`~rostersync.pipeline.ports.SourcePuller` port that :mod:`rostersync.connectors`
+implements: the Clever API v3, a OneRoster 1.1 REST provider (e.g. ClassLink), or the district's
+own SFTP site. Secrets (tokens, client secrets, SFTP passwords or keys) never live here: each pull
+source names an AWS Secrets Manager secret holding them. A pulled SFTP site's host key *is* here,
+because pinning it is configuration an admin reviews, not a secret. This module imports nothing
+but pydantic, so the settings and the API never load a connector.
 """
 
 from __future__ import annotations
@@ -106,5 +109,7 @@ class SftpPullSource(_Source):
 SourceSettings = Annotated[
     SftpPushSource | CleverSource | OneRosterSource | SftpPullSource, Field(discriminator="kind")
 ]
+# The sources the pull stage reads (everything but ``sftp_push``).
+PullSource = CleverSource | OneRosterSource | SftpPullSource
 PULL_KINDS = frozenset({"clever", "oneroster", "sftp_pull"})
 API_KINDS = frozenset({"clever", "oneroster"})
