@@ -366,15 +366,17 @@ def normalize(inp: NormalizeInput, deps: Deps) -> NormalizeOutput:
     count = len(files) if pulled is None else len(pulled.files) or pulled.pages
     out = NormalizeOutput(attempt=attempt, prefix=prefix, raw_prefix=raw_prefix, files=count)
     api_pull = pulled is not None and pulled.kind in API_KINDS
+    settings = deps.repo.get_settings(inp.district_id)
+    region = settings.phone_region
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for key in [] if api_pull else deps.raw.list(raw_prefix):
             (folder / _name(key)).write_bytes(deps.raw.get(key))
         try:
             if pulled is not None and api_pull:
-                loaded = load_pulled(deps.raw, pulled, received_at=now)
+                loaded = load_pulled(deps.raw, pulled, received_at=now, phone_region=region)
             else:
-                loaded = load_roster(folder, received_at=now)
+                loaded = load_roster(folder, received_at=now, phone_region=region)
         except InvalidFilesError as exc:
             problems_key = f"{prefix}/file_problems.json"
             problems = [
@@ -397,7 +399,6 @@ def normalize(inp: NormalizeInput, deps: Deps) -> NormalizeOutput:
                     "problems_key": problems_key,
                 }
             )
-    settings = deps.repo.get_settings(inp.district_id)
     staged, prepare_issues = holds_mod.prepare_staged(loaded.roster, settings)
     staged_prefix = f"{prefix}/staged"
     write_snapshot(deps.snapshots, staged_prefix, staged, meta={"sync_id": inp.sync_id})
