@@ -133,7 +133,7 @@ VOCABULARY_COLUMNS: dict[str, dict[str, Vocabulary]] = {
 _EXPECTED = {
     GRADES.name: "a grade code IT, PR, PK, TK, KG, 01-13, PS, UG or Other, or a spelling of one such "
     "as Kindergarten, K, 1, 1st or First grade",
-    SEXES.name: "male, female, other or unspecified (M, F, X and U are read too)",
+    SEXES.name: "male, female, other or unspecified; M, F, X and U are read too",
     RELATIONSHIPS.name: ", ".join(RELATIONSHIPS.codes),
     CONTACT_TYPES.name: ", ".join(CONTACT_TYPES.codes),
 }
