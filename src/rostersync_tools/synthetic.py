@@ -10,7 +10,8 @@ over rows), so the largest size takes seconds, and every output is a pure functi
 
 Canonical value conventions (what a reader should produce from the written files): grades are
 CEDS codes (``PK``, ``KG``, ``01``..``12``; Clever files spell them ``PreKindergarten``,
-``Kindergarten``, ``1``..``12``), genders ``F``/``M``/``X`` (OneRoster ``female``/``male``/``other``),
+``Kindergarten``, ``1``..``12``), genders ``female``/``male``/``other`` (Clever files: ``F``/``M``/``X``),
+``phone_extension`` and the ``*_raw`` columns (the values as sent) are null,
 subjects use Clever's subject vocabulary, contact names are split into first and last name
 (Clever's ``Contact_name`` is "First Last"). A contact's school is the school of its first student;
 siblings always share a school, so that is the same whichever sibling comes first. OneRoster has
@@ -71,6 +72,7 @@ PHONE_TYPES = ("Cell", "Home", "Work")
 PHONE_TYPE_WEIGHTS = (0.75, 0.18, 0.07)
 
 # Grade levels -1 (pre-K) .. 12; index = level + 1.
+SEXES = ("female", "male", "other")  # canonical; Clever files spell them F, M, X
 GRADE_CODES = ("PK", "KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12")
 CLEVER_GRADES = ("PreKindergarten", "Kindergarten", *(str(g) for g in range(1, 13)))
 GRADE_LABELS = ("Pre-K", "Kindergarten", *(f"Grade {g}" for g in range(1, 13)))
@@ -334,6 +336,16 @@ def _days(d: date) -> int:
     return (d - date(1970, 1, 1)).days
 
 
+def _canonical_table(entity: str, columns: dict[str, pa.Array]) -> pa.Table:
+    """The columns as a table, with every other canonical column of ``entity`` added as nulls (the
+    ``phone_extension`` and ``*_raw`` columns: a value as sent depends on the format written)."""
+    table = pa.table(columns)
+    for fld in ENTITY_BY_NAME[entity].schema:
+        if fld.name not in table.column_names:
+            table = table.append_column(fld, pa.nulls(table.num_rows, fld.type))
+    return table
+
+
 def _null_unless(values: pa.Array, keep: Bools) -> pa.Array:
     return pc.if_else(pa.array(keep), values, pa.scalar(None, values.type))
 
@@ -505,7 +517,8 @@ def _make_schools(
         _pick(STREET_KINDS, rng.integers(0, len(STREET_KINDS), n)),
         sep=" ",
     )
-    table = pa.table(
+    table = _canonical_table(
+        "schools",
         {
             "school_id": school_id,
             "name": school_name,
@@ -520,7 +533,7 @@ def _make_schools(
             "city": pa.array([city] * n, pa.string()),
             "state": pa.array([state] * n, pa.string()),
             "zip": _digits(rng.integers(10000, 99999) + rng.integers(0, 40, n), 5),
-        }
+        },
     )
     return table, low, high, size
 
@@ -595,7 +608,8 @@ def _make_students(
     birth = born_from[level + 1] + rng.integers(0, 365, n)
     school_id = school_ids.take(pa.array(school_of))
     race = _choice(rng, n, [r[1] for r in RACES])
-    return pa.table(
+    return _canonical_table(
+        "students",
         {
             "person_id": _join("S", sis_id),
             "school_id": school_id,
@@ -611,7 +625,7 @@ def _make_students(
             "phone_type": pa.nulls(n, pa.string()),
             "grade": _pick(GRADE_CODES, level + 1),
             "birth_date": _dates(birth),
-            "gender": _pick(("F", "M", "X"), gender),
+            "gender": _pick(SEXES, gender),
             "title": pa.nulls(n, pa.string()),
             "graduation_year": _digits(school_year + 13 - np.maximum(level, 0)),
             "race": _pick([r[0] for r in RACES], race),
@@ -622,7 +636,7 @@ def _make_students(
             "ell_status": _pick(("Y", "N"), (rng.random(n) >= 0.10).astype(np.int64)),
             "frl_status": _pick([f[0] for f in FRL], _choice(rng, n, [f[1] for f in FRL])),
             "iep_status": _pick(("Y", "N"), (rng.random(n) >= 0.14).astype(np.int64)),
-        }
+        },
     )
 
 
@@ -669,7 +683,8 @@ def _make_contacts(
     phone_type = _null_unless(_pick(PHONE_TYPES, _choice(rng, n_c, PHONE_TYPE_WEIGHTS)), has_phone)
     school_id = _col(students, "school_id").take(owner_arr)
     nulls = pa.nulls(n_c, pa.string())
-    contacts = pa.table(
+    contacts = _canonical_table(
+        "contacts",
         {
             "person_id": contact_id,
             "school_id": school_id,
@@ -687,7 +702,7 @@ def _make_contacts(
             "birth_date": pa.nulls(n_c, pa.date32()),
             "gender": nulls,
             "title": nulls,
-        }
+        },
     )
 
     # Siblings get links to the same contacts, in the same order.
@@ -701,14 +716,15 @@ def _make_contacts(
     link_pos = pos[link_src]
     order = np.lexsort((link_pos, link_student))
     link_student, link_src = pa.array(link_student[order]), pa.array(link_src[order])
-    links = pa.table(
+    links = _canonical_table(
+        "contact_links",
         {
             "student_id": _col(students, "person_id").take(link_student),
             "contact_id": contact_id.take(link_src),
             "school_id": _col(students, "school_id").take(link_student),
             "relationship": _pick(RELATIONSHIP_VALUES, rel).take(link_src),
             "contact_type": _pick(CONTACT_TYPE_VALUES, ctype).take(link_src),
-        }
+        },
     )
     return contacts, links
 
@@ -731,7 +747,8 @@ def _make_teachers(
     username = _join(_slug(first), _slug(last), sis_id, sep=".")
     school_id = _col(schools, "school_id").take(pa.array(school_of))
     nulls = pa.nulls(n, pa.string())
-    table = pa.table(
+    table = _canonical_table(
+        "teachers",
         {
             "person_id": _join("T", sis_id),
             "school_id": school_id,
@@ -749,7 +766,7 @@ def _make_teachers(
             "birth_date": pa.nulls(n, pa.date32()),
             "gender": nulls,
             "title": pa.array(["Teacher"] * n, pa.string()),
-        }
+        },
     )
     return table, start, count
 
@@ -769,7 +786,8 @@ def _make_staff(rng: np.random.Generator, schools: pa.Table, per_school: Ints, d
     username = _join(_slug(first), _slug(last), sis_id, sep=".")
     school_id = _col(schools, "school_id").take(pa.array(school_of))
     nulls = pa.nulls(n, pa.string())
-    return pa.table(
+    return _canonical_table(
+        "staff",
         {
             "person_id": _join("F", sis_id),
             "school_id": school_id,
@@ -788,7 +806,7 @@ def _make_staff(rng: np.random.Generator, schools: pa.Table, per_school: Ints, d
             "gender": nulls,
             "title": _pick(titles, title_idx),
             "department": _pick(departments, title_idx),
-        }
+        },
     )
 
 
@@ -862,7 +880,8 @@ def _make_sections(
     c_school_id = _col(schools, "school_id").take(pa.array(c_school))
     course_name = _join(_pick([s[1] for s in SUBJECTS], c_subject), _pick(GRADE_LABELS, c_level + 1), sep=" ")
     course_code = _join(_pick([s[2] for s in SUBJECTS], c_subject), _pick(GRADE_CODES, c_level + 1), sep="-")
-    courses = pa.table(
+    courses = _canonical_table(
+        "courses",
         {
             # The ID a Clever reader derives from a section's course columns (school|number).
             "course_id": _join(c_school_id, course_code, sep="|"),
@@ -871,7 +890,7 @@ def _make_sections(
             "course_code": course_code,
             "subject": _pick([s[0] for s in SUBJECTS], c_subject),
             "grades": _pick(GRADE_CODES, c_level + 1),
-        }
+        },
     )
 
     # Teachers: 1-3 per section, dealt round-robin among the school's teachers.
@@ -886,7 +905,8 @@ def _make_sections(
     )
     school_id = _col(schools, "school_id").take(pa.array(sec_school))
     period_s = _digits(period)
-    sections = pa.table(
+    sections = _canonical_table(
+        "sections",
         {
             "section_id": _ids("SEC", np.arange(1, n + 1), 7),
             "school_id": school_id,
@@ -898,7 +918,7 @@ def _make_sections(
             "grade": _pick(GRADE_CODES, sec_level + 1),
             "period": period_s,
             "teacher_ids": teacher_ids,
-        }
+        },
     )
     return courses, sections
 
@@ -1303,7 +1323,9 @@ def write_clever_csv(
             "Middle_name": st["middle_name"],
             "First_name": st["first_name"],
             "Grade": _clever_grade(_col(st, "grade")),
-            "Gender": st["gender"],
+            "Gender": _strings(["F", "M", "X"]).take(
+                pc.index_in(_col(st, "gender"), value_set=_strings(SEXES))
+            ),
             "Graduation_year": st["graduation_year"],
             "DOB": _us_date(_col(st, "birth_date")),
             "Race": st["race"],
@@ -1771,9 +1793,7 @@ def write_oneroster_csv(
         "status": _const(None, n),
         "dateLastModified": _const(None, n),
         "birthDate": _col(st, "birth_date").cast(pa.string()),
-        "sex": _strings(["female", "male", "other"]).take(
-            pc.index_in(_col(st, "gender"), value_set=_strings(["F", "M", "X"]))
-        ),
+        "sex": _col(st, "gender"),
     }
     for column, value in _RACE_FLAGS:
         demo[column] = pc.equal(race, value).cast(pa.string())
