@@ -11,31 +11,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import ArrayLike
+from rostersync.cleaning import column_alerts
 from rostersync.formats.raw import RawTable
-from rostersync.issues import ALERT, row_issues
-from rostersync.model import ROW_COLUMN
-
-
-def _alert(raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str) -> list[pa.Table]:
-    """One alert per row under ``mask``, naming ``column``'s file, header and value."""
-    mask = pc.fill_null(mask, False)
-    if not pc.any(mask).as_py():
-        return []
-    src = raw.source(column)
-    row_column = src.row_column if src.row_column in table.column_names else ROW_COLUMN
-    return [
-        row_issues(
-            table,
-            mask,
-            severity=ALERT,
-            file=src.file,
-            column=src.column,
-            message=message,
-            value_column=column,
-            row_column=row_column,
-        )
-    ]
 
 
 def section_gaps(raw: RawTable, sections: pa.Table, teachers_file: str | None) -> list[pa.Table]:
@@ -44,7 +21,7 @@ def section_gaps(raw: RawTable, sections: pa.Table, teachers_file: str | None) -
     names = sections.column_names
     if "course_id" in names:
         header = raw.source("course_id").column
-        issues += _alert(
+        issues += column_alerts(
             raw,
             sections,
             pc.is_null(sections.column("course_id")),
@@ -55,7 +32,7 @@ def section_gaps(raw: RawTable, sections: pa.Table, teachers_file: str | None) -
         lists = sections.column("teacher_ids")
         empty = pc.fill_null(pc.equal(pc.list_value_length(lists), 0), True)
         where = f"in {teachers_file} " if teachers_file else ""
-        issues += _alert(
+        issues += column_alerts(
             raw,
             sections,
             empty,
@@ -72,7 +49,7 @@ def contact_gaps(raw: RawTable, contacts: pa.Table) -> list[pa.Table]:
     phone = contacts.column("phone") if "phone" in names else pa.nulls(contacts.num_rows, pa.string())
     email = contacts.column("email") if "email" in names else pa.nulls(contacts.num_rows, pa.string())
     unreachable = pc.and_(pc.is_null(phone), pc.is_null(email))
-    return _alert(
+    return column_alerts(
         raw,
         contacts,
         unreachable,
@@ -91,7 +68,7 @@ def school_gaps(raw: RawTable, schools: pa.Table, students: pa.Table, students_f
         parts.append(pc.list_flatten(students.column("school_ids")).drop_null())
     present = pa.chunked_array([c for p in parts for c in pa.chunked_array(p).chunks], pa.string())
     empty = pc.invert(pc.is_in(schools.column("school_id"), value_set=present.combine_chunks()))
-    return _alert(
+    return column_alerts(
         raw,
         schools,
         empty,

@@ -8,8 +8,9 @@ cleared), a value outside a documented enumeration (kept as sent), a repeated en
 link (the repeat is dropped), a section teacher who is not in the teachers file (dropped from
 the list), and the gaps a vendor's product would trip over (a class without a course or without a
 teacher, a school without students, a contact that cannot be reached). Grades, sex and contact
-relationship/type are put in the canonical vocabulary (:mod:`rostersync.formats.vocab`) with the
-value as sent kept in ``<column>_raw``; dates and phones follow :mod:`rostersync.values`.
+relationship/type are put in the canonical vocabulary with the value as sent kept in
+``<column>_raw``. The value rules are in :mod:`rostersync.cleaning`, the gap checks in
+:mod:`rostersync.gaps`.
 Everything is computed with whole-column Arrow kernels; the only Python loops are over entities
 and columns (and, inside the value rules, over distinct values).
 """
@@ -24,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync import gaps
+from rostersync.cleaning import ValueCleaner
 from rostersync.formats.arrowops import (
     ArrayLike,
     Codes,
@@ -33,31 +35,18 @@ from rostersync.formats.arrowops import (
     explode,
     filter_lists,
     first_mask,
-    null_where,
     repeated_mask,
 )
 from rostersync.formats.raw import LIST_COLUMN_SUFFIX, LIST_ROW_SUFFIX, RawRoster, RawTable
-from rostersync.formats.vocab import (
-    CONTACT_TYPES,
-    GRADE_LISTS,
-    GRADES,
-    RELATIONSHIPS,
-    SEXES,
-    Vocabulary,
-    canonical,
-)
 from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, concat_issues, row_issues
 from rostersync.model import (
     ENTITY_BY_NAME,
-    RAW_SUFFIX,
     ROW_COLUMN,
     UNKNOWN_SCHEMA,
     conform,
     key_column,
 )
 from rostersync.roster import RosterSet
-from rostersync.settings import EMAIL_PATTERN
-from rostersync.values import parse_dates, split_phones
 
 # Entities in dependency order: every reference points to an entity validated earlier.
 ORDER = (
@@ -118,27 +107,6 @@ LIST_REFERENCES: tuple[tuple[str, str, str, str], ...] = (
     ("sections", "teacher_ids", "teachers", "teachers"),
 )
 
-_PERSON_VOCABULARY = {"grade": GRADE_LISTS, "gender": SEXES}
-# Columns put in a canonical vocabulary, per entity; the value as sent goes to ``<column>_raw``.
-VOCABULARY_COLUMNS: dict[str, dict[str, Vocabulary]] = {
-    "schools": {"low_grade": GRADES, "high_grade": GRADES},
-    "courses": {"grades": GRADE_LISTS},
-    "sections": {"grade": GRADE_LISTS},
-    "students": _PERSON_VOCABULARY,
-    "teachers": _PERSON_VOCABULARY,
-    "staff": _PERSON_VOCABULARY,
-    "contacts": _PERSON_VOCABULARY,
-    "contact_links": {"relationship": RELATIONSHIPS, "contact_type": CONTACT_TYPES},
-}
-_EXPECTED = {
-    GRADES.name: "a grade code IT, PR, PK, TK, KG, 01-13, PS, UG or Other, or a spelling of one such "
-    "as Kindergarten, K, 1, 1st or First grade",
-    SEXES.name: "male, female, other or unspecified; M, F, X and U are read too",
-    RELATIONSHIPS.name: ", ".join(RELATIONSHIPS.codes),
-    CONTACT_TYPES.name: ", ".join(CONTACT_TYPES.codes),
-}
-BIRTH_DATE_COLUMNS = ("birth_date",)
-
 
 @dataclass
 class LoadResult:
@@ -183,8 +151,7 @@ class _CodeCache:
 class _Validator:
     def __init__(self, raw: RawRoster, today: date, phone_region: str) -> None:
         self.raw = raw
-        self.today = today
-        self.phone_region = phone_region
+        self.cleaner = ValueCleaner(today, phone_region)
         # Kept rows of each entity before conform (they still carry ``_row``), for the gap checks.
         self.kept: dict[str, pa.Table] = {}
         self.issues: list[pa.Table] = [raw.issues]
@@ -314,113 +281,8 @@ class _Validator:
 
     # -- alerts --------------------------------------------------------------------------------
     def _formats(self, raw: RawTable, table: pa.Table) -> pa.Table:
-        table = self._dates(raw, table)
-        table = self._emails(raw, table)
-        table = self._phones(raw, table)
-        table = self._vocabulary(raw, table)
-        return self._enums(raw, table)
-
-    def _dates(self, raw: RawTable, table: pa.Table) -> pa.Table:
-        names = table.column_names
-        for fld in raw.spec.schema:
-            if fld.type != pa.date32() or fld.name not in names:
-                continue
-            values = table.column(fld.name)
-            if pa.types.is_date32(values.type):
-                continue
-            birth = fld.name in BIRTH_DATE_COLUMNS
-            parsed = parse_dates(values, today=self.today, past_only=birth)
-            bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
-            if pc.any(bad).as_py():
-                pivot = "never in the future" if birth else "within 50 years of today"
-                self._issue(
-                    raw,
-                    table,
-                    bad,
-                    fld.name,
-                    ALERT,
-                    "Not a valid date (use YYYY-MM-DD, MM/DD/YYYY or M/D/YY; a two-digit year is read "
-                    f"as the year {pivot}); the value was ignored.",
-                )
-            table = table.set_column(names.index(fld.name), fld.name, parsed)
-        return table
-
-    def _emails(self, raw: RawTable, table: pa.Table) -> pa.Table:
-        names = table.column_names
-        if "email" not in names:
-            return table
-        values = table.column("email")
-        bad = pc.and_(pc.is_valid(values), pc.invert(pc.match_substring_regex(values, EMAIL_PATTERN)))
-        if pc.any(bad).as_py():
-            self._issue(raw, table, bad, "email", ALERT, "Not a valid email address; the value was ignored.")
-            table = table.set_column(names.index("email"), "email", null_where(values, bad))
-        return table
-
-    def _phones(self, raw: RawTable, table: pa.Table) -> pa.Table:
-        names = table.column_names
-        if "phone" not in names:
-            return table
-        phones = split_phones(table.column("phone"), self.phone_region)
-        if pc.any(phones.wrong_length).as_py():
-            self._issue(
-                raw,
-                table,
-                phones.wrong_length,
-                "phone",
-                ALERT,
-                "Not a valid phone number (it needs 7 to 15 digits); the value was ignored.",
-            )
-        if pc.any(phones.unreadable).as_py():
-            self._issue(
-                raw,
-                table,
-                phones.unreadable,
-                "phone",
-                ALERT,
-                "Not a phone number that can be read without guessing (write the number in digits and "
-                "an extension as x218, ext. 218 or #218); the value was ignored.",
-            )
-        table = table.set_column(names.index("phone"), "phone", phones.number)
-        extension = pa.field("phone_extension", pa.string())
-        return table.add_column(names.index("phone") + 1, extension, phones.extension)
-
-    def _vocabulary(self, raw: RawTable, table: pa.Table) -> pa.Table:
-        for column, vocabulary in VOCABULARY_COLUMNS.get(raw.entity, {}).items():
-            if column not in table.column_names:
-                continue
-            values = table.column(column)
-            mapped, unknown = canonical(values, vocabulary)
-            if pc.any(unknown).as_py():
-                self._issue(
-                    raw,
-                    table,
-                    unknown,
-                    column,
-                    ALERT,
-                    f"Not a known {vocabulary.name} (expected {_EXPECTED[vocabulary.name]}); it was kept "
-                    "as sent.",
-                )
-            table = table.set_column(table.column_names.index(column), column, mapped)
-            table = table.append_column(column + RAW_SUFFIX, values)
-        return table
-
-    def _enums(self, raw: RawTable, table: pa.Table) -> pa.Table:
-        names = table.column_names
-        handled = VOCABULARY_COLUMNS.get(raw.entity, {})
-        for column, allowed in raw.enums.items():
-            if column not in names or column in handled:
-                continue
-            values = table.column(column)
-            bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(allowed))))
-            if pc.any(bad).as_py():
-                self._issue(
-                    raw,
-                    table,
-                    bad,
-                    column,
-                    ALERT,
-                    f"Not one of the documented values ({', '.join(allowed)}); it was kept as sent.",
-                )
+        table, issues = self.cleaner.clean(raw, table)
+        self.issues += issues
         return table
 
     def _list_references(self, raw: RawTable, table: pa.Table) -> pa.Table:
