@@ -71,6 +71,7 @@ def test_two_digit_term_years_keep_the_term_id_year(phones_dates: LoadResult) ->
     assert _columns(phones_dates, "sections", "section_id", "term_id") == {
         "SEC1": ("S1|Year|2015",),
         "SEC2": (None,),  # its term's year is unknowable: no term ID is made
+        "SEC3": (None,),  # the same term: one error names it (on its first row)
     }
 
 
@@ -83,8 +84,8 @@ def test_phones_dates_issue_rows(phones_dates: LoadResult) -> None:
             "Term_start",
             "Fall",
             "The school year of this term is unknown: Term_start is empty or not a date (use MM/DD/YYYY, "
-            "M/D/YY or YYYY-MM-DD), and a term's ID needs its year. The term was left out; the section "
-            "was kept without a term.",
+            "M/D/YY or YYYY-MM-DD), and a term's ID needs its year. The term was left out; its sections "
+            "were kept without a term.",
         ),
         (
             "alert",

@@ -393,19 +393,22 @@ def _key(school: ArrayLike, part: ArrayLike) -> ArrayLike:
 
 
 def _term_year_errors(csv: CsvFile, name: ArrayLike, year: ArrayLike) -> pa.Table:
-    """An error on every section row whose term has a name but no knowable year."""
+    """One error per term (its first section row) that has a name but no knowable year."""
     unknown = pc.and_(pc.is_valid(name), pc.is_null(year))
     src = csv.source("term_start", "Term_start")
+    columns = [c for c in ("school_id", "term_name", "term_start", ROW_COLUMN) if c in csv.table.column_names]
+    hits = csv.table.select(columns).filter(unknown)
+    hits = hits.take(first_rows(hits, [c for c in ("school_id", "term_name") if c in columns]))
     return row_issues(
-        csv.table,
-        unknown,
+        hits,
+        pa.repeat(pa.scalar(True), hits.num_rows),
         severity=ERROR,
         file=csv.name,
         column=src.column,
         value_column="term_start" if csv.has("term_start") else None,
         message=f"The school year of this term is unknown: {src.column} is empty or not a date (use "
         "MM/DD/YYYY, M/D/YY or YYYY-MM-DD), and a term's ID needs its year. The term was left out; "
-        "the section was kept without a term.",
+        "its sections were kept without a term.",
     )
 
 
