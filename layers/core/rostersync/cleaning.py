@@ -2,7 +2,7 @@
 years pivoted), malformed emails and phones cleared, phones split into number and extension, and
 grades / sex / relationship / contact type put in the canonical vocabulary with the value as sent
 kept in ``<column>_raw``. Every change is reported as an alert naming file, row, header and value;
-the row is always kept. The rules themselves are in :mod:`rostersync.values` and
+the row is always kept. The rules themselves are in :mod:`rostersync.formats.values` and
 :mod:`rostersync.formats.vocab`.
 """
 
@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from rostersync.formats.arrowops import ArrayLike, null_where
 from rostersync.formats.raw import RawTable
+from rostersync.formats.values import parse_dates, split_phones
 from rostersync.formats.vocab import (
     CONTACT_TYPES,
     GRADE_LISTS,
@@ -27,7 +28,6 @@ from rostersync.formats.vocab import (
 from rostersync.issues import ALERT, row_issues
 from rostersync.model import RAW_SUFFIX, ROW_COLUMN
 from rostersync.settings import EMAIL_PATTERN
-from rostersync.values import parse_dates, split_phones
 
 _PERSON_VOCABULARY = {"grade": GRADE_LISTS, "gender": SEXES}
 # Columns put in a canonical vocabulary, per entity; the value as sent goes to ``<column>_raw``.

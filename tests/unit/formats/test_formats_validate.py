@@ -11,9 +11,9 @@ import pytest
 from formats_helpers import FIXTURES, append_lines, issues, replace_text, rows_by_key
 
 from rostersync.formats import load_roster, read_raw, validate
+from rostersync.formats.values import parse_dates, split_phones
 from rostersync.model import KEY_SEPARATOR
 from rostersync.validate import LoadResult
-from rostersync.values import parse_dates, split_phones
 
 Copy = Callable[[str], Path]
 

@@ -17,11 +17,11 @@ from pydantic import ValidationError
 
 from rostersync.diff import diff_table
 from rostersync.formats import load_roster
+from rostersync.formats.values import parse_dates, split_phones
 from rostersync.formats.vocab import CONTACT_TYPES, GRADES, RELATIONSHIPS, SEXES, canonical
 from rostersync.model import ENTITIES, STUDENTS
 from rostersync.settings import DistrictSettings
 from rostersync.validate import LoadResult
-from rostersync.values import parse_dates, split_phones
 from rostersync_tools import synthetic
 
 TODAY = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
@@ -97,6 +97,23 @@ def test_phones_dates_issue_rows(phones_dates: LoadResult) -> None:
             "extension as x218, ext. 218 or #218); the value was ignored.",
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1-800-FLOWERS",  # the library would turn letters into digits
+        "336 533 1632 (cell)",  # a word
+        "(336)533-1632 x218 x5",  # two extensions: 218 would be merged into the number
+        "555-1234#",  # the library would read 555 with extension 1234
+        "ext. 372",  # an extension without a number
+    ],
+)
+def test_a_phone_that_needs_a_guess_is_cleared(value: str) -> None:
+    phones = split_phones(pa.array([value]))
+
+    assert (phones.number.to_pylist(), phones.extension.to_pylist()) == ([None], [None])
+    assert phones.unreadable.to_pylist() == [True]
 
 
 def test_phone_region_reads_national_numbers(tmp_path: Path) -> None:

@@ -38,11 +38,11 @@ from rostersync.formats.arrowops import (
 )
 from rostersync.formats.csvio import CsvFile, FileSpec, find_files, read_file_set
 from rostersync.formats.raw import LIST_COLUMN_SUFFIX, LIST_ROW_SUFFIX, RawRoster, RawTable, Source
+from rostersync.formats.values import term_years
 from rostersync.issues import ERROR, InvalidFilesError, concat_issues, empty_issues, row_issues
 from rostersync.model import CONTACT_TYPES, ENTITY_BY_NAME, RELATIONSHIPS, ROW_COLUMN
 from rostersync.roster import FORMAT_CLEVER_CSV
 from rostersync.settings import EMAIL_PATTERN
-from rostersync.values import term_years
 
 _NAMES = {"First_name": "first_name", "Middle_name": "middle_name", "Last_name": "last_name"}
 

@@ -146,6 +146,12 @@ def _strip_to_digits(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return as_array(null_where(digits, pc.is_null(arr))), plain
 
 
+_POSSIBLE = (
+    phonenumbers.ValidationResult.IS_POSSIBLE,
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+)
+
+
 def _read_phone(value: str, region: str) -> tuple[str | None, str | None, bool]:
     """(number, extension, readable) for one value that is not in the plain shape."""
     try:
@@ -161,6 +167,10 @@ def _read_phone(value: str, region: str) -> tuple[str | None, str | None, bool]:
     # The library turns letters into keypad digits (1-800-FLOWERS): a number whose digits are
     # not all written in the value is a guess, so it is refused.
     if not digits.endswith(str(parsed.national_number)):
+        return None, None, False
+    # Too short or too long for the region once the extension is off (two extensions, a number
+    # the library split at a stray #): not a number we can dial without guessing.
+    if phonenumbers.is_possible_number_with_reason(parsed) not in _POSSIBLE:
         return None, None, False
     plus = "+" if value.lstrip().startswith("+") else ""
     return plus + digits, extension, True
