@@ -5,20 +5,27 @@ empty, an ID is used by more than one row, or a row refers to a record that does
 itself left out (so an error cascades: a school with a duplicate ID takes its students with it, and
 their enrollments with them). Alerts (the row is kept): malformed email, phone or date (the value is
 cleared), a value outside a documented enumeration (kept as sent), a repeated enrollment or contact
-link (the repeat is dropped), and a section teacher who is not in the teachers file (dropped from
-the list). Everything is computed with whole-column Arrow kernels; the only Python loops are over
-entities and columns.
+link (the repeat is dropped), a section teacher who is not in the teachers file (dropped from
+the list), and the gaps a vendor's product would trip over (a class without a course or without a
+teacher, a school without students, a contact that cannot be reached). Grades, sex and contact
+relationship/type are put in the canonical vocabulary with the value as sent kept in
+``<column>_raw``. The value rules are in :mod:`rostersync.cleaning`, the gap checks in
+:mod:`rostersync.gaps`.
+Everything is computed with whole-column Arrow kernels; the only Python loops are over entities
+and columns (and, inside the value rules, over distinct values).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rostersync import gaps
+from rostersync.cleaning import ValueCleaner
 from rostersync.formats.arrowops import (
     ArrayLike,
     Codes,
@@ -28,7 +35,6 @@ from rostersync.formats.arrowops import (
     explode,
     filter_lists,
     first_mask,
-    null_where,
     repeated_mask,
 )
 from rostersync.formats.raw import LIST_COLUMN_SUFFIX, LIST_ROW_SUFFIX, RawRoster, RawTable
@@ -41,7 +47,6 @@ from rostersync.model import (
     key_column,
 )
 from rostersync.roster import RosterSet
-from rostersync.settings import EMAIL_PATTERN
 
 # Entities in dependency order: every reference points to an entity validated earlier.
 ORDER = (
@@ -102,10 +107,6 @@ LIST_REFERENCES: tuple[tuple[str, str, str, str], ...] = (
     ("sections", "teacher_ids", "teachers", "teachers"),
 )
 
-_ISO_DATE = r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:[T ].*)?$"
-_US_DATE = r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})$"
-_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
-
 
 @dataclass
 class LoadResult:
@@ -133,41 +134,6 @@ class LoadResult:
         return {ERROR: self.error_count, ALERT: self.alert_count}
 
 
-def parse_dates(values: ArrayLike) -> pa.Array:
-    """YYYY-MM-DD (a time part is ignored) or MM/DD/YYYY as date32; anything else, including
-    impossible dates such as 2024-02-30 and years outside 1900-2100, becomes null."""
-    arr = as_array(values)
-    iso = pc.extract_regex(arr, _ISO_DATE)
-    us = pc.extract_regex(arr, _US_DATE)
-    parts = []
-    for name in ("y", "m", "d"):
-        text = pc.coalesce(pc.struct_field(iso, [name]), pc.struct_field(us, [name]))
-        parts.append(pc.fill_null(text.cast(pa.int64()), 0).to_numpy(zero_copy_only=False))
-    y, m, d = parts
-    month = np.clip(m, 0, 12)
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    days_in_month = _DAYS_IN_MONTH[month] + ((month == 2) & leap)
-    valid = (y >= 1900) & (y <= 2100) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= days_in_month)
-    # Days since 1970-01-01 (H. Hinnant's days_from_civil), vectorised.
-    yy = y - (m <= 2)
-    era = yy // 400
-    yoe = yy - era * 400
-    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468
-    return pa.array(np.where(valid, days, 0).astype(np.int32), pa.int32(), mask=~valid).cast(pa.date32())
-
-
-def normalise_phones(values: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
-    """(digits with a leading + kept, mask of values with fewer than 7 or more than 15 digits)."""
-    digits = pc.replace_substring_regex(values, r"[^0-9]", "")
-    plus = pc.starts_with(values, "+")
-    normalised = pc.if_else(plus, pc.binary_join_element_wise("+", digits, ""), digits)
-    count = pc.utf8_length(digits)
-    bad = pc.or_(pc.less(count, 7), pc.greater(count, 15))
-    return normalised, pc.fill_null(bad, False)
-
-
 class _CodeCache:
     """Dictionary codes of a table's columns, computed once per column and shared by the
     duplicate and reference checks."""
@@ -183,8 +149,11 @@ class _CodeCache:
 
 
 class _Validator:
-    def __init__(self, raw: RawRoster) -> None:
+    def __init__(self, raw: RawRoster, today: date, phone_region: str) -> None:
         self.raw = raw
+        self.cleaner = ValueCleaner(today, phone_region)
+        # Kept rows of each entity before conform (they still carry ``_row``), for the gap checks.
+        self.kept: dict[str, pa.Table] = {}
         self.issues: list[pa.Table] = [raw.issues]
         self.unknown: list[pa.Table] = [raw.unknown]
         self.kept_keys: dict[str, ArrayLike] = {}
@@ -312,60 +281,8 @@ class _Validator:
 
     # -- alerts --------------------------------------------------------------------------------
     def _formats(self, raw: RawTable, table: pa.Table) -> pa.Table:
-        names = table.column_names
-        for fld in raw.spec.schema:
-            if fld.type != pa.date32() or fld.name not in names:
-                continue
-            values = table.column(fld.name)
-            if pa.types.is_date32(values.type):
-                continue
-            parsed = parse_dates(values)
-            bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
-            if pc.any(bad).as_py():
-                self._issue(
-                    raw,
-                    table,
-                    bad,
-                    fld.name,
-                    ALERT,
-                    "Not a valid date (use YYYY-MM-DD or MM/DD/YYYY); the value was ignored.",
-                )
-            table = table.set_column(names.index(fld.name), fld.name, parsed)
-        if "email" in names:
-            values = table.column("email")
-            bad = pc.and_(pc.is_valid(values), pc.invert(pc.match_substring_regex(values, EMAIL_PATTERN)))
-            if pc.any(bad).as_py():
-                self._issue(
-                    raw, table, bad, "email", ALERT, "Not a valid email address; the value was ignored."
-                )
-                table = table.set_column(names.index("email"), "email", null_where(values, bad))
-        if "phone" in names:
-            values = table.column("phone")
-            normalised, bad = normalise_phones(values)
-            if pc.any(bad).as_py():
-                self._issue(
-                    raw,
-                    table,
-                    bad,
-                    "phone",
-                    ALERT,
-                    "Not a valid phone number (it needs 7 to 15 digits); the value was ignored.",
-                )
-            table = table.set_column(names.index("phone"), "phone", null_where(normalised, bad))
-        for column, allowed in raw.enums.items():
-            if column not in names:
-                continue
-            values = table.column(column)
-            bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(allowed))))
-            if pc.any(bad).as_py():
-                self._issue(
-                    raw,
-                    table,
-                    bad,
-                    column,
-                    ALERT,
-                    f"Not one of the documented values ({', '.join(allowed)}); it was kept as sent.",
-                )
+        table, issues = self.cleaner.clean(raw, table)
+        self.issues += issues
         return table
 
     def _list_references(self, raw: RawTable, table: pa.Table) -> pa.Table:
@@ -455,20 +372,40 @@ class _Validator:
             self.kept_keys[raw.entity] = as_array(kept.column(spec.key[0]).drop_null())
         kept = self._formats(raw, kept)
         kept = self._list_references(raw, kept)
+        self._gaps(raw, kept)
+        self.kept[raw.entity] = kept
         self.out[raw.entity] = conform(kept, ENTITY_BY_NAME[raw.entity])
+
+    def _gaps(self, raw: RawTable, kept: pa.Table) -> None:
+        if raw.entity == "sections":
+            teachers = self.raw.tables.get("teachers")
+            self.issues += gaps.section_gaps(raw, kept, teachers.file if teachers else None)
+        elif raw.entity == "contacts":
+            self.issues += gaps.contact_gaps(raw, kept)
+
+    def _school_gaps(self) -> None:
+        schools, students = self.raw.tables.get("schools"), self.raw.tables.get("students")
+        if schools is None or students is None or "schools" not in self.kept:
+            return
+        self.issues += gaps.school_gaps(schools, self.kept["schools"], self.out["students"], students.file)
 
     def run(self) -> tuple[dict[str, pa.Table], pa.Table, pa.Table]:
         for name in ORDER:
             if name in self.raw.tables:
                 self.entity(self.raw.tables[name])
+        self._school_gaps()
         unknown = pa.concat_tables(self.unknown)
         return self.out, concat_issues(self.issues), unknown
 
 
-def validate(raw: RawRoster, *, received_at: datetime | None = None) -> LoadResult:
-    """Validate ``raw`` into a canonical :class:`RosterSet` plus the issues table."""
-    tables, issues, unknown = _Validator(raw).run()
+def validate(raw: RawRoster, *, received_at: datetime | None = None, phone_region: str = "US") -> LoadResult:
+    """Validate ``raw`` into a canonical :class:`RosterSet` plus the issues table.
+
+    ``received_at`` (default now) is also "today" for two-digit years; ``phone_region`` is how
+    phone numbers without a country code are read (the district's ``phone_region`` setting).
+    """
     when = received_at or datetime.now(UTC)
+    tables, issues, unknown = _Validator(raw, when.date(), phone_region).run()
     roster = RosterSet(
         tables=tables,
         format=raw.format,

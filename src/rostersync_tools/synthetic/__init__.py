@@ -12,7 +12,8 @@ a pure function of the seeds.
 
 Canonical value conventions (what a reader should produce from the written files): grades are
 CEDS codes (``PK``, ``KG``, ``01``..``12``; Clever files spell them ``PreKindergarten``,
-``Kindergarten``, ``1``..``12``), genders ``F``/``M``/``X`` (OneRoster ``female``/``male``/``other``),
+``Kindergarten``, ``1``..``12``), genders ``female``/``male``/``other`` (Clever files: ``F``/``M``/``X``),
+``phone_extension`` and the ``*_raw`` columns (the values as sent) are null,
 subjects use Clever's subject vocabulary, contact names are split into first and last name
 (Clever's ``Contact_name`` is "First Last"). A contact's school is the school of its first student;
 siblings always share a school, so that is the same whichever sibling comes first. OneRoster and SDS

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from rostersync_tools.synthetic.arrowkit import _col, _dashed, _index_of, _join
+from rostersync_tools.synthetic.arrowkit import _col, _dashed, _index_of, _join, _strings
 from rostersync_tools.synthetic.csvout import (
     _clever_grade,
     _list_slot,
@@ -16,6 +17,7 @@ from rostersync_tools.synthetic.csvout import (
     _write_csv,
 )
 from rostersync_tools.synthetic.district import SyntheticDistrict
+from rostersync_tools.synthetic.vocab import SEXES
 
 
 def write_clever_csv(
@@ -62,7 +64,9 @@ def write_clever_csv(
             "Middle_name": st["middle_name"],
             "First_name": st["first_name"],
             "Grade": _clever_grade(_col(st, "grade")),
-            "Gender": st["gender"],
+            "Gender": _strings(["F", "M", "X"]).take(
+                pc.index_in(_col(st, "gender"), value_set=_strings(SEXES))
+            ),
             "Graduation_year": st["graduation_year"],
             "DOB": _us_date(_col(st, "birth_date")),
             "Race": st["race"],

@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.model import ENTITIES
+from rostersync.model import ENTITIES, ENTITY_BY_NAME
 from rostersync_tools.synthetic.arrowkit import (
     _choice,
     _choice_by_position,
@@ -57,6 +57,7 @@ from rostersync_tools.synthetic.vocab import (
     RELATIONSHIP_WEIGHTS,
     SCHOOL_KINDS,
     SEATS_PER_SECTION,
+    SEXES,
     SIBLING_RATE,
     STAFF_NUMBER_BASE,
     STAFF_TITLES,
@@ -74,6 +75,16 @@ from rostersync_tools.synthetic.vocab import (
 
 # ---------------------------------------------------------------------------------------------
 # Generation
+
+
+def _canonical_table(entity: str, columns: dict[str, pa.Array]) -> pa.Table:
+    """The columns as a table, with every other canonical column of ``entity`` added as nulls (the
+    ``phone_extension`` and ``*_raw`` columns: a value as sent depends on the format written)."""
+    table = pa.table(columns)
+    for fld in ENTITY_BY_NAME[entity].schema:
+        if fld.name not in table.column_names:
+            table = table.append_column(fld, pa.nulls(table.num_rows, fld.type))
+    return table
 
 
 def generate_district(
@@ -197,7 +208,8 @@ def _make_schools(
         _pick(STREET_KINDS, rng.integers(0, len(STREET_KINDS), n)),
         sep=" ",
     )
-    table = pa.table(
+    table = _canonical_table(
+        "schools",
         {
             "school_id": school_id,
             "name": school_name,
@@ -212,7 +224,7 @@ def _make_schools(
             "city": pa.array([city] * n, pa.string()),
             "state": pa.array([state] * n, pa.string()),
             "zip": _digits(rng.integers(10000, 99999) + rng.integers(0, 40, n), 5),
-        }
+        },
     )
     return table, low, high, size
 
@@ -287,7 +299,8 @@ def _make_students(
     birth = born_from[level + 1] + rng.integers(0, 365, n)
     school_id = school_ids.take(pa.array(school_of))
     race = _choice(rng, n, [r[1] for r in RACES])
-    return pa.table(
+    return _canonical_table(
+        "students",
         {
             "person_id": _join("S", sis_id),
             "school_id": school_id,
@@ -303,7 +316,7 @@ def _make_students(
             "phone_type": pa.nulls(n, pa.string()),
             "grade": _pick(GRADE_CODES, level + 1),
             "birth_date": _dates(birth),
-            "gender": _pick(("F", "M", "X"), gender),
+            "gender": _pick(SEXES, gender),
             "title": pa.nulls(n, pa.string()),
             "graduation_year": _digits(school_year + 13 - np.maximum(level, 0)),
             "race": _pick([r[0] for r in RACES], race),
@@ -314,7 +327,7 @@ def _make_students(
             "ell_status": _pick(("Y", "N"), (rng.random(n) >= 0.10).astype(np.int64)),
             "frl_status": _pick([f[0] for f in FRL], _choice(rng, n, [f[1] for f in FRL])),
             "iep_status": _pick(("Y", "N"), (rng.random(n) >= 0.14).astype(np.int64)),
-        }
+        },
     )
 
 
@@ -361,7 +374,8 @@ def _make_contacts(
     phone_type = _null_unless(_pick(PHONE_TYPES, _choice(rng, n_c, PHONE_TYPE_WEIGHTS)), has_phone)
     school_id = _col(students, "school_id").take(owner_arr)
     nulls = pa.nulls(n_c, pa.string())
-    contacts = pa.table(
+    contacts = _canonical_table(
+        "contacts",
         {
             "person_id": contact_id,
             "school_id": school_id,
@@ -379,7 +393,7 @@ def _make_contacts(
             "birth_date": pa.nulls(n_c, pa.date32()),
             "gender": nulls,
             "title": nulls,
-        }
+        },
     )
 
     # Siblings get links to the same contacts, in the same order.
@@ -393,14 +407,15 @@ def _make_contacts(
     link_pos = pos[link_src]
     order = np.lexsort((link_pos, link_student))
     link_student, link_src = pa.array(link_student[order]), pa.array(link_src[order])
-    links = pa.table(
+    links = _canonical_table(
+        "contact_links",
         {
             "student_id": _col(students, "person_id").take(link_student),
             "contact_id": contact_id.take(link_src),
             "school_id": _col(students, "school_id").take(link_student),
             "relationship": _pick(RELATIONSHIP_VALUES, rel).take(link_src),
             "contact_type": _pick(CONTACT_TYPE_VALUES, ctype).take(link_src),
-        }
+        },
     )
     return contacts, links
 
@@ -423,7 +438,8 @@ def _make_teachers(
     username = _join(_slug(first), _slug(last), sis_id, sep=".")
     school_id = _col(schools, "school_id").take(pa.array(school_of))
     nulls = pa.nulls(n, pa.string())
-    table = pa.table(
+    table = _canonical_table(
+        "teachers",
         {
             "person_id": _join("T", sis_id),
             "school_id": school_id,
@@ -441,7 +457,7 @@ def _make_teachers(
             "birth_date": pa.nulls(n, pa.date32()),
             "gender": nulls,
             "title": pa.array(["Teacher"] * n, pa.string()),
-        }
+        },
     )
     return table, start, count
 
@@ -461,7 +477,8 @@ def _make_staff(rng: np.random.Generator, schools: pa.Table, per_school: Ints, d
     username = _join(_slug(first), _slug(last), sis_id, sep=".")
     school_id = _col(schools, "school_id").take(pa.array(school_of))
     nulls = pa.nulls(n, pa.string())
-    return pa.table(
+    return _canonical_table(
+        "staff",
         {
             "person_id": _join("F", sis_id),
             "school_id": school_id,
@@ -480,7 +497,7 @@ def _make_staff(rng: np.random.Generator, schools: pa.Table, per_school: Ints, d
             "gender": nulls,
             "title": _pick(titles, title_idx),
             "department": _pick(departments, title_idx),
-        }
+        },
     )
 
 
@@ -554,7 +571,8 @@ def _make_sections(
     c_school_id = _col(schools, "school_id").take(pa.array(c_school))
     course_name = _join(_pick([s[1] for s in SUBJECTS], c_subject), _pick(GRADE_LABELS, c_level + 1), sep=" ")
     course_code = _join(_pick([s[2] for s in SUBJECTS], c_subject), _pick(GRADE_CODES, c_level + 1), sep="-")
-    courses = pa.table(
+    courses = _canonical_table(
+        "courses",
         {
             # The ID a Clever reader derives from a section's course columns (school|number).
             "course_id": _join(c_school_id, course_code, sep="|"),
@@ -563,7 +581,7 @@ def _make_sections(
             "course_code": course_code,
             "subject": _pick([s[0] for s in SUBJECTS], c_subject),
             "grades": _pick(GRADE_CODES, c_level + 1),
-        }
+        },
     )
 
     # Teachers: 1-3 per section, dealt round-robin among the school's teachers.
@@ -578,7 +596,8 @@ def _make_sections(
     )
     school_id = _col(schools, "school_id").take(pa.array(sec_school))
     period_s = _digits(period)
-    sections = pa.table(
+    sections = _canonical_table(
+        "sections",
         {
             "section_id": _ids("SEC", np.arange(1, n + 1), 7),
             "school_id": school_id,
@@ -590,7 +609,7 @@ def _make_sections(
             "grade": _pick(GRADE_CODES, sec_level + 1),
             "period": period_s,
             "teacher_ids": teacher_ids,
-        }
+        },
     )
     return courses, sections
 

@@ -353,9 +353,7 @@ def write_oneroster_csv(
         "status": _const(None, n),
         "dateLastModified": _const(None, n),
         "birthDate": _col(st, "birth_date").cast(pa.string()),
-        "sex": _strings(["female", "male", "other"]).take(
-            pc.index_in(_col(st, "gender"), value_set=_strings(["F", "M", "X"]))
-        ),
+        "sex": _col(st, "gender"),
     }
     for column, value in _RACE_FLAGS:
         demo[column] = pc.equal(race, value).cast(pa.string())

@@ -36,7 +36,7 @@ RELATIONSHIP_ROLES = {
     "Self": "other",
     "Other": "other",
 }
-SEX_BY_GENDER = {"F": "female", "M": "male", "X": "other"}
+SEX_BY_GENDER = {"female": "female", "male": "male", "other": "other"}
 
 
 def _us_date_unpadded(values: pa.Array | pa.ChunkedArray) -> pa.Array:

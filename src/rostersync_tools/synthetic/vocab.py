@@ -41,6 +41,7 @@ PHONE_TYPES = ("Cell", "Home", "Work")
 PHONE_TYPE_WEIGHTS = (0.75, 0.18, 0.07)
 
 # Grade levels -1 (pre-K) .. 12; index = level + 1.
+SEXES = ("female", "male", "other")  # canonical; Clever files spell them F, M, X
 GRADE_CODES = ("PK", "KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12")
 CLEVER_GRADES = ("PreKindergarten", "Kindergarten", *(str(g) for g in range(1, 13)))
 GRADE_LABELS = ("Pre-K", "Kindergarten", *(f"Grade {g}" for g in range(1, 13)))

@@ -139,6 +139,8 @@ def test_mapping_shares_the_csv_readers_rules(
             "school_id": "org1",
             "relationship": "Guardian",
             "contact_type": None,
+            "relationship_raw": "Guardian",
+            "contact_type_raw": None,
         }
     ]
     sections = {r["section_id"]: r for r in roster.table("sections").to_pylist()}

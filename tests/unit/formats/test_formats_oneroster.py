@@ -55,6 +55,9 @@ def test_school_orgs_become_schools(result: LoadResult) -> None:
             "low_grade": None,
             "high_grade": None,
             "phone": None,
+            "phone_extension": None,
+            "low_grade_raw": None,
+            "high_grade_raw": None,
         },
         "O2": {
             "school_id": "O2",
@@ -64,6 +67,9 @@ def test_school_orgs_become_schools(result: LoadResult) -> None:
             "low_grade": None,
             "high_grade": None,
             "phone": None,
+            "phone_extension": None,
+            "low_grade_raw": None,
+            "high_grade_raw": None,
         },
     }
 
@@ -113,6 +119,8 @@ def test_guardians_are_linked_from_either_side(result: LoadResult) -> None:
         "school_id": "O2",
         "relationship": "Relative",
         "contact_type": None,
+        "relationship_raw": "Relative",
+        "contact_type_raw": None,
     }
 
 
@@ -150,6 +158,7 @@ def test_section_fields(result: LoadResult) -> None:
         "grade": "03",
         "period": "1",
         "teacher_ids": ["U-T1", "U-T2"],
+        "grade_raw": "03",
     }
 
 

@@ -39,11 +39,13 @@ def read_raw(directory: Path) -> RawRoster:
     return read_oneroster(directory, fmt)
 
 
-def load_roster(directory: Path, *, received_at: datetime | None = None) -> LoadResult:
-    """Read and validate the roster in ``directory``."""
+def load_roster(
+    directory: Path, *, received_at: datetime | None = None, phone_region: str = "US"
+) -> LoadResult:
+    """Read and validate the roster in ``directory`` (``phone_region``: the district setting)."""
     from rostersync.validate import validate
 
-    return validate(read_raw(directory), received_at=received_at)
+    return validate(read_raw(directory), received_at=received_at, phone_region=phone_region)
 
 
 def __getattr__(name: str) -> Any:

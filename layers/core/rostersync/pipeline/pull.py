@@ -50,12 +50,14 @@ def pulled_manifest(store: BlobStore, prefix: str) -> PullManifest | None:
         return None
 
 
-def load_pulled(store: BlobStore, manifest: PullManifest, *, received_at: datetime) -> Any:
+def load_pulled(
+    store: BlobStore, manifest: PullManifest, *, received_at: datetime, phone_region: str = "US"
+) -> Any:
     """Read and validate an API pull (a :class:`~rostersync.validate.LoadResult`)."""
     from rostersync.connectors.mapping import pulled_raw
     from rostersync.validate import validate
 
-    return validate(pulled_raw(store, manifest), received_at=received_at)
+    return validate(pulled_raw(store, manifest), received_at=received_at, phone_region=phone_region)
 
 
 # --- scheduling ---------------------------------------------------------------------------------

@@ -62,7 +62,8 @@ def normalize(inp: NormalizeInput, deps: Deps) -> NormalizeOutput:
     )
     out = NormalizeOutput(attempt=attempt, prefix=prefix, raw_prefix=raw_prefix, files=count)
     try:
-        loaded = _load(deps, pulled, raw_prefix, now)
+        region = deps.repo.get_settings(inp.district_id).phone_region
+        loaded = _load(deps, pulled, raw_prefix, now, region)
     except InvalidFilesError as exc:
         return _invalid_files(inp, deps, out, exc, now)
     return _stage_loaded(inp, deps, out, loaded, now)
@@ -76,16 +77,18 @@ def _copy_inbox(deps: Deps, district_id: str, raw_prefix: str) -> int:
     return len(files)
 
 
-def _load(deps: Deps, pulled: PullManifest | None, raw_prefix: str, now: datetime) -> LoadResult:
+def _load(
+    deps: Deps, pulled: PullManifest | None, raw_prefix: str, now: datetime, phone_region: str
+) -> LoadResult:
     """Read and validate the raw prefix: an API pull's pages, or the files of an upload or SFTP pull."""
     if pulled is not None and pulled.kind in API_KINDS:
-        loaded: LoadResult = load_pulled(deps.raw, pulled, received_at=now)
+        loaded: LoadResult = load_pulled(deps.raw, pulled, received_at=now, phone_region=phone_region)
         return loaded
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for key in deps.raw.list(raw_prefix):
             (folder / file_name(key)).write_bytes(deps.raw.get(key))
-        return load_roster(folder, received_at=now)
+        return load_roster(folder, received_at=now, phone_region=phone_region)
 
 
 def _invalid_files(
