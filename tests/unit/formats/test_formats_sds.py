@@ -149,6 +149,7 @@ def test_sections_take_the_first_session_and_teacher_enrollments(result: LoadRes
         "section_number": "HR3",
         "subject": None,
         "grade": None,
+        "grade_raw": None,
         "period": None,
         "teacher_ids": ["T1"],
     }
