@@ -230,7 +230,7 @@ def test_delta_files_are_refused(fixture_copy: Callable[[str], Path]) -> None:
     directory = fixture_copy("oneroster11_basic")
     replace_text(directory / "manifest.csv", "file.users,bulk", "file.users,delta")
 
-    with pytest.raises(InvalidFilesError, match=r"users\.csv is a delta file"):
+    with pytest.raises(InvalidFilesError, match=r"users\.csv as delta: this is a OneRoster delta set.*send it again"):
         read_raw(directory)
 
 

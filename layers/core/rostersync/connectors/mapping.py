@@ -41,12 +41,11 @@ from rostersync.formats.arrowops import (
     lookup,
     null_where,
 )
-from rostersync.formats.clever import _split_name, contact_ids
+from rostersync.formats.clever import contact_ids, split_name
 from rostersync.formats.csvio import CsvFile
-from rostersync.formats.oneroster import _Reader
+from rostersync.formats.oneroster import read_oneroster_tables
 from rostersync.formats.raw import RawRoster, RawTable, Source
-from rostersync.issues import concat_issues
-from rostersync.model import CONTACT_TYPES, ENTITY_BY_NAME, RELATIONSHIPS, ROW_COLUMN, UNKNOWN_SCHEMA
+from rostersync.model import CONTACT_TYPES, ENTITY_BY_NAME, RELATIONSHIPS, ROW_COLUMN
 from rostersync.roster import FORMAT_ONEROSTER_11_CSV
 from rostersync.storage import BlobStore
 
@@ -324,20 +323,11 @@ def oneroster_raw(store: BlobStore, manifest: PullManifest) -> RawRoster:
         columns[ROW_COLUMN] = _rows(table.num_rows)
         headers = {name: json_name for name, (_, json_name) in layout.items()}
         files[file_name] = CsvFile(f"/{collection}", pa.table(columns), headers)
-    reader = _Reader(files, FORMAT_ONEROSTER_11_CSV)
-    reader.orgs()
-    reader.people()
-    reader.sections()
-    reader.terms()
-    reader.courses()
-    unknown = pa.concat_tables(reader.unknown) if reader.unknown else UNKNOWN_SCHEMA.empty_table()
-    return RawRoster(
-        FORMAT_ONEROSTER_11_REST,
-        manifest_path(manifest),
-        reader.tables,
-        missing=frozenset(),
-        issues=concat_issues(reader.issues),
-        unknown=unknown,
+    return read_oneroster_tables(
+        files,
+        FORMAT_ONEROSTER_11_CSV,
+        directory=manifest_path(manifest),
+        source_format=FORMAT_ONEROSTER_11_REST,
     )
 
 
@@ -554,7 +544,7 @@ def _clever_contacts(table: pa.Table, students: pa.Table) -> tuple[RawTable, Raw
         }
     )
     firsts = first_rows(pa.table({"person_id": ids}), ["person_id"]) if len(ids) else pa.array([], pa.int64())
-    split_first, split_last = _split_name(pc.take(name, firsts)) if len(firsts) else (name, name)
+    split_first, split_last = split_name(pc.take(name, firsts)) if len(firsts) else (name, name)
     contacts = pa.table(
         {
             "person_id": pc.take(ids, firsts),
