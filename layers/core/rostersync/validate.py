@@ -461,6 +461,14 @@ class _Validator:
     def entity(self, raw: RawTable) -> None:
         table = raw.table
         spec = raw.spec
+        flagged = None
+        if REJECTED_COLUMN in table.column_names:
+            # Rows the reader already reported (e.g. more values than the header has columns):
+            # left out before any other check, since their values are not where they belong.
+            mask = pc.fill_null(table.column(REJECTED_COLUMN), False)
+            if pc.any(mask).as_py():
+                flagged = table.filter(mask)
+                table = table.filter(pc.invert(mask))
         codes = _CodeCache(table)
         error = np.zeros(table.num_rows, dtype=bool)
         required = self._required(raw, table)
@@ -472,12 +480,11 @@ class _Validator:
         references = self._references(raw, table, codes)
         if references is not None:
             error |= references
-        if REJECTED_COLUMN in table.column_names:
-            # Rows the reader already reported (e.g. more values than the header has columns).
-            error |= pc.fill_null(table.column(REJECTED_COLUMN), False).to_numpy(zero_copy_only=False)
         drop = error if repeat is None else error | repeat
-        if error.any():
+        if error.any() or flagged is not None:
             rejected = table.filter(pa.array(error))
+            if flagged is not None:
+                rejected = pa.concat_tables([rejected, flagged.select(rejected.column_names)])
             keys = key_column(rejected, spec)
             self.unknown.append(
                 pa.table({"entity": pa.repeat(pa.scalar(raw.entity), rejected.num_rows), "key": keys})
@@ -498,6 +505,8 @@ class _Validator:
             )
             self.kept_keys[raw.entity] = as_array(kept.column(spec.key[0]).drop_null())
             rejected = table.filter(pa.array(error))
+            if flagged is not None:
+                rejected = pa.concat_tables([flagged.select(rejected.column_names), rejected])
             self.rejected[raw.entity] = pa.table(
                 {"key": rejected.column(spec.key[0]), "row": rejected.column(ROW_COLUMN)}
             ).filter(pc.is_valid(rejected.column(spec.key[0])))

@@ -233,7 +233,9 @@ def test_delta_files_are_refused(fixture_copy: Callable[[str], Path]) -> None:
     directory = fixture_copy("oneroster11_basic")
     replace_text(directory / "manifest.csv", "file.users,bulk", "file.users,delta")
 
-    with pytest.raises(InvalidFilesError, match=r"users\.csv as delta: this is a OneRoster delta set.*send it again"):
+    with pytest.raises(
+        InvalidFilesError, match=r"users\.csv as delta: this is a OneRoster delta set.*send it again"
+    ):
         read_raw(directory)
 
 

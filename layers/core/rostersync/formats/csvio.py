@@ -264,8 +264,8 @@ def set_aside(file: str, problems: Sequence[FileProblem]) -> pa.Table:
                 "row": 1,
                 "column": problem.header or "",
                 "value": problem.closest or problem.header or file,
-                "message": f"{problem.message}. This optional file was set aside (its data is "
-                "carried forward unchanged); the rest of the set was read.",
+                "message": f"{file} could not be used: {problem.message}. This optional file was set "
+                "aside (its data is carried forward unchanged); the rest of the set was read.",
             }
             for problem in problems
         ],

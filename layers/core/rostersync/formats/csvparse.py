@@ -178,7 +178,9 @@ def _uniform(path: Path, width: int, positions: dict[str, int], other: int) -> R
             mask = pc.or_(mask, more)
         flags = as_array(mask).to_numpy(zero_copy_only=False).astype(bool)
         if flags.any():
-            first = pc.coalesce(*[pc.if_else(f, e, pa.scalar(None, pa.string())) for f, e in zip(filled, extras, strict=True)])
+            first = pc.coalesce(
+                *[pc.if_else(f, e, pa.scalar(None, pa.string())) for f, e in zip(filled, extras, strict=True)]
+            )
             rows.too_long = flags
             rows.too_long_counts = [other] * int(flags.sum())
             rows.too_long_values = [str(v) for v in pc.filter(first, pa.array(flags)).to_pylist()]
@@ -192,7 +194,9 @@ def _slow(path: Path, width: int, positions: dict[str, int]) -> Rows:
         with path.open("r", encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, strict=True)
             next(reader, None)
-            records = [record for record in reader if record]
+            for record in reader:
+                if record:
+                    records.append(record)
     except UnicodeDecodeError:
         raise Unreadable(_not_utf8(path)) from None
     except csv.Error:

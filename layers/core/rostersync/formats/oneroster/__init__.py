@@ -107,13 +107,17 @@ def read_oneroster(directory: Path, fmt: str) -> RawRoster:
         raise InvalidFilesError(plan.problems, fmt)
     if "courses.csv" in plan.absent:
         # Without courses a class may have no course.
-        classes = dataclasses.replace(CLASSES, required=tuple(h for h in CLASSES.required if h != "courseSourcedId"))
+        classes = dataclasses.replace(
+            CLASSES, required=tuple(h for h in CLASSES.required if h != "courseSourcedId")
+        )
         plan.read = [classes if spec is CLASSES else spec for spec in plan.read]
     to_read = [s for s in plan.read if s not in optional]
     read = read_file_set(found, to_read, [s for s in plan.read if s in optional])
     if read.problems:
         raise InvalidFilesError(read.problems, fmt)
-    return read_oneroster_tables(read.files, fmt, directory=Path(directory), issues=[*plan.alerts, *read.alerts])
+    return read_oneroster_tables(
+        read.files, fmt, directory=Path(directory), issues=[*plan.alerts, *read.alerts]
+    )
 
 
 __all__ = ["read_oneroster", "read_oneroster_tables"]

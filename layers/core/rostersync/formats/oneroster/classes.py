@@ -195,7 +195,9 @@ def read_courses(ctx: Context, org_map: OrgMap) -> None:
     out = select(table, columns).append_column("school_id", school)
     sources = {c: csv.source(c) for c in columns if csv.has(c)}
     sources["school_id"] = csv.source("org_id")
-    ctx.tables["courses"] = RawTable("courses", out, csv.name, sources, required={"course_id": None, "name": None})
+    ctx.tables["courses"] = RawTable(
+        "courses", out, csv.name, sources, required={"course_id": None, "name": None}
+    )
 
 
 __all__ = ["EMPTY_IDS", "read_classes", "read_courses", "read_terms"]

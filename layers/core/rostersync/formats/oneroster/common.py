@@ -75,7 +75,9 @@ class Context:
     def supplied(self, name: str) -> bool:
         return name in self.files
 
-    def alert(self, csv: CsvFile, mask: ArrayLike, column: str, message: str, value: str | None = None) -> None:
+    def alert(
+        self, csv: CsvFile, mask: ArrayLike, column: str, message: str, value: str | None = None
+    ) -> None:
         self.issues.append(
             row_issues(
                 csv.table,

@@ -87,7 +87,9 @@ def read_contacts(
     links = links.append_column("contact_type", pa.nulls(links.num_rows, pa.string()))
     # A contact's school is that of the first student (in file order) it is linked to.
     schooled = np.flatnonzero(
-        pc.and_(pc.is_valid(contact_at), pc.is_valid(links.column("school_id"))).to_numpy(zero_copy_only=False)
+        pc.and_(pc.is_valid(contact_at), pc.is_valid(links.column("school_id"))).to_numpy(
+            zero_copy_only=False
+        )
     )
     owner = pc.take(contact_at, pa.array(schooled)).to_numpy(zero_copy_only=False)
     first_link = np.full(contacts.num_rows, -1, dtype=np.int64)

@@ -50,8 +50,16 @@ class Plan:
 
 def _alert(row: int, name: str, value: str, message: str) -> pa.Table:
     return pa.Table.from_pylist(
-        [{"severity": ALERT, "file": "manifest.csv", "row": row, "column": "value", "value": value or name,
-          "message": message}],
+        [
+            {
+                "severity": ALERT,
+                "file": "manifest.csv",
+                "row": row,
+                "column": "value",
+                "value": value or name,
+                "message": message,
+            }
+        ],
         schema=ISSUE_SCHEMA,
     )
 

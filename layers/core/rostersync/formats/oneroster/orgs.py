@@ -93,8 +93,10 @@ def read_orgs(ctx: Context) -> OrgMap:
         "schools",
         select(
             schools.rename_columns(
-                ["school_id" if c == "org_id" else "school_number" if c == "identifier" else c
-                 for c in schools.column_names]
+                [
+                    "school_id" if c == "org_id" else "school_number" if c == "identifier" else c
+                    for c in schools.column_names
+                ]
             ),
             ["school_id", "name", "school_number"],
         ),

@@ -54,7 +54,10 @@ def _demographics(ctx: Context, users: pa.Table) -> pa.Table:
     demo_csv = ctx.files.get("demographics.csv")
     if demo_csv is not None and not demo_csv.has("person_id"):
         ctx.issues.append(
-            set_aside(demo_csv.name, [FileProblem(demo_csv.name, 'required header "sourcedId" is missing', "sourcedId")])
+            set_aside(
+                demo_csv.name,
+                [FileProblem(demo_csv.name, 'required header "sourcedId" is missing', "sourcedId")],
+            )
         )
         del ctx.files["demographics.csv"]
         demo_csv = None
@@ -141,14 +144,20 @@ def _no_role(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
 def _role_notes(ctx: Context, users: pa.Table, masks: dict[str, ArrayLike]) -> None:
     """For each person entity, what every other user is (so a reference can say so)."""
     label = pc.coalesce(users.column(ROLE), users.column(CONTACT_ROLE))
-    wanted = {"students": "a student", "teachers": "a teacher", "staff": "a staff member",
-              "contacts": "a parent, guardian or relative"}
+    wanted = {
+        "students": "a student",
+        "teachers": "a teacher",
+        "staff": "a staff member",
+        "contacts": "a parent, guardian or relative",
+    }
     for entity, mask in masks.items():
         others = users.filter(pc.and_(pc.invert(mask), pc.is_valid(label)))
         if others.num_rows == 0:
             continue
         others_label = pc.coalesce(others.column(ROLE), others.column(CONTACT_ROLE))
-        note = pc.binary_join_element_wise("is in users.csv with role ", others_label, f", not {wanted[entity]}", "")
+        note = pc.binary_join_element_wise(
+            "is in users.csv with role ", others_label, f", not {wanted[entity]}", ""
+        )
         ctx.note(entity, others.column("person_id"), note)
     if len(ctx.deleted_users):
         for entity in wanted:
@@ -157,7 +166,9 @@ def _role_notes(ctx: Context, users: pa.Table, masks: dict[str, ArrayLike]) -> N
 
 def read_people(ctx: Context, org_map: OrgMap) -> None:
     """Students, teachers, staff, contacts and contact links (nothing when users.csv is absent)."""
-    if not ctx.supplied("users.csv") or (ctx.fmt == FORMAT_ONEROSTER_12_CSV and not ctx.supplied("roles.csv")):
+    if not ctx.supplied("users.csv") or (
+        ctx.fmt == FORMAT_ONEROSTER_12_CSV and not ctx.supplied("roles.csv")
+    ):
         return
     csv, deleted = split_status(ctx.files["users.csv"], "person_id")
     ctx.deleted_users = deleted
@@ -165,7 +176,9 @@ def read_people(ctx: Context, org_map: OrgMap) -> None:
     if picked.removed.any():
         # Every org of these users is marked tobedeleted: they are removed with their orgs.
         gone = pa.array(picked.removed)
-        ctx.deleted_users = pa.concat_arrays([deleted, as_array(table.filter(gone).column("person_id").drop_null())])
+        ctx.deleted_users = pa.concat_arrays(
+            [deleted, as_array(table.filter(gone).column("person_id").drop_null())]
+        )
         table = table.filter(pc.invert(gone))
     if "agents" not in table.column_names:
         table = table.append_column("agents", pa.nulls(table.num_rows, pa.string()))
@@ -174,7 +187,9 @@ def read_people(ctx: Context, org_map: OrgMap) -> None:
         table.column("phone") if "phone" in table.column_names else pa.nulls(table.num_rows, pa.string()),
         table.column("sms") if "sms" in table.column_names else pa.nulls(table.num_rows, pa.string()),
     )
-    table = table.drop_columns([c for c in ("phone", "sms") if c in table.column_names]).append_column("phone", phone)
+    table = table.drop_columns([c for c in ("phone", "sms") if c in table.column_names]).append_column(
+        "phone", phone
+    )
     users = _demographics(ctx, table)
     sources = _sources(ctx, users)
     _no_role(ctx, users, sources)
@@ -206,7 +221,12 @@ def _split(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
         enums={"gender": SEXES},
     )
     ctx.tables["teachers"] = RawTable(
-        "teachers", people.filter(teacher), csv.name, sources, required=dict(required), enums={"gender": SEXES}
+        "teachers",
+        people.filter(teacher),
+        csv.name,
+        sources,
+        required=dict(required),
+        enums={"gender": SEXES},
     )
     staff_table = people.filter(staff)
     staff_table = staff_table.append_column("title", staff_table.column(ROLE))

@@ -103,7 +103,9 @@ def roles_11(users: pa.Table) -> tuple[Entries, Entries]:
     )
 
 
-def roles_12(ctx: Context, users: pa.Table, deleted_users: pa.Array, org_map: OrgMap) -> tuple[Entries, Entries]:
+def roles_12(
+    ctx: Context, users: pa.Table, deleted_users: pa.Array, org_map: OrgMap
+) -> tuple[Entries, Entries]:
     """(roles, orgs) of 1.2 users from roles.csv, primary roles first, then file order."""
     csv, _ = split_status(ctx.files["roles.csv"], "user_id")
     table = csv.table
@@ -114,7 +116,9 @@ def roles_12(ctx: Context, users: pa.Table, deleted_users: pa.Array, org_map: Or
     at = pc.index_in(table.column("user_id"), value_set=as_array(users.column("person_id")))
     _orphans(ctx, csv, at, deleted_users)
     # Roles at an org marked tobedeleted are removed with it.
-    live = pc.and_(pc.is_valid(at), pc.invert(pc.fill_null(org_map.is_deleted(table.column("org_id")), False)))
+    live = pc.and_(
+        pc.is_valid(at), pc.invert(pc.fill_null(org_map.is_deleted(table.column("org_id")), False))
+    )
     keep = np.flatnonzero(live.to_numpy(zero_copy_only=False))
     user = pc.take(at, pa.array(keep)).to_numpy(zero_copy_only=False).astype(np.int64)
     secondary = pc.fill_null(pc.not_equal(role_type, "primary"), True).to_numpy(zero_copy_only=False)[keep]
@@ -127,7 +131,9 @@ def roles_12(ctx: Context, users: pa.Table, deleted_users: pa.Array, org_map: Or
     # Orgs of deleted roles still count for "every org deleted": list them from all roles.
     all_at = np.flatnonzero(pc.is_valid(at).to_numpy(zero_copy_only=False))
     all_user = pc.take(at, pa.array(all_at)).to_numpy(zero_copy_only=False).astype(np.int64)
-    all_secondary = pc.fill_null(pc.not_equal(role_type, "primary"), True).to_numpy(zero_copy_only=False)[all_at]
+    all_secondary = pc.fill_null(pc.not_equal(role_type, "primary"), True).to_numpy(zero_copy_only=False)[
+        all_at
+    ]
     all_rows = as_array(table.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)[all_at]
     org_order = all_at[_ordered(all_user, all_secondary, all_rows)]
     orgs = Entries(
