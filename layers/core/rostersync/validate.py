@@ -31,7 +31,14 @@ from rostersync.formats.arrowops import (
     null_where,
     repeated_mask,
 )
-from rostersync.formats.raw import LIST_COLUMN_SUFFIX, LIST_ROW_SUFFIX, REJECTED_COLUMN, RawRoster, RawTable
+from rostersync.formats.raw import (
+    LIST_COLUMN_SUFFIX,
+    LIST_ROW_SUFFIX,
+    PERSON_NOTES,
+    REJECTED_COLUMN,
+    RawRoster,
+    RawTable,
+)
 from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, concat_issues, row_issues
 from rostersync.model import (
     ENTITY_BY_NAME,
@@ -291,20 +298,35 @@ class _Validator:
         )
         return None, repeat
 
-    def _found(self, target: str, values: ArrayLike) -> ArrayLike:
-        """What is true of each referenced value that is not a kept record of ``target``."""
-        file = self.raw.tables[target].file if target in self.raw.tables else target
-        missing = pa.repeat(pa.scalar(f"is not in {file}"), len(values))
-        notes = self.raw.notes.filter(pc.equal(self.raw.notes.column("entity"), target))
-        noted = pc.take(notes.column("note"), pc.index_in(values, value_set=as_array(notes.column("key"))))
-        rejected = self.rejected.get(target)
-        if rejected is None or rejected.num_rows == 0:
-            return pc.coalesce(noted, missing)
-        row = pc.take(rejected.column("row"), pc.index_in(values, value_set=as_array(rejected.column("key"))))
-        left_out = pc.binary_join_element_wise(
-            "was left out because of the error on row ", row.cast(pa.string()), f" of {file}", ""
+    def _noted(self, entity: str, values: ArrayLike) -> ArrayLike:
+        notes = self.raw.notes.filter(pc.equal(self.raw.notes.column("entity"), entity))
+        out: ArrayLike = pc.take(
+            notes.column("note"), pc.index_in(values, value_set=as_array(notes.column("key")))
         )
-        return pc.coalesce(noted, left_out, missing)
+        return out
+
+    def _found(self, target: str, values: ArrayLike) -> ArrayLike:
+        """What is true of each referenced value that is not a kept record of ``target``: a note
+        about it for this entity, else the row that left it out, else a note about the person,
+        else that it is missing."""
+        file = self.raw.tables[target].file if target in self.raw.tables else target
+        found = [self._noted(target, values)]
+        rejected = self.rejected.get(target)
+        if rejected is not None and rejected.num_rows:
+            row = pc.take(
+                rejected.column("row"), pc.index_in(values, value_set=as_array(rejected.column("key")))
+            )
+            found.append(
+                pc.binary_join_element_wise(
+                    "was left out because of the error on row ", row.cast(pa.string()), f" of {file}", ""
+                )
+            )
+        if ENTITY_BY_NAME[target].is_person:
+            person = self._noted(PERSON_NOTES, values)
+            found.append(pc.binary_join_element_wise(person, f", not a {SINGULAR[target]}", ""))
+        found.append(pa.repeat(pa.scalar(f"is not in {file}"), len(values)))
+        out: ArrayLike = pc.coalesce(*found)
+        return out
 
     def _reference_issues(
         self,

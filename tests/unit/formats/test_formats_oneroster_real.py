@@ -448,8 +448,8 @@ def test_reference_messages_say_what_is_true_and_what_was_left_out() -> None:
             3,
             "agentSourcedIds",
             "T1",
-            "Refers to a contact that is in users.csv with role teacher, not a parent, guardian or "
-            "relative; only this student-contact link was left out.",
+            "Refers to a contact that is in users.csv with role teacher, not a contact; only this "
+            "student-contact link was left out.",
         ),
         (
             "error",

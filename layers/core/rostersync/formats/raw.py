@@ -27,6 +27,9 @@ REJECTED_COLUMN = "_rejected"
 # What a reader knows about keys that are not records of an entity, so that a reference to one
 # can say what is true ("is in users.csv as a teacher", "is marked tobedeleted in classes.csv").
 NOTES_SCHEMA = pa.schema([("entity", pa.string()), ("key", pa.string()), ("note", pa.string())])
+# Notes under this entity name hold for every person entity (e.g. "is in users.csv with role
+# teacher"); they rank below notes for the entity itself and below "left out because of row N".
+PERSON_NOTES = "people"
 
 
 @dataclass(frozen=True)

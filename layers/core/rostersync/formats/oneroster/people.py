@@ -13,14 +13,14 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import ArrayLike, as_array, first_item
+from rostersync.formats.arrowops import as_array, first_item
 from rostersync.formats.csvio import CsvFile, set_aside
 from rostersync.formats.oneroster.common import Context, split_status
 from rostersync.formats.oneroster.contacts import read_contacts
 from rostersync.formats.oneroster.orgs import OrgMap
 from rostersync.formats.oneroster.roles import Roles, pick, roles_11, roles_12
 from rostersync.formats.oneroster.specs import CONTACT_ROLES, SEXES, STUDENT_ROLES, TEACHER_ROLES, USER_ROLES
-from rostersync.formats.raw import LIST_ROW_SUFFIX, REJECTED_COLUMN, RawTable, Source
+from rostersync.formats.raw import LIST_ROW_SUFFIX, PERSON_NOTES, REJECTED_COLUMN, RawTable, Source
 from rostersync.issues import ALERT, ERROR, FileProblem, row_issues
 from rostersync.model import ENTITY_BY_NAME, PERSON_ENTITIES, ROW_COLUMN
 from rostersync.roster import FORMAT_ONEROSTER_12_CSV
@@ -141,27 +141,17 @@ def _no_role(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
         ctx.note(entity.name, hits.column("person_id"), note)
 
 
-def _role_notes(ctx: Context, users: pa.Table, masks: dict[str, ArrayLike]) -> None:
-    """For each person entity, what every other user is (so a reference can say so)."""
+def _role_notes(ctx: Context, users: pa.Table) -> None:
+    """What each user is, so that a reference to them as something else can say so."""
     label = pc.coalesce(users.column(ROLE), users.column(CONTACT_ROLE))
-    wanted = {
-        "students": "a student",
-        "teachers": "a teacher",
-        "staff": "a staff member",
-        "contacts": "a parent, guardian or relative",
-    }
-    for entity, mask in masks.items():
-        others = users.filter(pc.and_(pc.invert(mask), pc.is_valid(label)))
-        if others.num_rows == 0:
-            continue
-        others_label = pc.coalesce(others.column(ROLE), others.column(CONTACT_ROLE))
-        note = pc.binary_join_element_wise(
-            "is in users.csv with role ", others_label, f", not {wanted[entity]}", ""
-        )
-        ctx.note(entity, others.column("person_id"), note)
-    if len(ctx.deleted_users):
-        for entity in wanted:
-            ctx.note(entity, ctx.deleted_users, "is marked tobedeleted in users.csv")
+    known = users.filter(pc.is_valid(label))
+    note = pc.binary_join_element_wise(
+        "is in users.csv with role ", pc.coalesce(known.column(ROLE), known.column(CONTACT_ROLE)), ""
+    )
+    ctx.note(PERSON_NOTES, known.column("person_id"), note)
+    for entity in PERSON_ENTITIES:
+        if len(ctx.deleted_users):
+            ctx.note(entity.name, ctx.deleted_users, "is marked tobedeleted in users.csv")
 
 
 def read_people(ctx: Context, org_map: OrgMap) -> None:
@@ -202,7 +192,7 @@ def _split(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
     teacher = pc.fill_null(pc.is_in(role, value_set=pa.array(TEACHER_ROLES)), False)
     contact = pc.is_valid(users.column(CONTACT_ROLE))
     staff = pc.and_(pc.is_valid(role), pc.invert(pc.or_(student, teacher)))
-    _role_notes(ctx, users, {"students": student, "teachers": teacher, "staff": staff, "contacts": contact})
+    _role_notes(ctx, users)
     fields = set(ENTITY_BY_NAME["students"].schema.names) | _HELPERS | {"school_ids" + LIST_ROW_SUFFIX}
     people = users.select([c for c in users.column_names if c in fields])
     csv = ctx.files["users.csv"]
