@@ -96,7 +96,7 @@ def _sections(ctx: Context, org_map: OrgMap) -> pa.Table | None:
         table = table.filter(pc.invert(gone))
     ctx.deleted_classes = deleted
     if len(deleted):
-        ctx.note("sections", deleted, "is marked tobedeleted in classes.csv")
+        ctx.note("sections", deleted, f"is marked tobedeleted in {classes.name}")
     fields = ENTITY_BY_NAME["sections"].schema.names
     sections = select(table, fields)
     sections = sections.set_column(
@@ -169,7 +169,7 @@ def read_terms(ctx: Context) -> None:
         return
     csv, deleted = split_status(ctx.files["academicSessions.csv"], "term_id")
     if len(deleted):
-        ctx.note("terms", deleted, "is marked tobedeleted in academicSessions.csv")
+        ctx.note("terms", deleted, f"is marked tobedeleted in {csv.name}")
     columns = ["term_id", "name", "type", "start_date", "end_date", "parent_id"]
     ctx.tables["terms"] = RawTable(
         "terms",
@@ -186,7 +186,7 @@ def read_courses(ctx: Context, org_map: OrgMap) -> None:
         return
     csv, deleted = split_status(ctx.files["courses.csv"], "course_id")
     if len(deleted):
-        ctx.note("courses", deleted, "is marked tobedeleted in courses.csv")
+        ctx.note("courses", deleted, f"is marked tobedeleted in {csv.name}")
     table = csv.table
     school = org_map.school(table.column("org_id"))
     if org_map.supplied:

@@ -86,7 +86,7 @@ def read_orgs(ctx: Context) -> OrgMap:
     is_school = as_array(pc.fill_null(pc.equal(kind, "school"), False))
     if table.num_rows and not pc.any(is_school).as_py():
         is_school = as_array(pc.fill_null(pc.invert(pc.is_in(ids, value_set=parent.drop_null())), False))
-        _leaf_alert(ctx, table, is_school, csv.headers.get("type", "type"))
+        _leaf_alert(ctx, csv.name, table, is_school, csv.headers.get("type", "type"))
     school_of = _nearest_school(ids, parent, is_school)
     schools = table.filter(is_school)
     ctx.tables["schools"] = RawTable(
@@ -109,11 +109,11 @@ def read_orgs(ctx: Context) -> OrgMap:
         required={"school_id": None, "name": None},
     )
     if len(deleted):
-        ctx.note("schools", deleted, "is marked tobedeleted in orgs.csv")
+        ctx.note("schools", deleted, f"is marked tobedeleted in {csv.name}")
     return OrgMap(ids, school_of, as_array(schools.column("org_id").drop_null()), deleted)
 
 
-def _leaf_alert(ctx: Context, table: pa.Table, leaves: pa.Array, header: str) -> None:
+def _leaf_alert(ctx: Context, file: str, table: pa.Table, leaves: pa.Array, header: str) -> None:
     ids = table.filter(leaves).column("org_id").drop_null().to_pylist()
     shown = ", ".join(str(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
     first = pc.equal(pc.cumulative_sum(pc.cast(leaves, pa.int64())), 1)
@@ -122,11 +122,11 @@ def _leaf_alert(ctx: Context, table: pa.Table, leaves: pa.Array, header: str) ->
             table,
             pc.and_(leaves, first),
             severity=ALERT,
-            file="orgs.csv",
+            file=file,
             column=header,
             value_column="type",
             message=(
-                "orgs.csv has no org of type school, so the orgs that no other org names as its "
+                f"{file} has no org of type school, so the orgs that no other org names as its "
                 f"parent were taken as the schools ({shown}). Set the type of each school to "
                 '"school" in your SIS export.'
             ),

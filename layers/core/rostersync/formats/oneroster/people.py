@@ -129,9 +129,9 @@ def _no_role(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
         )
     )
     hits = users.filter(no_role).filter(pc.is_valid(users.filter(no_role).column("person_id")))
-    where = "roles.csv" if v12 else "users.csv"
+    where = "roles.csv" if v12 else csv.name
     note = pc.binary_join_element_wise(
-        "is in users.csv (row ",
+        f"is in {csv.name} (row ",
         hits.column(ROW_COLUMN).cast(pa.string()),
         f") but has no role in {where}, so it was left out",
         "",
@@ -143,15 +143,16 @@ def _no_role(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
 
 def _role_notes(ctx: Context, users: pa.Table) -> None:
     """What each user is, so that a reference to them as something else can say so."""
+    file = ctx.files["users.csv"].name
     label = pc.coalesce(users.column(ROLE), users.column(CONTACT_ROLE))
     known = users.filter(pc.is_valid(label))
     note = pc.binary_join_element_wise(
-        "is in users.csv with role ", pc.coalesce(known.column(ROLE), known.column(CONTACT_ROLE)), ""
+        f"is in {file} with role ", pc.coalesce(known.column(ROLE), known.column(CONTACT_ROLE)), ""
     )
     ctx.note(PERSON_NOTES, known.column("person_id"), note)
     for entity in PERSON_ENTITIES:
         if len(ctx.deleted_users):
-            ctx.note(entity.name, ctx.deleted_users, "is marked tobedeleted in users.csv")
+            ctx.note(entity.name, ctx.deleted_users, f"is marked tobedeleted in {file}")
 
 
 def read_people(ctx: Context, org_map: OrgMap) -> None:
