@@ -9,7 +9,7 @@ import pytest
 from formats_helpers import FIXTURES, append_lines, issues, replace_text, rows_by_key
 
 from rostersync.formats import load_roster, read_raw
-from rostersync.formats.csvio import normalise_header
+from rostersync.formats.csvio import FileSpec, normalise_header, read_csv
 from rostersync.issues import InvalidFilesError
 from rostersync.validate import LoadResult
 
@@ -149,3 +149,39 @@ def test_blank_optional_columns_are_null(messy: LoadResult) -> None:
 
     assert lily["middle_name"] is None
     assert lily["sis_id"] is None
+
+
+_PAIR = FileSpec("pair.csv", columns={"id": "id", "name": "name"}, required=("id",))
+
+
+def _read(tmp_path: Path, text: str) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    path = tmp_path / "pair.csv"
+    path.write_text(text, encoding="utf-8")
+    result = read_csv(path, _PAIR)
+    assert result.problems == [] and result.file is not None
+    rows = result.file.table.to_pylist()
+    issues = [row for table in result.alerts for row in table.to_pylist()]
+    return rows, issues
+
+
+def test_a_trailing_comma_on_every_row_is_read_in_whole_columns(tmp_path: Path) -> None:
+    rows, issues = _read(tmp_path, "id,name\n1,Ana,\n2,Ben,\n")
+
+    assert rows == [{"id": "1", "name": "Ana", "_row": 2}, {"id": "2", "name": "Ben", "_row": 3}]
+    assert issues == []
+
+
+def test_every_row_with_an_extra_value_is_a_row_error(tmp_path: Path) -> None:
+    rows, issues = _read(tmp_path, "id,name\n1,Rivera, Ana\n2,Ben,\n")
+
+    assert [(r["id"], r["_row"], r.get("_rejected")) for r in rows] == [("1", 2, True), ("2", 3, False)]
+    assert [(i["severity"], i["row"], i["column"], i["value"]) for i in issues] == [
+        ("error", 2, "name", "Ana")
+    ]
+
+
+def test_short_rows_are_padded_with_blanks(tmp_path: Path) -> None:
+    rows, issues = _read(tmp_path, "id,name,,\n1\n2,Ben,x,\n")
+
+    assert [(r["id"], r["name"]) for r in rows] == [("1", None), ("2", "Ben")]
+    assert issues == []
