@@ -185,3 +185,16 @@ def test_short_rows_are_padded_with_blanks(tmp_path: Path) -> None:
 
     assert [(r["id"], r["name"]) for r in rows] == [("1", None), ("2", "Ben")]
     assert issues == []
+
+
+def test_short_rows_with_a_byte_that_is_not_utf8_are_a_plain_file_problem(tmp_path: Path) -> None:
+    path = tmp_path / "pair.csv"
+    path.write_bytes(b"id,name,,\n1,Ana\n2,Ren\xe9e\n")
+
+    result = read_csv(path, _PAIR)
+
+    assert [p.message for p in result.problems] == [
+        "the file is not UTF-8 text: row 3 has a character that is not valid UTF-8 (the file was "
+        "probably saved as Latin-1 / Windows-1252, or is not a CSV file). "
+        'Save it as "CSV UTF-8" and send it again'
+    ]

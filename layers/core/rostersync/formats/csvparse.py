@@ -124,6 +124,13 @@ def _arrow_read(path: Path, names: list[str], used: list[str], widths: list[int]
     )
 
 
+def _is_utf8(error: Exception) -> bool:
+    # pyarrow raises the same ArrowInvalid for every problem; only its text tells an encoding
+    # problem apart (the text itself is never shown).
+    text = str(error)
+    return "UTF8" in text or "UTF-8" in text
+
+
 def _empty(positions: dict[str, int]) -> Rows:
     return Rows({internal: pa.array([], pa.string()) for internal in positions}, 0)
 
@@ -162,7 +169,12 @@ def _uniform(path: Path, width: int, positions: dict[str, int], other: int) -> R
     names = [f"c{i}" for i in range(other)]
     used = sorted({f"c{i}" for i in positions.values() if i < other} | set(names[width:]))
     widths: list[int] = []
-    table = _arrow_read(path, names, used, widths)
+    try:
+        table = _arrow_read(path, names, used, widths)
+    except pa.ArrowInvalid as error:
+        if _is_utf8(error):
+            raise Unreadable(_not_utf8(path)) from None
+        return _slow(path, width, positions)
     if widths:
         return _slow(path, width, positions)
     n = table.num_rows
@@ -202,6 +214,8 @@ def _slow(path: Path, width: int, positions: dict[str, int]) -> Rows:
         raise Unreadable(_not_utf8(path)) from None
     except csv.Error:
         raise Unreadable(_open_quote(len(records) + 2)) from None
+    except OSError:
+        raise Unreadable("the file could not be opened. Send it again") from None
     columns: dict[str, ArrayLike] = {
         internal: pa.array([r[i] if i < len(r) else None for r in records], pa.string())
         for internal, i in positions.items()
@@ -231,7 +245,7 @@ def read_rows(path: Path, width: int, positions: dict[str, int]) -> Rows:
         table = _arrow_read(path, names, list(used.values()), widths)
     except pa.ArrowInvalid as error:
         text = str(error)
-        if "UTF8" in text or "UTF-8" in text:
+        if _is_utf8(error):
             raise Unreadable(_not_utf8(path)) from None
         if "skip initial" in text or "Empty CSV" in text:
             return _empty(positions)  # a header line without a line break after it
