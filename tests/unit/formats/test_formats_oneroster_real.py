@@ -274,6 +274,42 @@ def test_a_set_whose_only_org_is_a_department_takes_it_as_the_school() -> None:
     ]
 
 
+def test_a_student_or_class_at_the_district_only_says_so_and_enrollments_take_the_class_school() -> None:
+    result = load_roster(FIXTURES / "oneroster_district_student")
+
+    assert _counts(result) == {
+        "schools": 1,
+        "terms": 1,
+        "courses": 1,
+        "students": 1,
+        "teachers": 1,
+        "sections": 1,
+        "enrollments": 1,
+    }
+    assert _pairs(result, "enrollments", "person_id", "school_id") == [("S1", "O1")]  # sent as D1
+    assert _issues(result) == [
+        (
+            "error",
+            "classes.csv",
+            3,
+            "schoolSourcedId",
+            "D1",
+            "Refers to a school that is an org of type district in orgs.csv with no school above it; "
+            "the class was left out.",
+        ),
+        (
+            "error",
+            "users.csv",
+            4,
+            "orgSourcedIds",
+            "D1",
+            "Refers to a school that is an org of type district in orgs.csv with no school above it; "
+            "the student was left out.",
+        ),
+    ]
+    assert sorted(map(str, result.roster.unknown.column("key").to_pylist())) == ["C2", "S2"]
+
+
 # -- 8. several roles -------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import as_array, build_lists, first_item, split_list, take_first_rows
+from rostersync.formats.arrowops import as_array, build_lists, first_item, lookup, split_list, take_first_rows
 from rostersync.formats.oneroster.common import (
     EMPTY_IDS,
     Context,
@@ -27,10 +27,7 @@ from rostersync.formats.raw import LIST_ROW_SUFFIX, RawTable, Source
 from rostersync.issues import ALERT, row_issues
 from rostersync.model import ENTITY_BY_NAME, ROW_COLUMN
 
-NO_SCHOOL = (
-    "No school: this class's org (schoolSourcedId) is not a school and has no school above it in "
-    "orgs.csv; the row was left out."
-)
+NO_SCHOOL = "Required value is missing: every class needs schoolSourcedId. The row was left out."
 
 
 def read_classes(ctx: Context, org_map: OrgMap) -> None:
@@ -70,9 +67,14 @@ def read_classes(ctx: Context, org_map: OrgMap) -> None:
         _finish_sections(ctx, sections, teachers)
     students = select(table, ["section_id", "person_id", "school_id"])
     students = students.filter(pc.fill_null(pc.equal(role, "student"), False))
-    students = students.set_column(
-        students.column_names.index("school_id"), "school_id", org_map.school(students.column("school_id"))
-    )
+    # The school of the enrollment's org, else (an org with no school above it) the class's.
+    school = org_map.school(students.column("school_id"))
+    if sections is not None:
+        by_class = lookup(
+            students.column("section_id"), sections.column("section_id"), sections.column("school_id")
+        )
+        school = pc.coalesce(school, by_class)
+    students = students.set_column(students.column_names.index("school_id"), "school_id", school)
     students = students.append_column("role", pa.repeat(pa.scalar("student"), students.num_rows))
     ctx.tables["enrollments"] = RawTable(
         "enrollments",
@@ -100,7 +102,9 @@ def _sections(ctx: Context, org_map: OrgMap) -> pa.Table | None:
     fields = ENTITY_BY_NAME["sections"].schema.names
     sections = select(table, fields)
     sections = sections.set_column(
-        sections.column_names.index("school_id"), "school_id", org_map.school(sections.column("school_id"))
+        sections.column_names.index("school_id"),
+        "school_id",
+        org_map.school_or_org(sections.column("school_id")),
     )
     return sections.append_column("term_id", first_item(split_list(table.column("terms"))))
 

@@ -49,6 +49,14 @@ class OrgMap:
         out: ArrayLike = pc.if_else(pc.fill_null(stray, False), orgs, mapped)
         return out
 
+    def school_or_org(self, orgs: ArrayLike) -> ArrayLike:
+        """As :meth:`school`, but an org with no school above it is returned as is, so that a
+        record that needs a school is reported against the org it was sent with."""
+        out: ArrayLike = pc.if_else(
+            pc.fill_null(self.is_deleted(orgs), False), NULL, pc.coalesce(self.school(orgs), orgs)
+        )
+        return out
+
     def is_deleted(self, orgs: ArrayLike) -> ArrayLike:
         out: ArrayLike = pc.is_in(orgs, value_set=self.deleted)
         return out
@@ -88,6 +96,15 @@ def read_orgs(ctx: Context) -> OrgMap:
         is_school = as_array(pc.fill_null(pc.invert(pc.is_in(ids, value_set=parent.drop_null())), False))
         _leaf_alert(ctx, csv.name, table, is_school, csv.headers.get("type", "type"))
     school_of = _nearest_school(ids, parent, is_school)
+    above = pc.is_null(school_of)
+    if pc.any(above).as_py():
+        ctx.note(
+            "schools",
+            pc.filter(ids, above),
+            pc.binary_join_element_wise(
+                "is an org of type ", pc.filter(kind, above), f" in {csv.name} with no school above it", ""
+            ),
+        )
     schools = table.filter(is_school)
     ctx.tables["schools"] = RawTable(
         "schools",

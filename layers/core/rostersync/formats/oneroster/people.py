@@ -29,7 +29,8 @@ DEMO_ROW = "_demo_row"
 ROLE_ROW = "_role_row"
 ROLE = "_role"
 CONTACT_ROLE = "_contact_role"
-_HELPERS = {ROW_COLUMN, REJECTED_COLUMN, DEMO_ROW, ROLE, ROLE_ROW, CONTACT_ROLE, "agents", "orgs"}
+FIRST_ORG = "_first_org"
+_HELPERS = {ROW_COLUMN, REJECTED_COLUMN, DEMO_ROW, ROLE, ROLE_ROW, CONTACT_ROLE, FIRST_ORG, "agents", "orgs"}
 
 
 def _with_roles(ctx: Context, csv: CsvFile, org_map: OrgMap) -> tuple[pa.Table, Roles]:
@@ -46,7 +47,10 @@ def _with_roles(ctx: Context, csv: CsvFile, org_map: OrgMap) -> tuple[pa.Table, 
         .append_column("school_ids", picked.school_ids)
         .append_column("school_ids" + LIST_ROW_SUFFIX, picked.school_rows)
     )
-    return table.append_column("school_id", first_item(picked.school_ids)), picked
+    # A user with no school keeps their first org, so a student is reported against it (a
+    # teacher or staff member at the district is kept with no school: see _split).
+    table = table.append_column("school_id", first_item(picked.school_ids))
+    return table.append_column(FIRST_ORG, picked.first_org), picked
 
 
 def _demographics(ctx: Context, users: pa.Table) -> pa.Table:
@@ -198,16 +202,19 @@ def _split(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
     people = users.select([c for c in users.column_names if c in fields])
     csv = ctx.files["users.csv"]
     required: dict[str, str | None] = {"person_id": None, "first_name": None, "last_name": None}
-    where = "roles at" if ctx.fmt == FORMAT_ONEROSTER_12_CSV else "orgs (orgSourcedIds) are"
+    where = "has no role at an org" if ctx.fmt == FORMAT_ONEROSTER_12_CSV else "lists no org (orgSourcedIds)"
+    students = people.filter(student)
+    school = pc.coalesce(students.column("school_id"), students.column(FIRST_ORG))
+    students = students.set_column(students.column_names.index("school_id"), "school_id", school)
     ctx.tables["students"] = RawTable(
         "students",
-        people.filter(student),
+        students,
         csv.name,
         sources,
         required={
             **required,
-            "school_id": f"No school: none of this student's {where} a school, or an org inside a "
-            "school, in orgs.csv; the row was left out.",
+            "school_id": f"No school: this student {where}, and every student needs a school; the "
+            "row was left out.",
         },
         enums={"gender": SEXES},
     )

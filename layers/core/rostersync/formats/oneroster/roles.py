@@ -45,6 +45,7 @@ class Roles:
     school_ids: pa.Array
     school_rows: pa.Array
     removed: np.ndarray  # every org of the user is marked tobedeleted
+    first_org: ArrayLike  # the user's first org that is not marked tobedeleted, as sent
 
 
 def _ordered(user: np.ndarray, secondary: np.ndarray, row: np.ndarray) -> np.ndarray:
@@ -70,7 +71,9 @@ def pick(roles: Entries, orgs: Entries, org_map: OrgMap, n: int) -> Roles:
     main, main_row = _first_per_user(roles, valid & ~contact_np, n)
     contact, _ = _first_per_user(roles, contact_np, n)
     school_ids, school_rows, removed = _schools(orgs, org_map, n)
-    return Roles(main, main_row, contact, school_ids, school_rows, removed)
+    live = pc.invert(pc.fill_null(org_map.is_deleted(orgs.value), False)).to_numpy(zero_copy_only=False)
+    first_org, _ = _first_per_user(orgs, live & pc.is_valid(orgs.value).to_numpy(zero_copy_only=False), n)
+    return Roles(main, main_row, contact, school_ids, school_rows, removed, first_org)
 
 
 def _schools(orgs: Entries, org_map: OrgMap, n: int) -> tuple[pa.Array, pa.Array, np.ndarray]:
