@@ -506,3 +506,32 @@ def test_reference_messages_say_what_is_true_and_what_was_left_out() -> None:
             "until the duplicate is fixed.",
         ),
     ]
+
+
+def test_a_teacher_with_no_org_at_all_is_an_error_not_a_district_teacher(tmp_path: Path) -> None:
+    directory = tmp_path / "set"
+    shutil.copytree(FIXTURES / "oneroster_org_hierarchy", directory)
+    replace_text(directory / "users.csv", "T9,active,,true,D1,", "T9,active,,true,,")
+
+    result = load_roster(directory)
+
+    assert _people(result, "teachers") == {"T1": "O1"}
+    assert _issues(result) == [
+        (
+            "alert",
+            "enrollments.csv",
+            4,
+            "userSourcedId",
+            "T9",
+            "Refers to a teacher that was left out because of the error on row 3 of users.csv; only "
+            "this teacher assignment was dropped from the class.",
+        ),
+        (
+            "error",
+            "users.csv",
+            3,
+            "orgSourcedIds",
+            None,
+            "No org: this teacher lists no org (orgSourcedIds); the row was left out.",
+        ),
+    ]

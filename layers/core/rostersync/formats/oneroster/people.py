@@ -222,8 +222,9 @@ def _split(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
         "teachers",
         people.filter(teacher),
         csv.name,
-        sources,
-        required=dict(required),
+        {**sources, FIRST_ORG: sources["school_id"]},
+        # A teacher at the district is kept with no school; one with no org at all is not placed.
+        required={**required, FIRST_ORG: f"No org: this teacher {where}; the row was left out."},
         enums={"gender": SEXES},
     )
     staff_table = people.filter(staff)
