@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # moto is imported only once the S3 endpoint variables are se
 
 Log = Callable[[str], None]
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DEMO_DISTRICT = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo-usd.example.org"
 OPERATOR_EMAIL = "operator@vendor.example.com"
