@@ -31,8 +31,11 @@ FORBIDDEN = (
     "Error:",
 )
 
+# Every hand-made fixture set, and the public sample sets in fixtures/public/.
 SETS = sorted(
-    p.name for p in FIXTURES.iterdir() if p.is_dir() and any(p.glob("*.csv")) and p.name != "local_stack"
+    str(p.relative_to(FIXTURES))
+    for p in [*FIXTURES.iterdir(), *(FIXTURES / "public").iterdir()]
+    if p.is_dir() and any(p.glob("*.csv"))
 )
 
 
