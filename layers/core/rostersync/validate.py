@@ -479,18 +479,36 @@ class _Validator:
                     table = table.set_column(i, column + suffix, filter_lists(table.column(i), keep))
         return table
 
+    def _reader_rejected(self, raw: RawTable, table: pa.Table) -> ArrayLike | None:
+        """Rows of ``table`` the reader flagged (``_rejected``) or reported as errors in its file."""
+        masks: list[ArrayLike] = []
+        if REJECTED_COLUMN in table.column_names:
+            masks.append(pc.fill_null(table.column(REJECTED_COLUMN), False))
+        errors = self.raw.issues.filter(
+            pc.and_(
+                pc.equal(self.raw.issues.column("severity"), ERROR),
+                pc.equal(self.raw.issues.column("file"), raw.file),
+            )
+        )
+        if errors.num_rows and ROW_COLUMN in table.column_names:
+            rows = as_array(errors.column("row").drop_null())
+            masks.append(pc.fill_null(pc.is_in(table.column(ROW_COLUMN), value_set=rows), False))
+        if not masks:
+            return None
+        mask = masks[0] if len(masks) == 1 else pc.or_(masks[0], masks[1])
+        return mask if pc.any(mask).as_py() else None
+
     # -- per entity ----------------------------------------------------------------------------
     def entity(self, raw: RawTable) -> None:
         table = raw.table
         spec = raw.spec
         flagged = None
-        if REJECTED_COLUMN in table.column_names:
-            # Rows the reader already reported (e.g. more values than the header has columns):
-            # left out before any other check, since their values are not where they belong.
-            mask = pc.fill_null(table.column(REJECTED_COLUMN), False)
-            if pc.any(mask).as_py():
-                flagged = table.filter(mask)
-                table = table.filter(pc.invert(mask))
+        mask = self._reader_rejected(raw, table)
+        if mask is not None:
+            # Rows the reader already reported as errors (e.g. more values than the header has
+            # columns): left out before any other check, since their values are not to be trusted.
+            flagged = table.filter(mask)
+            table = table.filter(pc.invert(mask))
         codes = _CodeCache(table)
         error = np.zeros(table.num_rows, dtype=bool)
         required = self._required(raw, table)

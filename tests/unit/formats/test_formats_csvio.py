@@ -198,3 +198,22 @@ def test_short_rows_with_a_byte_that_is_not_utf8_are_a_plain_file_problem(tmp_pa
         "probably saved as Latin-1 / Windows-1252, or is not a CSV file). "
         'Save it as "CSV UTF-8" and send it again'
     ]
+
+
+def test_a_clever_row_with_too_many_values_is_left_out_as_unknown(
+    fixture_copy: Callable[[str], Path],
+) -> None:
+    directory = fixture_copy("clever_basic")
+    append_lines(
+        directory / "sections.csv",
+        "S1,SEC99,T1,,,Art, Music,A1,3,Art 3,ART-3,2,Arts,Fall 2024,08/15/2024,12/20/2024",
+    )
+
+    result = load_roster(directory)
+
+    assert "SEC99" not in result.roster.tables["sections"].column("section_id").to_pylist()
+    assert {"entity": "sections", "key": "SEC99"} in result.roster.unknown.to_pylist()
+    assert [
+        (i["severity"], i["file"], i["row"], i["column"], i["value"])
+        for i in issues(result, severity="error")
+    ] == [("error", "sections.csv", 5, "Term_end", "12/20/2024")]
