@@ -37,7 +37,14 @@ from rostersync.formats.arrowops import (
     first_mask,
     repeated_mask,
 )
-from rostersync.formats.raw import LIST_COLUMN_SUFFIX, LIST_ROW_SUFFIX, RawRoster, RawTable
+from rostersync.formats.raw import (
+    LIST_COLUMN_SUFFIX,
+    LIST_ROW_SUFFIX,
+    PERSON_NOTES,
+    REJECTED_COLUMN,
+    RawRoster,
+    RawTable,
+)
 from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, concat_issues, row_issues
 from rostersync.model import (
     ENTITY_BY_NAME,
@@ -99,6 +106,24 @@ REFERENCES: tuple[Reference, ...] = (
     Reference("enrollments", "person_id", "students"),
 )
 
+# What a failed reference leaves out, said in the message (default: the row).
+OUTCOMES: dict[tuple[str, str], str] = {
+    ("students", "school_id"): "the student was left out",
+    ("teachers", "school_id"): "the teacher was left out",
+    ("staff", "school_id"): "the staff member was left out",
+    ("sections", "school_id"): "the class was left out",
+    ("sections", "term_id"): "the value was kept",
+    ("sections", "course_id"): "the value was kept",
+    ("contact_links", "student_id"): "only this student-contact link was left out",
+    ("contact_links", "contact_id"): "only this student-contact link was left out",
+    ("enrollments", "section_id"): "the enrollment was left out",
+    ("enrollments", "person_id"): "the enrollment was left out",
+    ("students", "school_ids"): "only this school was removed from the student's schools",
+    ("teachers", "school_ids"): "only this school was removed from the teacher's schools",
+    ("staff", "school_ids"): "only this school was removed from the staff member's schools",
+    ("sections", "teacher_ids"): "only this teacher assignment was dropped from the class",
+}
+
 # List columns whose items must name records of the target; unknown items are dropped (alert).
 LIST_REFERENCES: tuple[tuple[str, str, str, str], ...] = (
     ("students", "school_ids", "schools", "schools"),
@@ -158,6 +183,8 @@ class _Validator:
         self.unknown: list[pa.Table] = [raw.unknown]
         self.kept_keys: dict[str, ArrayLike] = {}
         self.raw_keys: dict[str, ArrayLike] = {}
+        # Per entity: (key, row) of the rows left out because of their own errors.
+        self.rejected: dict[str, pa.Table] = {}
         self.out: dict[str, pa.Table] = {}
 
     # -- helpers -------------------------------------------------------------------------------
@@ -240,6 +267,65 @@ class _Validator:
         )
         return None, repeat
 
+    def _noted(self, entity: str, values: ArrayLike) -> ArrayLike:
+        notes = self.raw.notes.filter(pc.equal(self.raw.notes.column("entity"), entity))
+        out: ArrayLike = pc.take(
+            notes.column("note"), pc.index_in(values, value_set=as_array(notes.column("key")))
+        )
+        return out
+
+    def _found(self, target: str, values: ArrayLike) -> ArrayLike:
+        """What is true of each referenced value that is not a kept record of ``target``: a note
+        about it for this entity, else the row that left it out, else a note about the person,
+        else that it is missing."""
+        file = self.raw.tables[target].file if target in self.raw.tables else target
+        found = [self._noted(target, values)]
+        rejected = self.rejected.get(target)
+        if rejected is not None and rejected.num_rows:
+            row = pc.take(
+                rejected.column("row"), pc.index_in(values, value_set=as_array(rejected.column("key")))
+            )
+            found.append(
+                pc.binary_join_element_wise(
+                    "was left out because of the error on row ", row.cast(pa.string()), f" of {file}", ""
+                )
+            )
+        if ENTITY_BY_NAME[target].is_person:
+            person = self._noted(PERSON_NOTES, values)
+            found.append(pc.binary_join_element_wise(person, f", not a {SINGULAR[target]}", ""))
+        found.append(pa.repeat(pa.scalar(f"is not in {file}"), len(values)))
+        out: ArrayLike = pc.coalesce(*found)
+        return out
+
+    def _reference_issues(
+        self,
+        severity: str,
+        file: str,
+        rows: ArrayLike,
+        columns: ArrayLike,
+        values: ArrayLike,
+        target: str,
+        outcome: str,
+    ) -> None:
+        n = len(values)
+        found = self._found(target, values)
+        message = pc.binary_join_element_wise(
+            f"Refers to a {SINGULAR[target]} that ", found, f"; {outcome}.", ""
+        )
+        self.issues.append(
+            pa.Table.from_arrays(
+                [
+                    pa.repeat(pa.scalar(severity), n),
+                    pa.repeat(pa.scalar(file), n),
+                    as_array(rows).cast(pa.int64()),
+                    as_array(columns),
+                    as_array(values),
+                    as_array(message),
+                ],
+                schema=ISSUE_SCHEMA,
+            )
+        )
+
     def _references(self, raw: RawTable, table: pa.Table, codes: _CodeCache) -> np.ndarray | None:
         error: np.ndarray | None = None
         for ref in REFERENCES:
@@ -251,31 +337,19 @@ class _Validator:
             bad = (column.codes >= 0) & ~column.member_of(self.kept_keys[ref.target])
             if not bad.any():
                 continue
-            target = SINGULAR[ref.target]
-            target_file = self.raw.tables[ref.target].file
-            hits = table.filter(pa.array(bad))
-            excluded = pc.is_in(hits.column(ref.column), value_set=self.raw_keys[ref.target])
             if ref.severity == ERROR:
-                outcome = "the row was left out"
                 error = bad if error is None else error | bad
-            else:
-                outcome = "the value was kept"
-            self._issue(
-                raw,
-                hits,
-                pc.invert(excluded),
-                ref.column,
+            hits = table.filter(pa.array(bad))
+            src = raw.source(ref.column)
+            row_column = src.row_column if src.row_column in hits.column_names else ROW_COLUMN
+            self._reference_issues(
                 ref.severity,
-                f"Refers to a {target} that is not in {target_file}; {outcome}.",
-            )
-            self._issue(
-                raw,
-                hits,
-                excluded,
-                ref.column,
-                ref.severity,
-                f"Refers to a {target} that has errors of its own in {target_file} and was left "
-                f"out; {outcome}.",
+                src.file,
+                hits.column(row_column),
+                pa.repeat(pa.scalar(src.column), hits.num_rows),
+                hits.column(ref.column),
+                ref.target,
+                OUTCOMES.get((ref.entity, ref.column), "the row was left out"),
             )
         return error
 
@@ -305,25 +379,14 @@ class _Validator:
                 headers = pc.filter(explode(table.column(column + LIST_COLUMN_SUFFIX))[1], bad)
             else:
                 headers = pa.repeat(pa.scalar(src.column), n)
-            self.issues.append(
-                pa.Table.from_arrays(
-                    [
-                        pa.repeat(pa.scalar(ALERT), n),
-                        pa.repeat(pa.scalar(src.file), n),
-                        as_array(rows).cast(pa.int64()),
-                        as_array(headers),
-                        pc.filter(items, bad),
-                        pa.repeat(
-                            pa.scalar(
-                                f"Refers to a {SINGULAR[target]} that is not in "
-                                f"{self.raw.tables[target].file} (or was left out because of errors); "
-                                f"it was removed from this {SINGULAR[entity]}'s {noun}."
-                            ),
-                            n,
-                        ),
-                    ],
-                    schema=ISSUE_SCHEMA,
-                )
+            self._reference_issues(
+                ALERT,
+                src.file,
+                rows,
+                headers,
+                pc.filter(items, bad),
+                target,
+                OUTCOMES.get((entity, column), f"it was removed from this {SINGULAR[entity]}'s {noun}"),
             )
             index = table.column_names.index(column)
             table = table.set_column(index, column, filter_lists(table.column(column), keep))
@@ -333,10 +396,36 @@ class _Validator:
                     table = table.set_column(i, column + suffix, filter_lists(table.column(i), keep))
         return table
 
+    def _reader_rejected(self, raw: RawTable, table: pa.Table) -> ArrayLike | None:
+        """Rows of ``table`` the reader flagged (``_rejected``) or reported as errors in its file."""
+        masks: list[ArrayLike] = []
+        if REJECTED_COLUMN in table.column_names:
+            masks.append(pc.fill_null(table.column(REJECTED_COLUMN), False))
+        errors = self.raw.issues.filter(
+            pc.and_(
+                pc.equal(self.raw.issues.column("severity"), ERROR),
+                pc.equal(self.raw.issues.column("file"), raw.file),
+            )
+        )
+        if errors.num_rows and ROW_COLUMN in table.column_names:
+            rows = as_array(errors.column("row").drop_null())
+            masks.append(pc.fill_null(pc.is_in(table.column(ROW_COLUMN), value_set=rows), False))
+        if not masks:
+            return None
+        mask = masks[0] if len(masks) == 1 else pc.or_(masks[0], masks[1])
+        return mask if pc.any(mask).as_py() else None
+
     # -- per entity ----------------------------------------------------------------------------
     def entity(self, raw: RawTable) -> None:
         table = raw.table
         spec = raw.spec
+        flagged = None
+        mask = self._reader_rejected(raw, table)
+        if mask is not None:
+            # Rows the reader already reported as errors (e.g. more values than the header has
+            # columns): left out before any other check, since their values are not to be trusted.
+            flagged = table.filter(mask)
+            table = table.filter(pc.invert(mask))
         codes = _CodeCache(table)
         error = np.zeros(table.num_rows, dtype=bool)
         required = self._required(raw, table)
@@ -349,8 +438,10 @@ class _Validator:
         if references is not None:
             error |= references
         drop = error if repeat is None else error | repeat
-        if error.any():
+        if error.any() or flagged is not None:
             rejected = table.filter(pa.array(error))
+            if flagged is not None:
+                rejected = pa.concat_tables([rejected, flagged.select(rejected.column_names)])
             keys = key_column(rejected, spec)
             self.unknown.append(
                 pa.table({"entity": pa.repeat(pa.scalar(raw.entity), rejected.num_rows), "key": keys})
@@ -370,6 +461,12 @@ class _Validator:
                 ]
             )
             self.kept_keys[raw.entity] = as_array(kept.column(spec.key[0]).drop_null())
+            rejected = table.filter(pa.array(error))
+            if flagged is not None:
+                rejected = pa.concat_tables([flagged.select(rejected.column_names), rejected])
+            self.rejected[raw.entity] = pa.table(
+                {"key": rejected.column(spec.key[0]), "row": rejected.column(ROW_COLUMN)}
+            ).filter(pc.is_valid(rejected.column(spec.key[0])))
         kept = self._formats(raw, kept)
         kept = self._list_references(raw, kept)
         self._gaps(raw, kept)

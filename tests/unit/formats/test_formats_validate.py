@@ -92,7 +92,7 @@ def test_enrollment_in_unknown_section_is_an_error(fixture_copy: Copy) -> None:
         "Section_id",
         "SEC404",
     )
-    assert error["message"] == "Refers to a section that is not in sections.csv; the row was left out."
+    assert error["message"] == "Refers to a section that is not in sections.csv; the enrollment was left out."
     assert ("enrollments", f"SEC404{KEY_SEPARATOR}ST1") in _unknown(result)
     assert result.roster.tables["enrollments"].num_rows == 4
 
@@ -121,7 +121,8 @@ def test_errors_cascade_to_rows_that_refer_to_excluded_records(fixture_copy: Cop
     assert ("contact_links", f"ST3{KEY_SEPARATOR}C-300") in unknown
     [cascade] = issues(result, file="students.csv", row=6)
     assert cascade["message"] == (
-        "Refers to a school that has errors of its own in schools.csv and was left out; the row was left out."
+        "Refers to a school that was left out because of the error on row 3 of schools.csv; "
+        "the student was left out."
     )
     assert sorted(rows_by_key(result, "students", "person_id")) == ["ST1", "ST2"]
 

@@ -45,14 +45,6 @@ LIBRARY_TEXT = re.compile(
 )
 NAMES_SDS = re.compile(r"School Data Sync|\bSDS\b", re.IGNORECASE)
 
-ITEM_5 = (
-    "issue 9 item 5: pyarrow's own text ('CSV parse error: Expected 18 columns, got 19: ...') "
-    "reaches the admin in the refusal of or11_edfi_lms_toolkit"
-)
-ITEM_6 = (
-    "issue 9 item 6: users.csv rows 10-11 (the two teachers) carry 19 fields for an 18-name header, "
-    "the 19th empty; today the whole set is refused ('could not be read as CSV') instead of read"
-)
 ITEM_10_SDS21 = (
     "issue 9 item 10: SDS v2.1 CSV is not a supported format yet; the set is refused as "
     "'these files match no supported roster format'"
@@ -156,7 +148,7 @@ def test_public_set_files_are_byte_for_byte_as_recorded(set_name: str) -> None:
 @pytest.mark.parametrize(
     "set_name",
     [
-        pytest.param(EDFI_OR11, marks=pytest.mark.xfail(strict=True, reason=ITEM_5)),
+        EDFI_OR11,
         EDFI_OR10,
         SDS21,
         SDS2,
@@ -171,7 +163,7 @@ def test_no_library_text_reaches_the_admin(set_name: str) -> None:
 @pytest.mark.parametrize(
     "set_name",
     [
-        pytest.param(EDFI_OR11, marks=pytest.mark.xfail(strict=True, reason=ITEM_6)),
+        EDFI_OR11,
         pytest.param(SDS21, marks=pytest.mark.xfail(strict=True, reason=ITEM_10_SDS21)),
     ],
 )
@@ -201,7 +193,6 @@ def test_edfi_or11_is_detected_as_oneroster_11() -> None:
     assert detect_format(PUBLIC / EDFI_OR11) == FORMAT_ONEROSTER_11_CSV
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM_6)
 def test_edfi_or11_counts_match_an_independent_count() -> None:
     users = [u for u in read_csv(EDFI_OR11, "users.csv").records() if active(u)]
     students = {u["sourcedId"] for u in users if u["role"] == "student"}
@@ -237,7 +228,6 @@ def test_edfi_or11_counts_match_an_independent_count() -> None:
     assert (len(students), len(teachers), len(classes), len(enrollments)) == (8, 2, 2, 10)
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM_6)
 def test_edfi_or11_rows_with_an_empty_extra_field_are_read_without_error() -> None:
     users = read_csv(EDFI_OR11, "users.csv")
     assert users.overlong_rows(with_values=False) == [10, 11]

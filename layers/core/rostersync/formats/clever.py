@@ -241,7 +241,7 @@ def _merge_people(csv: CsvFile, entity: str) -> RawTable:
     return RawTable(entity, people, csv.name, sources, required=dict(PERSON_REQUIRED), deduplicated=True)
 
 
-def _split_name(names: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+def split_name(names: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     """ "Last, First" or "First [Middle] Last" -> (first, last); a single word is a first name."""
     arr = as_array(names)
     n = len(arr)
@@ -334,7 +334,7 @@ def _contacts(csv: CsvFile) -> tuple[RawTable, RawTable]:
         [c for c in rows.column_names if c not in ("person_id", "relationship", "contact_type")]
     ).take(firsts)
     one_csv = CsvFile(csv.name, one, csv.headers)
-    first, last = _split_name(one_csv.column("contact_name"))
+    first, last = split_name(one_csv.column("contact_name"))
     contacts = pa.table(
         {
             "person_id": pc.take(ids, firsts),

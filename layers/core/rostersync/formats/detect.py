@@ -108,6 +108,16 @@ def read_manifest(path: Path) -> dict[str, str]:
     return dict(zip(names, values, strict=True))
 
 
+def declared_absent(properties: dict[str, str]) -> set[str]:
+    """Lower-cased names of the files a OneRoster manifest declares ``absent`` (not sent), which
+    a complete set therefore does not need."""
+    return {
+        name.removeprefix("file.") + ".csv"
+        for name, value in properties.items()
+        if name.startswith("file.") and value.strip().lower() == "absent"
+    }
+
+
 def manifest_version(properties: dict[str, str]) -> str | None:
     return properties.get("oneroster.version") or None
 

@@ -21,6 +21,7 @@ from rostersync.formats.detect import (
     CLEVER_REQUIRED,
     ONEROSTER_12_REQUIRED,
     ONEROSTER_REQUIRED,
+    declared_absent,
     manifest_version,
     read_manifest,
     sds_21_required,
@@ -71,7 +72,8 @@ def missing_files(names: list[str], manifest: dict[str, str] | None = None) -> t
             fmt, required = "oneroster_1.1_csv", ONEROSTER_REQUIRED
     else:
         fmt, required = "clever_csv", CLEVER_REQUIRED
-    return fmt, [r for r in required if r.lower() not in present]
+    absent = declared_absent(manifest or {})
+    return fmt, [r for r in required if r.lower() not in present and r.lower() not in absent]
 
 
 def _read_manifest_properties(data: bytes) -> dict[str, str]:
