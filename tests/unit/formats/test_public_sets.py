@@ -164,7 +164,7 @@ def test_no_library_text_reaches_the_admin(set_name: str) -> None:
     "set_name",
     [
         EDFI_OR11,
-        pytest.param(SDS21, marks=pytest.mark.xfail(strict=True, reason=ITEM_10_SDS21)),
+        SDS21,
     ],
 )
 def test_every_issue_quotes_the_cell_it_names(set_name: str) -> None:
@@ -313,12 +313,10 @@ def in_schools(result: LoadResult, entity: str, schools: set[str]) -> list[dict[
     return [r for r in result.roster.tables[entity].to_pylist() if r["school_id"] in schools]
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM_10_SDS21)
 def test_sds21_is_read_as_sds21() -> None:
     assert load(SDS21).format == SDS21_FORMAT
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM_10_SDS21)
 def test_sds21_school_counts_match_an_independent_count() -> None:
     expected = sds21_school_roster()
 
@@ -336,7 +334,6 @@ def test_sds21_school_counts_match_an_independent_count() -> None:
     assert (len(students), len(sections), len(enrollments)) == (3, 1, 3)
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM_10_SDS21)
 def test_sds21_guardians_come_from_relationships() -> None:
     expected = sds21_school_roster().links
 
@@ -347,7 +344,6 @@ def test_sds21_guardians_come_from_relationships() -> None:
     assert len(expected) == 3
 
 
-@pytest.mark.xfail(strict=True, reason=ITEM_10_SDS21)
 def test_sds21_birth_dates_are_month_day_year() -> None:
     expected = sds21_school_roster().birth_dates
 
@@ -364,8 +360,8 @@ def test_sds21_birth_dates_are_month_day_year() -> None:
 @pytest.mark.parametrize(
     "set_name",
     [
-        pytest.param(SDS2, marks=pytest.mark.xfail(strict=True, reason=ITEM_10_NAMED.format(v="v2.0"))),
-        pytest.param(SDS1_UK, marks=pytest.mark.xfail(strict=True, reason=ITEM_10_NAMED.format(v="v1"))),
+        SDS2,
+        SDS1_UK,
     ],
 )
 def test_known_unsupported_format_is_refused_by_name(set_name: str) -> None:
