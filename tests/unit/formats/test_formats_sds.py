@@ -323,3 +323,71 @@ def test_a_district_level_teacher_is_kept_with_no_school(fixture_copy: Callable[
 
     assert (kim["school_id"], kim["school_ids"]) == (None, [])
     assert len(result.issues) == 2  # the fixture's own two issues, nothing about T9
+
+
+def test_a_student_or_class_at_an_org_with_no_school_above_it_is_reported_against_that_org(
+    fixture_copy: Callable[[str], Path],
+) -> None:
+    # Microsoft's own sample sends a college (no parent) beside the K-12 school: its student and
+    # its class have no school. The issue says what the org is and quotes it in the Value column.
+    directory = fixture_copy("sds21_basic")
+    append_lines(directory / "orgs.csv", "COL1,Maple Valley College,college,")
+    append_lines(directory / "users.csv", "ST9,ava@college.example.org,Ava,Stone,,,,,")
+    append_lines(directory / "roles.csv", "ST9,COL1,student,FA25,,TRUE,,")
+    append_lines(directory / "classes.csv", "C9,COL1,Intro to Physics,FA25,,PHY1")
+    append_lines(directory / "enrollments.csv", "C9,ST1,student")
+
+    result = load_roster(directory)
+    no_school = "Refers to a school that is an org of type college in orgs.csv with no school above it; "
+
+    assert [i for i in result.issues.to_pylist() if i["value"] in ("COL1", "C9", "ST9")] == [
+        {
+            "severity": "error",
+            "file": "classes.csv",
+            "row": 5,
+            "column": "orgSourcedId",
+            "value": "COL1",
+            "message": no_school + "the class was left out.",
+        },
+        {
+            "severity": "error",
+            "file": "enrollments.csv",
+            "row": 9,
+            "column": "classSourcedId",
+            "value": "C9",
+            "message": "Refers to a section that was left out because of the error on row 5 of classes.csv; "
+            "the enrollment was left out.",
+        },
+        {
+            "severity": "error",
+            "file": "roles.csv",
+            "row": 10,
+            "column": "orgSourcedId",
+            "value": "COL1",
+            "message": no_school + "the student was left out.",
+        },
+    ]
+    assert (_ids(result, "students"), _ids(result, "sections", "section_id")) == (
+        ["ST1", "ST2", "ST3"],
+        ["C1", "C2", "C3"],
+    )
+
+
+def test_a_student_whose_role_names_no_org_says_so(fixture_copy: Callable[[str], Path]) -> None:
+    directory = fixture_copy("sds21_basic")
+    append_lines(directory / "users.csv", "ST9,ava@students.example.org,Ava,Stone,,,,,")
+    append_lines(directory / "roles.csv", "ST9,,student,FA25,,TRUE,,")
+
+    result = load_roster(directory)
+
+    assert [i for i in result.issues.to_pylist() if i["file"] == "roles.csv"] == [
+        {
+            "severity": "error",
+            "file": "roles.csv",
+            "row": 10,
+            "column": "orgSourcedId",
+            "value": None,
+            "message": "No school: this student's role in roles.csv names no org (orgSourcedId), and every "
+            "student needs a school; the row was left out.",
+        }
+    ]

@@ -35,7 +35,7 @@ from rostersync.formats.arrowops import (
     take_first_rows,
 )
 from rostersync.formats.csvio import CsvFile, find_files, read_file_set
-from rostersync.formats.raw import LIST_ROW_SUFFIX, RawRoster, RawTable, Source
+from rostersync.formats.raw import LIST_ROW_SUFFIX, NOTES_SCHEMA, RawRoster, RawTable, Source
 from rostersync.formats.sds_files import (
     CLASS_FILES,
     ENROLLMENT_ROLES,
@@ -118,7 +118,9 @@ class _Reader(PeopleReader):
         table = classes.table
         fields = ENTITY_BY_NAME["sections"].schema.names
         sections = table.select([c for c in table.column_names if c in fields] + [ROW_COLUMN])
-        sections = sections.append_column("school_id", self.orgs.school_of(table.column("org_id")))
+        # A class at an org with no school above it keeps that org, so that validation reports
+        # the class against the org it was sent with and says what that org is.
+        sections = sections.append_column("school_id", self.orgs.map.school_or_org(table.column("org_id")))
         sections = sections.append_column("term_id", first_item(split_list(column_or_nulls(table, "terms"))))
         enrollments = self.files["enrollments.csv"]
         etable = enrollments.table
@@ -213,15 +215,11 @@ class _Reader(PeopleReader):
     def courses(self) -> None:
         csv = self.files["courses.csv"]
         table = csv.table
-        school = self.orgs.school_of(table.column("org_id"))
+        school = self.orgs.map.school(table.column("org_id"))
         # A course of the district (or any org with no school above it) has no school.
         columns = ["course_id", "name", "course_code", "grades", "subject"]
         out = table.select([c for c in columns if csv.has(c)] + [ROW_COLUMN]).append_column(
-            "school_id",
-            null_where(
-                school,
-                pc.invert(pc.is_in(school, value_set=self.orgs.ids.filter(pa.array(self.orgs.is_school)))),
-            ),
+            "school_id", null_where(school, pc.invert(self.orgs.map.is_school(school)))
         )
         sources = {c: csv.source(c) for c in columns if csv.has(c)}
         sources["school_id"] = csv.source("org_id")
@@ -264,6 +262,8 @@ def read_sds(directory: Path) -> RawRoster:
     if "courses.csv" in read.files:
         reader.courses()
     unknown = pa.concat_tables(reader.unknown) if reader.unknown else UNKNOWN_SCHEMA.empty_table()
+    keys, notes = reader.orgs.notes
+    entity = pa.repeat(pa.scalar("schools"), len(keys))
     missing = frozenset(name for name in ENTITY_BY_NAME if name not in reader.tables)
     return RawRoster(
         FORMAT_SDS_21_CSV,
@@ -272,4 +272,5 @@ def read_sds(directory: Path) -> RawRoster:
         missing=missing,
         issues=concat_issues([*read.alerts, *reader.issues]),
         unknown=unknown,
+        notes=pa.Table.from_arrays([entity, keys, notes], schema=NOTES_SCHEMA),
     )

@@ -70,8 +70,6 @@ SEXES = ("male", "female", "other", "unspecified")
 ENROLLMENT_ROLES = ("student", "teacher")
 # A guardian's organisation role when it has one (SDS asks for a role row for every user).
 CONTACT_ONLY_ROLE = "other"
-# Org chains deeper than this (state > district > school > department > ...) are not followed.
-MAX_ORG_DEPTH = 16
 
 ORGS = FileSpec(
     "orgs.csv",

@@ -18,9 +18,9 @@ from rostersync.formats.arrowops import (
 )
 from rostersync.formats.csvio import CsvFile
 from rostersync.formats.raw import LIST_ROW_SUFFIX, RawTable, Source
+from rostersync.formats.orgtree import build, leaf_orgs, no_school_notes
 from rostersync.formats.sds_files import (
     CONTACT_ONLY_ROLE,
-    MAX_ORG_DEPTH,
     RELATIONSHIP_ROLES,
     SEXES,
     USER_ROLES,
@@ -32,6 +32,7 @@ ROLE = "_role"
 ROLE_ROW = "_role_row"
 DEMO_ROW = "_demo_row"
 CONTACT = "_contact"
+ROLE_ORG = "_role_org"
 
 
 def lowered(values: ArrayLike) -> ArrayLike:
@@ -66,39 +67,22 @@ def alert_rows(csv: CsvFile, table: pa.Table, mask: ArrayLike, column: str, mess
 
 
 class Orgs:
-    """orgs.csv: which orgs are schools, and the nearest school of any org."""
+    """orgs.csv: which orgs are schools, and the nearest school of any org (``orgtree.py``)."""
 
     def __init__(self, csv: CsvFile) -> None:
         table = csv.table
-        self.ids = as_array(table.column("org_id"))
-        kind = lowered(table.column("type"))
-        self.is_school = as_numpy(pc.fill_null(pc.equal(kind, "school"), False)).astype(bool)
-        parent = positions_in(table.column("parent_id"), self.ids)
+        ids = as_array(table.column("org_id"))
+        parent = as_array(csv.column("parent_id"))
+        is_school = as_array(pc.fill_null(pc.equal(lowered(table.column("type")), "school"), False))
         # No org of type school at all (a set of departments, or of campuses): the orgs nobody
         # names as parent stand for the schools, and the reader says so in one alert.
-        self.leaves_as_schools = bool(len(self.ids)) and not self.is_school.any()
+        self.leaves_as_schools = bool(len(ids)) and not pc.any(is_school).as_py()
         if self.leaves_as_schools:
-            self.is_school = np.ones(len(self.ids), dtype=bool)
-            self.is_school[parent[parent >= 0]] = False
-        nearest = np.where(self.is_school, np.arange(len(self.ids)), -1)
-        step = parent
-        for _ in range(MAX_ORG_DEPTH):  # one pass per level of the hierarchy, not per row
-            open_ = (nearest < 0) & (step >= 0)
-            if not open_.any():
-                break
-            found = open_ & self.is_school[np.maximum(step, 0)]
-            nearest[found] = step[found]
-            step = np.where(open_ & ~found, parent[np.maximum(step, 0)], -1)
-        self.nearest = nearest
-
-    def school_of(self, orgs: ArrayLike) -> ArrayLike:
-        """The nearest school of each org; an org missing from orgs.csv is kept as sent (so that
-        validation names it), an org with no school above it is null."""
-        at = positions_in(orgs, self.ids)
-        school = np.where(at >= 0, self.nearest[np.maximum(at, 0)], -1)
-        found = take_at(self.ids, school)
-        out: ArrayLike = pc.if_else(pa.array(at < 0), orgs, found)
-        return out
+            is_school = leaf_orgs(ids, parent)
+        self.is_school = as_numpy(is_school).astype(bool)
+        self.map = build(ids, parent, is_school)
+        # What an org with no school above it is, for the message of a record sent at it.
+        self.notes = no_school_notes(self.map, table.column("type"), csv.name)
 
 
 def column_or_nulls(table: pa.Table, column: str) -> ArrayLike:
@@ -143,7 +127,7 @@ class PeopleReader:
         n = users.num_rows
         chosen = np.full(n, -1, dtype=np.int64)
         chosen[owner[order][::-1]] = order[::-1]  # the last write is the earliest role
-        schools = self.orgs.school_of(pc.take(roles.column("org_id"), pa.array(order)))
+        schools = self.orgs.map.school(pc.take(roles.column("org_id"), pa.array(order)))
         pairs = pa.table(
             {
                 "user": pa.array(owner[order]),
@@ -156,6 +140,7 @@ class PeopleReader:
             users.append_column(ROLE, take_at(lowered(roles.column("role")), chosen))
             .append_column(ROLE_ROW, take_at(roles.column(ROW_COLUMN), chosen))
             .append_column("grade", take_at(column_or_nulls(roles, "grade"), chosen))
+            .append_column(ROLE_ORG, take_at(roles.column("org_id"), chosen))
             .append_column("school_ids", build_lists(pairs.column("user"), pairs.column("school"), n))
             .append_column(
                 "school_ids" + LIST_ROW_SUFFIX, build_lists(pairs.column("user"), pairs.column(ROW_COLUMN), n)
@@ -218,11 +203,17 @@ class PeopleReader:
         )
         required: dict[str, str | None] = {"person_id": None, "first_name": None, "last_name": None}
         school_needed = (
-            "No school: a student needs a role at a school (or below one) in orgs.csv; the row was left out."
+            "No school: this student's role in roles.csv names no org (orgSourcedId), and every student "
+            "needs a school; the row was left out."
         )
+        # A student whose roles are all at orgs with no school above them (a college, the
+        # district) keeps the org of their chosen role, so that validation reports the student
+        # against that org and says what it is.
+        students = users.filter(student)
+        school = pc.coalesce(students.column("school_id"), students.column(ROLE_ORG))
         self.tables["students"] = RawTable(
             "students",
-            users.filter(student),
+            students.set_column(students.column_names.index("school_id"), "school_id", school),
             csv.name,
             sources,
             required={**required, "school_id": school_needed},
@@ -299,8 +290,9 @@ class PeopleReader:
                 ROW_COLUMN: rel.column(ROW_COLUMN),
             }
         )
-        # A contact's school is that of the first student (in file order) it is linked to.
-        schooled = links.filter(pc.is_valid(links.column("school_id")))
+        # A contact's school is that of the first student (in file order) it is linked to whose
+        # school is one (not an org outside any school, which leaves that student out).
+        schooled = links.filter(self.orgs.map.is_school(links.column("school_id")))
         first = schooled.take(
             pa.array(
                 np.flatnonzero(

@@ -21,7 +21,7 @@ from rostersync.formats.oneroster.common import (
     split_status,
     unknown_values,
 )
-from rostersync.formats.oneroster.orgs import OrgMap
+from rostersync.formats.orgtree import OrgMap
 from rostersync.formats.oneroster.specs import ENROLLMENT_ROLES, SESSION_TYPES
 from rostersync.formats.raw import LIST_ROW_SUFFIX, RawTable, Source
 from rostersync.issues import ALERT, row_issues

@@ -17,7 +17,7 @@ from rostersync.formats.arrowops import as_array, first_item
 from rostersync.formats.csvio import CsvFile, set_aside
 from rostersync.formats.oneroster.common import Context, split_status
 from rostersync.formats.oneroster.contacts import read_contacts
-from rostersync.formats.oneroster.orgs import OrgMap
+from rostersync.formats.orgtree import OrgMap
 from rostersync.formats.oneroster.roles import Roles, pick, roles_11, roles_12
 from rostersync.formats.oneroster.specs import CONTACT_ROLES, SEXES, STUDENT_ROLES, TEACHER_ROLES, USER_ROLES
 from rostersync.formats.raw import LIST_ROW_SUFFIX, PERSON_NOTES, REJECTED_COLUMN, RawTable, Source
