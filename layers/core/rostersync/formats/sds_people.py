@@ -17,8 +17,8 @@ from rostersync.formats.arrowops import (
     take_first_rows,
 )
 from rostersync.formats.csvio import CsvFile
-from rostersync.formats.raw import LIST_ROW_SUFFIX, RawTable, Source
 from rostersync.formats.orgtree import build, leaf_orgs, no_school_notes
+from rostersync.formats.raw import LIST_ROW_SUFFIX, RawTable, Source
 from rostersync.formats.sds_files import (
     CONTACT_ONLY_ROLE,
     RELATIONSHIP_ROLES,

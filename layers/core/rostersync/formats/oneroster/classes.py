@@ -21,8 +21,8 @@ from rostersync.formats.oneroster.common import (
     split_status,
     unknown_values,
 )
-from rostersync.formats.orgtree import OrgMap
 from rostersync.formats.oneroster.specs import ENROLLMENT_ROLES, SESSION_TYPES
+from rostersync.formats.orgtree import OrgMap
 from rostersync.formats.raw import LIST_ROW_SUFFIX, RawTable, Source
 from rostersync.issues import ALERT, row_issues
 from rostersync.model import ENTITY_BY_NAME, ROW_COLUMN

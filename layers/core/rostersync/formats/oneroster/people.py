@@ -17,9 +17,9 @@ from rostersync.formats.arrowops import as_array, first_item
 from rostersync.formats.csvio import CsvFile, set_aside
 from rostersync.formats.oneroster.common import Context, split_status
 from rostersync.formats.oneroster.contacts import read_contacts
-from rostersync.formats.orgtree import OrgMap
 from rostersync.formats.oneroster.roles import Roles, pick, roles_11, roles_12
 from rostersync.formats.oneroster.specs import CONTACT_ROLES, SEXES, STUDENT_ROLES, TEACHER_ROLES, USER_ROLES
+from rostersync.formats.orgtree import OrgMap
 from rostersync.formats.raw import LIST_ROW_SUFFIX, PERSON_NOTES, REJECTED_COLUMN, RawTable, Source
 from rostersync.issues import ALERT, ERROR, FileProblem, row_issues
 from rostersync.model import ENTITY_BY_NAME, PERSON_ENTITIES, ROW_COLUMN

@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 from rostersync.formats.arrowops import ArrayLike, as_array, build_lists, explode, first_mask, split_list
 from rostersync.formats.csvio import CsvFile
 from rostersync.formats.oneroster.common import Context, split_status, unknown_values
-from rostersync.formats.orgtree import OrgMap
 from rostersync.formats.oneroster.specs import CONTACT_ROLES, ROLE_TYPES
+from rostersync.formats.orgtree import OrgMap
 from rostersync.model import ROW_COLUMN
 
 
