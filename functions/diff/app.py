@@ -8,9 +8,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rostersync.aws import default_deps
+from rostersync import runtime
+from rostersync.pipeline.dispatch import run_step
 from rostersync.pipeline.handlers import parse_diff_event
-from rostersync.pipeline.steps import run_step
 
 logger = Logger()
 tracer = Tracer()
@@ -27,5 +27,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         step=step, district_id=getattr(model, "district_id", None), sync_id=getattr(model, "sync_id", None)
     )
     metrics.add_metric(name=f"{step}_invocations", unit=MetricUnit.Count, value=1)
-    result = run_step(model, default_deps())
+    result = run_step(model, runtime.pipeline_deps())
     return result.model_dump(mode="json")  # type: ignore[no-any-return]

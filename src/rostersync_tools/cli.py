@@ -161,7 +161,7 @@ def _snapshot(args: argparse.Namespace, settings: DistrictSettings, console: Con
     from rostersync_tools import render
 
     try:
-        loaded = load_roster(args.directory)
+        loaded = load_roster(args.directory, phone_region=settings.phone_region)
     except InvalidFilesError as exc:
         render.file_problems(console, exc)
         return EXIT_INVALID

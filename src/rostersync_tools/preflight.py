@@ -96,7 +96,7 @@ def run_preflight(
     with stage("read"):
         raw = read_raw(input_dir)
     with stage("validate"):
-        loaded = validate.validate(raw, received_at=now)
+        loaded = validate.validate(raw, received_at=now, phone_region=settings.phone_region)
     with stage("prepare"):
         staged, prepare_issues = holds_mod.prepare_staged(loaded.roster, settings)
     with stage("diff"):

@@ -18,7 +18,13 @@ from rich.table import Table
 from rostersync.issues import ERROR, InvalidFilesError
 from rostersync.model import ENTITIES
 from rostersync.records import HOLD_RESOLUTIONS, Hold
-from rostersync.roster import FORMAT_CLEVER_CSV, FORMAT_ONEROSTER_11_CSV, FORMAT_ONEROSTER_12_CSV, RosterSet
+from rostersync.roster import (
+    FORMAT_CLEVER_CSV,
+    FORMAT_ONEROSTER_11_CSV,
+    FORMAT_ONEROSTER_12_CSV,
+    FORMAT_SDS_21_CSV,
+    RosterSet,
+)
 
 if TYPE_CHECKING:
     from rostersync_tools.preflight import PreflightResult
@@ -27,6 +33,7 @@ FORMAT_NAMES = {
     FORMAT_CLEVER_CSV: "Clever-style CSV",
     FORMAT_ONEROSTER_11_CSV: "OneRoster 1.1 CSV",
     FORMAT_ONEROSTER_12_CSV: "OneRoster 1.2 CSV",
+    FORMAT_SDS_21_CSV: "Microsoft School Data Sync v2.1 CSV",
 }
 
 

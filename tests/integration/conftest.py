@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from rostersync.aws import S3BlobStore, build_deps
-from rostersync.pipeline.config import PipelineConfig
+from rostersync.aws import S3BlobStore
 from rostersync.pipeline.decisions import DecisionResult, submit_decision
 from rostersync.roster import RosterSet
 from rostersync.settings import DistrictSettings, HoldSettings, PauseWindow
@@ -108,8 +107,8 @@ def stack(make_stack: Callable[..., LocalAws]) -> LocalAws:
 
 
 def deps_of(stack: LocalAws) -> Any:
-    """The pipeline's adapters on the local stack (as the functions build them)."""
-    return build_deps(PipelineConfig.from_env(stack.environment))
+    """The pipeline's adapters on the local stack (the ones it hands the functions)."""
+    return stack.pipeline_deps()
 
 
 def put_settings(stack: LocalAws, settings: DistrictSettings) -> None:
@@ -198,7 +197,7 @@ def decide(
     schools: list[str] | None = None,
 ) -> DecisionResult:
     """Take a decision as the release API does (``submit_decision``: token lookup, conditional
-    write, SendTaskSuccess). Serialised with the routed handlers, which swap the environment."""
+    write, SendTaskSuccess). Serialised with the routed handlers, as the API function would be."""
     deps = deps_of(stack)
     with serialized():
         return submit_decision(

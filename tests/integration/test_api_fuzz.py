@@ -33,8 +33,8 @@ from schemathesis.generation import GenerationMode
 from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from rostersync import aws as rs_aws
-from rostersync.api.deps import ApiDeps, build_api_deps, default_api_deps, use_api_deps
+from rostersync import runtime
+from rostersync.api.deps import ApiDeps, build_api_deps
 from rostersync.pipeline.config import PipelineConfig
 from rostersync.pipeline.models import DecisionToken, SyncRecord
 from rostersync_tools.local.apigw import ApiServer, bearer_claims, issue_token, serve_api
@@ -50,6 +50,8 @@ ENV = {
     "TABLE_NAME": "fuzz-table",
     "SNAPSHOT_BUCKET": "fuzz-snapshots",
     "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:fuzz-sync",
+    "RAW_BUCKET": "fuzz-raw",
+    "SENDER_EMAIL": "rostersync@example.org",
 }
 
 pytestmark = pytest.mark.integration
@@ -113,8 +115,7 @@ def server() -> Iterator[ApiServer]:
         for key, value in ENV.items():
             mp.setenv(key, value)
         with mock_aws():
-            rs_aws.reset()
-            default_api_deps.cache_clear()
+            runtime.reset()
             boto3.client("s3").create_bucket(Bucket=ENV["SNAPSHOT_BUCKET"])
             create_table(ENV["TABLE_NAME"])
             deps = build_api_deps(PipelineConfig.from_env())
@@ -122,7 +123,7 @@ def server() -> Iterator[ApiServer]:
             _seed(deps)
             handler = load_api_handler()
             with (
-                use_api_deps(deps),
+                runtime.provided(runtime.Provider(api=lambda: deps)),
                 serve_api(
                     "127.0.0.1",
                     0,
@@ -132,8 +133,7 @@ def server() -> Iterator[ApiServer]:
                 ) as api,
             ):
                 yield api
-            rs_aws.reset()
-            default_api_deps.cache_clear()
+            runtime.reset()
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=[operation.label for operation in OPERATIONS])

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from rostersync.connectors.sources import CleverSource
+from rostersync.sources import CleverSource
 from rostersync_tools.local import LocalAws
 from tests.support.clever_server import FakeClever
 from tests.support.data import clever_district
@@ -134,7 +134,7 @@ def test_configured_schools_missing_from_the_source_hold_on_schools_not_found(
 def test_a_district_sftp_site_is_pulled_into_the_normal_csv_path(stack: LocalAws, tmp_path: Any) -> None:
     import paramiko
 
-    from rostersync.connectors.sources import SftpPullSource
+    from rostersync.sources import SftpPullSource
     from tests.support.sftp_server import FakeSftpSite
 
     root = tmp_path / "site"

@@ -17,8 +17,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from rostersync import aws as rs_aws
-from rostersync.api.deps import ApiDeps, default_api_deps, use_api_deps
+from rostersync import runtime
+from rostersync.api.deps import ApiDeps
 from rostersync.aws import DynamoRepository, S3BlobStore
 from rostersync.aws.presign import S3Presigner
 from rostersync.pipeline.config import get_config
@@ -80,18 +80,17 @@ def moto_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "RAW_BUCKET": "raw-bucket",
         "TABLE_NAME": TABLE,
         "STATE_MACHINE_ARN": STATE_MACHINE_ARN,
+        "SENDER_EMAIL": "rostersync@example.org",
         "LOCK_RETRY_SECONDS": "7",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
-        rs_aws.reset()
-        default_api_deps.cache_clear()
+        runtime.reset()
         boto3.client("s3").create_bucket(Bucket=SNAP)
         create_table()
         yield
-    rs_aws.reset()
-    default_api_deps.cache_clear()
+    runtime.reset()
 
 
 @pytest.fixture
@@ -114,7 +113,7 @@ def api_deps(moto_api: None, workflow: RecordingWorkflow, clock: Clock) -> Itera
         presigner=S3Presigner(SNAP),
         clock=clock,
     )
-    with use_api_deps(deps):
+    with runtime.provided(runtime.Provider(api=lambda: deps)):
         yield deps
 
 

@@ -48,6 +48,8 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "TABLE_NAME": TABLE,
         "EVENT_BUS_NAME": BUS,
         "SENDER_EMAIL": SENDER,
+        # Required by the settings; the steps under test get a RecordingWorkflow instead.
+        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:unused",
         "QUIET_PERIOD_SECONDS": "0",
         "LOCK_RETRY_SECONDS": "0",
         "HOLD_EXPIRY_SECONDS": "120",
@@ -128,3 +130,50 @@ def load_handler(function: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# --- a district run through the stages ------------------------------------------------------------
+
+D = "d1"
+
+
+def ref(sync_id: str) -> dict[str, str]:
+    return {"district_id": D, "sync_id": sync_id}
+
+
+def quiet_settings(deps: Deps, **extra: object) -> None:
+    """Settings that hold only on removals (the fixtures' emergency contacts are allowed)."""
+    from rostersync.settings import DistrictSettings, HoldSettings
+
+    deps.repo.put_settings(
+        DistrictSettings(
+            district_id=D,
+            admin_emails=["admin@example.org"],
+            holds=HoldSettings(emergency_contacts="allow", mass_removal_min_count=1),
+            **extra,  # type: ignore[arg-type]
+        )
+    )
+
+
+def run_to_evaluate(deps: Deps, sync_id: str) -> tuple[Any, Any, Any]:
+    """normalize, diff and evaluate of the inbox as it is."""
+    from rostersync.pipeline import decide, stage
+    from rostersync.pipeline.events import DiffInput, EvaluateInput, NormalizeInput
+
+    norm = stage.normalize(NormalizeInput(step="normalize", **ref(sync_id)), deps)
+    diff = stage.diff(DiffInput(step="diff", normalize=norm, **ref(sync_id)), deps)
+    ev = decide.evaluate(EvaluateInput(step="evaluate", normalize=norm, diff=diff, **ref(sync_id)), deps)
+    return norm, diff, ev
+
+
+def write_district(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """Day 1 of a two-school district, and a day 2 where both schools lose half their students."""
+    from rostersync_tools import synthetic
+
+    district = synthetic.generate_district(students=120, seed=7, schools=2, district_id=D)
+    schools = sorted(district.tables["schools"].column("school_id").to_pylist())
+    day2 = synthetic.drop_school_students(district, schools[0], 0.5)
+    day2 = synthetic.drop_school_students(day2, schools[1], 0.5, seed=1)
+    synthetic.write_clever_csv(district, tmp_path / "day1")
+    synthetic.write_clever_csv(day2, tmp_path / "day2")
+    return tmp_path / "day1", tmp_path / "day2", schools

@@ -65,12 +65,14 @@ def test_other_seed_gives_other_people(district: SyntheticDistrict) -> None:
 
 
 def test_same_seed_writes_identical_files(tmp_path: Path) -> None:
-    for fmt in ("clever", "1.1", "1.2"):
+    for fmt in ("clever", "1.1", "1.2", "sds"):
         dirs = [tmp_path / f"{fmt}-a", tmp_path / f"{fmt}-b"]
         for d in dirs:
             fresh = synthetic.generate_district(students=STUDENTS, seed=11, schools=4)
             if fmt == "clever":
                 synthetic.write_clever_csv(fresh, d)
+            elif fmt == "sds":
+                synthetic.write_sds_csv(fresh, d)
             else:
                 synthetic.write_oneroster_csv(fresh, d, fmt)  # type: ignore[arg-type]
         names = sorted(p.name for p in dirs[0].iterdir())
@@ -489,3 +491,72 @@ def test_oneroster_enrollments_include_teachers(district: SyntheticDistrict, tmp
     assert len(teachers) == teacher_slots.as_py()
     primaries = [r for r in teachers if r["primary"] == "true"]
     assert len(primaries) == district.tables["sections"].num_rows
+
+
+SDS_HEADERS = {
+    "orgs.csv": ["sourcedId", "name", "type", "parentSourcedId"],
+    "users.csv": [
+        "sourcedId",
+        "username",
+        "givenName",
+        "familyName",
+        "password",
+        "activeDirectoryMatchId",
+        "email",
+        "phone",
+        "sms",
+    ],
+    "roles.csv": [
+        "userSourcedId",
+        "orgSourcedId",
+        "role",
+        "sessionSourcedId",
+        "grade",
+        "isPrimary",
+        "roleStartDate",
+        "roleEndDate",
+    ],
+    "classes.csv": ["sourcedId", "orgSourcedId", "title", "sessionSourcedIds", "courseSourcedId", "code"],
+    "enrollments.csv": ["classSourcedId", "userSourcedId", "role"],
+    "academicSessions.csv": ["sourcedId", "title", "type", "schoolYear", "startDate", "endDate"],
+    "courses.csv": ["sourcedId", "orgSourcedId", "title", "code", "schoolYearSourcedId", "subject", "grade"],
+    "relationships.csv": ["userSourcedId", "relationshipUserSourcedId", "relationshipRole"],
+    "demographics.csv": [
+        "userSourcedId",
+        "sex",
+        "birthDate",
+        "birthCity",
+        "birthState",
+        "birthCountry",
+        "ethnicityCodes",
+        "raceCodes",
+    ],
+}
+
+
+def test_sds_writer_writes_the_documented_files_and_headers(
+    district: SyntheticDistrict, tmp_path: Path
+) -> None:
+    synthetic.write_sds_csv(district, tmp_path)
+
+    assert {p.name: _header(p) for p in tmp_path.iterdir()} == SDS_HEADERS
+
+
+def test_sds_writer_gives_every_user_a_role_and_guardians_the_other_role(
+    district: SyntheticDistrict, tmp_path: Path
+) -> None:
+    synthetic.write_sds_csv(district, tmp_path)
+    roles = _rows(tmp_path / "roles.csv")
+    contacts = set(district.tables["contacts"].column("person_id").to_pylist())
+
+    assert {r["userSourcedId"] for r in roles} == {r["sourcedId"] for r in _rows(tmp_path / "users.csv")}
+    assert {r["role"] for r in roles if r["userSourcedId"] in contacts} == {"other"}
+    assert len(_rows(tmp_path / "relationships.csv")) == district.tables["contact_links"].num_rows
+
+
+def test_sds_writer_writes_unpadded_us_dates(district: SyntheticDistrict, tmp_path: Path) -> None:
+    synthetic.write_sds_csv(district, tmp_path)
+    sessions = _rows(tmp_path / "academicSessions.csv")
+    first = district.tables["terms"].column("start_date")[0].as_py()
+
+    assert sessions[0]["startDate"] == f"{first.month}/{first.day}/{first.year}"

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from rostersync_tools.local.template import load_template as load_cfn_template
+from rostersync_tools.local.template import sam_transform
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -47,32 +49,7 @@ STATE_MACHINE_NAME = "${AWS::StackName}-sync"
 
 
 # ----------------------------------------------------------------------------------- loading
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns CloudFormation short-form tags into their long form."""
-
-
-def _intrinsic(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    elif isinstance(node, yaml.MappingNode):
-        value = loader.construct_mapping(node, deep=True)
-    else:  # pragma: no cover - YAML has no other node kinds
-        raise yaml.constructor.ConstructorError(None, None, f"unexpected node for !{suffix}", node.start_mark)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "Condition":
-        return {"Condition": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
+# The local stack's loader (cfn-lint's decoder), so the tests read the template as it does.
 @cache
 def _template_text() -> str:
     return TEMPLATE.read_text(encoding="utf-8")
@@ -85,8 +62,7 @@ def load_template() -> dict[str, Any]:
 
 @cache
 def _parsed_template() -> dict[str, Any]:
-    parsed: dict[str, Any] = yaml.load(_template_text(), Loader=_CfnLoader)
-    return parsed
+    return load_cfn_template(TEMPLATE)
 
 
 def resources(template: dict[str, Any], type_: str | None = None) -> dict[str, dict[str, Any]]:
@@ -161,44 +137,11 @@ def test_cfn_lint_is_clean() -> None:
     )
 
 
-class _OfflinePolicyLoader:
-    """Stands in for ManagedPolicyLoader, which lists IAM's managed policies through boto3.
-
-    The translator asks it only for managed policies named in ``Policies`` (this template uses
-    policy templates and inline statements only; the X-Ray policy comes from the translator's
-    bundled map), so an empty map is enough offline, and a future named managed policy shows up
-    as a transform error instead of a network call.
-    """
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def packaged_template() -> dict[str, Any]:
-    """template.yaml as ``sam package`` hands it to CloudFormation.
-
-    The translator only accepts S3 locations for CodeUri, ContentUri and DefinitionUri: local
-    folders and files are replaced by the S3 URIs ``sam package`` would upload them to. The ASL
-    itself is checked by the statelint tests below, on the text Step Functions will receive.
-    """
-    template = load_template()
-    for res in template["Resources"].values():
-        props = res.get("Properties", {})
-        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
-            if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
-                props[key] = f"s3://rostersync-offline-artifacts/{props[key].rstrip('/')}"
-    return template
-
-
 @pytest.fixture(scope="module")
 def transformed() -> dict[str, Any]:
-    from samtranslator.translator.transform import transform
-
-    with pytest.MonkeyPatch.context() as mp:
-        # The translator resolves AWS::Region through boto3's default session.
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        out: dict[str, Any] = transform(packaged_template(), PARAMETERS, _OfflinePolicyLoader())
-    return out
+    """template.yaml as CloudFormation receives it: packaged as ``sam package`` would (local
+    paths become S3 locations) and expanded by aws-sam-translator offline (no IAM call)."""
+    return sam_transform(load_template(), PARAMETERS, "us-east-1")
 
 
 def test_sam_transform_succeeds_offline(transformed: dict[str, Any]) -> None:

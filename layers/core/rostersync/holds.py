@@ -611,6 +611,125 @@ def _keep_people(table: pa.Table, kept: pa.Array) -> tuple[pa.Table, int]:
     return table.filter(keep), int(pc.sum(moved).as_py() or 0)
 
 
+def _scope_to_schools(tables: dict[str, pa.Table], kept: pa.Array) -> list[dict[str, Any]]:
+    """Keep the rows of the ``kept`` schools (see :func:`prepare_staged`); an alert per entity."""
+    before = {name: t.num_rows for name, t in tables.items()}
+    moved: dict[str, int] = {}
+
+    def in_kept(table: pa.Table) -> pa.ChunkedArray:
+        return pc.fill_null(pc.is_in(table.column("school_id"), value_set=kept), False)
+
+    tables["schools"] = tables["schools"].filter(in_kept(tables["schools"]))
+    sections = tables["sections"].filter(in_kept(tables["sections"]))
+    tables["sections"] = sections
+    for name, key in (("terms", "term_id"), ("courses", "course_id")):
+        used = pc.drop_null(pc.unique(sections.column(key)))
+        table = tables[name]
+        tables[name] = table.filter(pc.or_(in_kept(table), pc.is_in(table.column(key), value_set=used)))
+    for entity in PERSON_ENTITIES:
+        if entity.name != "contacts":
+            tables[entity.name], moved[entity.name] = _keep_people(tables[entity.name], kept)
+    tables["enrollments"] = tables["enrollments"].filter(in_kept(tables["enrollments"]))
+    links = tables["contact_links"]
+    kept_students = tables["students"].column("person_id")
+    tables["contact_links"] = links.filter(
+        pc.fill_null(pc.is_in(links.column("student_id"), value_set=kept_students), False)
+    )
+    issues: list[dict[str, Any]] = []
+    for entity in ENTITIES:
+        if entity.name == "contacts":
+            continue  # reported with the contact-type drops
+        dropped = before[entity.name] - tables[entity.name].num_rows
+        if dropped:
+            issues.append(
+                _issue(
+                    "school_id",
+                    "",
+                    f"{entity.name}: {dropped:,} rows outside the configured schools were left out",
+                )
+            )
+        if moved.get(entity.name):
+            issues.append(
+                _issue(
+                    "school_id",
+                    "",
+                    f"{entity.name}: {moved[entity.name]:,} people whose main school is not "
+                    "configured were counted in their first configured school",
+                )
+            )
+    return issues
+
+
+def _drop_contact_types(tables: dict[str, pa.Table], settings: DistrictSettings) -> list[dict[str, Any]]:
+    """Drop the contact links of excluded (and dropped emergency) types; an alert per type."""
+    drop_types = list(settings.excluded_contact_types)
+    if settings.holds.emergency_contacts == "drop":
+        drop_types += settings.holds.emergency_contact_types
+    links = tables["contact_links"]
+    if not drop_types or not links.num_rows:
+        return []
+    drop = pc.fill_null(
+        pc.is_in(_normalized(links.column("contact_type")), value_set=_lower(drop_types)), False
+    )
+    dropped_links = links.filter(drop)
+    tables["contact_links"] = links.filter(pc.invert(drop))
+    by_type = dropped_links.group_by("contact_type").aggregate([([], _COUNT)]).sort_by("contact_type")
+    return [
+        _issue(
+            "contact_type",
+            row["contact_type"],
+            f"contact_links: {row[_COUNT]:,} contact links of type {row['contact_type']} were "
+            "left out (district setting)",
+        )
+        for row in by_type.to_pylist()
+    ]
+
+
+def _keep_linked_contacts(
+    tables: dict[str, pa.Table], staged: RosterSet, kept: pa.Array | None
+) -> list[dict[str, Any]]:
+    """Keep the contacts a kept link names (``kept``: the configured schools, None when unscoped)."""
+    scoped = kept is not None
+    contacts = tables["contacts"]
+    if not contacts.num_rows or (
+        not scoped and tables["contact_links"].num_rows == staged.table("contact_links").num_rows
+    ):
+        return []
+    linked_now = tables["contact_links"].column("contact_id")
+    is_linked = pc.fill_null(pc.is_in(contacts.column("person_id"), value_set=linked_now), False)
+    if scoped:
+        keep = is_linked
+    else:
+        linked_before = staged.table("contact_links").column("contact_id")
+        had_link = pc.fill_null(pc.is_in(contacts.column("person_id"), value_set=linked_before), False)
+        keep = pc.or_(is_linked, pc.invert(had_link))
+    tables["contacts"] = contacts = contacts.filter(keep)
+    issues: list[dict[str, Any]] = []
+    dropped = staged.table("contacts").num_rows - contacts.num_rows
+    if dropped:
+        issues.append(
+            _issue(
+                "contact_id", "", f"contacts: {dropped:,} contacts left with no linked student were left out"
+            )
+        )
+    if kept is not None and contacts.num_rows:
+        tables["contacts"] = _contacts_in_link_schools(contacts, tables["contact_links"], kept)
+    return issues
+
+
+def _contacts_in_link_schools(contacts: pa.Table, links: pa.Table, kept: pa.Array) -> pa.Table:
+    """A contact whose school is not configured takes the school of its first kept link."""
+    first = _first_by(links, "contact_id", "school_id")
+    position = pc.index_in(contacts.column("person_id"), value_set=first.column("contact_id"))
+    link_school = pc.take(first.column("school_id_first"), position)
+    own = pc.fill_null(pc.is_in(contacts.column("school_id"), value_set=kept), False)
+    school = pc.if_else(
+        own, contacts.column("school_id"), pc.coalesce(link_school, contacts.column("school_id"))
+    )
+    index = contacts.schema.get_field_index("school_id")
+    return contacts.set_column(index, "school_id", school)
+
+
 def prepare_staged(staged: RosterSet, settings: DistrictSettings) -> tuple[RosterSet, pa.Table]:
     """Apply the district's scoping settings to a staged set before the diff.
 
@@ -626,107 +745,11 @@ def prepare_staged(staged: RosterSet, settings: DistrictSettings) -> tuple[Roste
     Returns the filtered set and an alert per kind of drop (counts, not one row per record).
     """
     tables = dict(staged.tables)
-    issues: list[dict[str, Any]] = []
     scoped = bool(settings.school_ids)
     kept = pa.array(sorted(set(settings.school_ids)), pa.string())
-    if scoped:
-        before = {name: t.num_rows for name, t in tables.items()}
-        moved: dict[str, int] = {}
-
-        def in_kept(table: pa.Table) -> pa.ChunkedArray:
-            return pc.fill_null(pc.is_in(table.column("school_id"), value_set=kept), False)
-
-        tables["schools"] = tables["schools"].filter(in_kept(tables["schools"]))
-        sections = tables["sections"].filter(in_kept(tables["sections"]))
-        tables["sections"] = sections
-        for name, key in (("terms", "term_id"), ("courses", "course_id")):
-            used = pc.drop_null(pc.unique(sections.column(key)))
-            table = tables[name]
-            tables[name] = table.filter(pc.or_(in_kept(table), pc.is_in(table.column(key), value_set=used)))
-        for entity in PERSON_ENTITIES:
-            if entity.name != "contacts":
-                tables[entity.name], moved[entity.name] = _keep_people(tables[entity.name], kept)
-        tables["enrollments"] = tables["enrollments"].filter(in_kept(tables["enrollments"]))
-        links = tables["contact_links"]
-        kept_students = tables["students"].column("person_id")
-        tables["contact_links"] = links.filter(
-            pc.fill_null(pc.is_in(links.column("student_id"), value_set=kept_students), False)
-        )
-        for entity in ENTITIES:
-            if entity.name == "contacts":
-                continue  # reported below with the contact-type drops
-            dropped = before[entity.name] - tables[entity.name].num_rows
-            if dropped:
-                issues.append(
-                    _issue(
-                        "school_id",
-                        "",
-                        f"{entity.name}: {dropped:,} rows outside the configured schools were left out",
-                    )
-                )
-            if moved.get(entity.name):
-                issues.append(
-                    _issue(
-                        "school_id",
-                        "",
-                        f"{entity.name}: {moved[entity.name]:,} people whose main school is not "
-                        "configured were counted in their first configured school",
-                    )
-                )
-
-    drop_types = list(settings.excluded_contact_types)
-    if settings.holds.emergency_contacts == "drop":
-        drop_types += settings.holds.emergency_contact_types
-    links = tables["contact_links"]
-    if drop_types and links.num_rows:
-        drop = pc.fill_null(
-            pc.is_in(_normalized(links.column("contact_type")), value_set=_lower(drop_types)), False
-        )
-        dropped_links = links.filter(drop)
-        tables["contact_links"] = links.filter(pc.invert(drop))
-        by_type = dropped_links.group_by("contact_type").aggregate([([], _COUNT)]).sort_by("contact_type")
-        for row in by_type.to_pylist():
-            issues.append(
-                _issue(
-                    "contact_type",
-                    row["contact_type"],
-                    f"contact_links: {row[_COUNT]:,} contact links of type {row['contact_type']} were "
-                    "left out (district setting)",
-                )
-            )
-
-    contacts = tables["contacts"]
-    if contacts.num_rows and (
-        scoped or tables["contact_links"].num_rows != staged.table("contact_links").num_rows
-    ):
-        linked_now = tables["contact_links"].column("contact_id")
-        is_linked = pc.fill_null(pc.is_in(contacts.column("person_id"), value_set=linked_now), False)
-        if scoped:
-            keep = is_linked
-        else:
-            linked_before = staged.table("contact_links").column("contact_id")
-            had_link = pc.fill_null(pc.is_in(contacts.column("person_id"), value_set=linked_before), False)
-            keep = pc.or_(is_linked, pc.invert(had_link))
-        tables["contacts"] = contacts = contacts.filter(keep)
-        dropped = staged.table("contacts").num_rows - contacts.num_rows
-        if dropped:
-            issues.append(
-                _issue(
-                    "contact_id",
-                    "",
-                    f"contacts: {dropped:,} contacts left with no linked student were left out",
-                )
-            )
-        if scoped and contacts.num_rows:
-            first = _first_by(tables["contact_links"], "contact_id", "school_id")
-            position = pc.index_in(contacts.column("person_id"), value_set=first.column("contact_id"))
-            link_school = pc.take(first.column("school_id_first"), position)
-            own = pc.fill_null(pc.is_in(contacts.column("school_id"), value_set=kept), False)
-            school = pc.if_else(
-                own, contacts.column("school_id"), pc.coalesce(link_school, contacts.column("school_id"))
-            )
-            index = contacts.schema.get_field_index("school_id")
-            tables["contacts"] = contacts.set_column(index, "school_id", school)
+    issues = _scope_to_schools(tables, kept) if scoped else []
+    issues += _drop_contact_types(tables, settings)
+    issues += _keep_linked_contacts(tables, staged, kept if scoped else None)
 
     prepared = RosterSet(
         tables=tables,

@@ -21,6 +21,9 @@ STR_LIST = pa.list_(pa.string())
 # dropped before a table is written to a snapshot.
 ROW_COLUMN = "_row"
 FILE_COLUMN = "_file"
+# Suffix of the columns that keep a vocabulary value as sent (``grade_raw`` beside the canonical
+# ``grade``); they are stored for the vendor but never compared by the diff.
+RAW_SUFFIX = "_raw"
 
 PERSON_FIELDS: list[pa.Field] = [
     pa.field("person_id", STR),
@@ -34,11 +37,14 @@ PERSON_FIELDS: list[pa.Field] = [
     pa.field("last_name", STR),
     pa.field("email", STR),
     pa.field("phone", STR),
+    pa.field("phone_extension", STR),
     pa.field("phone_type", STR),
     pa.field("grade", STR),
     pa.field("birth_date", DATE),
     pa.field("gender", STR),
     pa.field("title", STR),
+    pa.field("grade_raw", STR),
+    pa.field("gender_raw", STR),
 ]
 
 
@@ -54,8 +60,9 @@ class Entity:
 
     @property
     def value_columns(self) -> list[str]:
-        """Columns compared by the diff (everything but the key)."""
-        return [f.name for f in self.schema if f.name not in self.key]
+        """Columns compared by the diff: everything but the key and the ``*_raw`` columns (the
+        value as sent differs between formats for the same canonical value)."""
+        return [f.name for f in self.schema if f.name not in self.key and not f.name.endswith(RAW_SUFFIX)]
 
 
 SCHOOLS = Entity(
@@ -69,6 +76,9 @@ SCHOOLS = Entity(
             pa.field("low_grade", STR),
             pa.field("high_grade", STR),
             pa.field("phone", STR),
+            pa.field("phone_extension", STR),
+            pa.field("low_grade_raw", STR),
+            pa.field("high_grade_raw", STR),
         ]
     ),
     key=("school_id",),
@@ -100,6 +110,7 @@ COURSES = Entity(
             pa.field("course_code", STR),
             pa.field("subject", STR),
             pa.field("grades", STR),
+            pa.field("grades_raw", STR),
         ]
     ),
     key=("course_id",),
@@ -120,6 +131,8 @@ CONTACT_LINKS = Entity(
             pa.field("school_id", STR),
             pa.field("relationship", STR),
             pa.field("contact_type", STR),
+            pa.field("relationship_raw", STR),
+            pa.field("contact_type_raw", STR),
         ]
     ),
     key=("student_id", "contact_id"),
@@ -139,6 +152,7 @@ SECTIONS = Entity(
             pa.field("grade", STR),
             pa.field("period", STR),
             pa.field("teacher_ids", STR_LIST),
+            pa.field("grade_raw", STR),
         ]
     ),
     key=("section_id",),
@@ -184,8 +198,9 @@ UNKNOWN_SCHEMA = pa.schema(
 # Separator for composite keys; a control character cannot appear in a trimmed CSV value.
 KEY_SEPARATOR = "\x1f"
 
+# The canonical vocabularies (and the spellings that map to them) are in rostersync.formats.vocab.
 CONTACT_TYPES = ("Primary", "Secondary", "Parent/Guardian", "Emergency", "Family", "Other")
-RELATIONSHIPS = ("Parent", "Grandparent", "Self", "Aunt/Uncle", "Sibling", "Other")
+RELATIONSHIPS = ("Parent", "Guardian", "Grandparent", "Aunt/Uncle", "Sibling", "Relative", "Self", "Other")
 
 
 def empty_table(entity: Entity) -> pa.Table:

@@ -17,6 +17,7 @@ from rostersync.model import ENTITIES, ENTITY_BY_NAME, UNKNOWN_SCHEMA, conform
 FORMAT_CLEVER_CSV = "clever_csv"
 FORMAT_ONEROSTER_11_CSV = "oneroster_1.1_csv"
 FORMAT_ONEROSTER_12_CSV = "oneroster_1.2_csv"
+FORMAT_SDS_21_CSV = "sds_2.1_csv"  # Microsoft School Data Sync v2.1 CSV
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rostersync.connectors.sources import SftpPushSource, SourceSettings
+from rostersync.sources import SftpPushSource, SourceSettings
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -83,8 +83,11 @@ class DistrictSettings(BaseModel):
     hold_expiry_days: int = Field(14, ge=1, le=365)
     pause_windows: list[PauseWindow] = Field(default_factory=list)
     # Where the roster comes from: SFTP uploads (default) or a scheduled pull (Clever API,
-    # OneRoster REST, the district's SFTP site); see rostersync.connectors.sources.
+    # OneRoster REST, the district's SFTP site); see rostersync.sources.
     source: SourceSettings = Field(default_factory=SftpPushSource)
+    # How phone numbers written without a country code are read (ISO 3166 region, e.g. "US",
+    # "CA", "GB"); see docs/formats.md.
+    phone_region: str = Field("US", min_length=2, max_length=3)
 
     @field_validator("admin_emails")
     @classmethod
@@ -93,6 +96,16 @@ class DistrictSettings(BaseModel):
         if bad:
             raise ValueError(f"not an email address: {', '.join(bad)}")
         return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        import phonenumbers
+
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"not a region phone numbers can be read for: {value} (use e.g. US, CA, GB)")
+        return region
 
     @field_validator("pause_windows")
     @classmethod

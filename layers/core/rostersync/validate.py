@@ -5,20 +5,27 @@ empty, an ID is used by more than one row, or a row refers to a record that does
 itself left out (so an error cascades: a school with a duplicate ID takes its students with it, and
 their enrollments with them). Alerts (the row is kept): malformed email, phone or date (the value is
 cleared), a value outside a documented enumeration (kept as sent), a repeated enrollment or contact
-link (the repeat is dropped), and a section teacher who is not in the teachers file (dropped from
-the list). Everything is computed with whole-column Arrow kernels; the only Python loops are over
-entities and columns.
+link (the repeat is dropped), a section teacher who is not in the teachers file (dropped from
+the list), and the gaps a vendor's product would trip over (a class without a course or without a
+teacher, a school without students, a contact that cannot be reached). Grades, sex and contact
+relationship/type are put in the canonical vocabulary with the value as sent kept in
+``<column>_raw``. The value rules are in :mod:`rostersync.cleaning`, the gap checks in
+:mod:`rostersync.gaps`.
+Everything is computed with whole-column Arrow kernels; the only Python loops are over entities
+and columns (and, inside the value rules, over distinct values).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rostersync import gaps
+from rostersync.cleaning import ValueCleaner
 from rostersync.formats.arrowops import (
     ArrayLike,
     Codes,
@@ -28,10 +35,16 @@ from rostersync.formats.arrowops import (
     explode,
     filter_lists,
     first_mask,
-    null_where,
     repeated_mask,
 )
-from rostersync.formats.raw import LIST_COLUMN_SUFFIX, LIST_ROW_SUFFIX, RawRoster, RawTable
+from rostersync.formats.raw import (
+    LIST_COLUMN_SUFFIX,
+    LIST_ROW_SUFFIX,
+    PERSON_NOTES,
+    REJECTED_COLUMN,
+    RawRoster,
+    RawTable,
+)
 from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, concat_issues, row_issues
 from rostersync.model import (
     ENTITY_BY_NAME,
@@ -41,7 +54,6 @@ from rostersync.model import (
     key_column,
 )
 from rostersync.roster import RosterSet
-from rostersync.settings import EMAIL_PATTERN
 
 # Entities in dependency order: every reference points to an entity validated earlier.
 ORDER = (
@@ -94,6 +106,24 @@ REFERENCES: tuple[Reference, ...] = (
     Reference("enrollments", "person_id", "students"),
 )
 
+# What a failed reference leaves out, said in the message (default: the row).
+OUTCOMES: dict[tuple[str, str], str] = {
+    ("students", "school_id"): "the student was left out",
+    ("teachers", "school_id"): "the teacher was left out",
+    ("staff", "school_id"): "the staff member was left out",
+    ("sections", "school_id"): "the class was left out",
+    ("sections", "term_id"): "the value was kept",
+    ("sections", "course_id"): "the value was kept",
+    ("contact_links", "student_id"): "only this student-contact link was left out",
+    ("contact_links", "contact_id"): "only this student-contact link was left out",
+    ("enrollments", "section_id"): "the enrollment was left out",
+    ("enrollments", "person_id"): "the enrollment was left out",
+    ("students", "school_ids"): "only this school was removed from the student's schools",
+    ("teachers", "school_ids"): "only this school was removed from the teacher's schools",
+    ("staff", "school_ids"): "only this school was removed from the staff member's schools",
+    ("sections", "teacher_ids"): "only this teacher assignment was dropped from the class",
+}
+
 # List columns whose items must name records of the target; unknown items are dropped (alert).
 LIST_REFERENCES: tuple[tuple[str, str, str, str], ...] = (
     ("students", "school_ids", "schools", "schools"),
@@ -101,10 +131,6 @@ LIST_REFERENCES: tuple[tuple[str, str, str, str], ...] = (
     ("staff", "school_ids", "schools", "schools"),
     ("sections", "teacher_ids", "teachers", "teachers"),
 )
-
-_ISO_DATE = r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:[T ].*)?$"
-_US_DATE = r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})$"
-_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
 @dataclass
@@ -133,41 +159,6 @@ class LoadResult:
         return {ERROR: self.error_count, ALERT: self.alert_count}
 
 
-def parse_dates(values: ArrayLike) -> pa.Array:
-    """YYYY-MM-DD (a time part is ignored) or MM/DD/YYYY as date32; anything else, including
-    impossible dates such as 2024-02-30 and years outside 1900-2100, becomes null."""
-    arr = as_array(values)
-    iso = pc.extract_regex(arr, _ISO_DATE)
-    us = pc.extract_regex(arr, _US_DATE)
-    parts = []
-    for name in ("y", "m", "d"):
-        text = pc.coalesce(pc.struct_field(iso, [name]), pc.struct_field(us, [name]))
-        parts.append(pc.fill_null(text.cast(pa.int64()), 0).to_numpy(zero_copy_only=False))
-    y, m, d = parts
-    month = np.clip(m, 0, 12)
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    days_in_month = _DAYS_IN_MONTH[month] + ((month == 2) & leap)
-    valid = (y >= 1900) & (y <= 2100) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= days_in_month)
-    # Days since 1970-01-01 (H. Hinnant's days_from_civil), vectorised.
-    yy = y - (m <= 2)
-    era = yy // 400
-    yoe = yy - era * 400
-    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468
-    return pa.array(np.where(valid, days, 0).astype(np.int32), pa.int32(), mask=~valid).cast(pa.date32())
-
-
-def normalise_phones(values: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
-    """(digits with a leading + kept, mask of values with fewer than 7 or more than 15 digits)."""
-    digits = pc.replace_substring_regex(values, r"[^0-9]", "")
-    plus = pc.starts_with(values, "+")
-    normalised = pc.if_else(plus, pc.binary_join_element_wise("+", digits, ""), digits)
-    count = pc.utf8_length(digits)
-    bad = pc.or_(pc.less(count, 7), pc.greater(count, 15))
-    return normalised, pc.fill_null(bad, False)
-
-
 class _CodeCache:
     """Dictionary codes of a table's columns, computed once per column and shared by the
     duplicate and reference checks."""
@@ -183,12 +174,17 @@ class _CodeCache:
 
 
 class _Validator:
-    def __init__(self, raw: RawRoster) -> None:
+    def __init__(self, raw: RawRoster, today: date, phone_region: str) -> None:
         self.raw = raw
+        self.cleaner = ValueCleaner(today, phone_region)
+        # Kept rows of each entity before conform (they still carry ``_row``), for the gap checks.
+        self.kept: dict[str, pa.Table] = {}
         self.issues: list[pa.Table] = [raw.issues]
         self.unknown: list[pa.Table] = [raw.unknown]
         self.kept_keys: dict[str, ArrayLike] = {}
         self.raw_keys: dict[str, ArrayLike] = {}
+        # Per entity: (key, row) of the rows left out because of their own errors.
+        self.rejected: dict[str, pa.Table] = {}
         self.out: dict[str, pa.Table] = {}
 
     # -- helpers -------------------------------------------------------------------------------
@@ -271,6 +267,65 @@ class _Validator:
         )
         return None, repeat
 
+    def _noted(self, entity: str, values: ArrayLike) -> ArrayLike:
+        notes = self.raw.notes.filter(pc.equal(self.raw.notes.column("entity"), entity))
+        out: ArrayLike = pc.take(
+            notes.column("note"), pc.index_in(values, value_set=as_array(notes.column("key")))
+        )
+        return out
+
+    def _found(self, target: str, values: ArrayLike) -> ArrayLike:
+        """What is true of each referenced value that is not a kept record of ``target``: a note
+        about it for this entity, else the row that left it out, else a note about the person,
+        else that it is missing."""
+        file = self.raw.tables[target].file if target in self.raw.tables else target
+        found = [self._noted(target, values)]
+        rejected = self.rejected.get(target)
+        if rejected is not None and rejected.num_rows:
+            row = pc.take(
+                rejected.column("row"), pc.index_in(values, value_set=as_array(rejected.column("key")))
+            )
+            found.append(
+                pc.binary_join_element_wise(
+                    "was left out because of the error on row ", row.cast(pa.string()), f" of {file}", ""
+                )
+            )
+        if ENTITY_BY_NAME[target].is_person:
+            person = self._noted(PERSON_NOTES, values)
+            found.append(pc.binary_join_element_wise(person, f", not a {SINGULAR[target]}", ""))
+        found.append(pa.repeat(pa.scalar(f"is not in {file}"), len(values)))
+        out: ArrayLike = pc.coalesce(*found)
+        return out
+
+    def _reference_issues(
+        self,
+        severity: str,
+        file: str,
+        rows: ArrayLike,
+        columns: ArrayLike,
+        values: ArrayLike,
+        target: str,
+        outcome: str,
+    ) -> None:
+        n = len(values)
+        found = self._found(target, values)
+        message = pc.binary_join_element_wise(
+            f"Refers to a {SINGULAR[target]} that ", found, f"; {outcome}.", ""
+        )
+        self.issues.append(
+            pa.Table.from_arrays(
+                [
+                    pa.repeat(pa.scalar(severity), n),
+                    pa.repeat(pa.scalar(file), n),
+                    as_array(rows).cast(pa.int64()),
+                    as_array(columns),
+                    as_array(values),
+                    as_array(message),
+                ],
+                schema=ISSUE_SCHEMA,
+            )
+        )
+
     def _references(self, raw: RawTable, table: pa.Table, codes: _CodeCache) -> np.ndarray | None:
         error: np.ndarray | None = None
         for ref in REFERENCES:
@@ -282,90 +337,26 @@ class _Validator:
             bad = (column.codes >= 0) & ~column.member_of(self.kept_keys[ref.target])
             if not bad.any():
                 continue
-            target = SINGULAR[ref.target]
-            target_file = self.raw.tables[ref.target].file
-            hits = table.filter(pa.array(bad))
-            excluded = pc.is_in(hits.column(ref.column), value_set=self.raw_keys[ref.target])
             if ref.severity == ERROR:
-                outcome = "the row was left out"
                 error = bad if error is None else error | bad
-            else:
-                outcome = "the value was kept"
-            self._issue(
-                raw,
-                hits,
-                pc.invert(excluded),
-                ref.column,
+            hits = table.filter(pa.array(bad))
+            src = raw.source(ref.column)
+            row_column = src.row_column if src.row_column in hits.column_names else ROW_COLUMN
+            self._reference_issues(
                 ref.severity,
-                f"Refers to a {target} that is not in {target_file}; {outcome}.",
-            )
-            self._issue(
-                raw,
-                hits,
-                excluded,
-                ref.column,
-                ref.severity,
-                f"Refers to a {target} that has errors of its own in {target_file} and was left "
-                f"out; {outcome}.",
+                src.file,
+                hits.column(row_column),
+                pa.repeat(pa.scalar(src.column), hits.num_rows),
+                hits.column(ref.column),
+                ref.target,
+                OUTCOMES.get((ref.entity, ref.column), "the row was left out"),
             )
         return error
 
     # -- alerts --------------------------------------------------------------------------------
     def _formats(self, raw: RawTable, table: pa.Table) -> pa.Table:
-        names = table.column_names
-        for fld in raw.spec.schema:
-            if fld.type != pa.date32() or fld.name not in names:
-                continue
-            values = table.column(fld.name)
-            if pa.types.is_date32(values.type):
-                continue
-            parsed = parse_dates(values)
-            bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
-            if pc.any(bad).as_py():
-                self._issue(
-                    raw,
-                    table,
-                    bad,
-                    fld.name,
-                    ALERT,
-                    "Not a valid date (use YYYY-MM-DD or MM/DD/YYYY); the value was ignored.",
-                )
-            table = table.set_column(names.index(fld.name), fld.name, parsed)
-        if "email" in names:
-            values = table.column("email")
-            bad = pc.and_(pc.is_valid(values), pc.invert(pc.match_substring_regex(values, EMAIL_PATTERN)))
-            if pc.any(bad).as_py():
-                self._issue(
-                    raw, table, bad, "email", ALERT, "Not a valid email address; the value was ignored."
-                )
-                table = table.set_column(names.index("email"), "email", null_where(values, bad))
-        if "phone" in names:
-            values = table.column("phone")
-            normalised, bad = normalise_phones(values)
-            if pc.any(bad).as_py():
-                self._issue(
-                    raw,
-                    table,
-                    bad,
-                    "phone",
-                    ALERT,
-                    "Not a valid phone number (it needs 7 to 15 digits); the value was ignored.",
-                )
-            table = table.set_column(names.index("phone"), "phone", null_where(normalised, bad))
-        for column, allowed in raw.enums.items():
-            if column not in names:
-                continue
-            values = table.column(column)
-            bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(allowed))))
-            if pc.any(bad).as_py():
-                self._issue(
-                    raw,
-                    table,
-                    bad,
-                    column,
-                    ALERT,
-                    f"Not one of the documented values ({', '.join(allowed)}); it was kept as sent.",
-                )
+        table, issues = self.cleaner.clean(raw, table)
+        self.issues += issues
         return table
 
     def _list_references(self, raw: RawTable, table: pa.Table) -> pa.Table:
@@ -388,25 +379,14 @@ class _Validator:
                 headers = pc.filter(explode(table.column(column + LIST_COLUMN_SUFFIX))[1], bad)
             else:
                 headers = pa.repeat(pa.scalar(src.column), n)
-            self.issues.append(
-                pa.Table.from_arrays(
-                    [
-                        pa.repeat(pa.scalar(ALERT), n),
-                        pa.repeat(pa.scalar(src.file), n),
-                        as_array(rows).cast(pa.int64()),
-                        as_array(headers),
-                        pc.filter(items, bad),
-                        pa.repeat(
-                            pa.scalar(
-                                f"Refers to a {SINGULAR[target]} that is not in "
-                                f"{self.raw.tables[target].file} (or was left out because of errors); "
-                                f"it was removed from this {SINGULAR[entity]}'s {noun}."
-                            ),
-                            n,
-                        ),
-                    ],
-                    schema=ISSUE_SCHEMA,
-                )
+            self._reference_issues(
+                ALERT,
+                src.file,
+                rows,
+                headers,
+                pc.filter(items, bad),
+                target,
+                OUTCOMES.get((entity, column), f"it was removed from this {SINGULAR[entity]}'s {noun}"),
             )
             index = table.column_names.index(column)
             table = table.set_column(index, column, filter_lists(table.column(column), keep))
@@ -416,10 +396,36 @@ class _Validator:
                     table = table.set_column(i, column + suffix, filter_lists(table.column(i), keep))
         return table
 
+    def _reader_rejected(self, raw: RawTable, table: pa.Table) -> ArrayLike | None:
+        """Rows of ``table`` the reader flagged (``_rejected``) or reported as errors in its file."""
+        masks: list[ArrayLike] = []
+        if REJECTED_COLUMN in table.column_names:
+            masks.append(pc.fill_null(table.column(REJECTED_COLUMN), False))
+        errors = self.raw.issues.filter(
+            pc.and_(
+                pc.equal(self.raw.issues.column("severity"), ERROR),
+                pc.equal(self.raw.issues.column("file"), raw.file),
+            )
+        )
+        if errors.num_rows and ROW_COLUMN in table.column_names:
+            rows = as_array(errors.column("row").drop_null())
+            masks.append(pc.fill_null(pc.is_in(table.column(ROW_COLUMN), value_set=rows), False))
+        if not masks:
+            return None
+        mask = masks[0] if len(masks) == 1 else pc.or_(masks[0], masks[1])
+        return mask if pc.any(mask).as_py() else None
+
     # -- per entity ----------------------------------------------------------------------------
     def entity(self, raw: RawTable) -> None:
         table = raw.table
         spec = raw.spec
+        flagged = None
+        mask = self._reader_rejected(raw, table)
+        if mask is not None:
+            # Rows the reader already reported as errors (e.g. more values than the header has
+            # columns): left out before any other check, since their values are not to be trusted.
+            flagged = table.filter(mask)
+            table = table.filter(pc.invert(mask))
         codes = _CodeCache(table)
         error = np.zeros(table.num_rows, dtype=bool)
         required = self._required(raw, table)
@@ -432,8 +438,10 @@ class _Validator:
         if references is not None:
             error |= references
         drop = error if repeat is None else error | repeat
-        if error.any():
+        if error.any() or flagged is not None:
             rejected = table.filter(pa.array(error))
+            if flagged is not None:
+                rejected = pa.concat_tables([rejected, flagged.select(rejected.column_names)])
             keys = key_column(rejected, spec)
             self.unknown.append(
                 pa.table({"entity": pa.repeat(pa.scalar(raw.entity), rejected.num_rows), "key": keys})
@@ -453,22 +461,48 @@ class _Validator:
                 ]
             )
             self.kept_keys[raw.entity] = as_array(kept.column(spec.key[0]).drop_null())
+            rejected = table.filter(pa.array(error))
+            if flagged is not None:
+                rejected = pa.concat_tables([flagged.select(rejected.column_names), rejected])
+            self.rejected[raw.entity] = pa.table(
+                {"key": rejected.column(spec.key[0]), "row": rejected.column(ROW_COLUMN)}
+            ).filter(pc.is_valid(rejected.column(spec.key[0])))
         kept = self._formats(raw, kept)
         kept = self._list_references(raw, kept)
+        self._gaps(raw, kept)
+        self.kept[raw.entity] = kept
         self.out[raw.entity] = conform(kept, ENTITY_BY_NAME[raw.entity])
+
+    def _gaps(self, raw: RawTable, kept: pa.Table) -> None:
+        if raw.entity == "sections":
+            teachers = self.raw.tables.get("teachers")
+            self.issues += gaps.section_gaps(raw, kept, teachers.file if teachers else None)
+        elif raw.entity == "contacts":
+            self.issues += gaps.contact_gaps(raw, kept)
+
+    def _school_gaps(self) -> None:
+        schools, students = self.raw.tables.get("schools"), self.raw.tables.get("students")
+        if schools is None or students is None or "schools" not in self.kept:
+            return
+        self.issues += gaps.school_gaps(schools, self.kept["schools"], self.out["students"], students.file)
 
     def run(self) -> tuple[dict[str, pa.Table], pa.Table, pa.Table]:
         for name in ORDER:
             if name in self.raw.tables:
                 self.entity(self.raw.tables[name])
+        self._school_gaps()
         unknown = pa.concat_tables(self.unknown)
         return self.out, concat_issues(self.issues), unknown
 
 
-def validate(raw: RawRoster, *, received_at: datetime | None = None) -> LoadResult:
-    """Validate ``raw`` into a canonical :class:`RosterSet` plus the issues table."""
-    tables, issues, unknown = _Validator(raw).run()
+def validate(raw: RawRoster, *, received_at: datetime | None = None, phone_region: str = "US") -> LoadResult:
+    """Validate ``raw`` into a canonical :class:`RosterSet` plus the issues table.
+
+    ``received_at`` (default now) is also "today" for two-digit years; ``phone_region`` is how
+    phone numbers without a country code are read (the district's ``phone_region`` setting).
+    """
     when = received_at or datetime.now(UTC)
+    tables, issues, unknown = _Validator(raw, when.date(), phone_region).run()
     roster = RosterSet(
         tables=tables,
         format=raw.format,

@@ -7,16 +7,14 @@ handler over ``http.server`` on a local address: each request becomes such an ev
 handler's proxy result becomes the response. Who the caller is comes from ``claims_for`` (the
 request headers → claims, or None for a 401 as the authorizer would answer): :func:`bearer_claims`
 verifies HS256 tokens issued by :func:`issue_token` (locally issued stand-ins for Cognito ID
-tokens, carrying the same claims), :func:`static_claims` trusts every request as one caller.
+tokens, carrying the same claims; signed and verified with PyJWT), :func:`static_claims` trusts
+every request as one caller.
 Development and tests only: nothing here is deployed.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import json
 import re
 import threading
 import time
@@ -26,6 +24,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import jwt
 
 Claims = dict[str, Any]
 ClaimsFor = Callable[[Mapping[str, str]], Claims | None]
@@ -135,38 +135,21 @@ def proxy_event(
 # --- locally issued tokens -----------------------------------------------------------------------
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def issue_token(secret: str, claims: Mapping[str, Any], *, ttl_seconds: int = 3600) -> str:
     """An HS256 JWT carrying ``claims`` (plus ``iat``/``exp``), signed with ``secret``."""
     now = int(time.time())
-    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    payload = _b64(
-        json.dumps({**claims, "iat": now, "exp": now + ttl_seconds}, separators=(",", ":")).encode()
-    )
-    signature = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    return f"{header}.{payload}.{_b64(signature)}"
+    return jwt.encode({**claims, "iat": now, "exp": now + ttl_seconds}, secret, algorithm="HS256")
 
 
 def verify_token(secret: str, token: str) -> Claims | None:
-    """The claims of a valid, unexpired HS256 token signed with ``secret``; None otherwise."""
+    """The claims of a valid, unexpired HS256 token signed with ``secret``; None otherwise.
+
+    Only HS256 is accepted (``algorithms``), so a token cannot choose ``none`` or another
+    algorithm; ``exp`` is required and checked by PyJWT.
+    """
     try:
-        header, payload, signature = token.split(".")
-        if json.loads(_unb64(header)).get("alg") != "HS256":
-            return None
-        expected = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, _unb64(signature)):
-            return None
-        claims = json.loads(_unb64(payload))
-    except (ValueError, TypeError, AttributeError):
-        return None
-    if not isinstance(claims, dict) or int(claims.get("exp", 0)) < time.time():
+        claims: Claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"]})
+    except jwt.InvalidTokenError:
         return None
     return claims
 

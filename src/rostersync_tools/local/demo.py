@@ -243,15 +243,49 @@ def run_demo(options: ServeOptions, console: Console, *, students: int = 400, se
     return 0
 
 
+@dataclasses.dataclass
+class _Run:
+    """What every step of the scripted scenario works with."""
+
+    console: Console
+    api: AdminClient
+    endpoints: Endpoints
+    options: ServeOptions
+    scenario: Scenario
+
+    @property
+    def district_id(self) -> str:
+        return self.endpoints.district_id
+
+    def open_hold(self) -> dict[str, Any] | None:
+        holds = self.api.get(f"/districts/{self.district_id}/holds", status="open")["holds"]
+        return holds[0] if holds else None
+
+
 def _scenario(
     console: Console, endpoints: Endpoints, options: ServeOptions, *, students: int, seed: int
 ) -> None:
-    api = AdminClient(endpoints)
-    district_id = endpoints.district_id
-    data = options.workdir / "data"
+    run = _Run(
+        console,
+        AdminClient(endpoints),
+        endpoints,
+        options,
+        build_scenario(students, seed, endpoints.district_id),
+    )
+    _day1(run)
+    hold = _day2(run)
+    sync_id = hold["sync_id"]
+    _show_hold(run, hold)
+    _show_email(run, sync_id)
+    _download_changes(run, sync_id)
+    _decide(run, sync_id)
+    _standing(run)
 
+
+def _day1(run: _Run) -> None:
+    console, api, district_id, scenario = run.console, run.api, run.district_id, run.scenario
+    data = run.options.workdir / "data"
     _step(console, 1, "The district's SIS export (day 1)")
-    scenario = build_scenario(students, seed, district_id)
     write_clever_csv(scenario.day1, data / "day1")
     console.print(_district_table(scenario.day1))
     counts = scenario.day1.counts()
@@ -262,10 +296,10 @@ def _scenario(
     )
 
     _step(console, 2, "Nightly upload over SFTP (day 1)")
-    for name, size in sftp_upload(endpoints, data / "day1"):
+    for name, size in sftp_upload(run.endpoints, data / "day1"):
         console.print(f"  put {name:<18} {size:>9,} bytes")
     console.print(
-        f"Waiting for the set to be complete and quiet for {options.quiet_seconds} s, then processed..."
+        f"Waiting for the set to be complete and quiet for {run.options.quiet_seconds} s, then processed..."
     )
 
     def applied_sync() -> dict[str, Any] | None:
@@ -281,28 +315,34 @@ def _scenario(
     )
     console.print(_schools_table(api.get(f"/districts/{district_id}/schools")))
 
+
+def _day2(run: _Run) -> dict[str, Any]:
+    """Upload day 2; its open hold."""
+    console, scenario = run.console, run.scenario
+    data = run.options.workdir / "data"
     _step(console, 3, "Next night's upload (day 2)")
     write_clever_csv(scenario.day2, data / "day2")
-    before = Counter(scenario.day1.table("students").column("school_id").to_pylist())
-    after = Counter(scenario.day2.table("students").column("school_id").to_pylist())
+    before, after = _students_per_school(scenario.day1), _students_per_school(scenario.day2)
     console.print(
         f"Overnight churn, plus two surprises: school {scenario.mistaken_school} exported only "
         f"{after[scenario.mistaken_school]} of its {before[scenario.mistaken_school]} students "
         f"(an end-of-term mistake), and school {scenario.contacts_school} added "
         f"{scenario.new_contacts} emergency contacts."
     )
-    for name, size in sftp_upload(endpoints, data / "day2"):
+    for name, size in sftp_upload(run.endpoints, data / "day2"):
         console.print(f"  put {name:<18} {size:>9,} bytes")
+    hold: dict[str, Any] = wait_until(run.open_hold, "day 2 to be held")
+    return hold
 
-    def open_hold() -> dict[str, Any] | None:
-        holds = api.get(f"/districts/{district_id}/holds", status="open")["holds"]
-        return holds[0] if holds else None
 
-    hold = wait_until(open_hold, "day 2 to be held")
-    sync_id = hold["sync_id"]
+def _students_per_school(district: SyntheticDistrict) -> Counter[str]:
+    return Counter(district.table("students").column("school_id").to_pylist())
 
+
+def _show_hold(run: _Run, hold: dict[str, Any]) -> None:
+    console = run.console
     _step(console, 4, "Day 2 is on hold: nothing destructive was applied")
-    table = Table(title=f"Holds of sync {sync_id}")
+    table = Table(title=f"Holds of sync {hold['sync_id']}")
     for column in ("school", "hold", "what tripped it", "what you can do"):
         table.add_column(column)
     for item in hold["holds"]:
@@ -318,8 +358,10 @@ def _scenario(
     summary = "; ".join(f"{school}: {', '.join(types)}" for school, types in sorted(by_school.items()))
     console.print(f"Hold summary: {summary}")
 
-    _step(console, 5, "The email the district admins got")
-    outbox = Path(endpoints.outbox)
+
+def _show_email(run: _Run, sync_id: str) -> None:
+    _step(run.console, 5, "The email the district admins got")
+    outbox = Path(run.endpoints.outbox)
 
     def hold_email() -> Path | None:
         return next(
@@ -332,7 +374,7 @@ def _scenario(
     text = body.get_content() if body is not None else ""
     lines = text.strip().splitlines()
     shown = "\n".join(lines[:30]) + ("\n..." if len(lines) > 30 else "")
-    console.print(
+    run.console.print(
         Panel(
             f"[bold]From:[/bold] {escape(str(message['From']))}\n"
             f"[bold]To:[/bold] {escape(str(message['To']))}\n"
@@ -342,27 +384,32 @@ def _scenario(
         )
     )
 
+
+def _download_changes(run: _Run, sync_id: str) -> None:
+    console = run.console
     _step(console, 6, "Download the CSV of changes")
-    link = api.get(f"/syncs/{sync_id}/changes.csv")
+    link = run.api.get(f"/syncs/{sync_id}/changes.csv")
     response = requests.get(link["url"], timeout=30)
     if response.status_code != 200:
         raise DemoError(f"the presigned URL answered {response.status_code}")
-    downloads = options.workdir / "downloads"
+    downloads = run.options.workdir / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     saved = downloads / link["filename"]
     saved.write_bytes(response.content)
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     console.print(f"GET {link['url'][:90]}... → {len(rows)} changes saved to {saved}")
-    if rows:
-        keys = [k for k in ("School ID", "Record type", "Change") if k in rows[0]]
-        if keys:
-            table = Table(title="Changes by " + ", ".join(keys))
-            for column in (*keys, "rows"):
-                table.add_column(column)
-            for values, count in sorted(Counter(tuple(r[k] for k in keys) for r in rows).items()):
-                table.add_row(*values, str(count))
-            console.print(table)
+    keys = [k for k in ("School ID", "Record type", "Change") if k in rows[0]] if rows else []
+    if keys:
+        table = Table(title="Changes by " + ", ".join(keys))
+        for column in (*keys, "rows"):
+            table.add_column(column)
+        for values, count in sorted(Counter(tuple(r[k] for k in keys) for r in rows).items()):
+            table.add_row(*values, str(count))
+        console.print(table)
 
+
+def _decide(run: _Run, sync_id: str) -> None:
+    console, api, scenario = run.console, run.api, run.scenario
     _step(console, 7, f"Release school {scenario.contacts_school}, reject school {scenario.mistaken_school}")
     decision = api.post(
         f"/syncs/{sync_id}/release",
@@ -377,7 +424,7 @@ def _scenario(
     def released() -> dict[str, Any] | None:
         # The released school is applied, then the sync waits again for the rest.
         detail = api.get(f"/syncs/{sync_id}")
-        hold = open_hold()
+        hold = run.open_hold()
         waiting = (
             hold is not None
             and hold["sync_id"] == sync_id
@@ -402,6 +449,9 @@ def _scenario(
     final = wait_until(finished, "the sync to finish")
     console.print(f"Sync {sync_id} ended: [bold]{final['status']}[/bold]")
 
+
+def _standing(run: _Run) -> None:
+    console, api, district_id, scenario = run.console, run.api, run.district_id, run.scenario
     _step(console, 8, "Where the district stands")
     console.print(_schools_table(api.get(f"/districts/{district_id}/schools")))
     versions = api.get(f"/districts/{district_id}/versions")
@@ -422,6 +472,7 @@ def _scenario(
         console.print(
             f"  audit: {entry['at'][:19]} {entry['actor']} {entry['action']} {entry.get('schools') or ''}"
         )
+    before = _students_per_school(scenario.day1)
     console.print(
         f"School {scenario.mistaken_school} kept its {before[scenario.mistaken_school]} students; "
         f"school {scenario.contacts_school}'s new contacts are in version {versions['latest']}."

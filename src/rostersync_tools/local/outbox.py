@@ -1,8 +1,9 @@
 """Emails SES accepted in the local stack, written to a folder as RFC 5322 ``.eml`` files.
 
 The pipeline sends through SES (``rostersync.aws.mailer.SesMailer``). moto keeps what SES accepted
-but only one body of each message (the HTML one when there are both), so :class:`MailerTap` wraps
-the mailer adapter in this process and records every email SES accepted with both its parts.
+but only one body of each message (the HTML one when there are both), so :class:`MailRecorder`
+wraps the mailer adapter the local stack hands the functions and records every email SES accepted
+with both its parts.
 :class:`Outbox` writes each recorded email once, as a ``multipart/alternative`` message with its
 text and HTML parts, named ``0001-<subject>.eml`` in arrival order, so any mail client (or
 ``cat``) can open it.
@@ -18,16 +19,24 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
+
+from rostersync.pipeline.ports import Mailer
 
 
 class Sent(Protocol):
-    source: str
-    to: list[str]
-    subject: str | None
-    text: str | None
-    html: str | None
-    raw: str | None
+    @property
+    def source(self) -> str: ...
+    @property
+    def to(self) -> list[str]: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def html(self) -> str | None: ...
+    @property
+    def raw(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -40,55 +49,45 @@ class OutboxEmail:
     raw: str | None = None
 
 
-class MailerTap:
-    """Records what :class:`~rostersync.aws.mailer.SesMailer` got SES to accept, while installed.
+class MailRecorder:
+    """Keeps every email the pipeline's mailer accepted, with both its parts.
 
-    The functions run in this process (:mod:`rostersync_tools.local.routing`), so wrapping the class's
-    ``send`` sees every email the pipeline sends. Only one tap can be installed at a time.
+    The local stack is the functions' composition root, so the serve command hands it
+    :meth:`wrap` to put around the mailer adapter (``LocalAws(adapt=...)``): nothing is patched.
     """
 
     def __init__(self) -> None:
         self.sent: list[OutboxEmail] = []
         self._lock = threading.Lock()
-        self._original: Any = None
 
-    def install(self) -> MailerTap:
-        from rostersync.aws.mailer import SesMailer
+    def wrap(self, mailer: Mailer, sender: str) -> Mailer:
+        """``mailer``, recording here what it accepts (sent from ``sender``)."""
+        return _RecordingMailer(mailer, sender, self)
 
-        if self._original is not None:
-            return self
-        original = SesMailer.send
-        tap = self
-
-        def send(mailer: SesMailer, **kwargs: Any) -> bool:
-            accepted = bool(original(mailer, **kwargs))
-            if accepted:
-                with tap._lock:
-                    tap.sent.append(
-                        OutboxEmail(
-                            source=mailer.sender,
-                            to=list(kwargs["to"]),
-                            subject=kwargs.get("subject"),
-                            text=kwargs.get("text"),
-                            html=kwargs.get("html"),
-                        )
-                    )
-            return accepted
-
-        SesMailer.send = send  # type: ignore[method-assign,assignment]
-        self._original = original
-        return self
-
-    def uninstall(self) -> None:
-        from rostersync.aws.mailer import SesMailer
-
-        if self._original is not None:
-            SesMailer.send = self._original  # type: ignore[method-assign]
-            self._original = None
+    def record(self, email: OutboxEmail) -> None:
+        with self._lock:
+            self.sent.append(email)
 
     def emails(self) -> list[OutboxEmail]:
         with self._lock:
             return list(self.sent)
+
+
+class _RecordingMailer:
+    def __init__(self, inner: Mailer, sender: str, recorder: MailRecorder) -> None:
+        self.inner = inner
+        self.sender = sender
+        self.recorder = recorder
+
+    def send(
+        self, *, district_id: str, dedupe_key: str, to: list[str], subject: str, text: str, html: str
+    ) -> bool:
+        accepted = self.inner.send(
+            district_id=district_id, dedupe_key=dedupe_key, to=to, subject=subject, text=text, html=html
+        )
+        if accepted:
+            self.recorder.record(OutboxEmail(self.sender, list(to), subject, text, html))
+        return accepted
 
 
 def to_eml(sent: Sent) -> bytes:

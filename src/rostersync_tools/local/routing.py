@@ -1,20 +1,22 @@
-"""Route moto's Lambda invocations to the project's real handlers, in-process.
+"""The one seam the local stack patches in moto: ``lambda:invoke`` runs our handlers in-process.
 
-Why: moto (written against 5.2.5) runs a state machine's ``lambda:invoke`` tasks by calling the
-Lambda API, and with ``{"lambda": {"use_docker": False}}`` that API is served by
-``moto.awslambda_simple.models.LambdaSimpleBackend``, whose ``invoke`` only echoes the payload
-(or pops a canned result); moto has no public hook to run Python code instead. What: :func:`install`
-replaces ``LambdaSimpleBackend.invoke`` (signature ``(self, function_name, qualifier, body,
-headers, response_headers) -> bytes``) with :func:`_routed_invoke`. For a function registered
-with :func:`register` (the local stack registers every ``AWS::Serverless::Function`` of the
-template) it imports ``<CodeUri>/<module>.py`` under a unique module name, applies the function's
-resolved environment to ``os.environ`` for the duration of the call, calls the handler with a
+Why: moto (pinned to exactly 5.2.5 in pyproject.toml) runs a state machine's ``lambda:invoke``
+tasks by calling the Lambda API, and with ``{"lambda": {"use_docker": False}}`` that API is served
+by ``moto.awslambda_simple.models.LambdaSimpleBackend``, whose ``invoke`` only echoes the payload
+(or pops a canned result); moto has no public hook to run Python code instead. This is the only
+place the local run patches anything: the project's own classes are never patched (the local
+stack hands its adapters to the functions through ``rostersync.runtime.provided``), and the
+environment is set once per stack, not per call. What: :func:`install` replaces
+``LambdaSimpleBackend.invoke`` (signature ``(self, function_name, qualifier, body, headers,
+response_headers) -> bytes``) with :func:`_routed_invoke`. For a function registered with
+:func:`register` (the local stack registers every ``AWS::Serverless::Function`` of the template)
+it imports ``<CodeUri>/<module>.py`` under a unique module name, calls the handler with a
 :class:`LambdaContext`, and returns the JSON result; an exception becomes the Lambda runtime's
 error payload (``errorMessage``/``errorType``/``stackTrace``) with the ``X-Amz-Function-Error:
 Unhandled`` header, so the state machine's ``Retry``/``Catch`` see it as on AWS. Any other
 function falls through to moto's own ``invoke``. Handler calls are serialised with one re-entrant
-lock because they mutate the process environment and moto runs each execution in its own thread
-(:func:`applied_environment` says why variables are only ever changed, never removed, meanwhile).
+lock: moto runs each execution in its own thread, and on Lambda each invocation has a sandbox of
+its own, so handlers (and moto's backends behind them) are not written for concurrent calls.
 ``tests/unit/test_local_routing.py`` fails if a moto upgrade stops the calls reaching handlers.
 """
 
@@ -23,7 +25,6 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import json
-import os
 import sys
 import threading
 import time
@@ -42,7 +43,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 MOTO_VERSION_WRITTEN_AGAINST = "5.2.5"
 _EXPECTED_INVOKE_PARAMETERS = ["self", "function_name", "qualifier", "body", "headers", "response_headers"]
 
-# One lock for every routed call: handlers swap os.environ, which is process-wide.
+# One lock for every routed call (see the module docstring).
 _CALL_LOCK = threading.RLock()
 _STATE_LOCK = threading.Lock()
 _ROUTES: dict[tuple[str, str, str], HandlerRoute] = {}
@@ -117,24 +118,18 @@ class HandlerRoute:
     def load(self) -> ModuleType:
         """Import the handler module (once per route) under its unique module name."""
         if self._module is None:
-            with _CALL_LOCK, applied_environment(self.runtime_environment()):
+            with _CALL_LOCK:
                 self._module = _import_file(self.module_name, self.module_path)
         return self._module
 
     def runtime_environment(self) -> dict[str, str]:
-        """The function's variables plus the ones the Lambda runtime itself sets."""
-        return {
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
-            **self.environment,
-        }
+        """The function's variables plus the region the Lambda runtime sets (what identifies the
+        function, its name and memory, comes with the :class:`LambdaContext`)."""
+        return {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region, **self.environment}
 
     def call(self, event: Any) -> tuple[Any, dict[str, Any] | None, str]:
         """Run the handler: (result, None, request id) or (None, Lambda error payload, request id)."""
-        with _CALL_LOCK, applied_environment(self.runtime_environment()):
+        with _CALL_LOCK:
             # Made inside the lock: the invocation's clock starts when its handler can run.
             context = LambdaContext(
                 function_name=self.function_name,
@@ -215,26 +210,6 @@ def _import_file(module_name: str, path: Path) -> ModuleType:
         sys.modules.pop(module_name, None)
         raise
     return module
-
-
-@contextmanager
-def applied_environment(variables: Mapping[str, str]) -> Iterator[None]:
-    """``os.environ`` with ``variables`` set, restored afterwards (values that were absent removed).
-
-    Removing a variable while another thread iterates ``os.environ`` (botocore and moto do, in
-    the execution threads) raises KeyError there; the local stack therefore sets every variable of
-    every function before the first call, so that here only values change.
-    """
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update({k: str(v) for k, v in variables.items()})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def bare_function_name(function_name: str) -> str:
@@ -334,26 +309,7 @@ def unregister(route: HandlerRoute) -> None:
 
 @contextmanager
 def serialized() -> Iterator[None]:
-    """Hold the handler lock: for test code that calls the pipeline package directly while
-    executions run, so it never observes another function's environment half-applied."""
+    """Hold the handler lock: for code that calls the pipeline package directly while executions
+    run (a test taking a decision, the serve watcher), so it never interleaves with a handler."""
     with _CALL_LOCK:
         yield
-
-
-def reset_caches(prefixes: tuple[str, ...] = ("rostersync",)) -> int:
-    """Clear every module-level ``functools`` cache of the loaded modules named ``prefixes*``.
-
-    Handlers read their settings once and build boto3 clients from cached factories; a new local
-    stack has new resource names and a new moto, so those caches must not leak across stacks.
-    Returns how many caches were cleared.
-    """
-    cleared = 0
-    for name, module in list(sys.modules.items()):
-        if module is None or not name.startswith(prefixes):
-            continue
-        for value in list(vars(module).values()):
-            cache_clear = getattr(value, "cache_clear", None)
-            if callable(cache_clear) and getattr(value, "__module__", None) == name:
-                cache_clear()
-                cleared += 1
-    return cleared

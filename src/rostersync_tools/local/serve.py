@@ -15,6 +15,7 @@ changes. Everything a client needs is in :class:`Endpoints`, also written to
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import logging
@@ -34,13 +35,15 @@ from rich.markup import escape
 
 if TYPE_CHECKING:  # moto is imported only once the S3 endpoint variables are set (see start)
     from rostersync.pipeline.models import SyncRecord
+    from rostersync.pipeline.ports import Deps
     from rostersync_tools.local.apigw import ApiServer
+    from rostersync_tools.local.outbox import MailRecorder
     from rostersync_tools.local.sftp import InboxSftpServer
     from rostersync_tools.local.stack import LocalAws
 
 Log = Callable[[str], None]
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
+REPO_ROOT = Path(__file__).resolve().parents[3]  # src/rostersync_tools/local/serve.py
 DEMO_DISTRICT = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo-usd.example.org"
 OPERATOR_EMAIL = "operator@vendor.example.com"
@@ -134,7 +137,7 @@ class LocalProduct:
         self.endpoints: Endpoints | None = None
         self.outbox_dir = self.options.workdir / "outbox"
         # Our own calls into the stack (API requests, event deliveries) one at a time: moto and
-        # the routed handlers are not made for concurrent use (the handlers swap the environment).
+        # the routed handlers are not made for concurrent use.
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._events: queue.Queue[tuple[str, str] | None] = queue.Queue()
@@ -145,7 +148,7 @@ class LocalProduct:
         self._seen: dict[tuple[str, str], str] = {}
         self._saved_environ: dict[str, str] | None = None
         self._saved_stdout: Any = None
-        self._tap: Any = None
+        self._mail: MailRecorder | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalProduct:
@@ -192,7 +195,7 @@ class LocalProduct:
     def _start(self, aws_url: str, moto_port: int) -> None:
         from moto.server import ThreadedMotoServer
 
-        from rostersync_tools.local.outbox import MailerTap
+        from rostersync_tools.local.outbox import MailRecorder
         from rostersync_tools.local.stack import LocalAws
 
         options = self.options
@@ -207,7 +210,8 @@ class LocalProduct:
         if not options.function_logs:
             self._saved_stdout = sys.stdout
             sys.stdout = _WithoutMetrics(sys.stdout)
-        self._tap = MailerTap().install()
+        self._mail = MailRecorder()
+        mail = self._mail
         stack = LocalAws(
             options.template,
             parameters={
@@ -217,6 +221,9 @@ class LocalProduct:
                 "LogLevel": "INFO" if options.function_logs else "WARNING",
             },
             stack_name="rostersync-local",
+            adapt=lambda deps: dataclasses.replace(
+                deps, mailer=mail.wrap(deps.mailer, deps.config.sender_email)
+            ),
         )
         self.stack = stack.__enter__()
         self._moto = ThreadedMotoServer(ip_address=options.host, port=moto_port, verbose=False)
@@ -275,9 +282,6 @@ class LocalProduct:
                 self.stack.__exit__(None, None, None)
             finally:
                 self.stack = None
-        if self._tap is not None:
-            self._tap.uninstall()
-            self._tap = None
         if self._saved_stdout is not None:
             sys.stdout = self._saved_stdout
             self._saved_stdout = None
@@ -297,12 +301,9 @@ class LocalProduct:
         self._threads.append(thread)
 
     # ------------------------------------------------------------------ pieces
-    def _deps(self) -> Any:
-        from rostersync.aws import build_deps
-        from rostersync.pipeline.config import PipelineConfig
-
+    def _deps(self) -> Deps:
         assert self.stack is not None
-        return build_deps(PipelineConfig.from_env(self.stack.environment))
+        return self.stack.pipeline_deps()
 
     def _onboard_district(self) -> None:
         """The demo district, as an operator would onboard it: name, admin email, defaults."""
@@ -430,8 +431,9 @@ class LocalProduct:
         from rostersync_tools.local.routing import serialized
 
         assert self.stack is not None
-        outbox = Outbox(self.outbox_dir, self._tap.emails)
-        deps = self._deps()
+        assert self._mail is not None
+        outbox = Outbox(self.outbox_dir, self._mail.emails)
+        deps = self.stack.api_deps()  # the API's repository: it lists a district's syncs
         while not self._stop.wait(POLL_SECONDS):
             try:
                 with serialized():

@@ -1,50 +1,38 @@
-"""Read a SAM/CloudFormation template and resolve the intrinsics a local run needs.
+"""Read ``template.yaml`` with cfn-lint, expand it with the SAM translator, resolve what is left.
 
-:func:`load_template` parses YAML with the short-form intrinsic tags (``!Ref``, ``!GetAtt``,
-``!Sub`` ...) turned into their long-form mappings (``{"Ref": ...}``, ``{"Fn::GetAtt": [...]}``),
-the form CloudFormation itself evaluates. :class:`Resolver` evaluates ``Ref``, ``Fn::GetAtt``,
-``Fn::Sub``, ``Fn::If`` (with the template's ``Conditions``), ``Fn::Join``, ``Fn::Select``,
-``Fn::Split``, ``Fn::FindInMap``, ``Fn::Base64`` and the condition functions against parameter
-values (defaults plus overrides), pseudo parameters and the physical names and ARNs the local
-stack gives its resources. It knows nothing of moto: the caller hands it a :class:`PhysicalResource`
-per logical id. ``Fn::ImportValue``, ``Fn::GetAZs`` and ``Fn::Cidr`` have no local meaning and
-raise :class:`UnresolvableError`.
+Two libraries do the template work a deployment does: :func:`load_template` parses the YAML with
+cfn-lint's decoder (``cfnlint.decode``: short-form intrinsics such as ``!GetAtt A.B`` come out in
+their long form, ``{"Fn::GetAtt": ["A", "B"]}``), and :func:`sam_transform` runs the
+``AWS::Serverless-2016-10-31`` transform offline with aws-sam-translator, as CloudFormation
+would: ``Globals`` merged into each function, function ``Events`` turned into
+``AWS::Events::Rule`` resources with their targets, state machines into
+``AWS::StepFunctions::StateMachine``, layers, roles, permissions and APIs generated.
+What neither can do is left here: :class:`Resolver` evaluates the intrinsics of the transformed
+template (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::If`` with the template's ``Conditions``,
+``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::FindInMap``, ``Fn::Base64`` and the
+condition functions) against parameter values (:func:`parameter_values`: defaults plus
+overrides, checked against ``AllowedValues``), pseudo parameters and the physical names and ARNs
+the local stack gives its resources in moto (:class:`PhysicalResource` per logical id, supplied
+by the caller; the translator leaves these intrinsics for CloudFormation, which resolves them
+against resources that exist). ``Fn::ImportValue``, ``Fn::GetAZs`` and ``Fn::Cidr`` have no local
+meaning and raise :class:`UnresolvableError`.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
-
-# Short-form tag -> long-form key. GetAtt and Condition have their own constructors below.
-_FN_TAGS = {
-    "Base64": "Fn::Base64",
-    "Cidr": "Fn::Cidr",
-    "FindInMap": "Fn::FindInMap",
-    "GetAZs": "Fn::GetAZs",
-    "ImportValue": "Fn::ImportValue",
-    "Join": "Fn::Join",
-    "Select": "Fn::Select",
-    "Split": "Fn::Split",
-    "Sub": "Fn::Sub",
-    "Transform": "Fn::Transform",
-    "If": "Fn::If",
-    "Equals": "Fn::Equals",
-    "Not": "Fn::Not",
-    "And": "Fn::And",
-    "Or": "Fn::Or",
-    "ToJsonString": "Fn::ToJsonString",
-    "Length": "Fn::Length",
-}
-
 # Pseudo parameter that removes the key (or list item) holding it.
 NO_VALUE = "AWS::NoValue"
+# The bucket of the S3 locations :func:`packaged` writes; its keys are the local paths.
+LOCAL_ARTIFACTS = "rostersync-local-artifacts"
+_ARTIFACT_PROPERTIES = ("CodeUri", "ContentUri", "DefinitionUri")
 
 
 class TemplateError(ValueError):
@@ -65,60 +53,77 @@ class _NoValue:
 _NOVALUE = _NoValue()
 
 
-class _TemplateLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
-    """SafeLoader with CloudFormation's short-form tags."""
-
-
-def _construct(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    raise TemplateError(f"unexpected YAML node {node!r}")  # pragma: no cover
-
-
-def _fn_constructor(long_name: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any]]:
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        return {long_name: _construct(node, loader)}
-
-    return construct
-
-
-def _ref(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-    return {"Ref": _construct(node, loader)}
-
-
-def _condition(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-    return {"Condition": _construct(node, loader)}
-
-
-def _get_att(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-    value = _construct(node, loader)
-    if isinstance(value, str):
-        # "Resource.Attribute" (attribute names may themselves hold dots: split once).
-        logical_id, _, attribute = value.partition(".")
-        if not attribute:
-            raise TemplateError(f"!GetAtt {value!r} needs Resource.Attribute")
-        value = [logical_id, attribute]
-    return {"Fn::GetAtt": value}
-
-
-_TemplateLoader.add_constructor("!Ref", _ref)
-_TemplateLoader.add_constructor("!GetAtt", _get_att)
-_TemplateLoader.add_constructor("!Condition", _condition)
-for _short, _long in _FN_TAGS.items():
-    _TemplateLoader.add_constructor(f"!{_short}", _fn_constructor(_long))
-
-
 def load_template(path: Path | str) -> dict[str, Any]:
-    """The template at ``path`` as a dict, short-form intrinsics in long form."""
-    text = Path(path).read_text(encoding="utf-8")
-    loaded = yaml.load(text, Loader=_TemplateLoader)  # a SafeLoader subclass
-    if not isinstance(loaded, dict) or "Resources" not in loaded:
+    """The template at ``path`` as plain dicts and lists, short-form intrinsics in long form."""
+    from cfnlint.decode import decode
+
+    decoded, problems = decode(str(path))
+    if problems or decoded is None:
+        raise TemplateError(f"{path}: " + "; ".join(str(p) for p in problems))
+    # cfn-lint's nodes carry line marks; plain values are what the translator and moto take.
+    plain: Any = json.loads(json.dumps(decoded, default=str))
+    if not isinstance(plain, dict) or "Resources" not in plain:
         raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
-    return loaded
+    return plain
+
+
+def packaged(template: Mapping[str, Any]) -> dict[str, Any]:
+    """``template`` as ``sam package`` hands it on: the translator accepts only S3 locations for
+    ``CodeUri``, ``ContentUri`` and ``DefinitionUri``, so each local path becomes
+    ``s3://{LOCAL_ARTIFACTS}/<path>`` (the key keeps the path, for the local stack to find it)."""
+    copy: dict[str, Any] = json.loads(json.dumps(template))
+    for resource in (copy.get("Resources") or {}).values():
+        props = (resource or {}).get("Properties") or {}
+        for key in _ARTIFACT_PROPERTIES:
+            value = props.get(key)
+            if isinstance(value, str) and not value.startswith("s3://"):
+                props[key] = f"s3://{LOCAL_ARTIFACTS}/{value.rstrip('/')}"
+    return copy
+
+
+class _NoManagedPolicies:
+    """The translator's managed-policy loader, offline: it would list IAM's managed policies
+    through boto3. It is asked only for managed policies named in ``Policies``; the templates use
+    policy templates and inline statements, so an empty map is enough, and a named managed
+    policy shows up as a transform error instead of a network call."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def sam_transform(
+    template: Mapping[str, Any], parameters: Mapping[str, Any], region: str = "us-east-1"
+) -> dict[str, Any]:
+    """The CloudFormation template the SAM transform makes of ``template`` (local paths packaged
+    first, see :func:`packaged`); :class:`TemplateError` with the translator's message."""
+    import boto3
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    values = {k: ",".join(v) if isinstance(v, list) else v for k, v in parameters.items()}
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    try:
+        transformed: dict[str, Any] = translator.translate(
+            packaged(template), values, get_managed_policy_map=_NoManagedPolicies().load
+        )
+    except InvalidDocumentException as exc:
+        raise TemplateError(f"SAM transform: {exc}") from None
+    plain: dict[str, Any] = json.loads(json.dumps(transformed))
+    return plain
+
+
+def artifact_path(location: Any) -> str | None:
+    """The local path of an S3 location :func:`packaged` made (a URI, ``{Bucket, Key}`` or
+    ``{S3Bucket, S3Key}``), else None."""
+    if isinstance(location, str) and location.startswith(f"s3://{LOCAL_ARTIFACTS}/"):
+        return location.removeprefix(f"s3://{LOCAL_ARTIFACTS}/")
+    if isinstance(location, Mapping):
+        bucket = location.get("Bucket", location.get("S3Bucket"))
+        key = location.get("Key", location.get("S3Key"))
+        if bucket == LOCAL_ARTIFACTS and isinstance(key, str):
+            return key
+    return None
 
 
 @dataclass(frozen=True)

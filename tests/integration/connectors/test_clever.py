@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from rostersync.connectors.clever import CleverClient, check_district
-from rostersync.connectors.errors import CredentialsError, DisconnectedError, SourcePausedError
 from rostersync.connectors.http import HttpClient
 from rostersync.connectors.mapping import pulled_raw
 from rostersync.connectors.pages import PageWriter
+from rostersync.pipeline.ports import CredentialsError, DisconnectedError, SourcePausedError
 from rostersync.storage import LocalBlobStore
 from rostersync.validate import validate
 from tests.support.clever_server import FakeClever

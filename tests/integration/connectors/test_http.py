@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from rostersync.connectors.errors import CredentialsError, DisconnectedError
 from rostersync.connectors.http import HttpClient, RetryPolicy, SourceRequestError, retry_after_seconds
+from rostersync.pipeline.ports import CredentialsError, DisconnectedError
 from tests.support.clever_server import FakeClever
 from tests.support.httpbase import Fault
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from rostersync.connectors.errors import CredentialsError
 from rostersync.connectors.http import HttpClient
 from rostersync.connectors.mapping import pulled_raw
 from rostersync.connectors.oneroster import OneRosterClient, client_credentials_token, oauth1
 from rostersync.connectors.pages import PageWriter
+from rostersync.pipeline.ports import CredentialsError
 from rostersync.storage import LocalBlobStore
 from rostersync.validate import validate
 from tests.support.data import oneroster_collections
@@ -139,9 +139,34 @@ def test_mapping_shares_the_csv_readers_rules(
             "school_id": "org1",
             "relationship": "Guardian",
             "contact_type": None,
+            "relationship_raw": "Guardian",
+            "contact_type_raw": None,
         }
     ]
     sections = {r["section_id"]: r for r in roster.table("sections").to_pylist()}
     assert sections["cl1"]["teacher_ids"] == ["u-t1"] and sections["cl1"]["term_id"] == "as1"
     student = next(r for r in roster.table("students").to_pylist() if r["person_id"] == "u-s1")
     assert (str(student["birth_date"]), student["gender"], student["grade"]) == ("2015-03-01", "female", "03")
+
+
+def test_pulled_data_follows_the_hierarchy_and_tobedeleted_rules(
+    http: HttpClient, or_writer: PageWriter, store: LocalBlobStore
+) -> None:
+    collections = oneroster_collections()
+    for org in collections["orgs"]:
+        if org["type"] == "school":
+            org["type"] = "department"  # no school-typed org: the leaf orgs are the schools
+    collections["classes"][0]["status"] = "tobedeleted"
+    deleted_class = collections["classes"][0]["sourcedId"]
+    with FakeOneRoster(collections, bearer_tokens={"t"}, lifetime=20) as server:
+        OneRosterClient(server.url, http, token="t").pull(or_writer)
+
+    loaded = validate(pulled_raw(store, or_writer.manifest))
+
+    assert loaded.roster.counts()["schools"] == 2
+    assert deleted_class not in loaded.roster.table("sections").column("section_id").to_pylist()
+    assert deleted_class not in loaded.roster.table("enrollments").column("section_id").to_pylist()
+    assert [(r["severity"], r["file"], r["column"]) for r in loaded.issues.to_pylist()] == [
+        ("alert", "/orgs", "type")
+    ]
+    assert loaded.roster.unknown.num_rows == 0

@@ -10,9 +10,9 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from rostersync.connectors.errors import CredentialsError, DisconnectedError, HostKeyError
 from rostersync.connectors.sftp import SftpPuller
-from rostersync.connectors.sources import SftpPullSource
+from rostersync.pipeline.ports import CredentialsError, DisconnectedError, HostKeyError
+from rostersync.sources import SftpPullSource
 from tests.support.sftp_server import FakeSftpSite
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "clever_basic"

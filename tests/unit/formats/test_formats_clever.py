@@ -42,9 +42,12 @@ def test_schools(basic: LoadResult) -> None:
         "name": "Lincoln Elementary",
         "school_number": "101",
         "state_id": "ST-101",
-        "low_grade": "Kindergarten",
-        "high_grade": "5",
+        "low_grade": "KG",
+        "high_grade": "05",
         "phone": None,
+        "phone_extension": None,
+        "low_grade_raw": "Kindergarten",
+        "high_grade_raw": "5",
     }
 
 
@@ -64,11 +67,14 @@ def test_student_is_its_first_row(basic: LoadResult) -> None:
         "last_name": "Rivera",
         "email": "ana.rivera@students.example.org",
         "phone": None,
+        "phone_extension": None,
         "phone_type": None,
-        "grade": "3",
+        "grade": "03",
         "birth_date": date(2015, 4, 15),
-        "gender": "F",
+        "gender": "female",
         "title": None,
+        "grade_raw": "3",
+        "gender_raw": "F",
     }
 
 
@@ -113,9 +119,10 @@ def test_section_fields(basic: LoadResult) -> None:
         "name": "Grade 5 Math",
         "section_number": "M5",
         "subject": "Math",
-        "grade": "5",
+        "grade": "05",
         "period": "2",
         "teacher_ids": ["T1"],
+        "grade_raw": "5",
     }
 
 
@@ -169,11 +176,14 @@ def test_contact_fields(basic: LoadResult) -> None:
         "last_name": "Chen",
         "email": "grace.chen@mail.example.com",
         "phone": "+15553010003",
+        "phone_extension": None,
         "phone_type": "Cell",
         "grade": None,
         "birth_date": None,
         "gender": None,
         "title": None,
+        "grade_raw": None,
+        "gender_raw": None,
     }
 
 
@@ -186,6 +196,8 @@ def test_contact_link_carries_relationship_and_type(basic: LoadResult) -> None:
         "school_id": "S1",
         "relationship": "Parent",
         "contact_type": "Secondary",
+        "relationship_raw": "Parent",
+        "contact_type_raw": "Secondary",
     }
 
 

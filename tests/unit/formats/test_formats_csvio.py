@@ -9,7 +9,7 @@ import pytest
 from formats_helpers import FIXTURES, append_lines, issues, replace_text, rows_by_key
 
 from rostersync.formats import load_roster, read_raw
-from rostersync.formats.csvio import normalise_header
+from rostersync.formats.csvio import FileSpec, normalise_header, read_csv
 from rostersync.issues import InvalidFilesError
 from rostersync.validate import LoadResult
 
@@ -120,28 +120,28 @@ def test_invalid_utf8_deep_in_a_large_file_is_a_file_problem(fixture_copy: Calla
         handle.write(b"S1,SEC1,ST\xe9\n")
 
     [problem] = [p for p in _problems(directory) if p.startswith("enrollments.csv")]
-    assert "is not valid UTF-8" in problem
-    assert '(column "Student_id")' in problem
-
-
-def test_row_with_too_many_values_is_a_file_problem_naming_the_row() -> None:
-    [problem] = [p for p in _problems(FIXTURES / "clever_broken") if p.startswith("sections.csv")]
-
-    assert "Expected 4 columns, got 5" in problem
-    assert "(row 3)" in problem
+    assert problem == (
+        "enrollments.csv: the file is not UTF-8 text: row 5006 has a character that is not valid UTF-8 "
+        "(the file was probably saved as Latin-1 / Windows-1252, or is not a CSV file). "
+        'Save it as "CSV UTF-8" and send it again'
+    )
 
 
 def test_empty_file_is_a_file_problem(fixture_copy: Callable[[str], Path]) -> None:
     directory = fixture_copy("clever_basic")
     (directory / "teachers.csv").write_text("", encoding="utf-8")
 
-    assert "teachers.csv: the file is empty (no header row)" in _problems(directory)
+    assert (
+        "teachers.csv: the file is empty: it does not even have a header line. Export it again with "
+        "its header line (a file with no data rows still needs its header)"
+    ) in _problems(directory)
 
 
 def test_every_file_problem_is_reported_at_once() -> None:
     files = {p.split(":")[0] for p in _problems(FIXTURES / "clever_broken")}
 
-    assert files == {"students.csv", "teachers.csv", "sections.csv", "enrollments.csv"}
+    # sections.csv has a row with too many values: a row error, not a file problem.
+    assert files == {"students.csv", "teachers.csv", "enrollments.csv"}
 
 
 def test_blank_optional_columns_are_null(messy: LoadResult) -> None:
@@ -149,3 +149,71 @@ def test_blank_optional_columns_are_null(messy: LoadResult) -> None:
 
     assert lily["middle_name"] is None
     assert lily["sis_id"] is None
+
+
+_PAIR = FileSpec("pair.csv", columns={"id": "id", "name": "name"}, required=("id",))
+
+
+def _read(tmp_path: Path, text: str) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    path = tmp_path / "pair.csv"
+    path.write_text(text, encoding="utf-8")
+    result = read_csv(path, _PAIR)
+    assert result.problems == [] and result.file is not None
+    rows = result.file.table.to_pylist()
+    issues = [row for table in result.alerts for row in table.to_pylist()]
+    return rows, issues
+
+
+def test_a_trailing_comma_on_every_row_is_read_in_whole_columns(tmp_path: Path) -> None:
+    rows, issues = _read(tmp_path, "id,name\n1,Ana,\n2,Ben,\n")
+
+    assert rows == [{"id": "1", "name": "Ana", "_row": 2}, {"id": "2", "name": "Ben", "_row": 3}]
+    assert issues == []
+
+
+def test_every_row_with_an_extra_value_is_a_row_error(tmp_path: Path) -> None:
+    rows, issues = _read(tmp_path, "id,name\n1,Rivera, Ana\n2,Ben,\n")
+
+    assert [(r["id"], r["_row"], r.get("_rejected")) for r in rows] == [("1", 2, True), ("2", 3, False)]
+    assert [(i["severity"], i["row"], i["column"], i["value"]) for i in issues] == [
+        ("error", 2, "name", "Ana")
+    ]
+
+
+def test_short_rows_are_padded_with_blanks(tmp_path: Path) -> None:
+    rows, issues = _read(tmp_path, "id,name,,\n1\n2,Ben,x,\n")
+
+    assert [(r["id"], r["name"]) for r in rows] == [("1", None), ("2", "Ben")]
+    assert issues == []
+
+
+def test_short_rows_with_a_byte_that_is_not_utf8_are_a_plain_file_problem(tmp_path: Path) -> None:
+    path = tmp_path / "pair.csv"
+    path.write_bytes(b"id,name,,\n1,Ana\n2,Ren\xe9e\n")
+
+    result = read_csv(path, _PAIR)
+
+    assert [p.message for p in result.problems] == [
+        "the file is not UTF-8 text: row 3 has a character that is not valid UTF-8 (the file was "
+        "probably saved as Latin-1 / Windows-1252, or is not a CSV file). "
+        'Save it as "CSV UTF-8" and send it again'
+    ]
+
+
+def test_a_clever_row_with_too_many_values_is_left_out_as_unknown(
+    fixture_copy: Callable[[str], Path],
+) -> None:
+    directory = fixture_copy("clever_basic")
+    append_lines(
+        directory / "sections.csv",
+        "S1,SEC99,T1,,,Art, Music,A1,3,Art 3,ART-3,2,Arts,Fall 2024,08/15/2024,12/20/2024",
+    )
+
+    result = load_roster(directory)
+
+    assert "SEC99" not in result.roster.tables["sections"].column("section_id").to_pylist()
+    assert {"entity": "sections", "key": "SEC99"} in result.roster.unknown.to_pylist()
+    assert [
+        (i["severity"], i["file"], i["row"], i["column"], i["value"])
+        for i in issues(result, severity="error")
+    ] == [("error", "sections.csv", 5, "Term_end", "12/20/2024")]

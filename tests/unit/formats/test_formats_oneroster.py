@@ -55,6 +55,9 @@ def test_school_orgs_become_schools(result: LoadResult) -> None:
             "low_grade": None,
             "high_grade": None,
             "phone": None,
+            "phone_extension": None,
+            "low_grade_raw": None,
+            "high_grade_raw": None,
         },
         "O2": {
             "school_id": "O2",
@@ -64,6 +67,9 @@ def test_school_orgs_become_schools(result: LoadResult) -> None:
             "low_grade": None,
             "high_grade": None,
             "phone": None,
+            "phone_extension": None,
+            "low_grade_raw": None,
+            "high_grade_raw": None,
         },
     }
 
@@ -113,6 +119,8 @@ def test_guardians_are_linked_from_either_side(result: LoadResult) -> None:
         "school_id": "O2",
         "relationship": "Relative",
         "contact_type": None,
+        "relationship_raw": "Relative",
+        "contact_type_raw": None,
     }
 
 
@@ -150,6 +158,7 @@ def test_section_fields(result: LoadResult) -> None:
         "grade": "03",
         "period": "1",
         "teacher_ids": ["U-T1", "U-T2"],
+        "grade_raw": "03",
     }
 
 
@@ -211,7 +220,10 @@ def test_user_without_role_is_an_error_and_unknown_everywhere(fixture_copy: Call
         "U-S2",
     )
     [cascaded] = issues(result, severity="error", file="enrollments.csv")
-    assert "has errors of its own" in cascaded["message"]
+    assert cascaded["message"] == (
+        "Refers to a student that is in users.csv (row 5) but has no role in roles.csv, so it was "
+        "left out; the enrollment was left out."
+    )
     unknown = result.roster.unknown.to_pylist()
     assert {"entity": "students", "key": "U-S2"} in unknown
     assert {"entity": "contacts", "key": "U-S2"} in unknown
@@ -230,7 +242,9 @@ def test_delta_files_are_refused(fixture_copy: Callable[[str], Path]) -> None:
     directory = fixture_copy("oneroster11_basic")
     replace_text(directory / "manifest.csv", "file.users,bulk", "file.users,delta")
 
-    with pytest.raises(InvalidFilesError, match=r"users\.csv is a delta file"):
+    with pytest.raises(
+        InvalidFilesError, match=r"users\.csv as delta: this is a OneRoster delta set.*send it again"
+    ):
         read_raw(directory)
 
 

@@ -1,20 +1,19 @@
-"""The adapters the API's services are given, and the process's default set.
+"""The adapters the API's services are given.
 
 The API needs less than a pipeline step (no raw bucket, no mailer: emails are sent by the state
-machine's own steps) and one thing more: presigned download URLs.
+machine's own steps) and one thing more: presigned download URLs. :func:`build_api_deps` wires
+them from the settings; :mod:`rostersync.runtime` (the composition root) decides when.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Protocol
 
-from rostersync.pipeline.config import PipelineConfig, get_config
+from rostersync.pipeline.config import PipelineConfig
 from rostersync.pipeline.models import SyncRecord
 from rostersync.pipeline.ports import Repository, Workflow
 from rostersync.storage import BlobStore
@@ -58,27 +57,3 @@ def build_api_deps(config: PipelineConfig) -> ApiDeps:
         workflow=StepFunctionsWorkflow(config.state_machine_arn),
         presigner=S3Presigner(config.snapshot_bucket),
     )
-
-
-@lru_cache(maxsize=1)
-def default_api_deps() -> ApiDeps:
-    """The adapters of this process's deployment (environment read once, on first use)."""
-    return build_api_deps(get_config())
-
-
-_override: list[ApiDeps] = []
-
-
-def current_api_deps() -> ApiDeps:
-    """What the routes use: the adapters set by :func:`use_api_deps`, else the default ones."""
-    return _override[-1] if _override else default_api_deps()
-
-
-@contextmanager
-def use_api_deps(deps: ApiDeps) -> Iterator[ApiDeps]:
-    """Serve requests with ``deps`` meanwhile (tests: a recording workflow, a fixed clock)."""
-    _override.append(deps)
-    try:
-        yield deps
-    finally:
-        _override.remove(deps)

@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rostersync.connectors.sources import SourceSettings
 from rostersync.pipeline.models import SchoolState, SyncStatus, Trigger
 from rostersync.records import HOLD_RESOLUTIONS, Hold, HoldType
 from rostersync.settings import EMAIL_PATTERN, HoldSettings, PauseWindow, ordered_pause_windows
+from rostersync.sources import SourceSettings
 
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 DistrictId = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]

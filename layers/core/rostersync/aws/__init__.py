@@ -1,8 +1,9 @@
-"""AWS adapters of the pipeline: the only modules that import boto3.
+"""AWS adapters of the pipeline (the only modules that import boto3) and the Lambda composition root.
 
 :func:`build_deps` wires the adapters of one deployment (from a
 :class:`~rostersync.pipeline.config.PipelineConfig`) into the :class:`~rostersync.pipeline.ports.Deps`
-the steps take.
+the stages take, with the source puller of :mod:`rostersync.connectors` (imported here, lazily:
+the API function imports this package for its adapters and never loads the connectors).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from rostersync.pipeline.ports import Deps
 
 def build_deps(config: PipelineConfig) -> Deps:
     """The adapters of the deployment ``config`` describes (clients come from cached factories)."""
+    from rostersync.connectors.puller import ConnectorPuller
+
     repo = DynamoRepository(config.table_name)
     return Deps(
         config=config,
@@ -31,7 +34,7 @@ def build_deps(config: PipelineConfig) -> Deps:
         mailer=SesMailer(config.sender_email, repo),
         bus=EventBridgeBus(config.event_bus_name, repo),
         workflow=StepFunctionsWorkflow(config.state_machine_arn),
-        secrets=SecretsManagerSecrets(),
+        puller=ConnectorPuller(SecretsManagerSecrets(), config),
     )
 
 

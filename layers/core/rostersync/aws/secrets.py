@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from rostersync.aws import clients
-from rostersync.connectors.errors import CredentialsError, SourceConfigError
+from rostersync.pipeline.ports import CredentialsError, SourceConfigError
 
 
 class SecretsManagerSecrets:

@@ -18,9 +18,9 @@ from datetime import date
 from typing import Any
 from urllib.parse import urljoin
 
-from rostersync.connectors.errors import DisconnectedError, SourcePausedError
 from rostersync.connectors.http import HttpClient
 from rostersync.connectors.pages import PageWriter
+from rostersync.pipeline.ports import DisconnectedError, SourcePausedError
 
 KIND = "clever"
 LISTS = ("schools", "terms", "courses", "sections")

@@ -3,7 +3,7 @@
 429 and 5xx answers are retried with exponential backoff; a ``Retry-After`` header (seconds or an
 HTTP date) is honoured, capped so a source cannot park a Lambda for its whole timeout. Connection
 errors and timeouts are retried the same way. What is left after the retries becomes a
-:mod:`rostersync.connectors.errors` exception: 401/403 -> :class:`CredentialsError`, anything
+:mod:`rostersync.pipeline.ports` source error: 401/403 -> :class:`CredentialsError`, anything
 unreachable -> :class:`DisconnectedError`. Other 4xx answers are a client bug, not a disconnection:
 they raise :class:`SourceRequestError` (a plain failure with the URL and status).
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from rostersync.connectors.errors import CredentialsError, DisconnectedError
+from rostersync.pipeline.ports import CredentialsError, DisconnectedError
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
 from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 from requests_oauthlib import OAuth1, OAuth2Session
 
-from rostersync.connectors.errors import CredentialsError, DisconnectedError, SourceConfigError
 from rostersync.connectors.http import HttpClient, SourceRequestError
 from rostersync.connectors.pages import PageWriter
+from rostersync.pipeline.ports import CredentialsError, DisconnectedError, SourceConfigError
 
 KIND = "oneroster"
 ROOT = "ims/oneroster/v1p1/"

@@ -1,15 +1,19 @@
 """Raw pages of a pull, written to the raw bucket as they arrive (bounded memory).
 
-Each API page's records go to ``<prefix><entity>/page-NNNNN.ndjson`` (one JSON object per line,
-as the source sent it) and are dropped from memory; only keys and counts are kept. The
-:class:`PullManifest` lists them and is what normalize reads (``<prefix>manifest.json``).
+This is the output format of the :class:`~rostersync.pipeline.ports.SourcePuller` port. Each API
+page's records go to ``<prefix><entity>/page-NNNNN.ndjson`` (one JSON object per line, as the
+source sent it) and are dropped from memory; only keys and counts are kept; an SFTP site's files go
+to ``<prefix><file name>``. The :class:`PullManifest` lists them and is what normalize reads. The
+module imports neither requests nor paramiko: the pipeline and the mapping read it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -42,6 +46,13 @@ class PullManifest(BaseModel):
         return sum(e.pages for e in self.entities.values())
 
 
+@runtime_checkable
+class _FileUploads(Protocol):
+    """A blob store that can stream a file (the S3 store's multipart upload)."""
+
+    def put_file(self, key: str, path: str | os.PathLike[str]) -> None: ...
+
+
 def _line(record: Any) -> bytes:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -68,6 +79,15 @@ class PageWriter:
             pages.keys.append(key)
             pages.records += len(lines)
         return len(lines)
+
+    def write_file(self, path: Path) -> None:
+        """Store a pulled file as ``<prefix><file name>`` (streamed when the store can) and list it."""
+        key = f"{self.prefix}{path.name}"
+        if isinstance(self.store, _FileUploads):
+            self.store.put_file(key, path)
+        else:
+            self.store.put(key, path.read_bytes())
+        self.manifest.files.append(path.name)
 
     def finish(self, key: str | None = None) -> str:
         """Store the manifest (by default beside the pages); its key."""

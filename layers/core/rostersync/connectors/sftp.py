@@ -4,7 +4,7 @@ The server's host key must equal the one in the district's settings: the client 
 that key known and ``RejectPolicy`` for anything else, so a changed key (paramiko's
 ``BadHostKeyException``) and an unknown one are both refused, never learned. Every regular ``.csv``
 file of the remote folder is downloaded to a local folder, streamed (never whole in memory), for
-the fetch step to upload to the raw bucket; the set then goes through the same normalize path as
+the puller to upload to the raw bucket; the set then goes through the same normalize path as
 an SFTP push.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import paramiko
 
-from rostersync.connectors.errors import (
+from rostersync.pipeline.ports import (
     CredentialsError,
     DisconnectedError,
     HostKeyError,

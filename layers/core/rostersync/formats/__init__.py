@@ -16,7 +16,8 @@ from rostersync.formats.clever import read_clever
 from rostersync.formats.detect import detect_format
 from rostersync.formats.oneroster import read_oneroster
 from rostersync.formats.raw import RawRoster, RawTable, Source
-from rostersync.roster import FORMAT_CLEVER_CSV
+from rostersync.formats.sds import read_sds
+from rostersync.roster import FORMAT_CLEVER_CSV, FORMAT_SDS_21_CSV
 
 if TYPE_CHECKING:
     from rostersync.validate import LoadResult, validate
@@ -33,14 +34,18 @@ def read_raw(directory: Path) -> RawRoster:
     fmt = detect_format(directory)
     if fmt == FORMAT_CLEVER_CSV:
         return read_clever(directory)
+    if fmt == FORMAT_SDS_21_CSV:
+        return read_sds(directory)
     return read_oneroster(directory, fmt)
 
 
-def load_roster(directory: Path, *, received_at: datetime | None = None) -> LoadResult:
-    """Read and validate the roster in ``directory``."""
+def load_roster(
+    directory: Path, *, received_at: datetime | None = None, phone_region: str = "US"
+) -> LoadResult:
+    """Read and validate the roster in ``directory`` (``phone_region``: the district setting)."""
     from rostersync.validate import validate
 
-    return validate(read_raw(directory), received_at=received_at)
+    return validate(read_raw(directory), received_at=received_at, phone_region=phone_region)
 
 
 def __getattr__(name: str) -> Any:

@@ -10,12 +10,15 @@ duplicates. Derived IDs, all deterministic so a resend gives the same keys: a **
 (a bare name is only trusted within one student, since two families can share a name); siblings
 sharing a parent therefore share one contact record whatever the row order. A **term** is
 ``<School_id>|<Term_name>|<year of Term_start>`` (the year keeps "Semester 1" of two school years
-apart, while fixing a term's dates keeps its ID). A **course** is ``<School_id>|<Course_number>``,
+apart, while fixing a term's dates keeps its ID); a two-digit year (``8/1/15``) is read within 50
+years of today, and a term whose year cannot be known gets no ID: an error names it and its
+sections are kept without a term. A **course** is ``<School_id>|<Course_number>``,
 or ``<School_id>|<Course_name>`` when the number is blank.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +38,8 @@ from rostersync.formats.arrowops import (
 )
 from rostersync.formats.csvio import CsvFile, FileSpec, find_files, read_file_set
 from rostersync.formats.raw import LIST_COLUMN_SUFFIX, LIST_ROW_SUFFIX, RawRoster, RawTable, Source
-from rostersync.issues import InvalidFilesError, concat_issues
+from rostersync.formats.values import term_years
+from rostersync.issues import ERROR, InvalidFilesError, concat_issues, empty_issues, row_issues
 from rostersync.model import CONTACT_TYPES, ENTITY_BY_NAME, RELATIONSHIPS, ROW_COLUMN
 from rostersync.roster import FORMAT_CLEVER_CSV
 from rostersync.settings import EMAIL_PATTERN
@@ -237,7 +241,7 @@ def _merge_people(csv: CsvFile, entity: str) -> RawTable:
     return RawTable(entity, people, csv.name, sources, required=dict(PERSON_REQUIRED), deduplicated=True)
 
 
-def _split_name(names: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+def split_name(names: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     """ "Last, First" or "First [Middle] Last" -> (first, last); a single word is a first name."""
     arr = as_array(names)
     n = len(arr)
@@ -330,7 +334,7 @@ def _contacts(csv: CsvFile) -> tuple[RawTable, RawTable]:
         [c for c in rows.column_names if c not in ("person_id", "relationship", "contact_type")]
     ).take(firsts)
     one_csv = CsvFile(csv.name, one, csv.headers)
-    first, last = _split_name(one_csv.column("contact_name"))
+    first, last = split_name(one_csv.column("contact_name"))
     contacts = pa.table(
         {
             "person_id": pc.take(ids, firsts),
@@ -388,8 +392,29 @@ def _key(school: ArrayLike, part: ArrayLike) -> ArrayLike:
     return null_where(pc.binary_join_element_wise(school, part, "|"), pc.is_null(part))
 
 
-def _sections(csv: CsvFile) -> tuple[RawTable, RawTable | None, RawTable | None]:
+def _term_year_errors(csv: CsvFile, name: ArrayLike, year: ArrayLike) -> pa.Table:
+    """One error per term (its first section row) that has a name but no knowable year."""
+    unknown = pc.and_(pc.is_valid(name), pc.is_null(year))
+    src = csv.source("term_start", "Term_start")
+    columns = [c for c in ("school_id", "term_name", "term_start", ROW_COLUMN) if c in csv.table.column_names]
+    hits = csv.table.select(columns).filter(unknown)
+    hits = hits.take(first_rows(hits, [c for c in ("school_id", "term_name") if c in columns]))
+    return row_issues(
+        hits,
+        pa.repeat(pa.scalar(True), hits.num_rows),
+        severity=ERROR,
+        file=csv.name,
+        column=src.column,
+        value_column="term_start" if csv.has("term_start") else None,
+        message=f"The school year of this term is unknown: {src.column} is empty or not a date (use "
+        "MM/DD/YYYY, M/D/YY or YYYY-MM-DD), and a term's ID needs its year. The term was left out; "
+        "its sections were kept without a term.",
+    )
+
+
+def _sections(csv: CsvFile, today: date) -> tuple[RawTable, RawTable | None, RawTable | None, pa.Table]:
     table = csv.table
+    issues = empty_issues()
     school = csv.column("school_id")
     teacher_columns = sorted(
         (c for c in table.column_names if c.startswith("teacher_")), key=lambda c: int(c.split("_")[1])
@@ -401,11 +426,11 @@ def _sections(csv: CsvFile) -> tuple[RawTable, RawTable | None, RawTable | None]
     terms: RawTable | None = None
     term_id: ArrayLike = pa.nulls(table.num_rows, pa.string())
     if csv.has("term_name"):
-        year = pc.struct_field(pc.extract_regex(csv.column("term_start"), r"(?P<year>\d{4})"), [0])
+        # The year keeps this year's "Semester 1" apart from next year's; without it no ID is made.
+        year = term_years(csv.column("term_start"), today=today)
         name = csv.column("term_name")
-        term_id = null_where(
-            pc.binary_join_element_wise(school, name, year, "|", null_handling="skip"), pc.is_null(name)
-        )
+        term_id = pc.binary_join_element_wise(school, name, year, "|")
+        issues = _term_year_errors(csv, name, year)
         all_terms = pa.table(
             {
                 "term_id": term_id,
@@ -471,13 +496,16 @@ def _sections(csv: CsvFile) -> tuple[RawTable, RawTable | None, RawTable | None]
     sections = sections.append_column("teacher_ids", teacher_ids)
     sections = sections.append_column("teacher_ids" + LIST_COLUMN_SUFFIX, teacher_headers)
     sources = _sources(csv, section_columns)
-    sources["course_id"] = courses.sources["course_id"] if courses else csv.source("course_number")
+    sources["course_id"] = (
+        courses.sources["course_id"] if courses else csv.source("course_number", "Course_number")
+    )
     sources["term_id"] = csv.source("term_name", "Term_name")
     sources["teacher_ids"] = csv.source("teacher_1")
     return (
         RawTable("sections", sections, csv.name, sources, required={"section_id": None, "school_id": None}),
         terms,
         courses,
+        issues,
     )
 
 
@@ -494,8 +522,11 @@ def _enrollments(csv: CsvFile) -> RawTable:
     )
 
 
-def read_clever(directory: Path) -> RawRoster:
-    """Read a Clever-style CSV set; raises InvalidFilesError listing every file problem."""
+def read_clever(directory: Path, *, today: date | None = None) -> RawRoster:
+    """Read a Clever-style CSV set; raises InvalidFilesError listing every file problem.
+
+    ``today`` (default: the current UTC date) pivots two-digit years in term start dates.
+    """
     read = read_file_set(find_files(directory), REQUIRED_FILES, OPTIONAL_FILES)
     if read.problems:
         raise InvalidFilesError(read.problems, FORMAT_CLEVER_CSV)
@@ -510,7 +541,10 @@ def read_clever(directory: Path) -> RawRoster:
     tables["teachers"] = _merge_people(files["teachers.csv"], "teachers")
     if "staff.csv" in files:
         tables["staff"] = _merge_people(files["staff.csv"], "staff")
-    sections, terms, courses = _sections(files["sections.csv"])
+    sections, terms, courses, term_errors = _sections(
+        files["sections.csv"], today or datetime.now(UTC).date()
+    )
+    alerts = [*alerts, term_errors]
     tables["sections"] = sections
     if terms is not None:
         tables["terms"] = terms

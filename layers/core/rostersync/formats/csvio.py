@@ -1,8 +1,10 @@
 """Reading one roster CSV file with pyarrow, matching its headers to the ones a format documents.
 
 The header line is read with the csv module (so a misspelled or missing header can be reported
-with the closest header actually present); the data is read by pyarrow's multithreaded CSV reader
-with every column as a string, then trimmed and emptied-to-null in whole-column kernels. Header
+with the closest header actually present); the data rows are parsed by
+:mod:`rostersync.formats.csvparse` with every column as a string, then trimmed and emptied-to-null
+in whole-column kernels. Every failure is worded for a district admin (file, what is wrong, what
+to do); no library text is passed on. Header
 matching ignores case, spaces, underscores and hyphens ("school id", "School_ID" and
 " school_id " all match ``School_id``). Problems that make a file unusable are returned as
 :class:`~rostersync.issues.FileProblem`; columns nobody documents are reported as alerts on row 1.
@@ -10,7 +12,6 @@ matching ignores case, spaces, underscores and hyphens ("school id", "School_ID"
 
 from __future__ import annotations
 
-import csv
 import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -19,16 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
+import pyarrow.compute as pc
 
 from rostersync.formats.arrowops import clean, row_numbers
-from rostersync.formats.raw import Source
-from rostersync.issues import ALERT, ISSUE_SCHEMA, FileProblem
+from rostersync.formats.csvparse import Rows, Unreadable, read_header, read_rows
+from rostersync.formats.raw import REJECTED_COLUMN, Source
+from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, FileProblem
 from rostersync.model import ROW_COLUMN
-
-# Blocks well above pyarrow's 1 MiB default keep per-block overhead low on multi-hundred-MB files
-# while leaving enough blocks to parse in parallel (8 MiB measured best on 2 cores).
-BLOCK_SIZE = 8 << 20
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 
@@ -93,12 +91,6 @@ def find_files(directory: Path) -> dict[str, Path]:
     return {p.name.lower(): p for p in sorted(directory.iterdir()) if p.is_file()}
 
 
-def read_header(path: Path) -> list[str]:
-    """The header row (UTF-8, BOM tolerated). Raises UnicodeDecodeError, csv.Error, StopIteration."""
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        return next(csv.reader(handle))
-
-
 def _header_alert(file: str, header: str, message: str) -> pa.Table:
     return pa.Table.from_pylist(
         [
@@ -119,6 +111,26 @@ def _closest(wanted: str, candidates: list[str]) -> str | None:
     by_norm = {normalise_header(c): c for c in candidates}
     match = difflib.get_close_matches(normalise_header(wanted), list(by_norm), n=1, cutoff=0.6)
     return by_norm[match[0]] if match else None
+
+
+def _closest_each(wanted: Sequence[str], candidates: Sequence[str]) -> dict[str, str]:
+    """For each wanted header, the closest candidate (similarity at least 0.6, as ``_closest``),
+    never offering one candidate for two wanted headers: the most similar pairs are settled first
+    (ties in order). A file with ``sourcedId`` where ``classSourcedId`` and ``userSourcedId`` are
+    expected hints it for ``userSourcedId`` only. Loops over header names, not rows."""
+    scored = []
+    for w_at, want in enumerate(wanted):
+        for c_at, candidate in enumerate(candidates):
+            ratio = difflib.SequenceMatcher(None, normalise_header(want), normalise_header(candidate)).ratio()
+            if ratio >= 0.6:
+                scored.append((-ratio, w_at, c_at))
+    hints: dict[str, str] = {}
+    used: set[int] = set()
+    for _, w_at, c_at in sorted(scored):
+        if wanted[w_at] not in hints and c_at not in used:
+            hints[wanted[w_at]] = candidates[c_at]
+            used.add(c_at)
+    return hints
 
 
 def match_headers(
@@ -168,10 +180,10 @@ def match_headers(
 
     matched_norms = {normalise_header(written[i]) for i in written}
     problems: list[FileProblem] = []
-    for required in spec.required:
-        if normalise_header(required) in matched_norms:
-            continue
-        closest = _closest(required, unknown)
+    missing_required = [r for r in spec.required if normalise_header(r) not in matched_norms]
+    hints = _closest_each(missing_required, unknown)
+    for required in missing_required:
+        closest = hints.get(required)
         if closest is not None:
             detail = f'found "{closest.strip()}" — did you mean "{required}"?'
         else:
@@ -198,35 +210,28 @@ def match_headers(
     return positions, written, problems, alerts
 
 
-def _bad_row(path: Path, width: int) -> int | None:
-    """Spreadsheet row of the first record whose field count differs from the header's.
-
-    Only called after pyarrow has rejected the file (its message does not say where).
-    """
-    try:
-        with path.open("r", encoding="utf-8-sig", newline="") as handle:
-            for row_number, record in enumerate(csv.reader(handle), start=1):
-                if record and len(record) != width:
-                    return row_number
-    except (UnicodeDecodeError, csv.Error):
-        return None
-    return None
-
-
-def _describe_arrow_error(error: Exception, headers: list[str], path: Path) -> str:
-    reason = str(error).strip()
-    found = re.search(r"column #(\d+)", reason)
-    if found and int(found.group(1)) < len(headers):
-        reason += f' (column "{headers[int(found.group(1))].strip()}")'
-    if "Expected" in reason and "columns" in reason:
-        row = _bad_row(path, len(headers))
-        if row is not None:
-            reason += f" (row {row})"
-    # pyarrow raises the same ArrowInvalid for every conversion problem; the text is the only
-    # way to tell an encoding problem apart, and it only changes the advice we add.
-    if "UTF8" in reason or "UTF-8" in reason:
-        return f'the file is not valid UTF-8 text: {reason}. Save it as "CSV UTF-8" and send it again'
-    return f"the file could not be read as CSV: {reason}"
+def _too_long_issues(file: str, headers: list[str], rows: Rows, numbers: pa.Array) -> pa.Table:
+    assert rows.too_long is not None and rows.too_long_counts is not None
+    width = len(headers)
+    last = next((h.strip() for h in reversed(headers) if h.strip()), f"column {width}")
+    counts = rows.too_long_counts
+    return pa.Table.from_pydict(
+        {
+            "severity": [ERROR] * len(counts),
+            "file": [file] * len(counts),
+            "row": pc.filter(numbers, pa.array(rows.too_long)),
+            "column": [last] * len(counts),
+            "value": rows.too_long_values,
+            "message": [
+                f"This row has {count} values but the header line has {width} columns, so its "
+                "values cannot be matched to their columns (often a comma inside a value that is "
+                "not in quotes); the row was left out. Put quotes around values that contain "
+                "commas and send the file again."
+                for count in counts
+            ],
+        },
+        schema=ISSUE_SCHEMA,
+    )
 
 
 def read_csv(path: Path, spec: FileSpec) -> ReadResult:
@@ -234,52 +239,29 @@ def read_csv(path: Path, spec: FileSpec) -> ReadResult:
     file = path.name
     try:
         headers = read_header(path)
-    except StopIteration:
-        return ReadResult(None, [FileProblem(file, "the file is empty (no header row)")])
-    except UnicodeDecodeError as error:
-        return ReadResult(
-            None,
-            [
-                FileProblem(
-                    file,
-                    f"the file is not valid UTF-8 text ({error.reason} at byte {error.start}). Save it as "
-                    '"CSV UTF-8" and send it again',
-                )
-            ],
-        )
-    except (OSError, csv.Error) as error:
-        return ReadResult(None, [FileProblem(file, f"the file could not be read: {error}")])
+    except Unreadable as error:
+        return ReadResult(None, [FileProblem(file, str(error))])
 
     positions, written, problems, alerts = match_headers(headers, spec, file)
     if problems:
         return ReadResult(None, problems, alerts)
-
-    names = [f"c{i}" for i in range(len(headers))]
-    used = {internal: names[index] for internal, index in positions.items()}
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                column_names=names, skip_rows=1, block_size=BLOCK_SIZE, use_threads=True
-            ),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in used.values()},
-                include_columns=list(used.values()),
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
-    except (pa.ArrowInvalid, OSError) as error:
-        return ReadResult(None, [FileProblem(file, _describe_arrow_error(error, headers, path))], alerts)
+        rows = read_rows(path, len(headers), positions)
+    except Unreadable as error:
+        return ReadResult(None, [FileProblem(file, str(error))], alerts)
 
     # Trimming is a per-column kernel that runs on one core; columns are independent and the
     # kernels release the GIL, so trim them side by side.
     with ThreadPoolExecutor(max_workers=max(1, pa.cpu_count())) as pool:
-        columns = list(pool.map(clean, (table.column(name) for name in used.values())))
-    columns.append(row_numbers(table.num_rows))
-    out = pa.Table.from_arrays(columns, names=[*used.keys(), ROW_COLUMN])
+        columns = list(pool.map(clean, rows.columns.values()))
+    numbers = row_numbers(rows.num_rows)
+    names = [*rows.columns.keys(), ROW_COLUMN]
+    columns.append(numbers)
+    if rows.too_long is not None:
+        alerts.append(_too_long_issues(file, headers, rows, numbers))
+        columns.append(pa.array(rows.too_long))
+        names.append(REJECTED_COLUMN)
+    out = pa.Table.from_arrays(columns, names=names)
     return ReadResult(CsvFile(file, out, written), [], alerts)
 
 
@@ -292,6 +274,25 @@ class FileSet:
     alerts: list[pa.Table]
 
 
+def set_aside(file: str, problems: Sequence[FileProblem]) -> pa.Table:
+    """Error rows for an optional file that cannot be used: it is left out, the set is read."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "severity": ERROR,
+                "file": file,
+                "row": 1,
+                "column": problem.header or "",
+                "value": problem.closest or problem.header or file,
+                "message": f"{file} could not be used: {problem.message}. This optional file was set "
+                "aside (its data is carried forward unchanged); the rest of the set was read.",
+            }
+            for problem in problems
+        ],
+        schema=ISSUE_SCHEMA,
+    )
+
+
 def read_file_set(
     found: dict[str, Path],
     required: Sequence[FileSpec],
@@ -301,8 +302,10 @@ def read_file_set(
 ) -> FileSet:
     """Read every file of a set (``found`` from :func:`find_files`), collecting all problems.
 
-    A required file that is absent is a problem; an optional one is skipped. ``refuse`` may turn
-    a spec down before it is read (e.g. a OneRoster manifest declaring it a delta file).
+    A required file that is absent or unusable is a problem (the set is refused). An optional
+    file that is absent is skipped; one that is present but unusable is set aside with an error
+    row naming it (:func:`set_aside`), and the rest of the set is read. ``refuse`` may turn a spec
+    down before it is read.
     """
     result = FileSet({}, [], [])
     for spec in (*required, *optional):
@@ -316,8 +319,11 @@ def read_file_set(
                 result.problems.append(FileProblem(spec.name, "required file is missing"))
             continue
         read = read_csv(path, spec)
-        result.problems.extend(read.problems)
         result.alerts.extend(read.alerts)
+        if read.problems and spec not in required:
+            result.alerts.append(set_aside(path.name, read.problems))
+            continue
+        result.problems.extend(read.problems)
         if read.file is not None:
             result.files[spec.name] = read.file
     return result

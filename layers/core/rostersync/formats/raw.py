@@ -21,6 +21,15 @@ from rostersync.model import ENTITY_BY_NAME, ROW_COLUMN, UNKNOWN_SCHEMA, Entity
 # the header it came from (a section's teachers come from several columns, or from enrollments.csv).
 LIST_ROW_SUFFIX = "__row"
 LIST_COLUMN_SUFFIX = "__column"
+# Boolean column a table may carry: rows the reader already reported as errors (e.g. a CSV row
+# with more values than the header has columns). Validation leaves them out as unknown.
+REJECTED_COLUMN = "_rejected"
+# What a reader knows about keys that are not records of an entity, so that a reference to one
+# can say what is true ("is in users.csv as a teacher", "is marked tobedeleted in classes.csv").
+NOTES_SCHEMA = pa.schema([("entity", pa.string()), ("key", pa.string()), ("note", pa.string())])
+# Notes under this entity name hold for every person entity (e.g. "is in users.csv with role
+# teacher"); they rank below notes for the entity itself and below "left out because of row N".
+PERSON_NOTES = "people"
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,8 @@ class RawRoster:
     issues: pa.Table = field(default_factory=empty_issues)
     # Keys the reader already knows it cannot place (e.g. a OneRoster user with no role).
     unknown: pa.Table = field(default_factory=UNKNOWN_SCHEMA.empty_table)
+    # Facts about keys that are not records of an entity (NOTES_SCHEMA), for reference messages.
+    notes: pa.Table = field(default_factory=NOTES_SCHEMA.empty_table)
 
     def table(self, name: str) -> pa.Table:
         """The raw rows of one entity (canonical names, values as sent, ``_row``)."""

@@ -1,7 +1,9 @@
-"""The sync pipeline's steps: what each state of the sync state machine does.
+"""The sync pipeline: one module per stage a sync goes through, in the order it lives.
 
-Every step is a function taking a pydantic input model (see :mod:`rostersync.pipeline.events`) and
-the injected adapters (:class:`rostersync.pipeline.ports.Deps`) and returning a pydantic output.
-Nothing here imports boto3 or reads the environment; the Lambda handlers build the adapters from
-:class:`rostersync.pipeline.config.PipelineConfig` and call one step each.
+intake (arrival, settle, lock) → pull (scheduled pulls) → stage (normalize, diff) → decide
+(evaluate, await a decision; :mod:`.decisions` for the API's side) → release (apply, notify) →
+finish. Every stage function takes a pydantic input model (:mod:`.events`) and the injected
+adapters (:class:`.ports.Deps`) and returns a pydantic output; :mod:`.dispatch` maps a step to
+its function. Nothing here imports boto3, requests or paramiko or reads the environment: the
+composition root (:func:`rostersync.aws.build_deps`) builds the adapters.
 """

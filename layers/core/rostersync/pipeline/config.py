@@ -1,7 +1,10 @@
-"""The pipeline's settings, read once from the environment of a Lambda function (or a test).
+"""The settings of one deployment (resource names and durations) as one pydantic model.
 
-This is the only place the pipeline reads ``os.environ``; everything else is handed a
-:class:`PipelineConfig`. The variable names and defaults are those of ``docs/architecture.md``.
+The variables are those of ``docs/architecture.md``. Resource names have no default: a function
+whose environment lacks one fails at cold start with :class:`SettingsError` naming the variable,
+never later as an AWS error on an empty bucket name. :func:`get_config` is the one read of the
+process environment, made by the composition root (:mod:`rostersync.runtime`) at the first
+invocation of a sandbox; everything else is handed a :class:`PipelineConfig`.
 """
 
 from __future__ import annotations
@@ -10,9 +13,13 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 DEFAULT_HOLD_EXPIRY_SECONDS = 14 * 24 * 3600
+
+
+class SettingsError(RuntimeError):
+    """The environment misses a required variable or holds a value of the wrong kind."""
 
 
 class PipelineConfig(BaseModel):
@@ -20,12 +27,12 @@ class PipelineConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    raw_bucket: str = Field("", alias="RAW_BUCKET")
-    snapshot_bucket: str = Field("", alias="SNAPSHOT_BUCKET")
-    table_name: str = Field("", alias="TABLE_NAME")
-    event_bus_name: str = Field("default", alias="EVENT_BUS_NAME")
-    state_machine_arn: str = Field("", alias="STATE_MACHINE_ARN")
-    sender_email: str = Field("", alias="SENDER_EMAIL")
+    raw_bucket: str = Field(min_length=1, alias="RAW_BUCKET")
+    snapshot_bucket: str = Field(min_length=1, alias="SNAPSHOT_BUCKET")
+    table_name: str = Field(min_length=1, alias="TABLE_NAME")
+    event_bus_name: str = Field("default", min_length=1, alias="EVENT_BUS_NAME")
+    state_machine_arn: str = Field(min_length=1, alias="STATE_MACHINE_ARN")
+    sender_email: str = Field(min_length=1, alias="SENDER_EMAIL")
     quiet_period_seconds: int = Field(300, ge=0, alias="QUIET_PERIOD_SECONDS")
     lock_retry_seconds: int = Field(60, ge=0, alias="LOCK_RETRY_SECONDS")
     hold_expiry_seconds: int = Field(DEFAULT_HOLD_EXPIRY_SECONDS, ge=1, alias="HOLD_EXPIRY_SECONDS")
@@ -38,13 +45,32 @@ class PipelineConfig(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineConfig:
-        """The settings in ``environ`` (default: the process environment); empty values are unset."""
-        source = os.environ if environ is None else environ
+        """The settings in ``environ`` (empty values count as unset); :class:`SettingsError`
+        naming every missing or invalid variable.
+
+        ``environ`` defaults to the process environment (tests); the functions' settings come
+        from :func:`get_config`, read once per cold start.
+        """
+        environ = os.environ if environ is None else environ
         fields = {field.alias for field in cls.model_fields.values() if field.alias}
-        return cls.model_validate({k: v for k, v in source.items() if k in fields and v != ""})
+        try:
+            return cls.model_validate({k: v for k, v in environ.items() if k in fields and v != ""})
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
 
 
 @lru_cache(maxsize=1)
 def get_config() -> PipelineConfig:
     """The process's settings, read on first use (after a test has set the environment)."""
-    return PipelineConfig.from_env()
+    return PipelineConfig.from_env(os.environ)
+
+
+def _describe(exc: ValidationError) -> str:
+    missing = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "missing"]
+    invalid = [f"{e['loc'][0]}={e['input']!r} ({e['msg']})" for e in exc.errors() if e["type"] != "missing"]
+    parts = []
+    if missing:
+        parts.append(f"missing environment variable(s) {', '.join(missing)}")
+    if invalid:
+        parts.append(f"invalid environment variable(s) {'; '.join(invalid)}")
+    return "rostersync settings: " + "; ".join(parts) + " (set them in template.yaml's Globals.Function)"

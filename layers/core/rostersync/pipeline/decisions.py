@@ -1,4 +1,5 @@
-"""Decisions on held syncs: release (all or some schools), reject, retry.
+"""The decide stage, API side: an admin's decision on a held sync (release some or all schools,
+reject, retry).
 
 :func:`submit_decision` is what the release API (and the tests) call. It finds the open decision
 token of the sync behind its opaque hold id, marks it decided with a conditional write (so a
@@ -14,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from rostersync.pipeline.events import Decision
-from rostersync.pipeline.models import AuditEntry, DecisionAction
+from rostersync.pipeline.models import AuditEntry, DecisionAction, DecisionToken, SyncRecord
 from rostersync.pipeline.ports import Repository, TaskGoneError, Workflow
 
 HELD_STATUSES = frozenset({"held", "partially_applied"})
@@ -53,6 +54,53 @@ class DecisionResult(BaseModel):
     decided_at: datetime
 
 
+def _open_hold(
+    repo: Repository, district_id: str, sync_id: str, now: datetime
+) -> tuple[SyncRecord, DecisionToken]:
+    """The sync and its open decision token, or the error saying why there is none to decide."""
+    record = repo.get_sync(district_id, sync_id)
+    if record is None:
+        raise SyncNotFoundError(f"no sync {sync_id} in district {district_id}")
+    if record.hold_id is None:
+        raise NotOnHoldError(f"sync {sync_id} is {record.status}, not on hold")
+    token = repo.get_token(record.hold_id)
+    if token is None or token.district_id != district_id or token.sync_id != sync_id:
+        raise NotOnHoldError(f"sync {sync_id} has no open hold")
+    if token.status == "decided":
+        raise AlreadyDecidedError(f"the hold of sync {sync_id} was already decided ({token.action})")
+    if token.status == "expired" or record.status == "expired":
+        raise HoldExpiredError(f"the hold of sync {sync_id} expired; nothing was applied")
+    if token.status != "open" or record.status not in HELD_STATUSES:
+        raise NotOnHoldError(f"sync {sync_id} is {record.status}, not on hold")
+    if token.expires_at < int(now.timestamp()):
+        raise HoldExpiredError(f"the hold of sync {sync_id} expired; nothing was applied")
+    return record, token
+
+
+def _decided_schools(
+    record: SyncRecord, action: DecisionAction, schools: list[str] | None
+) -> list[str] | None:
+    """The schools a decision names (sorted, once each), checked against the hold."""
+    if action != "release":
+        if schools is not None:
+            raise InvalidDecisionError("only a release names schools")
+        return None
+    if not record.releasable:
+        raise InvalidDecisionError(
+            "this sync's files are invalid: nothing can be released; send the files again or retry"
+        )
+    if schools is None:
+        return None
+    schools = sorted(dict.fromkeys(schools))
+    unknown = [s for s in schools if s not in record.held_schools]
+    if not schools or unknown:
+        raise InvalidDecisionError(
+            f"schools not on hold: {', '.join(unknown) or '(none named)'}; "
+            f"held: {', '.join(record.held_schools) or 'district-wide only'}"
+        )
+    return schools
+
+
 def submit_decision(
     repo: Repository,
     workflow: Workflow,
@@ -75,37 +123,8 @@ def submit_decision(
     (e.g. the hold types acknowledged) go to the audit entry.
     """
     now = now or datetime.now(UTC)
-    record = repo.get_sync(district_id, sync_id)
-    if record is None:
-        raise SyncNotFoundError(f"no sync {sync_id} in district {district_id}")
-    if record.hold_id is None:
-        raise NotOnHoldError(f"sync {sync_id} is {record.status}, not on hold")
-    token = repo.get_token(record.hold_id)
-    if token is None or token.district_id != district_id or token.sync_id != sync_id:
-        raise NotOnHoldError(f"sync {sync_id} has no open hold")
-    if token.status == "decided":
-        raise AlreadyDecidedError(f"the hold of sync {sync_id} was already decided ({token.action})")
-    if token.status == "expired" or record.status == "expired":
-        raise HoldExpiredError(f"the hold of sync {sync_id} expired; nothing was applied")
-    if token.status != "open" or record.status not in HELD_STATUSES:
-        raise NotOnHoldError(f"sync {sync_id} is {record.status}, not on hold")
-    if token.expires_at < int(now.timestamp()):
-        raise HoldExpiredError(f"the hold of sync {sync_id} expired; nothing was applied")
-    if action == "release":
-        if not record.releasable:
-            raise InvalidDecisionError(
-                "this sync's files are invalid: nothing can be released; send the files again or retry"
-            )
-        if schools is not None:
-            schools = sorted(dict.fromkeys(schools))
-            unknown = [s for s in schools if s not in record.held_schools]
-            if not schools or unknown:
-                raise InvalidDecisionError(
-                    f"schools not on hold: {', '.join(unknown) or '(none named)'}; "
-                    f"held: {', '.join(record.held_schools) or 'district-wide only'}"
-                )
-    elif schools is not None:
-        raise InvalidDecisionError("only a release names schools")
+    record, token = _open_hold(repo, district_id, sync_id, now)
+    schools = _decided_schools(record, action, schools)
     # The lock goes back to "active" first, so a newer upload cannot supersede a sync that is
     # being released; if the lock is no longer ours, a newer upload superseded this sync.
     if action != "superseded" and not repo.set_lock_state(district_id, sync_id, "active"):

@@ -1,7 +1,7 @@
 """What each Lambda function accepts: the step models of its steps, parsed in one call.
 
 ``functions/<name>/app.py`` parses its event with the adapter below and hands the model to
-:func:`rostersync.pipeline.steps.run_step`; a step sent to the wrong function is a validation
+:func:`rostersync.pipeline.dispatch.run_step`; a step sent to the wrong function is a validation
 error, not a silent no-op.
 """
 

@@ -1,7 +1,10 @@
-"""The adapters the pipeline's steps are given, as protocols (implemented in ``rostersync.aws``).
+"""The ports of the pipeline: the adapters its stages are given, as protocols, and their errors.
 
-Steps depend on these interfaces only, so the domain never imports boto3 and tests can pass the
-moto-backed adapters or fakes.
+AWS (blob stores, repository, mailer, event bus, workflow, secrets) is implemented in
+:mod:`rostersync.aws`; the :class:`SourcePuller` that reads Clever, OneRoster and SFTP sources in
+:mod:`rostersync.connectors`. Stages depend on these interfaces only, so the pipeline never
+imports boto3, requests or paramiko, and tests (or the local stack) pass the moto-backed adapters
+or fakes through :class:`Deps`.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from rostersync.pipeline.config import PipelineConfig
 from rostersync.pipeline.models import (
@@ -22,7 +25,13 @@ from rostersync.pipeline.models import (
     SyncRecord,
 )
 from rostersync.settings import DistrictSettings
+from rostersync.sources import PullSource
 from rostersync.storage import BlobStore
+
+if TYPE_CHECKING:
+    # The page writer is the pull's output format (shared with the mapping of pulled pages); the
+    # API imports this module and must not load the connectors package for a type.
+    from rostersync.connectors.pages import PageWriter
 
 
 class ObjectInfo(Protocol):
@@ -111,10 +120,71 @@ class Workflow(Protocol):
         ...
 
 
+# --- sources ---------------------------------------------------------------------------------------
+
+SourceHold = Literal["credentials", "disconnected"]
+
+
+class SourceError(Exception):
+    """The source could not be read; ``hold`` names the hold the sync is put on.
+
+    Every connector raises one of these (never a ``requests`` or ``paramiko`` exception), so the
+    pull stage maps them to the hold catalogue without knowing the transport: rejected credentials
+    (401/403, SFTP authentication) are ``credentials``; an unreachable source (connection errors,
+    timeouts, 5xx after retries, a refused host key, Clever's district ``state: error``) is
+    ``disconnected``.
+    """
+
+    hold: SourceHold = "disconnected"
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CredentialsError(SourceError):
+    """The source rejected our credentials (HTTP 401/403, SFTP authentication failed)."""
+
+    hold: SourceHold = "credentials"
+
+
+class DisconnectedError(SourceError):
+    """The source could not be reached after retries, or reports an error state."""
+
+    hold: SourceHold = "disconnected"
+
+
+class HostKeyError(DisconnectedError):
+    """The SFTP server's host key is not the pinned one (changed, or the server is not known)."""
+
+
+class SourcePausedError(Exception):
+    """The source reports that syncing is paused (e.g. Clever's district ``pause_start``/``pause_end``)."""
+
+
+class SourceConfigError(Exception):
+    """The source settings or its secret are incomplete (a failure, not a hold: fix settings)."""
+
+
 class Secrets(Protocol):
     def get_json(self, secret_id: str) -> dict[str, Any]:
         """The secret as a JSON object (a bare string secret is ``{"token": ...}``)."""
         ...
+
+
+class SourcePuller(Protocol):
+    """Reads a pulled district's source (Clever, OneRoster or its SFTP site) into the raw bucket."""
+
+    def pull(self, source: PullSource, writer: PageWriter, today: date) -> None:
+        """Write what ``source`` holds into ``writer``: API pages as NDJSON, or the site's files.
+
+        Raises :class:`SourceError` (the hold the sync is put on), :class:`SourcePausedError`
+        (the sync ends as ``paused``) or :class:`SourceConfigError` (the sync fails).
+        """
+        ...
+
+
+# --- the deps object -------------------------------------------------------------------------------
 
 
 def _utcnow() -> datetime:
@@ -123,7 +193,7 @@ def _utcnow() -> datetime:
 
 @dataclass
 class Deps:
-    """Everything a step may touch, injected by the handler (or a test)."""
+    """Everything a stage may touch, injected by the composition root (or a test)."""
 
     config: PipelineConfig
     raw: RawStore
@@ -133,5 +203,5 @@ class Deps:
     bus: EventBus
     workflow: Workflow
     clock: Callable[[], datetime] = field(default=_utcnow)
-    # Source credentials of pulled districts (the fetch step); None where nothing is pulled.
-    secrets: Secrets | None = None
+    # Reads the sources of pulled districts (the pull stage); None where nothing is pulled.
+    puller: SourcePuller | None = None

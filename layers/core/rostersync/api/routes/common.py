@@ -7,8 +7,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
+from rostersync import runtime
 from rostersync.api.auth import Caller
-from rostersync.api.deps import ApiDeps, current_api_deps
+from rostersync.api.deps import ApiDeps
 
 CALLER_KEY = "caller"
 
@@ -25,4 +26,5 @@ def caller_of(router: Router) -> Caller:
 
 
 def deps() -> ApiDeps:
-    return current_api_deps()
+    """The adapters of this request, from the composition root (:mod:`rostersync.runtime`)."""
+    return runtime.api_deps()

@@ -1,0 +1,195 @@
+"""Value rules applied to every validated table, whatever the format: dates parsed (two-digit
+years pivoted), malformed emails and phones cleared, phones split into number and extension, and
+grades / sex / relationship / contact type put in the canonical vocabulary with the value as sent
+kept in ``<column>_raw``. Every change is reported as an alert naming file, row, header and value;
+the row is always kept. The rules themselves are in :mod:`rostersync.formats.values` and
+:mod:`rostersync.formats.vocab`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rostersync.formats.arrowops import ArrayLike, null_where
+from rostersync.formats.raw import RawTable
+from rostersync.formats.values import parse_dates, split_phones
+from rostersync.formats.vocab import (
+    CONTACT_TYPES,
+    GRADE_LISTS,
+    GRADES,
+    RELATIONSHIPS,
+    SEXES,
+    Vocabulary,
+    canonical,
+)
+from rostersync.issues import ALERT, row_issues
+from rostersync.model import RAW_SUFFIX, ROW_COLUMN
+from rostersync.settings import EMAIL_PATTERN
+
+_PERSON_VOCABULARY = {"grade": GRADE_LISTS, "gender": SEXES}
+# Columns put in a canonical vocabulary, per entity; the value as sent goes to ``<column>_raw``.
+VOCABULARY_COLUMNS: dict[str, dict[str, Vocabulary]] = {
+    "schools": {"low_grade": GRADES, "high_grade": GRADES},
+    "courses": {"grades": GRADE_LISTS},
+    "sections": {"grade": GRADE_LISTS},
+    "students": _PERSON_VOCABULARY,
+    "teachers": _PERSON_VOCABULARY,
+    "staff": _PERSON_VOCABULARY,
+    "contacts": _PERSON_VOCABULARY,
+    "contact_links": {"relationship": RELATIONSHIPS, "contact_type": CONTACT_TYPES},
+}
+_EXPECTED = {
+    GRADES.name: "a grade code IT, PR, PK, TK, KG, 01-13, PS, UG or Other, or a spelling of one such "
+    "as Kindergarten, K, 1, 1st or First grade",
+    SEXES.name: "male, female, other or unspecified; M, F, X and U are read too",
+    RELATIONSHIPS.name: ", ".join(RELATIONSHIPS.codes),
+    CONTACT_TYPES.name: ", ".join(CONTACT_TYPES.codes),
+}
+BIRTH_DATE_COLUMNS = ("birth_date",)
+
+
+def column_alerts(
+    raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str
+) -> list[pa.Table]:
+    """One alert per row of ``table`` under ``mask``, naming ``column``'s file, header and value."""
+    mask = pc.fill_null(mask, False)
+    if not pc.any(mask).as_py():
+        return []
+    src = raw.source(column)
+    row_column = src.row_column if src.row_column in table.column_names else ROW_COLUMN
+    return [
+        row_issues(
+            table,
+            mask,
+            severity=ALERT,
+            file=src.file,
+            column=src.column,
+            message=message,
+            value_column=column,
+            row_column=row_column,
+        )
+    ]
+
+
+class ValueCleaner:
+    """The value rules for one validation run (its "today" and the district's phone region)."""
+
+    def __init__(self, today: date, phone_region: str) -> None:
+        self.today = today
+        self.phone_region = phone_region
+        self.issues: list[pa.Table] = []
+
+    def _alert(self, raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str) -> None:
+        self.issues += column_alerts(raw, table, mask, column, message)
+
+    def clean(self, raw: RawTable, table: pa.Table) -> tuple[pa.Table, list[pa.Table]]:
+        """``table`` with dates parsed, bad emails and phones cleared, phones split, vocabulary
+        columns canonical (``*_raw`` added); and the alerts raised."""
+        self.issues = []
+        table = self._dates(raw, table)
+        table = self._emails(raw, table)
+        table = self._phones(raw, table)
+        table = self._vocabulary(raw, table)
+        table = self._enums(raw, table)
+        return table, self.issues
+
+    def _dates(self, raw: RawTable, table: pa.Table) -> pa.Table:
+        names = table.column_names
+        for fld in raw.spec.schema:
+            if fld.type != pa.date32() or fld.name not in names:
+                continue
+            values = table.column(fld.name)
+            if pa.types.is_date32(values.type):
+                continue
+            birth = fld.name in BIRTH_DATE_COLUMNS
+            parsed = parse_dates(values, today=self.today, past_only=birth)
+            bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
+            if pc.any(bad).as_py():
+                pivot = "never in the future" if birth else "within 50 years of today"
+                self._alert(
+                    raw,
+                    table,
+                    bad,
+                    fld.name,
+                    "Not a valid date (use YYYY-MM-DD, MM/DD/YYYY or M/D/YY; a two-digit year is read "
+                    f"as the year {pivot}); the value was ignored.",
+                )
+            table = table.set_column(names.index(fld.name), fld.name, parsed)
+        return table
+
+    def _emails(self, raw: RawTable, table: pa.Table) -> pa.Table:
+        names = table.column_names
+        if "email" not in names:
+            return table
+        values = table.column("email")
+        bad = pc.and_(pc.is_valid(values), pc.invert(pc.match_substring_regex(values, EMAIL_PATTERN)))
+        if pc.any(bad).as_py():
+            self._alert(raw, table, bad, "email", "Not a valid email address; the value was ignored.")
+            table = table.set_column(names.index("email"), "email", null_where(values, bad))
+        return table
+
+    def _phones(self, raw: RawTable, table: pa.Table) -> pa.Table:
+        names = table.column_names
+        if "phone" not in names:
+            return table
+        phones = split_phones(table.column("phone"), self.phone_region)
+        if pc.any(phones.wrong_length).as_py():
+            self._alert(
+                raw,
+                table,
+                phones.wrong_length,
+                "phone",
+                "Not a valid phone number (it needs 7 to 15 digits); the value was ignored.",
+            )
+        if pc.any(phones.unreadable).as_py():
+            self._alert(
+                raw,
+                table,
+                phones.unreadable,
+                "phone",
+                "Not a phone number that can be read without guessing (write the number in digits and "
+                "an extension as x218, ext. 218 or #218); the value was ignored.",
+            )
+        table = table.set_column(names.index("phone"), "phone", phones.number)
+        extension = pa.field("phone_extension", pa.string())
+        return table.add_column(names.index("phone") + 1, extension, phones.extension)
+
+    def _vocabulary(self, raw: RawTable, table: pa.Table) -> pa.Table:
+        for column, vocabulary in VOCABULARY_COLUMNS.get(raw.entity, {}).items():
+            if column not in table.column_names:
+                continue
+            values = table.column(column)
+            mapped, unknown = canonical(values, vocabulary)
+            if pc.any(unknown).as_py():
+                self._alert(
+                    raw,
+                    table,
+                    unknown,
+                    column,
+                    f"Not a known {vocabulary.name} (expected {_EXPECTED[vocabulary.name]}); it was kept "
+                    "as sent.",
+                )
+            table = table.set_column(table.column_names.index(column), column, mapped)
+            table = table.append_column(column + RAW_SUFFIX, values)
+        return table
+
+    def _enums(self, raw: RawTable, table: pa.Table) -> pa.Table:
+        names = table.column_names
+        handled = VOCABULARY_COLUMNS.get(raw.entity, {})
+        for column, allowed in raw.enums.items():
+            if column not in names or column in handled:
+                continue
+            values = table.column(column)
+            bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(allowed))))
+            if pc.any(bad).as_py():
+                self._alert(
+                    raw,
+                    table,
+                    bad,
+                    column,
+                    f"Not one of the documented values ({', '.join(allowed)}); it was kept as sent.",
+                )
+        return table

@@ -1,0 +1,123 @@
+"""OneRoster 1.1 and 1.2 CSV (IMS bulk CSV binding) into canonical raw tables.
+
+:func:`read_oneroster` reads a set from a directory: the manifest decides which files are read
+(:mod:`.manifest`), each file is read by :mod:`rostersync.formats.csvio`, then
+:func:`read_oneroster_tables` maps the tables: orgs and their hierarchy (:mod:`.orgs`), users and
+their roles (:mod:`.roles`, :mod:`.people`, :mod:`.contacts`), then classes, enrollments, terms and
+courses (:mod:`.classes`). :func:`read_oneroster_tables` is public so that data pulled from a
+OneRoster REST API, laid out as the CSV files' tables, follows exactly the same rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+
+from rostersync.formats.csvio import CsvFile, FileSpec, find_files, read_file_set
+from rostersync.formats.oneroster.classes import read_classes, read_courses, read_terms
+from rostersync.formats.oneroster.common import Context
+from rostersync.formats.oneroster.manifest import plan_files
+from rostersync.formats.oneroster.orgs import read_orgs
+from rostersync.formats.oneroster.people import read_people
+from rostersync.formats.oneroster.specs import (
+    ACADEMIC_SESSIONS,
+    CLASSES,
+    COURSES,
+    DEMOGRAPHICS,
+    ENROLLMENTS,
+    ORGS,
+    ROLES,
+    USERS_11,
+    USERS_12,
+)
+from rostersync.formats.raw import NOTES_SCHEMA, RawRoster
+from rostersync.issues import ALERT, ISSUE_SCHEMA, InvalidFilesError, concat_issues
+from rostersync.model import ENTITY_BY_NAME, UNKNOWN_SCHEMA
+from rostersync.roster import FORMAT_ONEROSTER_12_CSV
+
+
+def read_oneroster_tables(
+    files: Mapping[str, CsvFile],
+    fmt: str,
+    *,
+    directory: Path,
+    issues: Sequence[pa.Table] = (),
+    source_format: str | None = None,
+) -> RawRoster:
+    """Map already-read OneRoster tables (by CSV file name, e.g. ``"users.csv"``) to raw tables.
+
+    ``fmt`` picks the 1.1 or 1.2 rules; a file missing from ``files`` is not supplied, so the
+    entities it carries are carried forward. ``source_format`` is recorded on the result
+    (default ``fmt``); ``issues`` found while reading the files are kept in front of the reader's.
+    """
+    ctx = Context(dict(files), fmt)
+    org_map = read_orgs(ctx)
+    read_people(ctx, org_map)
+    read_classes(ctx, org_map)
+    read_terms(ctx)
+    read_courses(ctx, org_map)
+    if "sections" in ctx.tables and not ctx.supplied("enrollments.csv"):
+        ctx.issues.append(
+            pa.Table.from_pylist(
+                [
+                    {
+                        "severity": ALERT,
+                        "file": "enrollments.csv",
+                        "row": 1,
+                        "column": "",
+                        "value": "enrollments.csv",
+                        "message": "enrollments.csv was not sent, so the classes of this set have no "
+                        "teachers (teachers come from teacher enrollments).",
+                    }
+                ],
+                schema=ISSUE_SCHEMA,
+            )
+        )
+    missing = frozenset(name for name in ENTITY_BY_NAME if name not in ctx.tables)
+    return RawRoster(
+        source_format or fmt,
+        Path(directory),
+        ctx.tables,
+        missing=missing,
+        issues=concat_issues([*issues, *ctx.issues]),
+        unknown=pa.concat_tables(ctx.unknown) if ctx.unknown else UNKNOWN_SCHEMA.empty_table(),
+        notes=pa.concat_tables(ctx.notes) if ctx.notes else NOTES_SCHEMA.empty_table(),
+    )
+
+
+def _specs(fmt: str) -> tuple[list[FileSpec], list[FileSpec]]:
+    v12 = fmt == FORMAT_ONEROSTER_12_CSV
+    required = [ORGS, USERS_12 if v12 else USERS_11, CLASSES, ENROLLMENTS, ACADEMIC_SESSIONS, COURSES]
+    if v12:
+        required.append(ROLES)
+    # userProfiles.csv (1.2) holds application logins, which the canonical model does not keep:
+    # it is accepted but not read.
+    return required, [DEMOGRAPHICS]
+
+
+def read_oneroster(directory: Path, fmt: str) -> RawRoster:
+    """Read a OneRoster 1.1 or 1.2 CSV set; raises InvalidFilesError listing every file problem."""
+    found = find_files(Path(directory))
+    required, optional = _specs(fmt)
+    plan = plan_files(found, required, optional)
+    if plan.problems:
+        raise InvalidFilesError(plan.problems, fmt)
+    if "courses.csv" in plan.absent:
+        # Without courses a class may have no course.
+        classes = dataclasses.replace(
+            CLASSES, required=tuple(h for h in CLASSES.required if h != "courseSourcedId")
+        )
+        plan.read = [classes if spec is CLASSES else spec for spec in plan.read]
+    to_read = [s for s in plan.read if s not in optional]
+    read = read_file_set(found, to_read, [s for s in plan.read if s in optional])
+    if read.problems:
+        raise InvalidFilesError(read.problems, fmt)
+    return read_oneroster_tables(
+        read.files, fmt, directory=Path(directory), issues=[*plan.alerts, *read.alerts]
+    )
+
+
+__all__ = ["read_oneroster", "read_oneroster_tables"]

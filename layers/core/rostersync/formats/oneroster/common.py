@@ -1,0 +1,105 @@
+"""State shared by the steps of the OneRoster reader, and the helpers they all use.
+
+A OneRoster bulk file lists every record with a ``status``: ``active`` records are the set,
+``tobedeleted`` records are explicit deletions. A deleted record is simply not part of the
+staged set (so the diff counts it as a removal, and holds weigh it like any removal); the reader
+also remembers the deleted IDs so that what belongs to them (enrollments of a deleted class or
+user, links to a deleted guardian, classes of a deleted school) is left out the same way instead
+of becoming reference errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rostersync.formats.arrowops import ArrayLike, as_array
+from rostersync.formats.csvio import CsvFile
+from rostersync.formats.raw import NOTES_SCHEMA, REJECTED_COLUMN, RawTable
+from rostersync.issues import ALERT, row_issues
+from rostersync.model import ROW_COLUMN, UNKNOWN_SCHEMA
+
+TOBEDELETED = "tobedeleted"
+EMPTY_IDS = pa.array([], pa.string())
+PEOPLE = ("students", "teachers", "staff", "contacts", "contact_links")
+
+
+def split_status(csv: CsvFile, key: str) -> tuple[CsvFile, pa.Array]:
+    """(the file without its ``tobedeleted`` rows, the IDs deleted and not also sent as active)."""
+    if not csv.has("status"):
+        return csv, EMPTY_IDS
+    deleted = pc.fill_null(pc.equal(pc.utf8_lower(csv.table.column("status")), TOBEDELETED), False)
+    if not pc.any(deleted).as_py():
+        return csv, EMPTY_IDS
+    active = CsvFile(csv.name, csv.table.filter(pc.invert(deleted)), csv.headers)
+    ids = as_array(csv.table.filter(deleted).column(key).drop_null()) if csv.has(key) else EMPTY_IDS
+    if csv.has(key):
+        ids = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=as_array(active.table.column(key)))))
+    return active, as_array(ids)
+
+
+def select(table: pa.Table, names: Iterable[str]) -> pa.Table:
+    """``names`` that the table has, plus ``_row`` and the rejected flag when present."""
+    wanted = [n for n in names if n in table.column_names and n not in (ROW_COLUMN, REJECTED_COLUMN)]
+    helpers = [n for n in (ROW_COLUMN, REJECTED_COLUMN) if n in table.column_names]
+    return table.select(wanted + helpers)
+
+
+def unknown_values(values: ArrayLike, allowed: tuple[str, ...]) -> ArrayLike:
+    return pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(allowed))))
+
+
+def column_or_nulls(table: pa.Table, column: str) -> ArrayLike:
+    if column in table.column_names:
+        return table.column(column)
+    return pa.nulls(table.num_rows, pa.string())
+
+
+@dataclass
+class Context:
+    """What the reader steps share: the files read, what they produce, and what they learnt."""
+
+    files: dict[str, CsvFile]
+    fmt: str
+    issues: list[pa.Table] = field(default_factory=list)
+    unknown: list[pa.Table] = field(default_factory=list)
+    notes: list[pa.Table] = field(default_factory=list)
+    tables: dict[str, RawTable] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)
+    deleted_users: pa.Array = field(default_factory=lambda: EMPTY_IDS)
+    deleted_classes: pa.Array = field(default_factory=lambda: EMPTY_IDS)
+
+    def supplied(self, name: str) -> bool:
+        return name in self.files
+
+    def alert(
+        self, csv: CsvFile, mask: ArrayLike, column: str, message: str, value: str | None = None
+    ) -> None:
+        self.issues.append(
+            row_issues(
+                csv.table,
+                mask,
+                severity=ALERT,
+                file=csv.name,
+                column=csv.headers.get(column, column),
+                message=message,
+                value_column=value or column,
+            )
+        )
+
+    def note(self, entity: str, keys: ArrayLike, note: ArrayLike | str) -> None:
+        """Record what is true of ``keys``, which are not records of ``entity``."""
+        keys = as_array(keys)
+        notes = pa.repeat(pa.scalar(note), len(keys)) if isinstance(note, str) else as_array(note)
+        self.notes.append(
+            pa.Table.from_arrays([pa.repeat(pa.scalar(entity), len(keys)), keys, notes], schema=NOTES_SCHEMA)
+        )
+
+    def mark_unknown(self, entity: str, keys: ArrayLike) -> None:
+        keys = as_array(keys)
+        self.unknown.append(
+            pa.table({"entity": pa.repeat(pa.scalar(entity), len(keys)), "key": keys}).cast(UNKNOWN_SCHEMA)
+        )

@@ -1,0 +1,115 @@
+"""Contacts and student-contact links from ``agentSourcedIds``.
+
+A link may be stated from the student's side, the guardian's side or both; it is kept once (its
+first mention in file order). The link's relationship is the guardian's role (``Parent``,
+``Guardian``, ``Relative``); a contact's school is that of the first student it is linked to. A
+link to a user marked tobedeleted is removed with that user. A link to someone who is neither a
+student nor a contact is kept as stated, so validation reports what that user really is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rostersync.formats.arrowops import as_array, explode, first_mask, split_list
+from rostersync.formats.oneroster.common import Context
+from rostersync.formats.oneroster.specs import SEXES
+from rostersync.formats.raw import RawTable, Source
+from rostersync.model import ROW_COLUMN
+
+CONTACT_ROLE = "_contact_role"
+
+
+def _links(students: pa.Table, contacts: pa.Table, deleted: pa.Array) -> pa.Table:
+    s_parents, s_agents = explode(split_list(students.column("agents")))
+    c_parents, c_agents = explode(split_list(contacts.column("agents")))
+    # Positions of both ends in the students and contacts tables (null: not such a user).
+    student_at = pa.concat_arrays(
+        [
+            s_parents.cast(pa.int64()),
+            pc.index_in(c_agents, value_set=as_array(students.column("person_id"))).cast(pa.int64()),
+        ]
+    )
+    contact_at = pa.concat_arrays(
+        [
+            pc.index_in(s_agents, value_set=as_array(contacts.column("person_id"))).cast(pa.int64()),
+            c_parents.cast(pa.int64()),
+        ]
+    )
+    links = pa.table(
+        {
+            "student_id": pa.concat_arrays(
+                [as_array(pc.take(students.column("person_id"), s_parents)), as_array(c_agents)]
+            ),
+            "contact_id": pa.concat_arrays(
+                [as_array(s_agents), as_array(pc.take(contacts.column("person_id"), c_parents))]
+            ),
+            ROW_COLUMN: pa.concat_arrays(
+                [
+                    as_array(pc.take(students.column(ROW_COLUMN), s_parents)),
+                    as_array(pc.take(contacts.column(ROW_COLUMN), c_parents)),
+                ]
+            ),
+            "_student_at": student_at,
+            "_contact_at": contact_at,
+        }
+    )
+    # A link to a user marked tobedeleted goes with that user.
+    gone = pc.or_(
+        pc.is_in(links.column("student_id"), value_set=deleted),
+        pc.is_in(links.column("contact_id"), value_set=deleted),
+    )
+    links = links.filter(pc.invert(gone))
+    # The same link is usually stated from both sides: keep the first mention in file order.
+    student_np = pc.fill_null(links.column("_student_at"), -1).to_numpy()
+    contact_np = pc.fill_null(links.column("_contact_at"), -1).to_numpy()
+    pair = np.where(
+        (student_np >= 0) & (contact_np >= 0), student_np * max(contacts.num_rows, 1) + contact_np, -1
+    )
+    order = np.argsort(as_array(links.column(ROW_COLUMN)).to_numpy(), kind="stable")
+    return links.take(pa.array(order[first_mask(pair[order])]))
+
+
+def read_contacts(
+    ctx: Context, contacts: pa.Table, sources: dict[str, Source], required: dict[str, str | None]
+) -> None:
+    students = ctx.tables["students"].table
+    csv = ctx.files["users.csv"]
+    links = _links(students, contacts, ctx.deleted_users)
+    student_at = links.column("_student_at")
+    contact_at = links.column("_contact_at")
+    links = links.drop_columns(["_student_at", "_contact_at"])
+    links = links.append_column("school_id", pc.take(students.column("school_id"), student_at))
+    role = pc.take(contacts.column(CONTACT_ROLE), contact_at)
+    links = links.append_column("relationship", pc.utf8_capitalize(role))
+    links = links.append_column("contact_type", pa.nulls(links.num_rows, pa.string()))
+    # A contact's school is that of the first student (in file order) it is linked to.
+    schooled = np.flatnonzero(
+        pc.and_(pc.is_valid(contact_at), pc.is_valid(links.column("school_id"))).to_numpy(
+            zero_copy_only=False
+        )
+    )
+    owner = pc.take(contact_at, pa.array(schooled)).to_numpy(zero_copy_only=False)
+    first_link = np.full(contacts.num_rows, -1, dtype=np.int64)
+    first_link[owner[::-1]] = schooled[::-1]  # the last write is the earliest link
+    school = pc.take(links.column("school_id"), pa.array(first_link, mask=first_link < 0))
+    contacts = contacts.drop_columns(["school_id", "school_ids"]).append_column("school_id", school)
+    agents = csv.source("agents", "agentSourcedIds")
+    ctx.tables["contacts"] = RawTable(
+        "contacts",
+        contacts,
+        csv.name,
+        {**sources, "school_id": agents},
+        required=dict(required),
+        enums={"gender": SEXES},
+    )
+    ctx.tables["contact_links"] = RawTable(
+        "contact_links",
+        links,
+        csv.name,
+        {"student_id": agents, "contact_id": agents, "school_id": agents, "relationship": sources["_role"]},
+        required={"student_id": None, "contact_id": None},
+        deduplicated=True,
+    )

@@ -1,0 +1,78 @@
+"""Silent gaps made visible: records that are valid but that a vendor's product would trip over.
+
+Each check is an alert (the record is kept): a class without a course, a class left without a
+teacher, a school without students, a contact with neither a phone number nor an email address.
+The checks run on validated rows (after errors were left out and bad phones and emails cleared),
+so they describe what will actually be synced. Whole-column Arrow kernels, no loop over rows.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rostersync.cleaning import column_alerts
+from rostersync.formats.raw import RawTable
+
+
+def section_gaps(raw: RawTable, sections: pa.Table, teachers_file: str | None) -> list[pa.Table]:
+    """Sections without a course, and sections without any teacher left."""
+    issues: list[pa.Table] = []
+    names = sections.column_names
+    if "course_id" in names:
+        header = raw.source("course_id").column
+        issues += column_alerts(
+            raw,
+            sections,
+            pc.is_null(sections.column("course_id")),
+            "course_id",
+            f"This section has no course ({header} is empty); it was kept without a course.",
+        )
+    if "teacher_ids" in names:
+        lists = sections.column("teacher_ids")
+        empty = pc.fill_null(pc.equal(pc.list_value_length(lists), 0), True)
+        where = f"in {teachers_file} " if teachers_file else ""
+        issues += column_alerts(
+            raw,
+            sections,
+            empty,
+            "section_id",
+            f"This section has no teacher: none was sent, or none of its teachers is {where}(or they "
+            "were left out because of errors). It was kept without a teacher.",
+        )
+    return issues
+
+
+def contact_gaps(raw: RawTable, contacts: pa.Table) -> list[pa.Table]:
+    """Contacts with neither a (valid) phone number nor a (valid) email address."""
+    names = contacts.column_names
+    phone = contacts.column("phone") if "phone" in names else pa.nulls(contacts.num_rows, pa.string())
+    email = contacts.column("email") if "email" in names else pa.nulls(contacts.num_rows, pa.string())
+    unreachable = pc.and_(pc.is_null(phone), pc.is_null(email))
+    return column_alerts(
+        raw,
+        contacts,
+        unreachable,
+        "person_id",
+        "This contact has neither a phone number nor an email address that can be used, so they "
+        "cannot be reached; the contact was kept.",
+    )
+
+
+def school_gaps(raw: RawTable, schools: pa.Table, students: pa.Table, students_file: str) -> list[pa.Table]:
+    """Schools that no kept student belongs to (by ``school_id`` or ``school_ids``)."""
+    if schools.num_rows == 0:
+        return []
+    parts = [students.column("school_id").drop_null()]
+    if "school_ids" in students.column_names:
+        parts.append(pc.list_flatten(students.column("school_ids")).drop_null())
+    present = pa.chunked_array([c for p in parts for c in pa.chunked_array(p).chunks], pa.string())
+    empty = pc.invert(pc.is_in(schools.column("school_id"), value_set=present.combine_chunks()))
+    return column_alerts(
+        raw,
+        schools,
+        empty,
+        "school_id",
+        f"No student in {students_file} belongs to this school (or all of them were left out because "
+        "of errors); the school was kept.",
+    )

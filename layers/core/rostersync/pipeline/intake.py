@@ -1,0 +1,246 @@
+"""The intake stage: an upload arrives, the set settles, the sync takes the district's lock.
+
+:func:`arrival` turns an S3 "Object Created" event under ``inbox/<district>/`` into one execution
+of the sync state machine, named after the upload so a duplicated event starts nothing new.
+:func:`settle` runs after the quiet period: is this still the newest upload, and is the file set
+complete? :func:`lock` takes the district's lock (superseding a held sync) and reports a pause
+window of today. A rollback skips the inbox: its input is an accepted version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rostersync.formats.detect import (
+    CLEVER_REQUIRED,
+    ONEROSTER_12_REQUIRED,
+    ONEROSTER_REQUIRED,
+    declared_absent,
+    manifest_version,
+    read_manifest,
+    sds_21_required,
+)
+from rostersync.pipeline.events import (
+    ArrivalOutput,
+    LockInput,
+    LockOutput,
+    S3ObjectCreatedEvent,
+    SettleInput,
+    SettleOutput,
+)
+from rostersync.pipeline.layout import file_name, inbox_files, upload_id
+from rostersync.pipeline.models import AuditEntry, SyncRecord
+from rostersync.pipeline.ports import Deps, TaskGoneError
+from rostersync.settings import DistrictSettings
+
+log = logging.getLogger(__name__)
+
+_DISTRICT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The "format" a rollback's input is read in: an accepted snapshot version.
+ROLLBACK_FORMAT = "snapshot"
+
+
+def hold_timeout_seconds(settings: DistrictSettings, default_seconds: int) -> int:
+    """The district's ``hold_expiry_days`` when it set one, else the deployment's default."""
+    if "hold_expiry_days" in settings.model_fields_set:
+        return settings.hold_expiry_days * 86400
+    return default_seconds
+
+
+def missing_files(names: list[str], manifest: dict[str, str] | None = None) -> tuple[str | None, list[str]]:
+    """The format a set of file names is for, and the required files it still lacks.
+
+    OneRoster when a ``manifest.csv`` is present (1.2 needs ``roles.csv`` too, when the manifest
+    says 1.2), SDS v2.1 when SDS file names are (``detect.sds_21_required``), else Clever-style CSV.
+    """
+    present = {n.lower() for n in names}
+    required: tuple[str, ...]
+    sds = sds_21_required(present)
+    if sds is not None:
+        fmt, required = "sds_2.1_csv", sds
+    elif "manifest.csv" in present:
+        version = manifest_version(manifest or {}) or ""
+        if version.startswith("1.2") or (not version and "roles.csv" in present):
+            fmt, required = "oneroster_1.2_csv", ONEROSTER_12_REQUIRED
+        else:
+            fmt, required = "oneroster_1.1_csv", ONEROSTER_REQUIRED
+    else:
+        fmt, required = "clever_csv", CLEVER_REQUIRED
+    absent = declared_absent(manifest or {})
+    return fmt, [r for r in required if r.lower() not in present and r.lower() not in absent]
+
+
+def _read_manifest_properties(data: bytes) -> dict[str, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "manifest.csv"
+        path.write_bytes(data)
+        return read_manifest(path)
+
+
+def arrival(event: S3ObjectCreatedEvent, deps: Deps) -> ArrivalOutput:
+    """An object landed in the raw bucket: start the district's sync under a deterministic name.
+
+    Keys outside ``inbox/<district_id>/<file>`` are ignored. The execution name is
+    ``<district_id>-<upload id>``, so a duplicated S3 event starts nothing new.
+    """
+    key = event.detail.object.key
+    bucket = event.detail.bucket.name
+    if deps.config.raw_bucket and bucket != deps.config.raw_bucket:
+        return ArrivalOutput(started=False, reason=f"not the raw bucket: {bucket}")
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] != "inbox" or not _DISTRICT_RE.match(parts[1]) or not parts[2]:
+        return ArrivalOutput(started=False, reason="not an inbox file")
+    district_id = parts[1]
+    tag = event.detail.object.sequencer or event.detail.object.etag
+    sync_id = f"{district_id}-{upload_id(key, tag)}"
+    payload = {
+        "district_id": district_id,
+        "sync_id": sync_id,
+        "trigger": "upload",
+        "object_key": key,
+        "quiet_seconds": deps.config.quiet_period_seconds,
+        "lock_retry_seconds": deps.config.lock_retry_seconds,
+    }
+    duplicate = ArrivalOutput(
+        started=False, district_id=district_id, sync_id=sync_id, reason="duplicate event"
+    )
+    if deps.repo.get_sync(district_id, sync_id) is not None:
+        return duplicate
+    # Step Functions answers a repeated name (and input) of a running execution with that
+    # execution, and ExecutionAlreadyExists once it has ended: either way nothing new starts.
+    arn = deps.workflow.start(sync_id, payload)
+    if arn is None:
+        return duplicate
+    now = deps.clock()
+    created = deps.repo.create_sync(
+        SyncRecord(
+            district_id=district_id,
+            sync_id=sync_id,
+            status="waiting",
+            reason="quiet period after the last upload",
+            trigger="upload",
+            upload=key,
+            execution_arn=arn,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    if not created:  # the execution's first step got there first (zero quiet period)
+        deps.repo.update_sync(district_id, sync_id, now, execution_arn=arn, trigger="upload", upload=key)
+    return ArrivalOutput(started=True, district_id=district_id, sync_id=sync_id)
+
+
+def settle(inp: SettleInput, deps: Deps) -> SettleOutput:
+    """After the quiet period: is this still the newest upload, and is the set complete?
+
+    A rollback reads an accepted version, not the inbox: it is always ready."""
+    if inp.trigger == "rollback":
+        return SettleOutput(outcome="ready", format=ROLLBACK_FORMAT)
+    now = deps.clock()
+    files = inbox_files(deps.raw, inp.district_id)
+
+    def end(outcome: str, reason: str, **extra: Any) -> SettleOutput:
+        status = "coalesced" if outcome == "coalesced" else "waiting"
+        deps.repo.update_sync(inp.district_id, inp.sync_id, now, status=status, reason=reason)
+        return SettleOutput.model_validate(
+            {"outcome": outcome, "reason": reason, "files": len(files), **extra}
+        )
+
+    if inp.object_key is not None:
+        mine = next((o for o in files if o.key == inp.object_key), None)
+        if mine is None:
+            return end("coalesced", f"{file_name(inp.object_key)} is no longer in the inbox")
+        newer = [o for o in files if o.last_modified > mine.last_modified]
+        if newer:
+            return end("coalesced", f"a later upload ({file_name(newer[-1].key)}) takes over")
+    names = [file_name(o.key) for o in files]
+    manifest_key = next((o.key for o in files if file_name(o.key).lower() == "manifest.csv"), None)
+    manifest = _read_manifest_properties(deps.raw.get(manifest_key)) if manifest_key else None
+    fmt, missing = missing_files(names, manifest)
+    if missing:
+        return end(
+            "waiting", f"incomplete file set: missing {', '.join(missing)}", format=fmt, missing=missing
+        )
+    # Files uploaded in the same second all look "newest": the first sync to claim this exact
+    # set (keys, ETags, times) processes it and the others coalesce.
+    fingerprint = hashlib.sha256(
+        "\n".join(f"{o.key}|{o.etag}|{o.last_modified.isoformat()}" for o in files).encode()
+    ).hexdigest()
+    if not deps.repo.claim(inp.district_id, f"UPLOAD#{fingerprint}", now, owner=inp.sync_id):
+        return end("coalesced", "the same file set is processed by another sync", format=fmt)
+    return SettleOutput(outcome="ready", format=fmt, files=len(files))
+
+
+def _supersede(inp: LockInput, deps: Deps, held_owner: str, now: datetime) -> bool:
+    """Take the lock from a *held* sync: decide its token as ``superseded`` (conditional, so an
+    admin's concurrent decision wins or loses cleanly), move the lock, resume its execution."""
+    record = deps.repo.get_sync(inp.district_id, held_owner)
+    if record is None or record.hold_id is None:
+        return False
+    if not deps.repo.decide_token(record.hold_id, "superseded", f"sync:{inp.sync_id}", now):
+        return False  # decided meanwhile: that sync is moving on, wait for it
+    token = deps.repo.get_token(record.hold_id)
+    taken = deps.repo.take_over_lock(inp.district_id, held_owner, inp.sync_id, now)
+    if token is not None:
+        try:
+            deps.workflow.send_success(
+                token.task_token, {"action": "superseded", "schools": None, "actor": f"sync:{inp.sync_id}"}
+            )
+        except TaskGoneError:
+            log.info("held sync %s had already timed out", held_owner)
+    deps.repo.put_audit(
+        AuditEntry(
+            district_id=inp.district_id,
+            at=now,
+            actor=f"sync:{inp.sync_id}",
+            action="superseded",
+            sync_id=held_owner,
+        )
+    )
+    return taken
+
+
+def lock(inp: LockInput, deps: Deps) -> LockOutput:
+    """Take the district's lock (conditional write); supersede a held sync; check the pause."""
+    now = deps.clock()
+    settings = deps.repo.get_settings(inp.district_id)
+    timeout = hold_timeout_seconds(settings, deps.config.hold_expiry_seconds)
+    acquired = deps.repo.acquire_lock(inp.district_id, inp.sync_id, now)
+    superseded = None
+    owner = inp.sync_id
+    if not acquired:
+        current = deps.repo.get_lock(inp.district_id)
+        if current is None:
+            acquired = deps.repo.acquire_lock(inp.district_id, inp.sync_id, now)
+        elif current.state == "held" and _supersede(inp, deps, current.owner, now):
+            acquired, superseded = True, current.owner
+        else:
+            owner = current.owner
+    if not acquired:
+        deps.repo.update_sync(
+            inp.district_id, inp.sync_id, now, status="waiting", reason=f"waiting for sync {owner} to finish"
+        )
+        return LockOutput(acquired=False, owner=owner, hold_timeout_seconds=timeout)
+    window = settings.paused_on(now.date())
+    deps.repo.update_sync(
+        inp.district_id,
+        inp.sync_id,
+        now,
+        status="running",
+        reason=None,
+        trigger=inp.trigger,
+        upload=inp.object_key,
+    )
+    return LockOutput(
+        acquired=True,
+        paused=window is not None,
+        owner=inp.sync_id,
+        superseded_sync_id=superseded,
+        hold_timeout_seconds=timeout,
+    )

@@ -1,0 +1,313 @@
+"""The release stage: apply what is released (plan, promote a version, publish), then notify.
+
+:func:`plan_release` is pure: from the sync's progress and the admin's choice of schools it
+decides what this apply releases and what the progress becomes, or refuses (invalid files,
+schools not on hold). :func:`apply` carries the plan out: it applies the released part of the
+change set to the accepted version, promotes the new version (a conditional create with
+``writer=sync_id``, so a retried apply returns the version it already promoted), writes the
+applied changes, puts ``RosterChangesApplied`` once per version and records the schools as
+connected. :func:`notify` emails the admins what was applied, once per apply.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow.compute as pc
+
+from rostersync import reports
+from rostersync.changes import ChangeSet
+from rostersync.diff import apply_changes
+from rostersync.pipeline import emails
+from rostersync.pipeline.changesets import (
+    change_counts,
+    change_schools,
+    only_schools,
+    read_change_set,
+    without_schools,
+    write_change_set,
+)
+from rostersync.pipeline.events import ApplyInput, ApplyOutput, NotifyInput, NotifyOutput, Progress
+from rostersync.pipeline.layout import district_prefix
+from rostersync.pipeline.models import SchoolStatus, SyncStatus
+from rostersync.pipeline.ports import Deps
+from rostersync.pipeline.stage import accepted_roster
+from rostersync.snapshot import join_key, promote_version, read_snapshot, version_prefix
+
+APPLIED_DETAIL_TYPE = "RosterChangesApplied"
+
+
+# --- the release plan (pure) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    """What one apply releases, decided from the progress and the admin's choice alone.
+
+    ``schools`` None applies every change not yet applied (the sync is complete afterwards);
+    otherwise only the changes of those schools, and the rest stay on hold. ``released`` are the
+    held schools whose hold this apply lifts.
+    """
+
+    progress: Progress
+    schools: list[str] | None
+    released: list[str]
+
+    @property
+    def complete(self) -> bool:
+        return self.schools is None
+
+    @property
+    def status(self) -> SyncStatus:
+        return "applied" if self.complete else "partially_applied"
+
+    @property
+    def reuses_diff(self) -> bool:
+        """A first, complete apply applies the diff's own change set (nothing new to write)."""
+        return self.complete and not self.progress.applied_schools
+
+    def promotes(self, counts: dict[str, int]) -> bool:
+        """A new version is promoted when something changes, or for the district's first one."""
+        return bool(sum(counts.values())) or self.progress.accepted_version is None
+
+    def progress_after(self, version: int | None) -> Progress:
+        """The progress once this apply promoted ``version`` (the accepted version it leaves)."""
+        before = self.progress
+        held = set(before.held_schools)
+        schools = self.schools
+        return before.model_copy(
+            update={
+                "accepted_version": version,
+                "applied_schools": sorted(set(before.applied_schools) | set(self.released)),
+                "unheld_schools": []
+                if schools is None
+                else sorted(set(before.unheld_schools) - set(schools)),
+                "held_schools": [] if schools is None else sorted(held - set(schools)),
+                "district_hold": False if schools is None else before.district_hold,
+                "applies": before.applies + 1,
+            }
+        )
+
+
+def plan_release(progress: Progress, schools: list[str] | None) -> ReleasePlan:
+    """The plan of releasing ``schools`` (None: everything) of a sync at ``progress``.
+
+    Naming every school still held, with no district-wide hold, is releasing everything. Raises
+    ValueError when the sync cannot be released (its files are invalid) or a school named is
+    neither held nor among the changed schools without a hold.
+    """
+    if not progress.releasable:
+        raise ValueError("this sync cannot be released: its files are invalid")
+    held = set(progress.held_schools)
+    if schools is not None:
+        unknown = sorted(set(schools) - held - set(progress.unheld_schools))
+        if unknown:
+            raise ValueError(f"schools not on hold: {', '.join(unknown)}")
+        if held <= set(schools) and not progress.district_hold:
+            schools = None
+    released = sorted(held) if schools is None else sorted(schools)
+    return ReleasePlan(progress=progress, schools=schools, released=released)
+
+
+def per_entity_counts(changes: ChangeSet) -> dict[str, dict[str, int]]:
+    """Added, removed and changed rows of each entity that changed."""
+    result = {}
+    for name, ec in changes.entities.items():
+        added, removed, changed = ec.counts
+        if added or removed or changed:
+            result[name] = {"added": added, "removed": removed, "changed": changed}
+    return result
+
+
+def school_counts(changes: ChangeSet, school: str) -> dict[str, int]:
+    """Added, removed and changed rows of one school, over every entity."""
+    totals = {"added": 0, "removed": 0, "changed": 0}
+    for ec in changes.entities.values():
+        for kind, table in (("added", ec.added), ("removed", ec.removed), ("changed", ec.changed_new)):
+            if table.num_rows:
+                totals[kind] += int(pc.sum(pc.equal(table.column("school_id"), school)).as_py() or 0)
+    return totals
+
+
+# --- apply ---------------------------------------------------------------------------------------
+
+
+def apply(inp: ApplyInput, deps: Deps) -> ApplyOutput:
+    """Apply the released part of the change set and promote a new accepted version."""
+    now = deps.clock()
+    plan = plan_release(inp.progress, inp.schools)
+    staged_prefix, diff_prefix = inp.normalize.staged_prefix, inp.diff.changes_prefix
+    if staged_prefix is None or diff_prefix is None:
+        raise ValueError("nothing staged to apply")
+    changes = without_schools(read_change_set(deps.snapshots, diff_prefix), plan.progress.applied_schools)
+    applying = changes if plan.schools is None else only_schools(changes, plan.schools)
+    counts = change_counts(applying)
+    version = plan.progress.accepted_version
+    promoted = plan.promotes(counts)
+    if promoted:
+        version = _promote(inp, deps, plan, changes, staged_prefix)
+    changes_prefix, changes_key = _applied_changes(inp, deps, plan, applying, version)
+    event_id = None
+    if promoted and version is not None:
+        event_id = _publish(inp, deps, plan, version, applying, changes_prefix, changes_key)
+    progress = plan.progress_after(version)
+    _record(inp, deps, plan, progress, version if promoted else None, changes_prefix, now)
+    _mark_connected(inp, deps, applying, plan.released, now)
+    return ApplyOutput(
+        version=version,
+        promoted=promoted,
+        complete=plan.complete,
+        schools=plan.schools,
+        counts=counts,
+        changes_prefix=changes_prefix,
+        changes_key=changes_key,
+        event_id=event_id,
+        progress=progress,
+    )
+
+
+def _promote(inp: ApplyInput, deps: Deps, plan: ReleasePlan, changes: ChangeSet, staged_prefix: str) -> int:
+    """Apply the plan to the accepted version and promote the result (conditional create)."""
+    base = plan.progress.accepted_version
+    staged = read_snapshot(deps.snapshots, staged_prefix)
+    accepted = accepted_roster(deps, inp.district_id, base)
+    schools = set(plan.schools) if plan.schools is not None else None
+    roster = apply_changes(accepted, changes, schools=schools, staged=staged)
+    return promote_version(
+        deps.snapshots,
+        district_prefix(inp.district_id),
+        roster,
+        expected_version=base,
+        writer=inp.sync_id,
+        meta={"sync_id": inp.sync_id, "schools": plan.schools},
+    )
+
+
+def _applied_changes(
+    inp: ApplyInput, deps: Deps, plan: ReleasePlan, applying: ChangeSet, version: int | None
+) -> tuple[str | None, str | None]:
+    """Where the changes this apply applied are: the diff's own, or written for this version."""
+    if plan.reuses_diff:
+        return inp.diff.changes_prefix, inp.diff.changes_key
+    changes_prefix = f"{inp.normalize.prefix}/applied/v{version or 0:06d}"
+    write_change_set(deps.snapshots, changes_prefix, applying)
+    changes_key = f"{changes_prefix}/changes.csv"
+    buffer = io.BytesIO()
+    reports.write_changes_csv(applying, buffer)
+    deps.snapshots.put(changes_key, buffer.getvalue())
+    return changes_prefix, changes_key
+
+
+def _publish(
+    inp: ApplyInput,
+    deps: Deps,
+    plan: ReleasePlan,
+    version: int,
+    applying: ChangeSet,
+    changes_prefix: str | None,
+    changes_key: str | None,
+) -> str:
+    """Put ``RosterChangesApplied`` for ``version`` (once: the event id is the dedupe key)."""
+    event_id = f"{inp.sync_id}-v{version}"
+    d_prefix = district_prefix(inp.district_id)
+    deps.bus.publish(
+        district_id=inp.district_id,
+        dedupe_key=event_id,
+        detail_type=APPLIED_DETAIL_TYPE,
+        detail={
+            "event_id": event_id,
+            "district_id": inp.district_id,
+            "sync_id": inp.sync_id,
+            "version": version,
+            "previous_version": plan.progress.accepted_version,
+            "schools": plan.schools,
+            "complete": plan.complete,
+            "counts": change_counts(applying),
+            "entities": per_entity_counts(applying),
+            "bucket": deps.config.snapshot_bucket,
+            "snapshot_prefix": version_prefix(deps.snapshots, d_prefix, version),
+            "changes_prefix": changes_prefix,
+            "changes_key": changes_key,
+        },
+    )
+    return event_id
+
+
+def _record(
+    inp: ApplyInput,
+    deps: Deps,
+    plan: ReleasePlan,
+    progress: Progress,
+    promoted_version: int | None,
+    changes_prefix: str | None,
+    now: datetime,
+) -> None:
+    record = deps.repo.get_sync(inp.district_id, inp.sync_id)
+    versions = sorted(
+        {*(record.versions if record else []), *([promoted_version] if promoted_version else [])}
+    )
+    deps.repo.update_sync(
+        inp.district_id,
+        inp.sync_id,
+        now,
+        status=plan.status,
+        applied_schools=progress.applied_schools,
+        held_schools=progress.held_schools,
+        versions=versions,
+        keys={**(record.keys if record else {}), "applied_changes": changes_prefix},
+    )
+
+
+def _mark_connected(
+    inp: ApplyInput, deps: Deps, applying: ChangeSet, released: list[str], now: datetime
+) -> None:
+    """Every school this apply touched is connected, with what was applied to it."""
+    for school in sorted(change_schools(applying) | set(released)):
+        deps.repo.put_school_status(
+            SchoolStatus(
+                district_id=inp.district_id,
+                school_id=school,
+                status="connected",
+                sync_id=inp.sync_id,
+                last_applied_sync_id=inp.sync_id,
+                last_applied_at=now,
+                counts=school_counts(applying, school),
+            )
+        )
+
+
+# --- notify --------------------------------------------------------------------------------------
+
+
+def notify(inp: NotifyInput, deps: Deps) -> NotifyOutput:
+    """Email the admins what was applied (once per apply)."""
+    settings = deps.repo.get_settings(inp.district_id)
+    applied = inp.apply
+    per_entity: dict[str, dict[str, int]] = {}
+    if applied.changes_prefix:
+        try:
+            index = json.loads(deps.snapshots.get(join_key(applied.changes_prefix, "index.json")))
+            per_entity = index.get("entities", {})
+        except KeyError:
+            per_entity = {}
+    email = emails.applied_email(
+        district_id=inp.district_id,
+        sync_id=inp.sync_id,
+        version=applied.version,
+        counts=applied.counts,
+        schools=applied.schools,
+        complete=applied.complete,
+        per_entity=per_entity,
+    )
+    sent = deps.mailer.send(
+        district_id=inp.district_id,
+        dedupe_key=f"applied-{inp.sync_id}-{applied.progress.applies}-v{applied.version or 0}",
+        to=settings.admin_emails,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+    )
+    return NotifyOutput(sent=sent)

@@ -1,0 +1,135 @@
+"""The intake stage on moto: arrival, settle (complete set, newest upload), lock (supersede, pause)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from rostersync.pipeline import intake
+from rostersync.pipeline.events import LockInput, S3ObjectCreatedEvent, SettleInput
+from rostersync.pipeline.models import DecisionToken
+from rostersync.pipeline.ports import Deps
+from rostersync.settings import DistrictSettings, PauseWindow
+from tests.support.pipeline_helpers import (
+    RAW,
+    SNAP,
+    Clock,
+    D,
+    RecordingWorkflow,
+    copy_fixture,
+    ref,
+    upload_folder,
+)
+
+# --- arrival --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bucket", [SNAP])
+def test_arrival_ignores_objects_outside_a_district_inbox(deps: Deps, bucket: str) -> None:
+    event = S3ObjectCreatedEvent.model_validate(
+        {
+            "source": "aws.s3",
+            "detail-type": "Object Created",
+            "detail": {"bucket": {"name": RAW}, "object": {"key": "syncs/d1/x/raw/a.csv"}},
+        }
+    )
+
+    out = intake.arrival(event, deps)
+
+    assert not out.started and out.reason == "not an inbox file"
+
+
+# --- settle ---------------------------------------------------------------------------------------
+
+
+def test_settle_waits_for_an_incomplete_set_and_processes_nothing(deps: Deps, tmp_path: Path) -> None:
+    folder = copy_fixture("clever_basic", tmp_path / "set")
+    (folder / "enrollments.csv").unlink()
+    keys = upload_folder(folder)
+
+    out = intake.settle(SettleInput(step="settle", object_key=keys[0], **ref("s1")), deps)
+
+    assert out.outcome == "waiting"
+    assert out.missing == ["enrollments.csv"]
+    record = deps.repo.get_sync(D, "s1")
+    assert record is not None and record.status == "waiting"
+
+
+def test_settle_coalesces_when_a_later_file_arrived(deps: Deps, tmp_path: Path) -> None:
+    keys = upload_folder(copy_fixture("clever_basic", tmp_path / "set"))
+    later = deps.raw.describe(keys[-1])[0].last_modified + timedelta(seconds=5)
+    deps.raw.describe = lambda prefix, _orig=deps.raw.describe: [  # type: ignore[method-assign]
+        o if o.key != keys[-1] else type(o)(o.key, o.etag, later, o.size) for o in _orig(prefix)
+    ]
+
+    out = intake.settle(SettleInput(step="settle", object_key=keys[0], **ref("s1")), deps)
+
+    assert out.outcome == "coalesced"
+
+
+def test_settle_lets_one_sync_of_the_same_set_proceed(deps: Deps, tmp_path: Path) -> None:
+    keys = upload_folder(copy_fixture("clever_basic", tmp_path / "set"))
+    first = intake.settle(SettleInput(step="settle", object_key=None, **ref("s1")), deps)
+
+    second = intake.settle(SettleInput(step="settle", object_key=keys[0], **ref("s2")), deps)
+
+    assert (first.outcome, second.outcome) == ("ready", "coalesced")
+
+
+# --- lock -----------------------------------------------------------------------------------------
+
+
+def test_lock_waits_while_another_sync_is_active(deps: Deps) -> None:
+    deps.repo.acquire_lock(D, "old", deps.clock())
+
+    out = intake.lock(LockInput(step="lock", **ref("new")), deps)
+
+    assert not out.acquired and out.owner == "old"
+
+
+def test_lock_supersedes_a_held_sync(deps: Deps, workflow: RecordingWorkflow) -> None:
+    now = deps.clock()
+    deps.repo.acquire_lock(D, "old", now)
+    deps.repo.set_lock_state(D, "old", "held")
+    deps.repo.update_sync(D, "old", now, status="held", hold_id="h-old")
+    deps.repo.put_token(
+        DecisionToken(
+            hold_id="h-old",
+            district_id=D,
+            sync_id="old",
+            task_token="tok-old",
+            status="open",
+            expires_at=2**40,
+        )
+    )
+
+    out = intake.lock(LockInput(step="lock", **ref("new")), deps)
+
+    assert out.acquired and out.superseded_sync_id == "old"
+    assert workflow.successes == [("tok-old", {"action": "superseded", "schools": None, "actor": "sync:new"})]
+    lock = deps.repo.get_lock(D)
+    assert lock is not None and lock.owner == "new"
+
+
+def test_lock_reports_a_pause_window_of_today(deps: Deps, clock: Clock) -> None:
+    today = clock.now.date()
+    deps.repo.put_settings(
+        DistrictSettings(
+            district_id=D, pause_windows=[PauseWindow(first_day=today, last_day=date(2025, 8, 1))]
+        )
+    )
+
+    out = intake.lock(LockInput(step="lock", **ref("s1")), deps)
+
+    assert out.acquired and out.paused
+
+
+def test_lock_takes_the_hold_timeout_from_the_district_or_the_deployment(deps: Deps) -> None:
+    default = intake.lock(LockInput(step="lock", **ref("s1")), deps)
+    deps.repo.put_settings(DistrictSettings(district_id=D, hold_expiry_days=3))
+
+    district = intake.lock(LockInput(step="lock", **ref("s1")), deps)
+
+    assert (default.hold_timeout_seconds, district.hold_timeout_seconds) == (120, 3 * 86400)

@@ -1,0 +1,42 @@
+"""Staging on moto: normalize copies the set and stages it; unreadable files become a hold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rostersync.pipeline import stage
+from rostersync.pipeline.events import NormalizeInput
+from rostersync.pipeline.ports import Deps
+from rostersync.snapshot import latest_version
+from tests.support.pipeline_helpers import copy_fixture, ref, run_to_evaluate, upload_folder
+
+
+def test_normalize_copies_the_set_to_the_sync_prefix_and_keeps_the_inbox(deps: Deps, tmp_path: Path) -> None:
+    keys = upload_folder(copy_fixture("clever_basic", tmp_path / "set"))
+
+    out = stage.normalize(NormalizeInput(step="normalize", **ref("s1")), deps)
+
+    assert out.raw_prefix == "syncs/d1/s1/raw/"
+    assert sorted(deps.raw.list(out.raw_prefix)) == sorted(
+        out.raw_prefix + k.rsplit("/", 1)[-1] for k in keys
+    )
+    assert deps.raw.list("inbox/d1/") == keys
+    assert not out.invalid and out.counts["students"] > 0
+    assert out.errors_key is not None and deps.snapshots.exists(out.errors_key)
+    assert out.staged_prefix is not None and deps.snapshots.exists(out.staged_prefix + "/manifest.json")
+
+
+def test_file_problems_become_an_invalid_files_hold_not_a_crash(deps: Deps, tmp_path: Path) -> None:
+    folder = copy_fixture("clever_basic", tmp_path / "set")
+    text = (folder / "students.csv").read_text(encoding="utf-8")
+    (folder / "students.csv").write_text(text.replace("Student_id", "Studnet_id", 1), encoding="utf-8")
+    upload_folder(folder)
+
+    norm, _diff, ev = run_to_evaluate(deps, "s1")
+
+    assert norm.invalid and norm.file_problems >= 1
+    assert ev.held and not ev.progress.releasable
+    holds = json.loads(deps.snapshots.get(ev.holds_key))
+    assert {h["type"] for h in holds} == {"invalid_files"}
+    assert latest_version(deps.snapshots, "districts/d1") is None
