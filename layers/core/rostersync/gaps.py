@@ -1,9 +1,11 @@
 """Silent gaps made visible: records that are valid but that a vendor's product would trip over.
 
 Each check is an alert (the record is kept): a class without a course, a class left without a
-teacher, a school without students, a contact with neither a phone number nor an email address.
-The checks run on validated rows (after errors were left out and bad phones and emails cleared),
-so they describe what will actually be synced. Whole-column Arrow kernels, no loop over rows.
+teacher (worded "class" or "section" as the admin's file calls it), a school without students, a
+contact with neither a phone number nor an email address. The checks run on validated rows (after
+errors were left out, records marked tobedeleted removed, and bad phones and emails cleared), so
+they describe what will actually be synced and never fire for a removed or unknown record.
+Whole-column Arrow kernels, no loop over rows.
 """
 
 from __future__ import annotations
@@ -15,10 +17,17 @@ from rostersync.cleaning import column_alerts
 from rostersync.formats.raw import RawTable
 
 
+def record_noun(file: str) -> str:
+    """What the admin's file calls a section: "class" in classes.csv (OneRoster, SDS), else
+    "section" (Clever's sections.csv)."""
+    return "class" if file.lower().startswith("class") else "section"
+
+
 def section_gaps(raw: RawTable, sections: pa.Table, teachers_file: str | None) -> list[pa.Table]:
     """Sections without a course, and sections without any teacher left."""
     issues: list[pa.Table] = []
     names = sections.column_names
+    noun = record_noun(raw.file)
     if "course_id" in names:
         header = raw.source("course_id").column
         issues += column_alerts(
@@ -26,7 +35,7 @@ def section_gaps(raw: RawTable, sections: pa.Table, teachers_file: str | None) -
             sections,
             pc.is_null(sections.column("course_id")),
             "course_id",
-            f"This section has no course ({header} is empty); it was kept without a course.",
+            f"This {noun} has no course ({header} is empty); it was kept without a course.",
         )
     if "teacher_ids" in names:
         lists = sections.column("teacher_ids")
@@ -37,7 +46,7 @@ def section_gaps(raw: RawTable, sections: pa.Table, teachers_file: str | None) -
             sections,
             empty,
             "section_id",
-            f"This section has no teacher: none was sent, or none of its teachers is {where}(or they "
+            f"This {noun} has no teacher: none was sent, or none of its teachers is {where}(or they "
             "were left out because of errors). It was kept without a teacher.",
         )
     return issues

@@ -397,22 +397,26 @@ class _Validator:
         return table
 
     def _reader_rejected(self, raw: RawTable, table: pa.Table) -> ArrayLike | None:
-        """Rows of ``table`` the reader flagged (``_rejected``) or reported as errors in its file."""
-        masks: list[ArrayLike] = []
+        """Rows of ``table`` the reader rejected: those it flagged in ``_rejected`` when the table
+        carries that flag; otherwise the rows of its file the reader reported as errors.
+
+        The flag is exact and wins: a file can also carry errors about another entity read from
+        the same rows (a Clever term whose year is unknown is reported on a sections.csv row
+        whose section is kept), and those must not leave the row out.
+        """
         if REJECTED_COLUMN in table.column_names:
-            masks.append(pc.fill_null(table.column(REJECTED_COLUMN), False))
+            mask: ArrayLike = pc.fill_null(table.column(REJECTED_COLUMN), False)
+            return mask if pc.any(mask).as_py() else None
         errors = self.raw.issues.filter(
             pc.and_(
                 pc.equal(self.raw.issues.column("severity"), ERROR),
                 pc.equal(self.raw.issues.column("file"), raw.file),
             )
         )
-        if errors.num_rows and ROW_COLUMN in table.column_names:
-            rows = as_array(errors.column("row").drop_null())
-            masks.append(pc.fill_null(pc.is_in(table.column(ROW_COLUMN), value_set=rows), False))
-        if not masks:
+        if errors.num_rows == 0 or ROW_COLUMN not in table.column_names:
             return None
-        mask = masks[0] if len(masks) == 1 else pc.or_(masks[0], masks[1])
+        rows = as_array(errors.column("row").drop_null())
+        mask = pc.fill_null(pc.is_in(table.column(ROW_COLUMN), value_set=rows), False)
         return mask if pc.any(mask).as_py() else None
 
     # -- per entity ----------------------------------------------------------------------------

@@ -158,6 +158,20 @@ def test_pulled_data_follows_the_hierarchy_and_tobedeleted_rules(
             org["type"] = "department"  # no school-typed org: the leaf orgs are the schools
     collections["classes"][0]["status"] = "tobedeleted"
     deleted_class = collections["classes"][0]["sourcedId"]
+    # The other class gets its own teacher (the small fake set has none for it), so the only issue
+    # left is the one this test is about: the leaf orgs taken as schools.
+    teacher = {**collections["users"][0], "sourcedId": "u-t2", "email": "grace@fake.k12.us"}
+    teacher["orgs"] = [collections["classes"][1]["school"]]
+    collections["users"].append(teacher)
+    collections["enrollments"].append(
+        {
+            **collections["enrollments"][0],
+            "sourcedId": "e-t2",
+            "user": {"href": "/users/u-t2", "sourcedId": "u-t2", "type": "user"},
+            "class": {"href": "/classs/cl2", "sourcedId": "cl2", "type": "class"},
+            "school": collections["classes"][1]["school"],
+        }
+    )
     with FakeOneRoster(collections, bearer_tokens={"t"}, lifetime=20) as server:
         OneRosterClient(server.url, http, token="t").pull(or_writer)
 

@@ -65,7 +65,7 @@ def test_unknown_file_set_names_what_was_found_and_what_each_format_needs(tmp_pa
 
 def test_files_declared_absent_are_not_needed_for_a_complete_set() -> None:
     from rostersync.formats.detect import declared_absent, read_manifest
-    from rostersync.pipeline.steps import missing_files
+    from rostersync.pipeline.intake import missing_files
 
     properties = read_manifest(FIXTURES / "oneroster_manifest_absent" / "manifest.csv")
     names = [p.name for p in (FIXTURES / "oneroster_manifest_absent").glob("*.csv")]

@@ -326,8 +326,8 @@ def test_silent_gaps_are_alerts() -> None:
             4,
             "Teacher_id",
             "T9",
-            "Refers to a teacher that is not in teachers.csv (or was left out because of errors); it was "
-            "removed from this section's teachers.",
+            "Refers to a teacher that is not in teachers.csv; only this teacher assignment was dropped "
+            "from the class.",
         ),
         (
             "alert",
@@ -356,7 +356,7 @@ def test_a_oneroster_class_without_a_course_is_an_alert(fixture_copy: Any) -> No
             3,
             "courseSourcedId",
             None,
-            "This section has no course (courseSourcedId is empty); it was kept without a course.",
+            "This class has no course (courseSourcedId is empty); it was kept without a course.",
         )
     ]
     assert rows_by_key(result, "sections", "section_id")["C2"]["course_id"] is None

@@ -37,7 +37,14 @@ from rostersync.formats.arrowops import (
     scatter,
 )
 from rostersync.formats.csvio import CsvFile, FileSpec, find_files, read_file_set
-from rostersync.formats.raw import LIST_COLUMN_SUFFIX, LIST_ROW_SUFFIX, RawRoster, RawTable, Source
+from rostersync.formats.raw import (
+    LIST_COLUMN_SUFFIX,
+    LIST_ROW_SUFFIX,
+    REJECTED_COLUMN,
+    RawRoster,
+    RawTable,
+    Source,
+)
 from rostersync.formats.values import term_years
 from rostersync.issues import ERROR, InvalidFilesError, concat_issues, empty_issues, row_issues
 from rostersync.model import CONTACT_TYPES, ENTITY_BY_NAME, RELATIONSHIPS, ROW_COLUMN
@@ -422,6 +429,12 @@ def _sections(csv: CsvFile, today: date) -> tuple[RawTable, RawTable | None, Raw
     teacher_ids, teacher_headers = lists_from_columns(
         [table.column(c) for c in teacher_columns], [csv.headers[c] for c in teacher_columns]
     )
+    # Rows with more values than the header (flagged by the CSV reader) stay flagged in the
+    # sections, terms and courses made from them, so that validation leaves exactly those out
+    # and not the rows of a term-year error, which is about the term only.
+    if REJECTED_COLUMN not in table.column_names:
+        table = table.append_column(REJECTED_COLUMN, pa.repeat(pa.scalar(False), table.num_rows))
+    flag = {REJECTED_COLUMN: table.column(REJECTED_COLUMN)}
 
     terms: RawTable | None = None
     term_id: ArrayLike = pa.nulls(table.num_rows, pa.string())
@@ -440,6 +453,7 @@ def _sections(csv: CsvFile, today: date) -> tuple[RawTable, RawTable | None, Raw
                 "end_date": csv.column("term_end"),
                 ROW_COLUMN: table.column(ROW_COLUMN),
             }
+            | flag
         ).filter(pc.is_valid(term_id))
         terms = RawTable(
             "terms",
@@ -472,6 +486,7 @@ def _sections(csv: CsvFile, today: date) -> tuple[RawTable, RawTable | None, Raw
                 "grades": csv.column("grade"),
                 ROW_COLUMN: table.column(ROW_COLUMN),
             }
+            | flag
         ).filter(pc.is_valid(course_id))
         id_header = "course_number" if csv.has("course_number") else "course_name"
         courses = RawTable(
@@ -491,7 +506,7 @@ def _sections(csv: CsvFile, today: date) -> tuple[RawTable, RawTable | None, Raw
         )
 
     section_columns = _entity_columns(csv, "sections")
-    sections = csv.table.select([*section_columns, ROW_COLUMN])
+    sections = table.select([*section_columns, ROW_COLUMN, REJECTED_COLUMN])
     sections = sections.append_column("course_id", course_id).append_column("term_id", term_id)
     sections = sections.append_column("teacher_ids", teacher_ids)
     sections = sections.append_column("teacher_ids" + LIST_COLUMN_SUFFIX, teacher_headers)
