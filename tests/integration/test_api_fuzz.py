@@ -42,7 +42,7 @@ from tests.support.aws_fakes import RecordingWorkflow, create_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
-SECRET = "fuzz-secret"
+SECRET = "fuzz-secret-long-enough-for-hs256-keys"  # >= 32 bytes (RFC 7518 3.2)
 TOKEN = issue_token(
     SECRET, {"sub": "fuzz-operator", "email": "ops@example.org", "cognito:groups": ["operator"]}
 )
