@@ -27,8 +27,7 @@ from tests.support.aws_fakes import Clock as Clock
 from tests.support.aws_fakes import FakeLambdaContext as FakeLambdaContext
 from tests.support.aws_fakes import RecordingWorkflow as RecordingWorkflow
 from tests.support.aws_fakes import clock as clock
-from tests.support.aws_fakes import create_table as _create_table
-from tests.support.aws_fakes import moto_deployment
+from tests.support.aws_fakes import create_table, moto_deployment
 from tests.support.aws_fakes import workflow as workflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,10 +69,6 @@ class ApiResponse:
         return json.loads(self.text)
 
 
-def create_table(name: str = TABLE) -> None:
-    _create_table(name)
-
-
 @pytest.fixture
 def moto_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto with the table and snapshot bucket of a deployment, and the API's environment."""
@@ -87,7 +82,7 @@ def moto_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     }
     with moto_deployment(monkeypatch, env):
         boto3.client("s3").create_bucket(Bucket=SNAP)
-        create_table()
+        create_table(TABLE)
         yield
 
 

@@ -21,8 +21,7 @@ from tests.support.aws_fakes import Clock as Clock
 from tests.support.aws_fakes import FakeLambdaContext as FakeLambdaContext
 from tests.support.aws_fakes import RecordingWorkflow as RecordingWorkflow
 from tests.support.aws_fakes import clock as clock
-from tests.support.aws_fakes import create_table as _create_table
-from tests.support.aws_fakes import moto_deployment
+from tests.support.aws_fakes import create_table, moto_deployment
 from tests.support.aws_fakes import workflow as workflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,10 +33,6 @@ RAW, SNAP, TABLE, BUS, SENDER = (
     "rostersync-bus",
     "noreply@example.com",
 )
-
-
-def create_table(name: str = TABLE) -> None:
-    _create_table(name)
 
 
 @pytest.fixture
@@ -59,7 +54,7 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         s3 = boto3.client("s3")
         for bucket in (RAW, SNAP):
             s3.create_bucket(Bucket=bucket)
-        create_table()
+        create_table(TABLE)
         boto3.client("events").create_event_bus(Name=BUS)
         boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
         yield
