@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from rostersync import runtime
 from rostersync.api.deps import ApiDeps
@@ -27,7 +26,9 @@ from tests.support.aws_fakes import NOW as NOW
 from tests.support.aws_fakes import Clock as Clock
 from tests.support.aws_fakes import FakeLambdaContext as FakeLambdaContext
 from tests.support.aws_fakes import RecordingWorkflow as RecordingWorkflow
-from tests.support.aws_fakes import create_table as _create_table
+from tests.support.aws_fakes import clock as clock
+from tests.support.aws_fakes import create_table, moto_deployment
+from tests.support.aws_fakes import workflow as workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -68,10 +69,6 @@ class ApiResponse:
         return json.loads(self.text)
 
 
-def create_table(name: str = TABLE) -> None:
-    _create_table(name)
-
-
 @pytest.fixture
 def moto_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto with the table and snapshot bucket of a deployment, and the API's environment."""
@@ -83,24 +80,10 @@ def moto_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "SENDER_EMAIL": "rostersync@example.org",
         "LOCK_RETRY_SECONDS": "7",
     }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        runtime.reset()
+    with moto_deployment(monkeypatch, env):
         boto3.client("s3").create_bucket(Bucket=SNAP)
-        create_table()
+        create_table(TABLE)
         yield
-    runtime.reset()
-
-
-@pytest.fixture
-def workflow() -> RecordingWorkflow:
-    return RecordingWorkflow()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

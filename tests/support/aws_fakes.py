@@ -1,18 +1,36 @@
-"""Test doubles shared by the unit tests of the pipeline and of the API: the roster table as
-template.yaml declares it (created in moto), a workflow that records starts and callbacks, a
-fixed clock and a Lambda context with the fields Powertools reads."""
+"""Test doubles shared by the unit tests of the pipeline and of the API: a deployment's
+environment under moto, the roster table as template.yaml declares it (created in moto), a
+workflow that records starts and callbacks, a fixed clock and a Lambda context with the fields
+Powertools reads."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import pytest
+from moto import mock_aws
 
+from rostersync import runtime
 from rostersync.pipeline.ports import TaskGoneError
 
 NOW = datetime(2025, 3, 3, 2, 30, tzinfo=UTC)
+
+
+@contextmanager
+def moto_deployment(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> Iterator[None]:
+    """Set a deployment's environment and run under moto, with the cached settings, adapters and
+    clients forgotten on the way in and out (so each test reads its own environment)."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        runtime.reset()
+        yield
+    runtime.reset()
 
 
 def create_table(name: str) -> None:
@@ -63,6 +81,16 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+@pytest.fixture
+def workflow() -> RecordingWorkflow:
+    return RecordingWorkflow()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 @dataclass

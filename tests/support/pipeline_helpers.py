@@ -12,9 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from rostersync import aws as rs_aws
 from rostersync.aws import DynamoRepository, EventBridgeBus, S3BlobStore, SesMailer
 from rostersync.pipeline.config import PipelineConfig
 from rostersync.pipeline.ports import Deps
@@ -22,7 +20,9 @@ from tests.support.aws_fakes import NOW as NOW
 from tests.support.aws_fakes import Clock as Clock
 from tests.support.aws_fakes import FakeLambdaContext as FakeLambdaContext
 from tests.support.aws_fakes import RecordingWorkflow as RecordingWorkflow
-from tests.support.aws_fakes import create_table as _create_table
+from tests.support.aws_fakes import clock as clock
+from tests.support.aws_fakes import create_table, moto_deployment
+from tests.support.aws_fakes import workflow as workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -33,10 +33,6 @@ RAW, SNAP, TABLE, BUS, SENDER = (
     "rostersync-bus",
     "noreply@example.com",
 )
-
-
-def create_table(name: str = TABLE) -> None:
-    _create_table(name)
 
 
 @pytest.fixture
@@ -54,28 +50,14 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "LOCK_RETRY_SECONDS": "0",
         "HOLD_EXPIRY_SECONDS": "120",
     }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        rs_aws.reset()
+    with moto_deployment(monkeypatch, env):
         s3 = boto3.client("s3")
         for bucket in (RAW, SNAP):
             s3.create_bucket(Bucket=bucket)
-        create_table()
+        create_table(TABLE)
         boto3.client("events").create_event_bus(Name=BUS)
         boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
         yield
-    rs_aws.reset()
-
-
-@pytest.fixture
-def workflow() -> RecordingWorkflow:
-    return RecordingWorkflow()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -72,6 +72,12 @@ _RACE_FLAGS = (
 )
 
 
+def _record(sourced_id: pa.Array, n: int) -> dict[str, pa.Array]:
+    """The fields every OneRoster record starts with: its sourcedId, then status and
+    dateLastModified, left empty as in a bulk set."""
+    return {"sourcedId": sourced_id, "status": _const(None, n), "dateLastModified": _const(None, n)}
+
+
 def write_oneroster_csv(
     district: SyntheticDistrict, directory: str | Path, version: OneRosterVersion = "1.1"
 ) -> dict[str, Path]:
@@ -136,9 +142,7 @@ def write_oneroster_csv(
     written["academicSessions.csv"] = _write_csv(
         pa.table(
             {
-                "sourcedId": terms["term_id"],
-                "status": _const(None, n),
-                "dateLastModified": _const(None, n),
+                **_record(terms["term_id"], n),
                 "title": terms["name"],
                 "type": terms["type"],
                 "startDate": _col(terms, "start_date").cast(pa.string()),
@@ -157,9 +161,7 @@ def write_oneroster_csv(
     written["courses.csv"] = _write_csv(
         pa.table(
             {
-                "sourcedId": c["course_id"],
-                "status": _const(None, n),
-                "dateLastModified": _const(None, n),
+                **_record(c["course_id"], n),
                 "schoolYearSourcedId": _lookup(_col(c, "school_id"), years, "school_id", "term_id"),
                 "title": c["name"],
                 "courseCode": c["course_code"],
@@ -178,9 +180,7 @@ def write_oneroster_csv(
     written["classes.csv"] = _write_csv(
         pa.table(
             {
-                "sourcedId": se["section_id"],
-                "status": _const(None, n),
-                "dateLastModified": _const(None, n),
+                **_record(se["section_id"], n),
                 "title": se["name"],
                 "grades": se["grade"],
                 "courseSourcedId": se["course_id"],
@@ -239,9 +239,7 @@ def write_oneroster_csv(
         n = table.num_rows
         school_ids = _col(table, "school_ids")
         columns: dict[str, pa.Array] = {
-            "sourcedId": _col(table, "person_id"),
-            "status": _const(None, n),
-            "dateLastModified": _const(None, n),
+            **_record(_col(table, "person_id"), n),
             "enabledUser": _const("true", n),
         }
         if version == "1.1":
@@ -282,9 +280,7 @@ def write_oneroster_csv(
             role_tables.append(
                 pa.table(
                     {
-                        "sourcedId": _join(user, org, sep="-"),
-                        "status": _const(None, m),
-                        "dateLastModified": _const(None, m),
+                        **_record(_join(user, org, sep="-"), m),
                         "userSourcedId": user,
                         "roleType": pc.if_else(pa.array(first_of_user), "primary", "secondary"),
                         "role": role.take(parent),
@@ -315,9 +311,7 @@ def write_oneroster_csv(
         [
             pa.table(
                 {
-                    "sourcedId": _join(_col(en, "section_id"), _col(en, "person_id"), sep="-"),
-                    "status": _const(None, n),
-                    "dateLastModified": _const(None, n),
+                    **_record(_join(_col(en, "section_id"), _col(en, "person_id"), sep="-"), n),
                     "classSourcedId": en["section_id"],
                     "schoolSourcedId": en["school_id"],
                     "userSourcedId": en["person_id"],
@@ -329,9 +323,7 @@ def write_oneroster_csv(
             ),
             pa.table(
                 {
-                    "sourcedId": _join(section_of_teacher, teacher, sep="-"),
-                    "status": _const(None, m),
-                    "dateLastModified": _const(None, m),
+                    **_record(_join(section_of_teacher, teacher, sep="-"), m),
                     "classSourcedId": section_of_teacher,
                     "schoolSourcedId": _col(se, "school_id").take(parent),
                     "userSourcedId": teacher,
@@ -349,9 +341,7 @@ def write_oneroster_csv(
     n = st.num_rows
     race = _col(st, "race")
     demo: dict[str, pa.Array] = {
-        "sourcedId": _col(st, "person_id"),
-        "status": _const(None, n),
-        "dateLastModified": _const(None, n),
+        **_record(_col(st, "person_id"), n),
         "birthDate": _col(st, "birth_date").cast(pa.string()),
         "sex": _col(st, "gender"),
     }

@@ -6,7 +6,7 @@ counts and the exact issue rows (severity, file, row, column, value, message).
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,17 @@ from rostersync.diff import diff_rosters
 from rostersync.formats import load_roster, read_raw
 from rostersync.issues import InvalidFilesError
 from rostersync.validate import LoadResult
+
+CopyFixture = Callable[[str], Path]  # formats_helpers.fixture_copy: copy a fixture set to edit it
+
+# Every fixture set here is one school year of one school: one school, one term, one course.
+ONE_SCHOOL_YEAR = {"schools": 1, "terms": 1, "courses": 1}
+
+
+def _load_edited(directory: Path, file: str, content: str | bytes) -> LoadResult:
+    """Load a copied fixture set after writing ``content`` as its file ``file``."""
+    (directory / file).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return load_roster(directory)
 
 
 def _counts(result: LoadResult) -> dict[str, int]:
@@ -42,9 +53,7 @@ def test_tobedeleted_records_and_what_belongs_to_them_are_left_out_without_error
     result = load_roster(FIXTURES / "oneroster_tobedeleted")
 
     assert _counts(result) == {
-        "schools": 1,
-        "terms": 1,
-        "courses": 1,
+        **ONE_SCHOOL_YEAR,
         "students": 1,
         "teachers": 1,
         "contacts": 1,
@@ -56,9 +65,8 @@ def test_tobedeleted_records_and_what_belongs_to_them_are_left_out_without_error
     assert result.roster.unknown.num_rows == 0
 
 
-def test_tobedeleted_records_are_removals_against_the_previous_sync(tmp_path: Path) -> None:
-    before = tmp_path / "before"
-    shutil.copytree(FIXTURES / "oneroster_tobedeleted", before)
+def test_tobedeleted_records_are_removals_against_the_previous_sync(fixture_copy: CopyFixture) -> None:
+    before = fixture_copy("oneroster_tobedeleted")
     for name in ("orgs.csv", "users.csv", "classes.csv"):
         text = (before / name).read_text(encoding="utf-8")
         (before / name).write_text(text.replace("tobedeleted", "active"), encoding="utf-8")
@@ -134,12 +142,12 @@ def test_absent_files_are_not_supplied_and_odd_manifest_values_are_alerts() -> N
     ]
 
 
-def test_a_file_declared_absent_but_present_is_ignored_with_an_alert(tmp_path: Path) -> None:
-    directory = tmp_path / "set"
-    shutil.copytree(FIXTURES / "oneroster_manifest_absent", directory)
-    (directory / "courses.csv").write_text("sourcedId,title,orgSourcedId\nCO1,Math,O1\n", encoding="utf-8")
-
-    result = load_roster(directory)
+def test_a_file_declared_absent_but_present_is_ignored_with_an_alert(fixture_copy: CopyFixture) -> None:
+    result = _load_edited(
+        fixture_copy("oneroster_manifest_absent"),
+        "courses.csv",
+        "sourcedId,title,orgSourcedId\nCO1,Math,O1\n",
+    )
 
     assert "courses" in result.roster.missing
     assert (
@@ -153,9 +161,8 @@ def test_a_file_declared_absent_but_present_is_ignored_with_an_alert(tmp_path: P
     ) in _issues(result)
 
 
-def test_a_delta_set_is_refused_by_name(tmp_path: Path) -> None:
-    directory = tmp_path / "set"
-    shutil.copytree(FIXTURES / "oneroster_manifest_absent", directory)
+def test_a_delta_set_is_refused_by_name(fixture_copy: CopyFixture) -> None:
+    directory = fixture_copy("oneroster_manifest_absent")
     replace_text(directory / "manifest.csv", "file.enrollments,bulk", "file.enrollments,delta")
 
     with pytest.raises(InvalidFilesError) as caught:
@@ -187,14 +194,7 @@ NO_TEACHER_YET = (
 def test_header_only_files_are_empty_tables() -> None:
     result = load_roster(FIXTURES / "oneroster_header_only")
 
-    assert _counts(result) == {
-        "schools": 1,
-        "terms": 1,
-        "courses": 1,
-        "students": 1,
-        "teachers": 1,
-        "sections": 1,
-    }
+    assert _counts(result) == {**ONE_SCHOOL_YEAR, "students": 1, "teachers": 1, "sections": 1}
     assert result.roster.missing == frozenset()
     assert _issues(result) == [NO_TEACHER_YET]
 
@@ -206,9 +206,7 @@ def test_ragged_rows_read_and_a_row_with_too_many_values_is_a_row_error() -> Non
     result = load_roster(FIXTURES / "oneroster_ragged")
 
     assert _counts(result) == {
-        "schools": 1,
-        "terms": 1,
-        "courses": 1,
+        **ONE_SCHOOL_YEAR,
         "students": 2,
         "teachers": 1,
         "sections": 2,
@@ -231,16 +229,13 @@ def test_ragged_rows_read_and_a_row_with_too_many_values_is_a_row_error() -> Non
     assert result.roster.unknown.to_pylist() == [{"entity": "enrollments", "key": "C1\x1fS2"}]
 
 
-def test_every_row_one_field_short_is_read_in_whole_columns(tmp_path: Path) -> None:
-    directory = tmp_path / "set"
-    shutil.copytree(FIXTURES / "oneroster_header_only", directory)
-    (directory / "orgs.csv").write_text(
+def test_every_row_one_field_short_is_read_in_whole_columns(fixture_copy: CopyFixture) -> None:
+    result = _load_edited(
+        fixture_copy("oneroster_header_only"),
+        "orgs.csv",
         "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId,,\n"
         "D1,active,,Example Unified,district,,\nO1,active,,Lincoln Elementary,school,101,D1\n",
-        encoding="utf-8",
     )
-
-    result = load_roster(directory)
 
     assert _counts(result)["schools"] == 1
     assert _issues(result) == [NO_TEACHER_YET]  # the short orgs.csv rows add no issue
@@ -253,9 +248,7 @@ def test_classes_and_people_at_departments_map_to_their_school() -> None:
     result = load_roster(FIXTURES / "oneroster_org_hierarchy")
 
     assert _counts(result) == {
-        "schools": 1,
-        "terms": 1,
-        "courses": 1,
+        **ONE_SCHOOL_YEAR,
         "students": 1,
         "teachers": 2,
         "staff": 1,
@@ -274,9 +267,7 @@ def test_a_set_whose_only_org_is_a_department_takes_it_as_the_school() -> None:
     result = load_roster(FIXTURES / "oneroster_department_only")
 
     assert _counts(result) == {
-        "schools": 1,
-        "terms": 1,
-        "courses": 1,
+        **ONE_SCHOOL_YEAR,
         "students": 2,
         "teachers": 1,
         "sections": 1,
@@ -301,9 +292,7 @@ def test_a_student_or_class_at_the_district_only_says_so_and_enrollments_take_th
     result = load_roster(FIXTURES / "oneroster_district_student")
 
     assert _counts(result) == {
-        "schools": 1,
-        "terms": 1,
-        "courses": 1,
+        **ONE_SCHOOL_YEAR,
         "students": 1,
         "teachers": 1,
         "sections": 1,
@@ -340,9 +329,7 @@ def test_a_teacher_who_is_a_guardian_and_an_aide_who_is_a_parent_are_both() -> N
     result = load_roster(FIXTURES / "oneroster12_multi_role")
 
     assert _counts(result) == {
-        "schools": 1,
-        "terms": 1,
-        "courses": 1,
+        **ONE_SCHOOL_YEAR,
         "students": 2,
         "teachers": 1,
         "staff": 1,
@@ -362,9 +349,8 @@ def test_a_teacher_who_is_a_guardian_and_an_aide_who_is_a_parent_are_both() -> N
     assert _issues(result) == []
 
 
-def test_a_comma_list_of_roles_in_11_makes_the_user_both(tmp_path: Path) -> None:
-    directory = tmp_path / "set"
-    shutil.copytree(FIXTURES / "oneroster_reference_truth", directory)
+def test_a_comma_list_of_roles_in_11_makes_the_user_both(fixture_copy: CopyFixture) -> None:
+    directory = fixture_copy("oneroster_reference_truth")
     replace_text(
         directory / "users.csv", "T1,active,,true,O1,teacher,", 'T1,active,,true,O1,"teacher,parent",'
     )
@@ -396,12 +382,12 @@ def test_demographics_with_the_10_key_header_is_read_with_an_alert() -> None:
     ]
 
 
-def test_an_unusable_optional_file_is_set_aside_and_the_roster_read(tmp_path: Path) -> None:
-    directory = tmp_path / "set"
-    shutil.copytree(FIXTURES / "oneroster_demographics_v10", directory)
-    (directory / "demographics.csv").write_bytes(b"sourcedId,birthDate,sex\nS1,2014-03-02,f\xe9minin\n")
-
-    result = load_roster(directory)
+def test_an_unusable_optional_file_is_set_aside_and_the_roster_read(fixture_copy: CopyFixture) -> None:
+    result = _load_edited(
+        fixture_copy("oneroster_demographics_v10"),
+        "demographics.csv",
+        b"sourcedId,birthDate,sex\nS1,2014-03-02,f\xe9minin\n",
+    )
 
     assert _counts(result)["students"] == 1
     assert result.roster.tables["students"].column("birth_date").to_pylist() == [None]
@@ -420,12 +406,10 @@ def test_an_unusable_optional_file_is_set_aside_and_the_roster_read(tmp_path: Pa
     ]
 
 
-def test_demographics_without_a_key_column_is_set_aside(tmp_path: Path) -> None:
-    directory = tmp_path / "set"
-    shutil.copytree(FIXTURES / "oneroster_demographics_v10", directory)
-    (directory / "demographics.csv").write_text("personId,birthDate\nS1,2014-03-02\n", encoding="utf-8")
-
-    result = load_roster(directory)
+def test_demographics_without_a_key_column_is_set_aside(fixture_copy: CopyFixture) -> None:
+    result = _load_edited(
+        fixture_copy("oneroster_demographics_v10"), "demographics.csv", "personId,birthDate\nS1,2014-03-02\n"
+    )
 
     assert _counts(result)["students"] == 1
     assert [(r[0], r[1], r[3], r[4]) for r in _issues(result)] == [
@@ -441,9 +425,7 @@ def test_reference_messages_say_what_is_true_and_what_was_left_out() -> None:
     result = load_roster(FIXTURES / "oneroster_reference_truth")
 
     assert _counts(result) == {
-        "schools": 1,
-        "terms": 1,
-        "courses": 1,
+        **ONE_SCHOOL_YEAR,
         "students": 1,
         "teachers": 1,
         "sections": 2,
@@ -531,9 +513,8 @@ def test_reference_messages_say_what_is_true_and_what_was_left_out() -> None:
     ]
 
 
-def test_a_teacher_with_no_org_at_all_is_an_error_not_a_district_teacher(tmp_path: Path) -> None:
-    directory = tmp_path / "set"
-    shutil.copytree(FIXTURES / "oneroster_org_hierarchy", directory)
+def test_a_teacher_with_no_org_at_all_is_an_error_not_a_district_teacher(fixture_copy: CopyFixture) -> None:
+    directory = fixture_copy("oneroster_org_hierarchy")
     replace_text(directory / "users.csv", "T9,active,,true,D1,", "T9,active,,true,,")
 
     result = load_roster(directory)

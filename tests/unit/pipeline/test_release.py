@@ -26,7 +26,9 @@ def _apply(
     )
 
 
-def test_apply_of_some_schools_promotes_only_their_changes(deps: Deps, tmp_path: Path) -> None:
+def _second_sync_evaluated(deps: Deps, tmp_path: Path) -> tuple[list[str], Any, Any, Any]:
+    """Day 1 synced and applied in full (s1), then day 2 staged and evaluated (s2): the district's
+    schools, and s2's normalize, diff and evaluate outputs."""
     day1, day2, schools = write_district(tmp_path)
     quiet_settings(deps)
     upload_folder(day1)
@@ -34,6 +36,11 @@ def test_apply_of_some_schools_promotes_only_their_changes(deps: Deps, tmp_path:
     _apply(deps, "s1", norm1, diff1, ev1.progress, None)
     upload_folder(day2)
     norm2, diff2, ev2 = run_to_evaluate(deps, "s2")
+    return schools, norm2, diff2, ev2
+
+
+def test_apply_of_some_schools_promotes_only_their_changes(deps: Deps, tmp_path: Path) -> None:
+    schools, norm2, diff2, ev2 = _second_sync_evaluated(deps, tmp_path)
     assert ev2.progress.held_schools == schools
 
     out = _apply(deps, "s2", norm2, diff2, ev2.progress, [schools[0]])
@@ -48,13 +55,7 @@ def test_apply_of_some_schools_promotes_only_their_changes(deps: Deps, tmp_path:
 
 
 def test_releasing_the_rest_applies_what_is_left_once(deps: Deps, tmp_path: Path) -> None:
-    day1, day2, schools = write_district(tmp_path)
-    quiet_settings(deps)
-    upload_folder(day1)
-    norm1, diff1, ev1 = run_to_evaluate(deps, "s1")
-    _apply(deps, "s1", norm1, diff1, ev1.progress, None)
-    upload_folder(day2)
-    norm2, diff2, ev2 = run_to_evaluate(deps, "s2")
+    schools, norm2, diff2, ev2 = _second_sync_evaluated(deps, tmp_path)
     partial = _apply(deps, "s2", norm2, diff2, ev2.progress, [schools[0]])
 
     final = _apply(deps, "s2", norm2, diff2, partial.progress, None)

@@ -102,96 +102,113 @@ OR_SCHEMAS: dict[str, pa.Schema] = {
     "demographics": pa.schema([("sourcedId", S), ("status", S), ("birthDate", S), ("sex", S)]),
 }
 
-# CSV file name the reader expects -> (collection, internal column -> field extractor, JSON name).
 _Extract = Callable[[pa.Table], ArrayLike]
+
+
+def _field(*path: str) -> tuple[_Extract, str]:
+    """A (nested) scalar field, named in messages by its dotted JSON path."""
+    return (lambda t: field_path(t, *path)), ".".join(path)
+
+
+def _refs(name: str) -> tuple[_Extract, str]:
+    """A GUIDRef list, joined the way the CSV binding writes it."""
+    return (lambda t: join_refs(t.column(name))), name
+
+
+def _list(name: str) -> tuple[_Extract, str]:
+    """A list of strings, joined the way the CSV binding writes it."""
+    return (lambda t: join_list(t.column(name))), name
+
+
+# CSV file name the reader expects -> (collection, internal column -> field extractor, JSON name).
 _OR_LAYOUT: dict[str, tuple[str, dict[str, tuple[_Extract, str]]]] = {
     "orgs.csv": (
         "orgs",
         {
-            "org_id": (lambda t: field_path(t, "sourcedId"), "sourcedId"),
-            "status": (lambda t: field_path(t, "status"), "status"),
-            "name": (lambda t: field_path(t, "name"), "name"),
-            "type": (lambda t: field_path(t, "type"), "type"),
-            "identifier": (lambda t: field_path(t, "identifier"), "identifier"),
-            "parent_id": (lambda t: field_path(t, "parent", "sourcedId"), "parent.sourcedId"),
+            "org_id": _field("sourcedId"),
+            "status": _field("status"),
+            "name": _field("name"),
+            "type": _field("type"),
+            "identifier": _field("identifier"),
+            "parent_id": _field("parent", "sourcedId"),
         },
     ),
     "users.csv": (
         "users",
         {
-            "person_id": (lambda t: field_path(t, "sourcedId"), "sourcedId"),
-            "status": (lambda t: field_path(t, "status"), "status"),
-            "orgs": (lambda t: join_refs(t.column("orgs")), "orgs"),
-            "username": (lambda t: field_path(t, "username"), "username"),
-            "first_name": (lambda t: field_path(t, "givenName"), "givenName"),
-            "middle_name": (lambda t: field_path(t, "middleName"), "middleName"),
-            "last_name": (lambda t: field_path(t, "familyName"), "familyName"),
-            "sis_id": (lambda t: field_path(t, "identifier"), "identifier"),
-            "email": (lambda t: field_path(t, "email"), "email"),
-            "sms": (lambda t: field_path(t, "sms"), "sms"),
-            "phone": (lambda t: field_path(t, "phone"), "phone"),
-            "agents": (lambda t: join_refs(t.column("agents")), "agents"),
-            "grade": (lambda t: join_list(t.column("grades")), "grades"),
-            "role": (lambda t: field_path(t, "role"), "role"),
+            "person_id": _field("sourcedId"),
+            "status": _field("status"),
+            "orgs": _refs("orgs"),
+            "username": _field("username"),
+            "first_name": _field("givenName"),
+            "middle_name": _field("middleName"),
+            "last_name": _field("familyName"),
+            "sis_id": _field("identifier"),
+            "email": _field("email"),
+            "sms": _field("sms"),
+            "phone": _field("phone"),
+            "agents": _refs("agents"),
+            "grade": _list("grades"),
+            "role": _field("role"),
         },
     ),
     "classes.csv": (
         "classes",
         {
-            "section_id": (lambda t: field_path(t, "sourcedId"), "sourcedId"),
-            "status": (lambda t: field_path(t, "status"), "status"),
-            "name": (lambda t: field_path(t, "title"), "title"),
-            "grade": (lambda t: join_list(t.column("grades")), "grades"),
-            "course_id": (lambda t: field_path(t, "course", "sourcedId"), "course.sourcedId"),
-            "section_number": (lambda t: field_path(t, "classCode"), "classCode"),
-            "school_id": (lambda t: field_path(t, "school", "sourcedId"), "school.sourcedId"),
-            "terms": (lambda t: join_refs(t.column("terms")), "terms"),
-            "subject": (lambda t: join_list(t.column("subjects")), "subjects"),
-            "period": (lambda t: join_list(t.column("periods")), "periods"),
+            "section_id": _field("sourcedId"),
+            "status": _field("status"),
+            "name": _field("title"),
+            "grade": _list("grades"),
+            "course_id": _field("course", "sourcedId"),
+            "section_number": _field("classCode"),
+            "school_id": _field("school", "sourcedId"),
+            "terms": _refs("terms"),
+            "subject": _list("subjects"),
+            "period": _list("periods"),
         },
     ),
     "enrollments.csv": (
         "enrollments",
         {
-            "status": (lambda t: field_path(t, "status"), "status"),
-            "section_id": (lambda t: field_path(t, "class", "sourcedId"), "class.sourcedId"),
-            "school_id": (lambda t: field_path(t, "school", "sourcedId"), "school.sourcedId"),
-            "person_id": (lambda t: field_path(t, "user", "sourcedId"), "user.sourcedId"),
-            "role": (lambda t: field_path(t, "role"), "role"),
-            "primary": (lambda t: field_path(t, "primary"), "primary"),
+            "status": _field("status"),
+            "section_id": _field("class", "sourcedId"),
+            "school_id": _field("school", "sourcedId"),
+            "person_id": _field("user", "sourcedId"),
+            "role": _field("role"),
+            "primary": _field("primary"),
         },
     ),
     "academicSessions.csv": (
         "academicSessions",
         {
-            "term_id": (lambda t: field_path(t, "sourcedId"), "sourcedId"),
-            "status": (lambda t: field_path(t, "status"), "status"),
-            "name": (lambda t: field_path(t, "title"), "title"),
-            "type": (lambda t: field_path(t, "type"), "type"),
-            "start_date": (lambda t: field_path(t, "startDate"), "startDate"),
-            "end_date": (lambda t: field_path(t, "endDate"), "endDate"),
-            "parent_id": (lambda t: field_path(t, "parent", "sourcedId"), "parent.sourcedId"),
+            "term_id": _field("sourcedId"),
+            "status": _field("status"),
+            "name": _field("title"),
+            "type": _field("type"),
+            "start_date": _field("startDate"),
+            "end_date": _field("endDate"),
+            "parent_id": _field("parent", "sourcedId"),
         },
     ),
     "courses.csv": (
         "courses",
         {
-            "course_id": (lambda t: field_path(t, "sourcedId"), "sourcedId"),
-            "status": (lambda t: field_path(t, "status"), "status"),
-            "name": (lambda t: field_path(t, "title"), "title"),
-            "course_code": (lambda t: field_path(t, "courseCode"), "courseCode"),
-            "grades": (lambda t: join_list(t.column("grades")), "grades"),
-            "org_id": (lambda t: field_path(t, "org", "sourcedId"), "org.sourcedId"),
-            "subject": (lambda t: join_list(t.column("subjects")), "subjects"),
+            "course_id": _field("sourcedId"),
+            "status": _field("status"),
+            "name": _field("title"),
+            "course_code": _field("courseCode"),
+            "grades": _list("grades"),
+            "org_id": _field("org", "sourcedId"),
+            "subject": _list("subjects"),
         },
     ),
     "demographics.csv": (
         "demographics",
         {
-            "person_id": (lambda t: field_path(t, "sourcedId"), "sourcedId"),
-            "status": (lambda t: field_path(t, "status"), "status"),
-            "birth_date": (lambda t: field_path(t, "birthDate"), "birthDate"),
-            "gender": (lambda t: field_path(t, "sex"), "sex"),
+            "person_id": _field("sourcedId"),
+            "status": _field("status"),
+            "birth_date": _field("birthDate"),
+            "gender": _field("sex"),
         },
     ),
 }
