@@ -18,6 +18,9 @@ from rostersync_tools.local.apigw import (
 
 RESOURCES = ["/syncs/{sync_id}", "/syncs/{sync_id}/release", "/districts/{district_id}/holds/release"]
 
+# PyJWT warns on HS256 keys under 32 bytes; the tests use one of a realistic length.
+SERVER_SECRET = "local-test-secret-of-32-bytes-or-more"
+
 
 def test_paths_match_their_resource_template() -> None:
     assert match_resource("/syncs/abc/release", RESOURCES) == ("/syncs/{sync_id}/release", {"sync_id": "abc"})
@@ -44,13 +47,13 @@ def test_a_proxy_event_carries_the_claims_as_api_gateway_flattens_them() -> None
 
 
 def test_local_tokens_verify_only_with_their_secret_and_until_they_expire() -> None:
-    token = issue_token("s3cret", {"sub": "u1", "cognito:groups": ["operator"]})
+    token = issue_token(SERVER_SECRET, {"sub": "u1", "cognito:groups": ["operator"]})
 
-    assert verify_token("s3cret", token)["sub"] == "u1"  # type: ignore[index]
+    assert verify_token(SERVER_SECRET, token)["sub"] == "u1"  # type: ignore[index]
     assert verify_token("other", token) is None
-    assert verify_token("s3cret", token[:-2] + "xx") is None
-    assert verify_token("s3cret", issue_token("s3cret", {"sub": "u1"}, ttl_seconds=-1)) is None
-    assert verify_token("s3cret", "not.a.token") is None
+    assert verify_token(SERVER_SECRET, token[:-2] + "xx") is None
+    assert verify_token(SERVER_SECRET, issue_token(SERVER_SECRET, {"sub": "u1"}, ttl_seconds=-1)) is None
+    assert verify_token(SERVER_SECRET, "not.a.token") is None
 
 
 def test_the_server_passes_requests_to_the_handler_with_the_callers_claims() -> None:
@@ -61,9 +64,9 @@ def test_the_server_passes_requests_to_the_handler_with_the_callers_claims() -> 
         assert context.get_remaining_time_in_millis() > 0
         return {"statusCode": 201, "headers": {"Content-Type": "application/json"}, "body": '{"ok": true}'}
 
-    token = issue_token("k", {"sub": "u1", "custom:districts": "d1"})
+    token = issue_token(SERVER_SECRET, {"sub": "u1", "custom:districts": "d1"})
     with serve_api(
-        "127.0.0.1", 0, handler=handler, claims_for=bearer_claims("k"), resources=RESOURCES
+        "127.0.0.1", 0, handler=handler, claims_for=bearer_claims(SERVER_SECRET), resources=RESOURCES
     ) as api:
         request = urllib.request.Request(
             f"{api.url}/syncs/s1/release?x=1",
