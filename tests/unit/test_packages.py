@@ -50,8 +50,8 @@ DEV_ONLY = {
     "psutil",
 }
 CONNECTOR_MODULES = ("requests", "requests_oauthlib", "oauthlib", "paramiko")
-# Imported lazily by the fetch step (rostersync.pipeline.pull via rostersync.connectors.puller), so ``import app`` alone would not
-# prove the ingest function can pull.
+# Imported lazily by the fetch step (rostersync.pipeline.pull, through rostersync.connectors.puller),
+# so ``import app`` alone would not prove the ingest function can pull.
 FETCH_MODULES = (
     "rostersync.connectors.clever",
     "rostersync.connectors.oneroster",
