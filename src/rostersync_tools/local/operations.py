@@ -22,6 +22,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
 from rostersync_tools.local.resources import EventRoute, LocalStackError, bus_name
+from rostersync_tools.local.routing import serialized
 
 TERMINAL_EXECUTION_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 _T = TypeVar("_T")
@@ -226,10 +227,14 @@ class StackOperations:
 
     # ------------------------------------------------------------------ records
     def table_item(self, pk: str, sk: str) -> dict[str, Any] | None:
-        """One item of the stack's table (``TABLE_NAME``) as plain Python values."""
-        response = self.client("dynamodb").get_item(
-            TableName=self.env("TABLE_NAME"), Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
-        )
+        """One item of the stack's table (``TABLE_NAME``) as plain Python values.
+
+        Read under the handler lock: moto's DynamoDB serialises an item by iterating its dict, and a
+        handler thread writing the same item meanwhile made it raise "dictionary changed size"."""
+        with serialized():
+            response = self.client("dynamodb").get_item(
+                TableName=self.env("TABLE_NAME"), Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+            )
         item = response.get("Item")
         return {k: _plain(_DESERIALIZER.deserialize(v)) for k, v in item.items()} if item else None
 
@@ -237,11 +242,15 @@ class StackOperations:
         """The items of partition ``pk`` whose sort key starts with ``sk_prefix``."""
         dynamodb = self.client("dynamodb")
         items: list[dict[str, Any]] = []
-        for page in dynamodb.get_paginator("query").paginate(
-            TableName=self.env("TABLE_NAME"),
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
-            ExpressionAttributeValues={":pk": {"S": pk}, ":sk": {"S": sk_prefix}},
-        ):
+        with serialized():  # see table_item
+            pages = list(
+                dynamodb.get_paginator("query").paginate(
+                    TableName=self.env("TABLE_NAME"),
+                    KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+                    ExpressionAttributeValues={":pk": {"S": pk}, ":sk": {"S": sk_prefix}},
+                )
+            )
+        for page in pages:
             items.extend(
                 {k: _plain(_DESERIALIZER.deserialize(v)) for k, v in i.items()} for i in page["Items"]
             )
