@@ -4,7 +4,7 @@ Every handler (``functions/*/app.py``) and the API's routes get their adapters h
 else. On Lambda, the settings are read from the environment once per sandbox, at its first
 invocation (a missing variable fails there, naming it: :class:`~rostersync.pipeline.config.SettingsError`),
 and :func:`pipeline_deps` / :func:`api_deps` wire the AWS adapters from them
-(:func:`rostersync.aws.default_deps`, :func:`rostersync.api.deps.build_api_deps`), cached for the
+(:func:`rostersync.aws.build_deps`, :func:`rostersync.api.deps.build_api_deps`), cached for the
 life of the sandbox. A runtime that is not Lambda (the local stack of ``rostersync_tools.local``,
 a test) hands in its own adapters with :func:`provided`, the one injection hook: while it is
 active the functions use what it returns and the Lambda wiring is never built. Hooks do not
@@ -51,6 +51,13 @@ def settings() -> PipelineConfig:
 
 
 @lru_cache(maxsize=1)
+def _lambda_pipeline_deps() -> Deps:
+    from rostersync.aws import build_deps
+
+    return build_deps(settings())
+
+
+@lru_cache(maxsize=1)
 def _lambda_api_deps() -> ApiDeps:
     from rostersync.api.deps import build_api_deps
 
@@ -61,9 +68,7 @@ def pipeline_deps() -> Deps:
     """The adapters the pipeline steps are given."""
     provider = _provider
     if provider is None:
-        from rostersync.aws import default_deps
-
-        return default_deps()
+        return _lambda_pipeline_deps()
     if provider.pipeline is None:
         raise CompositionError("the active composition root provides no pipeline adapters")
     return provider.pipeline()
@@ -97,7 +102,9 @@ def provided(provider: Provider) -> Iterator[Provider]:
 def reset() -> None:
     """Forget the cached settings, adapters and boto3 clients (a test that changes the
     environment, a local stack starting on a new moto)."""
-    from rostersync import aws
+    from rostersync.aws import clients
 
-    aws.reset()
+    _lambda_pipeline_deps.cache_clear()
     _lambda_api_deps.cache_clear()
+    get_config.cache_clear()
+    clients.clear_clients()

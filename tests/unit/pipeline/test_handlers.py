@@ -56,7 +56,7 @@ def test_a_step_sent_to_the_wrong_function_is_refused() -> None:
 
 @pytest.fixture
 def state_machine(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
-    from rostersync import aws as rs_aws
+    from rostersync import runtime
 
     arn = boto3.client("stepfunctions").create_state_machine(
         name="sync",
@@ -65,7 +65,7 @@ def state_machine(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     )["stateMachineArn"]
     monkeypatch.setenv("STATE_MACHINE_ARN", arn)
     monkeypatch.setenv("RAW_BUCKET", event("s3_object_created.json")["detail"]["bucket"]["name"])
-    rs_aws.reset()
+    runtime.reset()
     return str(arn)
 
 
@@ -84,11 +84,11 @@ def test_a_duplicated_s3_event_starts_one_execution(
 
 
 def test_the_holds_handler_records_a_failed_sync(moto_aws: None, lambda_context: FakeLambdaContext) -> None:
-    from rostersync.aws import default_deps
+    from rostersync import runtime
 
     holds = load_handler("holds")
     payload = event("finish_failed.json")
-    deps = default_deps()
+    deps = runtime.pipeline_deps()
     deps.repo.acquire_lock(payload["district_id"], payload["sync_id"], deps.clock())
 
     out = holds.lambda_handler(payload, lambda_context)

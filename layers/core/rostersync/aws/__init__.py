@@ -1,23 +1,21 @@
-"""AWS adapters of the pipeline (the only modules that import boto3) and the Lambda composition root.
+"""AWS adapters of the pipeline: the only modules that import boto3.
 
 :func:`build_deps` wires the adapters of one deployment (from a
 :class:`~rostersync.pipeline.config.PipelineConfig`) into the :class:`~rostersync.pipeline.ports.Deps`
 the stages take, with the source puller of :mod:`rostersync.connectors` (imported here, lazily:
 the API function imports this package for its adapters and never loads the connectors).
+:mod:`rostersync.runtime` (the composition root) decides when, and caches the result.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from rostersync.aws import clients
 from rostersync.aws.bus import EventBridgeBus
 from rostersync.aws.mailer import SesMailer
 from rostersync.aws.repository import DynamoRepository
 from rostersync.aws.s3store import S3BlobStore
 from rostersync.aws.secrets import SecretsManagerSecrets
 from rostersync.aws.sfn import StepFunctionsWorkflow
-from rostersync.pipeline.config import PipelineConfig, get_config
+from rostersync.pipeline.config import PipelineConfig
 from rostersync.pipeline.ports import Deps
 
 
@@ -38,19 +36,6 @@ def build_deps(config: PipelineConfig) -> Deps:
     )
 
 
-@lru_cache(maxsize=1)
-def default_deps() -> Deps:
-    """The adapters of this process's deployment (environment read once, on first use)."""
-    return build_deps(get_config())
-
-
-def reset() -> None:
-    """Forget the cached settings, adapters and clients (tests that change the environment)."""
-    default_deps.cache_clear()
-    get_config.cache_clear()
-    clients.clear_clients()
-
-
 __all__ = [
     "DynamoRepository",
     "EventBridgeBus",
@@ -59,6 +44,4 @@ __all__ = [
     "SesMailer",
     "StepFunctionsWorkflow",
     "build_deps",
-    "default_deps",
-    "reset",
 ]
