@@ -31,6 +31,7 @@ from rostersync.pipeline.layout import district_prefix, file_name, inbox_files, 
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.pull import load_pulled, pulled_manifest
 from rostersync.roster import RosterSet
+from rostersync.settings import DistrictSettings
 from rostersync.snapshot import latest_version, read_snapshot, read_version, write_snapshot
 from rostersync.sources import API_KINDS
 from rostersync.validate import LoadResult
@@ -61,12 +62,12 @@ def normalize(inp: NormalizeInput, deps: Deps) -> NormalizeOutput:
         else len(pulled.files) or pulled.pages
     )
     out = NormalizeOutput(attempt=attempt, prefix=prefix, raw_prefix=raw_prefix, files=count)
+    settings = deps.repo.get_settings(inp.district_id)
     try:
-        region = deps.repo.get_settings(inp.district_id).phone_region
-        loaded = _load(deps, pulled, raw_prefix, now, region)
+        loaded = _load(deps, pulled, raw_prefix, now, settings.phone_region)
     except InvalidFilesError as exc:
         return _invalid_files(inp, deps, out, exc, now)
-    return _stage_loaded(inp, deps, out, loaded, now)
+    return _stage_loaded(inp, deps, out, loaded, settings, now)
 
 
 def _copy_inbox(deps: Deps, district_id: str, raw_prefix: str) -> int:
@@ -118,10 +119,14 @@ def _invalid_files(
 
 
 def _stage_loaded(
-    inp: NormalizeInput, deps: Deps, out: NormalizeOutput, loaded: LoadResult, now: datetime
+    inp: NormalizeInput,
+    deps: Deps,
+    out: NormalizeOutput,
+    loaded: LoadResult,
+    settings: DistrictSettings,
+    now: datetime,
 ) -> NormalizeOutput:
     """Scope the roster to the district's settings; write the staged snapshot and ``errors.csv``."""
-    settings = deps.repo.get_settings(inp.district_id)
     staged, prepare_issues = holds_mod.prepare_staged(loaded.roster, settings)
     staged_prefix = f"{out.prefix}/staged"
     write_snapshot(deps.snapshots, staged_prefix, staged, meta={"sync_id": inp.sync_id})
