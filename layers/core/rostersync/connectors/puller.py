@@ -2,9 +2,10 @@
 
 :class:`ConnectorPuller` reads a pulled district's secret, builds the Clever, OneRoster or SFTP
 client its source settings name (with the deployment's retry and timeout settings) and pulls into
-the stage's page writer. The Lambda composition root (:func:`rostersync.aws.build_deps`) creates
-it; the client modules, which import requests, requests-oauthlib and paramiko, are imported only
-when a pull of their kind runs, so a function that never pulls never loads them.
+the stage's page writer. :func:`rostersync.aws.build_deps` creates it (for the composition root,
+:mod:`rostersync.runtime`); the client modules, which import requests, requests-oauthlib and
+paramiko, are imported only when a pull of their kind runs, so a function that never pulls never
+loads them.
 """
 
 from __future__ import annotations

@@ -5,5 +5,5 @@ intake (arrival, settle, lock) → pull (scheduled pulls) → stage (normalize, 
 finish. Every stage function takes a pydantic input model (:mod:`.events`) and the injected
 adapters (:class:`.ports.Deps`) and returns a pydantic output; :mod:`.dispatch` maps a step to
 its function. Nothing here imports boto3, requests or paramiko or reads the environment: the
-composition root (:func:`rostersync.aws.build_deps`) builds the adapters.
+composition root (:mod:`rostersync.runtime`) builds the adapters (:func:`rostersync.aws.build_deps`).
 """
