@@ -152,7 +152,7 @@ def apply(inp: ApplyInput, deps: Deps) -> ApplyOutput:
     changes_prefix, changes_key = _applied_changes(inp, deps, plan, applying, version)
     event_id = None
     if promoted and version is not None:
-        event_id = _publish(inp, deps, plan, version, applying, changes_prefix, changes_key)
+        event_id = _publish(inp, deps, plan, version, applying, counts, changes_prefix, changes_key)
     progress = plan.progress_after(version)
     _record(inp, deps, plan, progress, version if promoted else None, changes_prefix, now)
     _mark_connected(inp, deps, applying, plan.released, now)
@@ -207,6 +207,7 @@ def _publish(
     plan: ReleasePlan,
     version: int,
     applying: ChangeSet,
+    counts: dict[str, int],
     changes_prefix: str | None,
     changes_key: str | None,
 ) -> str:
@@ -225,7 +226,7 @@ def _publish(
             "previous_version": plan.progress.accepted_version,
             "schools": plan.schools,
             "complete": plan.complete,
-            "counts": change_counts(applying),
+            "counts": counts,
             "entities": per_entity_counts(applying),
             "bucket": deps.config.snapshot_bucket,
             "snapshot_prefix": version_prefix(deps.snapshots, d_prefix, version),
