@@ -355,7 +355,7 @@ def test_a_student_or_class_at_an_org_with_no_school_above_it_is_reported_agains
             "row": 9,
             "column": "classSourcedId",
             "value": "C9",
-            "message": "Refers to a section that was left out because of the error on row 5 of classes.csv; "
+            "message": "Refers to a class that was left out because of the error on row 5 of classes.csv; "
             "the enrollment was left out.",
         },
         {
