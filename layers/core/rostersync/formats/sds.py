@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from rostersync.formats.arrowops import (
     build_lists,
+    column_or_nulls,
     first_item,
     null_where,
     split_list,
@@ -49,7 +50,6 @@ from rostersync.formats.sds_people import (
     PeopleReader,
     alert_rows,
     as_numpy,
-    column_or_nulls,
     lowered,
     positions_in,
     take_at,
