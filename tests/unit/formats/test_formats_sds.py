@@ -307,8 +307,9 @@ def test_without_school_orgs_the_leaf_orgs_are_the_schools(tmp_path: Path) -> No
             "row": 3,
             "column": "type",
             "value": "department",
-            "message": "No org in orgs.csv has the type school, so the 2 orgs that are no other org's parent "
-            "were taken as the schools; set the type of your schools to school.",
+            "message": "orgs.csv has no org of type school, so the orgs that no other org names as its "
+            'parent were taken as the schools (P1, P2). Set the type of each school to "school" in your '
+            "SIS export.",
         }
     ]
 
