@@ -208,7 +208,7 @@ class _Validator:
     # -- errors --------------------------------------------------------------------------------
     def _required(self, raw: RawTable, table: pa.Table) -> ArrayLike | None:
         error: ArrayLike | None = None
-        singular = SINGULAR[raw.entity]
+        singular = self._singular(raw.entity)
         columns = dict.fromkeys(raw.spec.key, None) | raw.required
         for column, custom in columns.items():
             if column not in table.column_names:
@@ -257,15 +257,24 @@ class _Validator:
             return None, None
         repeat = ~first
         headers = " and ".join(raw.source(c).column for c in key)
+        singular = self._singular(raw.entity)
         self._issue(
             raw,
             table,
             pa.array(repeat),
             key[0],
             ALERT,
-            f"This row repeats an earlier {SINGULAR[raw.entity]} (same {headers}); the repeat was ignored.",
+            f"This row repeats an earlier {singular} (same {headers}); the repeat was ignored.",
         )
         return None, repeat
+
+    def _singular(self, entity: str) -> str:
+        """The word for one record of ``entity`` as its file calls it: a section sent in a
+        classes.csv (OneRoster, SDS) is a class."""
+        raw = self.raw.tables.get(entity)
+        if raw is not None and raw.file == "classes.csv":
+            return "class"
+        return SINGULAR[entity]
 
     def _noted(self, entity: str, values: ArrayLike) -> ArrayLike:
         notes = self.raw.notes.filter(pc.equal(self.raw.notes.column("entity"), entity))
@@ -310,7 +319,7 @@ class _Validator:
         n = len(values)
         found = self._found(target, values)
         message = pc.binary_join_element_wise(
-            f"Refers to a {SINGULAR[target]} that ", found, f"; {outcome}.", ""
+            f"Refers to a {self._singular(target)} that ", found, f"; {outcome}.", ""
         )
         self.issues.append(
             pa.Table.from_arrays(
@@ -386,7 +395,7 @@ class _Validator:
                 headers,
                 pc.filter(items, bad),
                 target,
-                OUTCOMES.get((entity, column), f"it was removed from this {SINGULAR[entity]}'s {noun}"),
+                OUTCOMES.get((entity, column), f"it was removed from this {self._singular(entity)}'s {noun}"),
             )
             index = table.column_names.index(column)
             table = table.set_column(index, column, filter_lists(table.column(column), keep))

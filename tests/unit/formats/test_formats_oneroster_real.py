@@ -472,7 +472,7 @@ def test_reference_messages_say_what_is_true_and_what_was_left_out() -> None:
             5,
             "classSourcedId",
             "C9",
-            "Refers to a section that is not in classes.csv; the enrollment was left out.",
+            "Refers to a class that is not in classes.csv; the enrollment was left out.",
         ),
         (
             "error",

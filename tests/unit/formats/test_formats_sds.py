@@ -307,8 +307,9 @@ def test_without_school_orgs_the_leaf_orgs_are_the_schools(tmp_path: Path) -> No
             "row": 3,
             "column": "type",
             "value": "department",
-            "message": "No org in orgs.csv has the type school, so the 2 orgs that are no other org's parent "
-            "were taken as the schools; set the type of your schools to school.",
+            "message": "orgs.csv has no org of type school, so the orgs that no other org names as its "
+            'parent were taken as the schools (P1, P2). Set the type of each school to "school" in your '
+            "SIS export.",
         }
     ]
 
@@ -355,7 +356,7 @@ def test_a_student_or_class_at_an_org_with_no_school_above_it_is_reported_agains
             "row": 9,
             "column": "classSourcedId",
             "value": "C9",
-            "message": "Refers to a section that was left out because of the error on row 5 of classes.csv; "
+            "message": "Refers to a class that was left out because of the error on row 5 of classes.csv; "
             "the enrollment was left out.",
         },
         {

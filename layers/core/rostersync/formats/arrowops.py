@@ -48,6 +48,14 @@ def null_where(values: ArrayLike, mask: ArrayLike) -> ArrayLike:
     return out
 
 
+def column_or_nulls(table: pa.Table, column: str) -> ArrayLike:
+    """The table's ``column``, or a string column of nulls when the file did not send it."""
+    if column in table.column_names:
+        out: ArrayLike = table.column(column)
+        return out
+    return pa.nulls(table.num_rows, pa.string())
+
+
 @dataclass(frozen=True)
 class Codes:
     """A column as dense integer codes: ``codes[i]`` indexes ``dictionary`` (-1 for null).

@@ -15,12 +15,12 @@ format needs. File names match case-insensitively.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pyarrow.compute as pc
 
 from rostersync.formats.csvio import FileSpec, find_files, normalise_header, read_csv
+from rostersync.formats.csvparse import Unreadable, read_header
 from rostersync.issues import FileProblem, UnknownFormatError
 from rostersync.roster import (
     FORMAT_CLEVER_CSV,
@@ -140,9 +140,8 @@ def _headers(files: dict[str, Path], name: str) -> frozenset[str]:
     if path is None:
         return frozenset()
     try:
-        with path.open("r", encoding="utf-8-sig", newline="") as handle:
-            return frozenset(normalise_header(h) for h in next(csv.reader(handle), []))
-    except (OSError, UnicodeDecodeError, csv.Error):
+        return frozenset(normalise_header(h) for h in read_header(path))
+    except Unreadable:
         return frozenset()  # the reader of the chosen format reports an unreadable file
 
 

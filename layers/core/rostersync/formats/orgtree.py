@@ -5,7 +5,7 @@ Both formats send orgs of several types (``district``, ``school``, ``department`
 **school**: the org itself when it is a school, else its nearest ancestor that is a school. An
 org with no school at or above it (the district, a state, a college) maps to no school. When a
 set has no school-typed org at all, its leaf orgs (orgs that no other org names as parent) stand
-for the schools; each reader says so in its own alert. The walk up the tree is vectorised: one
+for the schools, and :func:`leaves_alert` says so. The walk up the tree is vectorised: one
 whole-column step per level of the hierarchy, not per row.
 """
 
@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync.formats.arrowops import ArrayLike, as_array
+from rostersync.issues import ALERT, row_issues
 
 # Deeper than any real hierarchy (national > state > district > school > department); it also
 # ends a walk round a parentSourcedId cycle.
@@ -109,3 +110,26 @@ def no_school_notes(org_map: OrgMap, kinds: ArrayLike, file: str) -> tuple[pa.Ar
     )
     notes = pc.binary_join_element_wise(what, f" in {file} with no school above it", "")
     return as_array(pc.filter(org_map.ids, above)), as_array(notes)
+
+
+def leaves_alert(file: str, table: pa.Table, leaves: ArrayLike, header: str) -> pa.Table:
+    """The alert, on the first leaf row of ``table`` (orgs.csv), that a set with no org of type
+    school had its leaf orgs taken as the schools; it names up to five of them."""
+    ids = as_array(table.filter(leaves).column("org_id").drop_null())
+    shown = ", ".join(str(i) for i in ids.slice(0, 5).to_pylist())
+    if len(ids) > 5:
+        shown += f" and {len(ids) - 5} more"
+    first = pc.equal(pc.cumulative_sum(pc.cast(leaves, pa.int64())), 1)
+    return row_issues(
+        table,
+        pc.and_(leaves, first),
+        severity=ALERT,
+        file=file,
+        column=header,
+        value_column="type",
+        message=(
+            f"{file} has no org of type school, so the orgs that no other org names as its "
+            f"parent were taken as the schools ({shown}). Set the type of each school to "
+            '"school" in your SIS export.'
+        ),
+    )

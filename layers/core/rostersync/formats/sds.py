@@ -23,18 +23,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync.formats.arrowops import (
     build_lists,
+    column_or_nulls,
     first_item,
     null_where,
     split_list,
     take_first_rows,
 )
 from rostersync.formats.csvio import CsvFile, find_files, read_file_set
+from rostersync.formats.orgtree import leaves_alert
 from rostersync.formats.raw import LIST_ROW_SUFFIX, NOTES_SCHEMA, RawRoster, RawTable, Source
 from rostersync.formats.sds_files import (
     CLASS_FILES,
@@ -49,7 +50,6 @@ from rostersync.formats.sds_people import (
     PeopleReader,
     alert_rows,
     as_numpy,
-    column_or_nulls,
     lowered,
     positions_in,
     take_at,
@@ -71,17 +71,8 @@ class _Reader(PeopleReader):
     def schools(self) -> None:
         csv = self.files["orgs.csv"]
         if self.orgs.leaves_as_schools:
-            self.issues.append(
-                alert_rows(
-                    csv,
-                    csv.table,
-                    pa.array(np.arange(len(self.orgs.is_school)) == np.argmax(self.orgs.is_school)),
-                    "type",
-                    f"No org in orgs.csv has the type school, so the {int(self.orgs.is_school.sum())} "
-                    "orgs that are no other org's parent were taken as the schools; set the type of "
-                    "your schools to school.",
-                )
-            )
+            leaves = pa.array(self.orgs.is_school)
+            self.issues.append(leaves_alert(csv.name, csv.table, leaves, csv.headers.get("type", "type")))
         odd = pc.and_(
             pc.is_valid(csv.table.column("type")),
             pc.invert(pc.is_in(lowered(csv.table.column("type")), value_set=pa.array(ORG_TYPES))),

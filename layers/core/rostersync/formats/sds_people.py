@@ -12,6 +12,7 @@ from rostersync.formats.arrowops import (
     ArrayLike,
     as_array,
     build_lists,
+    column_or_nulls,
     first_item,
     first_mask,
     take_first_rows,
@@ -83,13 +84,6 @@ class Orgs:
         self.map = build(ids, parent, is_school)
         # What an org with no school above it is, for the message of a record sent at it.
         self.notes = no_school_notes(self.map, table.column("type"), csv.name)
-
-
-def column_or_nulls(table: pa.Table, column: str) -> ArrayLike:
-    if column in table.column_names:
-        out: ArrayLike = table.column(column)
-        return out
-    return pa.nulls(table.num_rows, pa.string())
 
 
 class PeopleReader:

@@ -12,11 +12,18 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import as_array, build_lists, first_item, lookup, split_list, take_first_rows
+from rostersync.formats.arrowops import (
+    as_array,
+    build_lists,
+    column_or_nulls,
+    first_item,
+    lookup,
+    split_list,
+    take_first_rows,
+)
 from rostersync.formats.oneroster.common import (
     EMPTY_IDS,
     Context,
-    column_or_nulls,
     select,
     split_status,
     unknown_values,

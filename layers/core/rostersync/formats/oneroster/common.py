@@ -52,12 +52,6 @@ def unknown_values(values: ArrayLike, allowed: tuple[str, ...]) -> ArrayLike:
     return pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(allowed))))
 
 
-def column_or_nulls(table: pa.Table, column: str) -> ArrayLike:
-    if column in table.column_names:
-        return table.column(column)
-    return pa.nulls(table.num_rows, pa.string())
-
-
 @dataclass
 class Context:
     """What the reader steps share: the files read, what they produce, and what they learnt."""

@@ -12,15 +12,13 @@ parent) taken as schools, with one alert that says so.
 
 from __future__ import annotations
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync.formats.arrowops import as_array
 from rostersync.formats.oneroster.common import Context, select, split_status, unknown_values
 from rostersync.formats.oneroster.specs import ORG_TYPES
-from rostersync.formats.orgtree import NOT_SUPPLIED, OrgMap, build, leaf_orgs, no_school_notes
+from rostersync.formats.orgtree import NOT_SUPPLIED, OrgMap, build, leaf_orgs, leaves_alert, no_school_notes
 from rostersync.formats.raw import RawTable
-from rostersync.issues import ALERT, row_issues
 
 
 def read_orgs(ctx: Context) -> OrgMap:
@@ -38,7 +36,7 @@ def read_orgs(ctx: Context) -> OrgMap:
     is_school = as_array(pc.fill_null(pc.equal(kind, "school"), False))
     if table.num_rows and not pc.any(is_school).as_py():
         is_school = leaf_orgs(ids, parent)
-        _leaf_alert(ctx, csv.name, table, is_school, csv.headers.get("type", "type"))
+        ctx.issues.append(leaves_alert(csv.name, table, is_school, csv.headers.get("type", "type")))
     org_map = build(ids, parent, is_school, deleted)
     ctx.note("schools", *no_school_notes(org_map, table.column("type"), csv.name))
     schools = table.filter(is_school)
@@ -64,24 +62,3 @@ def read_orgs(ctx: Context) -> OrgMap:
     if len(deleted):
         ctx.note("schools", deleted, f"is marked tobedeleted in {csv.name}")
     return org_map
-
-
-def _leaf_alert(ctx: Context, file: str, table: pa.Table, leaves: pa.Array, header: str) -> None:
-    ids = table.filter(leaves).column("org_id").drop_null().to_pylist()
-    shown = ", ".join(str(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-    first = pc.equal(pc.cumulative_sum(pc.cast(leaves, pa.int64())), 1)
-    ctx.issues.append(
-        row_issues(
-            table,
-            pc.and_(leaves, first),
-            severity=ALERT,
-            file=file,
-            column=header,
-            value_column="type",
-            message=(
-                f"{file} has no org of type school, so the orgs that no other org names as its "
-                f"parent were taken as the schools ({shown}). Set the type of each school to "
-                '"school" in your SIS export.'
-            ),
-        )
-    )

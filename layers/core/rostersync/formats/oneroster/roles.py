@@ -126,8 +126,9 @@ def roles_12(
     user = pc.take(at, pa.array(keep)).to_numpy(zero_copy_only=False).astype(np.int64)
     secondary = pc.fill_null(pc.not_equal(role_type, "primary"), True).to_numpy(zero_copy_only=False)[keep]
     row = as_array(table.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)[keep]
-    order = keep[_ordered(user, secondary, row)]
-    user = user[_ordered(user, secondary, row)]
+    sort = _ordered(user, secondary, row)
+    order = keep[sort]
+    user = user[sort]
     index = pa.array(order)
     rows = as_array(pc.take(table.column(ROW_COLUMN), index))
     roles = Entries(user, as_array(pc.take(pc.utf8_lower(table.column("role")), index)), rows)
@@ -138,9 +139,10 @@ def roles_12(
         all_at
     ]
     all_rows = as_array(table.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)[all_at]
-    org_order = all_at[_ordered(all_user, all_secondary, all_rows)]
+    org_sort = _ordered(all_user, all_secondary, all_rows)
+    org_order = all_at[org_sort]
     orgs = Entries(
-        all_user[_ordered(all_user, all_secondary, all_rows)],
+        all_user[org_sort],
         as_array(pc.take(table.column("org_id"), pa.array(org_order))),
         as_array(pc.take(table.column(ROW_COLUMN), pa.array(org_order))),
     )
