@@ -197,3 +197,17 @@ def test_settings_that_are_not_json_give_the_line_and_column(
 
     assert code == EXIT_INVALID
     assert "not valid JSON at line 1, column 21" in capsys.readouterr().err
+
+
+def test_changes_and_holds_name_the_school_beside_its_id(
+    tmp_path: Path, baseline: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    day2 = write_set(tmp_path / "day2", a_students=4)
+
+    main(["check", str(day2), "--previous", str(baseline)])
+
+    printed = capsys.readouterr().out
+    holds = printed[printed.index("hold(s)") :]
+    assert "Adams Elementary (A)" in printed[: printed.index("hold(s)")]
+    assert "Adams Elementary (A)" in holds
