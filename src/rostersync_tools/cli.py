@@ -109,7 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _load_settings(args.settings)
     except (OSError, ValueError, ValidationError) as exc:
-        err.print(f"[red]Cannot read settings {args.settings}:[/red] {exc}")
+        from rich.markup import escape
+
+        err.print(f"[red]Cannot read settings {args.settings}:[/red]")
+        for problem in _settings_problems(exc):
+            err.print(f"  {escape(problem)}")
         return EXIT_INVALID
     if not args.directory.is_dir():
         err.print(f"[red]{args.directory} is not a folder.[/red]")
@@ -125,6 +129,26 @@ def _load_settings(path: Path | None) -> DistrictSettings:
     if path is None:
         return DistrictSettings()
     return DistrictSettings.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _settings_problems(exc: Exception) -> list[str]:
+    """What is wrong with a settings file, field by field, without pydantic's or Python's text."""
+    if isinstance(exc, ValidationError):
+        return [_field_problem(e["loc"], e["input"], e["msg"]) for e in exc.errors(include_url=False)]
+    if isinstance(exc, json.JSONDecodeError):
+        return [f"not valid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg.lower()})"]
+    if isinstance(exc, UnicodeDecodeError):
+        return ["the file is not UTF-8 text"]
+    if isinstance(exc, OSError):
+        return [f"the file cannot be opened ({(exc.strerror or 'unreadable').lower()})"]
+    return [str(exc)]
+
+
+def _field_problem(loc: tuple[int | str, ...], value: object, message: str) -> str:
+    if not loc:
+        return "the file should hold one JSON object of settings, as in the README"
+    reason = message.removeprefix("Value error, ").replace("Input should", "should", 1)
+    return f"{'.'.join(str(part) for part in loc)} = {json.dumps(value, default=str)}: {reason}"
 
 
 def _check(args: argparse.Namespace, settings: DistrictSettings, console: Console, err: Console) -> int:

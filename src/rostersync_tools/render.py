@@ -5,7 +5,7 @@ Only the CLI imports this module; the domain never prints.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -112,7 +112,25 @@ def counts(console: Console, roster: RosterSet) -> None:
     console.print(table)
 
 
-def diff_table(console: Console, summary: pa.Table) -> None:
+def school_names(roster: RosterSet) -> dict[str, str]:
+    """School ID -> "Name (ID)" for the schools of ``roster`` that have a name."""
+    schools = roster.table("schools")
+    return {
+        school_id: f"{name} ({school_id})"
+        for school_id, name in zip(
+            schools.column("school_id").to_pylist(), schools.column("name").to_pylist(), strict=True
+        )
+        if name
+    }
+
+
+def _school(school_id: str | None, names: Mapping[str, str]) -> str:
+    if school_id is None:
+        return "(district)"
+    return names.get(school_id, school_id)
+
+
+def diff_table(console: Console, summary: pa.Table, names: Mapping[str, str] | None = None) -> None:
     """Per entity and school: baseline, staged, added, removed, changed (only rows with changes)."""
     changed = summary.filter(
         pc.greater(
@@ -127,7 +145,7 @@ def diff_table(console: Console, summary: pa.Table) -> None:
     for row in changed.sort_by([("entity", "ascending"), ("school_id", "ascending")]).to_pylist():
         table.add_row(
             row["entity"],
-            row["school_id"] or "(district)",
+            _school(row["school_id"], names or {}),
             f"{row['baseline']:,}",
             f"{row['staged']:,}",
             f"[green]+{row['added']:,}[/green]",
@@ -137,14 +155,14 @@ def diff_table(console: Console, summary: pa.Table) -> None:
     console.print(table)
 
 
-def holds_table(console: Console, holds: Sequence[Hold]) -> None:
+def holds_table(console: Console, holds: Sequence[Hold], names: Mapping[str, str] | None = None) -> None:
     if not holds:
         console.print("[bold green]No holds: this sync would be applied.[/bold green]")
         return
     console.print(f"[bold red]{len(holds)} hold(s): this sync would wait for an admin's decision.[/bold red]")
     table = Table("hold", "school", "what tripped")
     for hold in holds:
-        table.add_row(hold.type, hold.school_id or "(district)", hold.message)
+        table.add_row(hold.type, _school(hold.school_id, names or {}), hold.message)
     console.print(table)
     console.print("What to do:")
     for hold_type in dict.fromkeys(h.type for h in holds):
@@ -153,6 +171,7 @@ def holds_table(console: Console, holds: Sequence[Hold]) -> None:
 
 def preflight_report(console: Console, result: PreflightResult, *, compared: bool, issues_shown: int) -> None:
     console.print(f"Format: [bold]{format_name(result.format)}[/bold]")
+    names = school_names(result.staged)
     files = Table("entity", "file", "records")
     for entity in ENTITIES:
         source = result.files.get(entity.name)
@@ -162,7 +181,7 @@ def preflight_report(console: Console, result: PreflightResult, *, compared: boo
     console.print(files)
     issues_summary(console, result.issues, issues_shown)
     if compared:
-        diff_table(console, result.summary)
+        diff_table(console, result.summary, names)
         if result.changes.id_changes.num_rows:
             console.print(
                 f"[yellow]{result.changes.id_changes.num_rows} suspected source-ID change(s)[/yellow] "
@@ -170,7 +189,7 @@ def preflight_report(console: Console, result: PreflightResult, *, compared: boo
             )
     else:
         console.print("No previous snapshot given (--previous): every record counts as new.")
-    holds_table(console, result.holds)
+    holds_table(console, result.holds, names)
     if result.outputs:
         console.print("Files written:")
     for name, path in result.outputs.items():

@@ -4,7 +4,6 @@ under its own module name, proxy events from events/api_*.json, callers, seeded 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from tests.support.aws_fakes import Clock as Clock
 from tests.support.aws_fakes import FakeLambdaContext as FakeLambdaContext
 from tests.support.aws_fakes import RecordingWorkflow as RecordingWorkflow
 from tests.support.aws_fakes import clock as clock
-from tests.support.aws_fakes import create_table, moto_deployment
+from tests.support.aws_fakes import create_table, load_handler, moto_deployment
 from tests.support.aws_fakes import workflow as workflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,19 +99,9 @@ def api_deps(moto_api: None, workflow: RecordingWorkflow, clock: Clock) -> Itera
         yield deps
 
 
-def load_handler() -> ModuleType:
-    """``functions/api/app.py`` under a module name of its own (never plain ``app``)."""
-    path = ROOT / "functions" / "api" / "app.py"
-    spec = importlib.util.spec_from_file_location("rostersync_test_api_app", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def handler_module() -> ModuleType:
-    return load_handler()
+    return load_handler("api")
 
 
 def api_event(

@@ -1,14 +1,17 @@
 """Test doubles shared by the unit tests of the pipeline and of the API: a deployment's
 environment under moto, the roster table as template.yaml declares it (created in moto), a
-workflow that records starts and callbacks, a fixed clock and a Lambda context with the fields
-Powertools reads."""
+workflow that records starts and callbacks, a fixed clock, a Lambda context with the fields
+Powertools reads, and a function's handler loaded from functions/<name>/app.py."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -19,6 +22,7 @@ from rostersync import runtime
 from rostersync.pipeline.ports import TaskGoneError
 
 NOW = datetime(2025, 3, 3, 2, 30, tzinfo=UTC)
+_ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
@@ -107,3 +111,13 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_millis
+
+
+def load_handler(function: str) -> ModuleType:
+    """``functions/<function>/app.py`` under a module name of its own (never plain ``app``)."""
+    path = _ROOT / "functions" / function / "app.py"
+    spec = importlib.util.spec_from_file_location(f"rostersync_test_{function}_app", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -124,6 +124,3 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def requests_to(self, fragment: str) -> list[tuple[str, str, int]]:
-        return [entry for entry in self.log if fragment in entry[1]]

@@ -3,11 +3,9 @@ workflow and a fake Lambda context (re-exported as fixtures by tests/unit/pipeli
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -22,6 +20,7 @@ from tests.support.aws_fakes import FakeLambdaContext as FakeLambdaContext
 from tests.support.aws_fakes import RecordingWorkflow as RecordingWorkflow
 from tests.support.aws_fakes import clock as clock
 from tests.support.aws_fakes import create_table, moto_deployment
+from tests.support.aws_fakes import load_handler as load_handler
 from tests.support.aws_fakes import workflow as workflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,16 +101,6 @@ def sent_emails() -> list[Any]:
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
-
-
-def load_handler(function: str) -> ModuleType:
-    """``functions/<function>/app.py`` under a module name of its own (never plain ``app``)."""
-    path = ROOT / "functions" / function / "app.py"
-    spec = importlib.util.spec_from_file_location(f"rostersync_test_{function}_app", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- a district run through the stages ------------------------------------------------------------

@@ -169,3 +169,45 @@ def test_sample_day2_is_held_for_the_school_that_lost_its_students(tmp_path: Pat
         h["school_id"] for h in holds if h["type"] == "mass_removal" and h["entity"] == "students"
     }
     assert removal_schools == {"SCH0001"}
+
+
+def test_invalid_settings_name_each_field_and_value_without_library_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"holds": {"mass_removal_percent": 150}, "phone_region": "ZZ"}))
+
+    main(["check", str(write_set(tmp_path / "set")), "--settings", str(settings)])
+
+    printed = capsys.readouterr().err
+    assert "holds.mass_removal_percent = 150: should be less than or equal to 100" in printed
+    assert 'phone_region = "ZZ": not a region phone numbers can be read for: ZZ' in printed
+    assert "pydantic" not in printed and "validation error" not in printed.lower()
+
+
+def test_settings_that_are_not_json_give_the_line_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    settings = tmp_path / "settings.json"
+    settings.write_text('{"school_ids": [101,]}')
+
+    code = main(["check", str(write_set(tmp_path / "set")), "--settings", str(settings)])
+
+    assert code == EXIT_INVALID
+    assert "not valid JSON at line 1, column 21" in capsys.readouterr().err
+
+
+def test_changes_and_holds_name_the_school_beside_its_id(
+    tmp_path: Path, baseline: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    day2 = write_set(tmp_path / "day2", a_students=4)
+
+    main(["check", str(day2), "--previous", str(baseline)])
+
+    printed = capsys.readouterr().out
+    holds = printed[printed.index("hold(s)") :]
+    assert "Adams Elementary (A)" in printed[: printed.index("hold(s)")]
+    assert "Adams Elementary (A)" in holds

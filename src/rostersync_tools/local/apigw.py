@@ -27,6 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
+from rostersync_tools.local.routing import LambdaContext
+
 Claims = dict[str, Any]
 ClaimsFor = Callable[[Mapping[str, str]], Claims | None]
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -173,21 +175,14 @@ def static_claims(claims: Mapping[str, Any]) -> ClaimsFor:
 # --- server --------------------------------------------------------------------------------------
 
 
-class LocalContext:
-    """The Lambda context a served request's handler gets."""
-
-    def __init__(self, function_name: str) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
-        self.memory_limit_in_mb = 256
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "local"
-        self._deadline = time.monotonic() + 30
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+def _context(function_name: str) -> LambdaContext:
+    """The Lambda context a served request's handler gets (the API function's 30 s timeout)."""
+    return LambdaContext(
+        function_name=function_name,
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
+        memory_limit_in_mb=256,
+        timeout_seconds=30,
+    )
 
 
 class ApiServer(ThreadingHTTPServer):
@@ -264,7 +259,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             resources=self.server.resources,
         )
         with self.server.lock:
-            result = self.server.handler(event, LocalContext(self.server.function_name))
+            result = self.server.handler(event, _context(self.server.function_name))
         status, response_headers, payload = proxy_response(result)
         self._send(status, response_headers, payload)
 

@@ -32,6 +32,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from rostersync_tools.local.operations import wait_for
 from rostersync_tools.local.serve import Endpoints, LocalProduct, ServeOptions
 from rostersync_tools.synthetic import (
     SyntheticDistrict,
@@ -136,14 +137,10 @@ def sftp_upload(endpoints: Endpoints, folder: Path) -> list[tuple[str, int]]:
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = STEP_TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise DemoError(f"timed out waiting for {what}")
-        time.sleep(0.3)
+    try:
+        return wait_for(lambda: check() or None, timeout, lambda: what, interval=0.3)
+    except TimeoutError:
+        raise DemoError(f"timed out waiting for {what}") from None
 
 
 # ------------------------------------------------------------------------------------ printing

@@ -238,24 +238,6 @@ class StackOperations:
         item = response.get("Item")
         return {k: _plain(_DESERIALIZER.deserialize(v)) for k, v in item.items()} if item else None
 
-    def table_items(self, pk: str, sk_prefix: str = "") -> list[dict[str, Any]]:
-        """The items of partition ``pk`` whose sort key starts with ``sk_prefix``."""
-        dynamodb = self.client("dynamodb")
-        items: list[dict[str, Any]] = []
-        with serialized():  # see table_item
-            pages = list(
-                dynamodb.get_paginator("query").paginate(
-                    TableName=self.env("TABLE_NAME"),
-                    KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
-                    ExpressionAttributeValues={":pk": {"S": pk}, ":sk": {"S": sk_prefix}},
-                )
-            )
-        for page in pages:
-            items.extend(
-                {k: _plain(_DESERIALIZER.deserialize(v)) for k, v in i.items()} for i in page["Items"]
-            )
-        return items
-
     def sync_record(self, district_id: str, sync_id: str) -> dict[str, Any] | None:
         """The sync item ``DISTRICT#<d>`` / ``SYNC#<sync_id>``, or None."""
         return self.table_item(f"DISTRICT#{district_id}", f"SYNC#{sync_id}")

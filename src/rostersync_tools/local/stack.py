@@ -27,7 +27,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import moto
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
@@ -474,27 +473,9 @@ class LocalAws(StackOperations):
         """Physical id (what ``Ref`` gives) of every created resource of the template, by logical id."""
         return {lid: self._declared[lid].ref for lid in self.created}
 
-    @property
-    def template_outputs(self) -> dict[str, Any]:
-        """The template's ``Outputs`` that resolve locally (skipped resources give placeholders)."""
-        values: dict[str, Any] = {}
-        for name, spec in (self.transformed.get("Outputs") or {}).items():
-            spec = spec or {}
-            if spec.get("Condition") and not self.resolver.condition(spec["Condition"]):
-                continue
-            try:
-                values[name] = self.resolver.resolve(spec.get("Value"))
-            except TemplateError:
-                continue
-        return values
-
     def env(self, name: str) -> str:
         """A variable of the functions' shared environment (``Globals.Function.Environment``)."""
         try:
             return self.environment[name]
         except KeyError:
             raise LocalStackError(f"{name} is not in Globals.Function.Environment of the template") from None
-
-
-def moto_version() -> str:
-    return str(moto.__version__)
