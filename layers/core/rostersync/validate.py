@@ -182,7 +182,6 @@ class _Validator:
         self.issues: list[pa.Table] = [raw.issues]
         self.unknown: list[pa.Table] = [raw.unknown]
         self.kept_keys: dict[str, ArrayLike] = {}
-        self.raw_keys: dict[str, ArrayLike] = {}
         # Per entity: (key, row) of the rows left out because of their own errors.
         self.rejected: dict[str, pa.Table] = {}
         self.out: dict[str, pa.Table] = {}
@@ -454,16 +453,6 @@ class _Validator:
             )
         kept = table.filter(pa.array(~drop)) if drop.any() else table
         if len(spec.key) == 1:
-            # Keys the reader could not place count as "left out because of errors" too.
-            placed_elsewhere = self.raw.unknown.filter(
-                pc.equal(self.raw.unknown.column("entity"), raw.entity)
-            )
-            self.raw_keys[raw.entity] = pa.concat_arrays(
-                [
-                    as_array(table.column(spec.key[0]).drop_null()),
-                    as_array(placed_elsewhere.column("key")),
-                ]
-            )
             self.kept_keys[raw.entity] = as_array(kept.column(spec.key[0]).drop_null())
             rejected = table.filter(pa.array(error))
             if flagged is not None:
