@@ -441,10 +441,10 @@ class _Validator:
         if references is not None:
             error |= references
         drop = error if repeat is None else error | repeat
-        if error.any() or flagged is not None:
-            rejected = table.filter(pa.array(error))
-            if flagged is not None:
-                rejected = pa.concat_tables([rejected, flagged.select(rejected.column_names)])
+        rejected = table.filter(pa.array(error))
+        if flagged is not None:
+            rejected = pa.concat_tables([flagged.select(rejected.column_names), rejected])
+        if rejected.num_rows:
             keys = key_column(rejected, spec)
             self.unknown.append(
                 pa.table({"entity": pa.repeat(pa.scalar(raw.entity), rejected.num_rows), "key": keys})
@@ -454,9 +454,6 @@ class _Validator:
         kept = table.filter(pa.array(~drop)) if drop.any() else table
         if len(spec.key) == 1:
             self.kept_keys[raw.entity] = as_array(kept.column(spec.key[0]).drop_null())
-            rejected = table.filter(pa.array(error))
-            if flagged is not None:
-                rejected = pa.concat_tables([flagged.select(rejected.column_names), rejected])
             self.rejected[raw.entity] = pa.table(
                 {"key": rejected.column(spec.key[0]), "row": rejected.column(ROW_COLUMN)}
             ).filter(pc.is_valid(rejected.column(spec.key[0])))
