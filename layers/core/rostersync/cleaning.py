@@ -51,10 +51,11 @@ _EXPECTED = {
 BIRTH_DATE_COLUMNS = ("birth_date",)
 
 
-def column_alerts(
-    raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str
+def column_issues(
+    raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str, severity: str = ALERT
 ) -> list[pa.Table]:
-    """One alert per row of ``table`` under ``mask``, naming ``column``'s file, header and value."""
+    """One issue (an alert unless ``severity`` says otherwise) per row of ``table`` under ``mask``,
+    naming ``column``'s file, header and value."""
     mask = pc.fill_null(mask, False)
     if not pc.any(mask).as_py():
         return []
@@ -64,7 +65,7 @@ def column_alerts(
         row_issues(
             table,
             mask,
-            severity=ALERT,
+            severity=severity,
             file=src.file,
             column=src.column,
             message=message,
@@ -83,7 +84,7 @@ class ValueCleaner:
         self.issues: list[pa.Table] = []
 
     def _alert(self, raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str) -> None:
-        self.issues += column_alerts(raw, table, mask, column, message)
+        self.issues += column_issues(raw, table, mask, column, message)
 
     def clean(self, raw: RawTable, table: pa.Table) -> tuple[pa.Table, list[pa.Table]]:
         """``table`` with dates parsed, bad emails and phones cleared, phones split, vocabulary

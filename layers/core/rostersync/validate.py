@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync import gaps
-from rostersync.cleaning import ValueCleaner
+from rostersync.cleaning import ValueCleaner, column_issues
 from rostersync.formats.arrowops import (
     ArrayLike,
     Codes,
@@ -45,7 +45,7 @@ from rostersync.formats.raw import (
     RawRoster,
     RawTable,
 )
-from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, concat_issues, row_issues
+from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, concat_issues
 from rostersync.model import (
     ENTITY_BY_NAME,
     ROW_COLUMN,
@@ -190,19 +190,7 @@ class _Validator:
     def _issue(
         self, raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, severity: str, message: str
     ) -> None:
-        src = raw.source(column)
-        self.issues.append(
-            row_issues(
-                table,
-                mask,
-                severity=severity,
-                file=src.file,
-                column=src.column,
-                message=message,
-                value_column=column,
-                row_column=src.row_column if src.row_column in table.column_names else ROW_COLUMN,
-            )
-        )
+        self.issues += column_issues(raw, table, mask, column, message, severity)
 
     # -- errors --------------------------------------------------------------------------------
     def _required(self, raw: RawTable, table: pa.Table) -> ArrayLike | None:
