@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync.cleaning import column_issues
+from rostersync.formats.arrowops import as_array
 from rostersync.formats.raw import RawTable
 
 
@@ -75,8 +76,8 @@ def school_gaps(raw: RawTable, schools: pa.Table, students: pa.Table, students_f
     parts = [students.column("school_id").drop_null()]
     if "school_ids" in students.column_names:
         parts.append(pc.list_flatten(students.column("school_ids")).drop_null())
-    present = pa.chunked_array([c for p in parts for c in pa.chunked_array(p).chunks], pa.string())
-    empty = pc.invert(pc.is_in(schools.column("school_id"), value_set=present.combine_chunks()))
+    present = pa.concat_arrays([as_array(p).cast(pa.string()) for p in parts])
+    empty = pc.invert(pc.is_in(schools.column("school_id"), value_set=present))
     return column_issues(
         raw,
         schools,
