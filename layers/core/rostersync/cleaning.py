@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from rostersync.formats.arrowops import ArrayLike, null_where
 from rostersync.formats.raw import RawTable
-from rostersync.formats.values import parse_dates, split_phones
+from rostersync.formats.values import TERM_WINDOW_YEARS, parse_dates, split_phones
 from rostersync.formats.vocab import (
     CONTACT_TYPES,
     GRADE_LISTS,
@@ -108,7 +108,7 @@ class ValueCleaner:
             birth = fld.name in BIRTH_DATE_COLUMNS
             parsed = parse_dates(values, today=self.today, past_only=birth)
             bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
-            pivot = "never in the future" if birth else "within 50 years of today"
+            pivot = "never in the future" if birth else f"within {TERM_WINDOW_YEARS} years of today"
             self._alert(
                 raw,
                 table,
