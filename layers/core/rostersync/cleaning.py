@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from rostersync.formats.arrowops import ArrayLike, null_where
 from rostersync.formats.raw import RawTable
-from rostersync.formats.values import parse_dates, split_phones
+from rostersync.formats.values import TERM_WINDOW_YEARS, parse_dates, split_phones
 from rostersync.formats.vocab import (
     CONTACT_TYPES,
     GRADE_LISTS,
@@ -51,10 +51,11 @@ _EXPECTED = {
 BIRTH_DATE_COLUMNS = ("birth_date",)
 
 
-def column_alerts(
-    raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str
+def column_issues(
+    raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str, severity: str = ALERT
 ) -> list[pa.Table]:
-    """One alert per row of ``table`` under ``mask``, naming ``column``'s file, header and value."""
+    """One issue (an alert unless ``severity`` says otherwise) per row of ``table`` under ``mask``,
+    naming ``column``'s file, header and value."""
     mask = pc.fill_null(mask, False)
     if not pc.any(mask).as_py():
         return []
@@ -64,7 +65,7 @@ def column_alerts(
         row_issues(
             table,
             mask,
-            severity=ALERT,
+            severity=severity,
             file=src.file,
             column=src.column,
             message=message,
@@ -83,7 +84,7 @@ class ValueCleaner:
         self.issues: list[pa.Table] = []
 
     def _alert(self, raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str) -> None:
-        self.issues += column_alerts(raw, table, mask, column, message)
+        self.issues += column_issues(raw, table, mask, column, message)
 
     def clean(self, raw: RawTable, table: pa.Table) -> tuple[pa.Table, list[pa.Table]]:
         """``table`` with dates parsed, bad emails and phones cleared, phones split, vocabulary
@@ -107,16 +108,15 @@ class ValueCleaner:
             birth = fld.name in BIRTH_DATE_COLUMNS
             parsed = parse_dates(values, today=self.today, past_only=birth)
             bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
-            if pc.any(bad).as_py():
-                pivot = "never in the future" if birth else "within 50 years of today"
-                self._alert(
-                    raw,
-                    table,
-                    bad,
-                    fld.name,
-                    "Not a valid date (use YYYY-MM-DD, MM/DD/YYYY or M/D/YY; a two-digit year is read "
-                    f"as the year {pivot}); the value was ignored.",
-                )
+            pivot = "never in the future" if birth else f"within {TERM_WINDOW_YEARS} years of today"
+            self._alert(
+                raw,
+                table,
+                bad,
+                fld.name,
+                "Not a valid date (use YYYY-MM-DD, MM/DD/YYYY or M/D/YY; a two-digit year is read "
+                f"as the year {pivot}); the value was ignored.",
+            )
             table = table.set_column(names.index(fld.name), fld.name, parsed)
         return table
 
@@ -136,23 +136,21 @@ class ValueCleaner:
         if "phone" not in names:
             return table
         phones = split_phones(table.column("phone"), self.phone_region)
-        if pc.any(phones.wrong_length).as_py():
-            self._alert(
-                raw,
-                table,
-                phones.wrong_length,
-                "phone",
-                "Not a valid phone number (it needs 7 to 15 digits); the value was ignored.",
-            )
-        if pc.any(phones.unreadable).as_py():
-            self._alert(
-                raw,
-                table,
-                phones.unreadable,
-                "phone",
-                "Not a phone number that can be read without guessing (write the number in digits and "
-                "an extension as x218, ext. 218 or #218); the value was ignored.",
-            )
+        self._alert(
+            raw,
+            table,
+            phones.wrong_length,
+            "phone",
+            "Not a valid phone number (it needs 7 to 15 digits); the value was ignored.",
+        )
+        self._alert(
+            raw,
+            table,
+            phones.unreadable,
+            "phone",
+            "Not a phone number that can be read without guessing (write the number in digits and "
+            "an extension as x218, ext. 218 or #218); the value was ignored.",
+        )
         table = table.set_column(names.index("phone"), "phone", phones.number)
         extension = pa.field("phone_extension", pa.string())
         return table.add_column(names.index("phone") + 1, extension, phones.extension)
@@ -163,15 +161,14 @@ class ValueCleaner:
                 continue
             values = table.column(column)
             mapped, unknown = canonical(values, vocabulary)
-            if pc.any(unknown).as_py():
-                self._alert(
-                    raw,
-                    table,
-                    unknown,
-                    column,
-                    f"Not a known {vocabulary.name} (expected {_EXPECTED[vocabulary.name]}); it was kept "
-                    "as sent.",
-                )
+            self._alert(
+                raw,
+                table,
+                unknown,
+                column,
+                f"Not a known {vocabulary.name} (expected {_EXPECTED[vocabulary.name]}); it was kept "
+                "as sent.",
+            )
             table = table.set_column(table.column_names.index(column), column, mapped)
             table = table.append_column(column + RAW_SUFFIX, values)
         return table
@@ -184,12 +181,11 @@ class ValueCleaner:
                 continue
             values = table.column(column)
             bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(allowed))))
-            if pc.any(bad).as_py():
-                self._alert(
-                    raw,
-                    table,
-                    bad,
-                    column,
-                    f"Not one of the documented values ({', '.join(allowed)}); it was kept as sent.",
-                )
+            self._alert(
+                raw,
+                table,
+                bad,
+                column,
+                f"Not one of the documented values ({', '.join(allowed)}); it was kept as sent.",
+            )
         return table

@@ -13,7 +13,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.cleaning import column_alerts
+from rostersync.cleaning import column_issues
+from rostersync.formats.arrowops import as_array
 from rostersync.formats.raw import RawTable
 
 
@@ -30,7 +31,7 @@ def section_gaps(raw: RawTable, sections: pa.Table, teachers_file: str | None) -
     noun = record_noun(raw.file)
     if "course_id" in names:
         header = raw.source("course_id").column
-        issues += column_alerts(
+        issues += column_issues(
             raw,
             sections,
             pc.is_null(sections.column("course_id")),
@@ -41,7 +42,7 @@ def section_gaps(raw: RawTable, sections: pa.Table, teachers_file: str | None) -
         lists = sections.column("teacher_ids")
         empty = pc.fill_null(pc.equal(pc.list_value_length(lists), 0), True)
         where = f"in {teachers_file} " if teachers_file else ""
-        issues += column_alerts(
+        issues += column_issues(
             raw,
             sections,
             empty,
@@ -58,7 +59,7 @@ def contact_gaps(raw: RawTable, contacts: pa.Table) -> list[pa.Table]:
     phone = contacts.column("phone") if "phone" in names else pa.nulls(contacts.num_rows, pa.string())
     email = contacts.column("email") if "email" in names else pa.nulls(contacts.num_rows, pa.string())
     unreachable = pc.and_(pc.is_null(phone), pc.is_null(email))
-    return column_alerts(
+    return column_issues(
         raw,
         contacts,
         unreachable,
@@ -75,9 +76,9 @@ def school_gaps(raw: RawTable, schools: pa.Table, students: pa.Table, students_f
     parts = [students.column("school_id").drop_null()]
     if "school_ids" in students.column_names:
         parts.append(pc.list_flatten(students.column("school_ids")).drop_null())
-    present = pa.chunked_array([c for p in parts for c in pa.chunked_array(p).chunks], pa.string())
-    empty = pc.invert(pc.is_in(schools.column("school_id"), value_set=present.combine_chunks()))
-    return column_alerts(
+    present = pa.concat_arrays([as_array(p).cast(pa.string()) for p in parts])
+    empty = pc.invert(pc.is_in(schools.column("school_id"), value_set=present))
+    return column_issues(
         raw,
         schools,
         empty,

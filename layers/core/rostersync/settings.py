@@ -11,6 +11,7 @@ import re
 from datetime import date
 from typing import Literal
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rostersync.sources import SftpPushSource, SourceSettings
@@ -100,8 +101,6 @@ class DistrictSettings(BaseModel):
     @field_validator("phone_region")
     @classmethod
     def _region(cls, value: str) -> str:
-        import phonenumbers
-
         region = value.upper()
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"not a region phone numbers can be read for: {value} (use e.g. US, CA, GB)")

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync import gaps
-from rostersync.cleaning import ValueCleaner
+from rostersync.cleaning import ValueCleaner, column_issues
 from rostersync.formats.arrowops import (
     ArrayLike,
     Codes,
@@ -45,7 +45,7 @@ from rostersync.formats.raw import (
     RawRoster,
     RawTable,
 )
-from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, concat_issues, row_issues
+from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, concat_issues
 from rostersync.model import (
     ENTITY_BY_NAME,
     ROW_COLUMN,
@@ -182,7 +182,6 @@ class _Validator:
         self.issues: list[pa.Table] = [raw.issues]
         self.unknown: list[pa.Table] = [raw.unknown]
         self.kept_keys: dict[str, ArrayLike] = {}
-        self.raw_keys: dict[str, ArrayLike] = {}
         # Per entity: (key, row) of the rows left out because of their own errors.
         self.rejected: dict[str, pa.Table] = {}
         self.out: dict[str, pa.Table] = {}
@@ -191,19 +190,7 @@ class _Validator:
     def _issue(
         self, raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, severity: str, message: str
     ) -> None:
-        src = raw.source(column)
-        self.issues.append(
-            row_issues(
-                table,
-                mask,
-                severity=severity,
-                file=src.file,
-                column=src.column,
-                message=message,
-                value_column=column,
-                row_column=src.row_column if src.row_column in table.column_names else ROW_COLUMN,
-            )
-        )
+        self.issues += column_issues(raw, table, mask, column, message, severity)
 
     # -- errors --------------------------------------------------------------------------------
     def _required(self, raw: RawTable, table: pa.Table) -> ArrayLike | None:
@@ -451,10 +438,10 @@ class _Validator:
         if references is not None:
             error |= references
         drop = error if repeat is None else error | repeat
-        if error.any() or flagged is not None:
-            rejected = table.filter(pa.array(error))
-            if flagged is not None:
-                rejected = pa.concat_tables([rejected, flagged.select(rejected.column_names)])
+        rejected = table.filter(pa.array(error))
+        if flagged is not None:
+            rejected = pa.concat_tables([flagged.select(rejected.column_names), rejected])
+        if rejected.num_rows:
             keys = key_column(rejected, spec)
             self.unknown.append(
                 pa.table({"entity": pa.repeat(pa.scalar(raw.entity), rejected.num_rows), "key": keys})
@@ -463,20 +450,7 @@ class _Validator:
             )
         kept = table.filter(pa.array(~drop)) if drop.any() else table
         if len(spec.key) == 1:
-            # Keys the reader could not place count as "left out because of errors" too.
-            placed_elsewhere = self.raw.unknown.filter(
-                pc.equal(self.raw.unknown.column("entity"), raw.entity)
-            )
-            self.raw_keys[raw.entity] = pa.concat_arrays(
-                [
-                    as_array(table.column(spec.key[0]).drop_null()),
-                    as_array(placed_elsewhere.column("key")),
-                ]
-            )
             self.kept_keys[raw.entity] = as_array(kept.column(spec.key[0]).drop_null())
-            rejected = table.filter(pa.array(error))
-            if flagged is not None:
-                rejected = pa.concat_tables([flagged.select(rejected.column_names), rejected])
             self.rejected[raw.entity] = pa.table(
                 {"key": rejected.column(spec.key[0]), "row": rejected.column(ROW_COLUMN)}
             ).filter(pc.is_valid(rejected.column(spec.key[0])))
