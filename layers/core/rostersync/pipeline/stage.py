@@ -21,7 +21,6 @@ import pyarrow.compute as pc
 from rostersync import holds as holds_mod
 from rostersync import reports
 from rostersync.connectors.pages import PullManifest
-from rostersync.diff import diff_rosters, summarize
 from rostersync.formats import load_roster
 from rostersync.issues import InvalidFilesError, concat_issues, empty_issues
 from rostersync.pipeline.changesets import change_counts, write_change_set
@@ -32,7 +31,8 @@ from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.pull import load_pulled, pulled_manifest
 from rostersync.roster import RosterSet
 from rostersync.settings import DistrictSettings
-from rostersync.snapshot import latest_version, read_snapshot, read_version, write_snapshot
+from rostersync.snapdiff import diff_snapshots
+from rostersync.snapshot import latest_version, read_version, version_prefix, write_snapshot
 from rostersync.sources import API_KINDS
 from rostersync.validate import LoadResult
 
@@ -202,10 +202,10 @@ def diff(inp: DiffInput, deps: Deps) -> DiffOutput:
     base = latest_version(deps.snapshots, district_prefix(inp.district_id))
     if inp.normalize.invalid or inp.normalize.staged_prefix is None:
         return DiffOutput(skipped=True, base_version=base)
-    accepted = accepted_roster(deps, inp.district_id, base)
-    staged = read_snapshot(deps.snapshots, inp.normalize.staged_prefix)
-    changes = diff_rosters(accepted, staged)
-    summary = summarize(changes, accepted, staged)
+    # One entity of both versions in memory at a time (rostersync.snapdiff), not both sets whole.
+    accepted_prefix = version_prefix(deps.snapshots, district_prefix(inp.district_id), base) if base else None
+    found = diff_snapshots(deps.snapshots, accepted_prefix, inp.normalize.staged_prefix)
+    changes, summary = found.changes, found.summary
     prefix = inp.normalize.prefix
     changes_prefix = f"{prefix}/changes"
     write_change_set(deps.snapshots, changes_prefix, changes)
