@@ -164,7 +164,7 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
         changes = diff.diff_rosters(previous, staged)
         s["rows"] = baseline_rows + staged_rows
     with stage("summarize") as s:
-        diff.summarize(changes, previous, staged)
+        summary = diff.summarize(changes, previous, staged)
         s["rows"] = baseline_rows + staged_rows
     with stage("holds") as s:
         found = holds.evaluate_holds(changes, staged, previous, settings)
@@ -174,8 +174,17 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
         snapshot.write_snapshot(store, job["prefix"], staged)
         s["rows"] = staged_rows
     with stage("changes csv") as s:
-        reports.write_changes_csv(changes, out / "changes.csv")
-        s["rows"] = changes.total
+        if previous is None:  # a first sync: per-school counts (the pipeline's changes.csv)
+            reports.write_changes_summary_csv(summary, out / "changes.csv")
+            s["rows"] = summary.num_rows
+        else:
+            reports.write_changes_csv(changes, out / "changes.csv")
+            s["rows"] = changes.total
+    if previous is None:
+        # Beside it every change, compressed (in the pipeline, beside the change set's write).
+        with stage("changes csv.gz") as s, (out / "changes.csv.gz").open("wb") as handle:
+            reports.write_changes_csv_gz(changes, handle)
+            s["rows"] = changes.total
     with stage("errors csv") as s:
         reports.write_errors_csv(issues, out / "errors.csv")
         s["rows"] = issues.num_rows
@@ -361,6 +370,10 @@ def report(results: dict[str, Any]) -> None:
     table.add_column("day 2 rows/s", justify="right")
     table.add_column("day 2 RSS after", justify="right")
     base_by_name = {s["stage"]: s for s in base["stages"]}
+    day2_names = {s["stage"] for s in day2["stages"]}
+    for b in base["stages"]:  # stages of day 1 only (a first sync's compressed list of changes)
+        if b["stage"] not in day2_names:
+            table.add_row(b["stage"], f"{b['seconds']:.2f}", "-", "-", "-", "-")
     for s in day2["stages"]:
         b = base_by_name.get(s["stage"])
         rows = s["rows"] or 0

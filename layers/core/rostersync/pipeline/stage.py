@@ -13,13 +13,16 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync import holds as holds_mod
 from rostersync import reports
+from rostersync.changes import ChangeSet
 from rostersync.connectors.pages import PullManifest
 from rostersync.formats import load_roster
 from rostersync.issues import InvalidFilesError, concat_issues, empty_issues
@@ -208,24 +211,45 @@ def diff(inp: DiffInput, deps: Deps) -> DiffOutput:
     changes, summary = found.changes, found.summary
     prefix = inp.normalize.prefix
     changes_prefix = f"{prefix}/changes"
-    write_change_set(deps.snapshots, changes_prefix, changes)
-    changes_key = f"{prefix}/changes.csv"
-    buffer = io.BytesIO()
-    reports.write_changes_csv(changes, buffer)
-    deps.snapshots.put(changes_key, buffer.getvalue())
-    summary_key = f"{prefix}/summary.json"
-    deps.snapshots.put(summary_key, json.dumps(summary.to_pylist(), indent=2).encode())
+    keys = {
+        "changes": changes_prefix,
+        "changes_csv": f"{prefix}/changes.csv",
+        "summary": f"{prefix}/summary.json",
+    }
+    if base is None:
+        keys["changes_full"] = f"{prefix}/changes.csv.gz"
+    # The full list of a first sync (every record added) is compressed beside the change set,
+    # on a thread of its own: zlib and Arrow release the GIL.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="changes-csv") as pool:
+        written = pool.submit(_write_changes_csv, deps, keys, changes, summary)
+        write_change_set(deps.snapshots, changes_prefix, changes)
+        written.result()
+    deps.snapshots.put(keys["summary"], json.dumps(summary.to_pylist(), indent=2).encode())
     counts = change_counts(changes)
     deps.repo.update_sync(
         inp.district_id,
         inp.sync_id,
         deps.clock(),
-        keys={"changes": changes_prefix, "changes_csv": changes_key, "summary": summary_key},
+        keys=keys,
     )
     return DiffOutput(
         base_version=base,
         changes_prefix=changes_prefix,
-        changes_key=changes_key,
-        summary_key=summary_key,
+        changes_key=keys["changes_csv"],
+        summary_key=keys["summary"],
         counts=counts,
     )
+
+
+def _write_changes_csv(deps: Deps, keys: dict[str, str], changes: ChangeSet, summary: pa.Table) -> None:
+    """``changes.csv``: every change of a nightly sync; on a first sync (``changes_full`` in
+    ``keys``), the per-school counts, with every change in ``changes.csv.gz`` beside it."""
+    buffer = io.BytesIO()
+    if "changes_full" in keys:
+        reports.write_changes_summary_csv(summary, buffer)
+        full = io.BytesIO()
+        reports.write_changes_csv_gz(changes, full)
+        deps.snapshots.put(keys["changes_full"], full.getvalue())
+    else:
+        reports.write_changes_csv(changes, buffer)
+    deps.snapshots.put(keys["changes_csv"], buffer.getvalue())
