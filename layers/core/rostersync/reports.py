@@ -114,6 +114,8 @@ def neutralize(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return array
     dangerous = pc.match_substring_regex(array, FORMULA_PREFIX_PATTERN)
+    if not pc.any(dangerous).as_py():  # most columns: no copy at all
+        return array
     quoted = pc.binary_join_element_wise(pa.scalar("'", array.type), array, pa.scalar("", array.type))
     return pc.if_else(dangerous, quoted, array)
 
