@@ -36,9 +36,12 @@ FORMATS = {"clever": None, "oneroster11": "1.1", "oneroster12": "1.2"}
 
 # Targets at the SPEC's scale (600k students); printed as PASS/FAIL next to the figures.
 TARGET_STUDENTS = 600_000
-TARGET_PATH_SECONDS = 30.0
-TARGET_PEAK_RSS = 4 * 1024**3
+TARGET_PATH_SECONDS = 8.0
+TARGET_PEAK_RSS = int(1.5 * 1024**3)
 TARGET_RATIO = 15.0
+# The diff step against DuckDB's keyed diff of the same two snapshots (bench/engines.py).
+TARGET_ENGINE_TIME = 1.2
+TARGET_ENGINE_MEMORY = 1.2
 
 DAY2_SEED_OFFSET = 1  # day 2 is make_day2(day1, seed=seed + 1)
 
@@ -161,7 +164,7 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
         changes = diff.diff_rosters(previous, staged)
         s["rows"] = baseline_rows + staged_rows
     with stage("summarize") as s:
-        diff.summarize(changes, previous, staged)
+        summary = diff.summarize(changes, previous, staged)
         s["rows"] = baseline_rows + staged_rows
     with stage("holds") as s:
         found = holds.evaluate_holds(changes, staged, previous, settings)
@@ -171,8 +174,17 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
         snapshot.write_snapshot(store, job["prefix"], staged)
         s["rows"] = staged_rows
     with stage("changes csv") as s:
-        reports.write_changes_csv(changes, out / "changes.csv")
-        s["rows"] = changes.total
+        if previous is None:  # a first sync: per-school counts (the pipeline's changes.csv)
+            reports.write_changes_summary_csv(summary, out / "changes.csv")
+            s["rows"] = summary.num_rows
+        else:
+            reports.write_changes_csv(changes, out / "changes.csv")
+            s["rows"] = changes.total
+    if previous is None:
+        # Beside it every change, compressed (in the pipeline, beside the change set's write).
+        with stage("changes csv.gz") as s, (out / "changes.csv.gz").open("wb") as handle:
+            reports.write_changes_csv_gz(changes, handle)
+            s["rows"] = changes.total
     with stage("errors csv") as s:
         reports.write_errors_csv(issues, out / "errors.csv")
         s["rows"] = issues.num_rows
@@ -217,6 +229,34 @@ def _run_worker(name: str, job: dict[str, Any]) -> dict[str, Any]:
         subprocess.run(cmd, check=True)
         result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
         return result
+
+
+ENGINE_JOBS = ("rostersync", "duckdb", "floor")
+
+
+def _run_engines(store: Path, runs: int) -> dict[str, dict[str, Any]]:
+    """The diff of the two stored snapshots by each engine job (bench/engines.py), each run in a
+    process of its own, the jobs alternated ``runs`` times; per job the median seconds and peak."""
+    samples: dict[str, list[dict[str, Any]]] = {job: [] for job in ENGINE_JOBS}
+    with tempfile.TemporaryDirectory(prefix="rostersync-bench-") as tmp:
+        for i in range(runs):
+            for job in ENGINE_JOBS:
+                result_file = Path(tmp) / f"{job}-{i}.json"
+                cmd = [sys.executable, str(BENCH_DIR / "engines.py"), job]
+                cmd += [str(store / "day1"), str(store / "day2"), "--json", str(result_file)]
+                subprocess.run(cmd, check=True)
+                samples[job].append(json.loads(result_file.read_text(encoding="utf-8")))
+    out = {}
+    for job, results in samples.items():
+        seconds = sorted(r["seconds"] for r in results)
+        peaks = sorted(r["peak_rss_bytes"] for r in results)
+        out[job] = {
+            "seconds": seconds[len(seconds) // 2],
+            "peak_rss_bytes": peaks[len(peaks) // 2],
+            "runs": [{"seconds": r["seconds"], "peak_rss_bytes": r["peak_rss_bytes"]} for r in results],
+            "counts": results[-1]["counts"],
+        }
+    return out
 
 
 def _run_naive(day1: Path, day2: Path) -> dict[str, Any]:
@@ -272,6 +312,35 @@ def _verdict(ok: bool) -> str:
     return "[bold green]PASS[/]" if ok else "[bold red]FAIL[/]"
 
 
+def _report_engines(console: Any, engines: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    duck = engines["duckdb"]
+    table = Table(
+        title=f"Diff of the two stored snapshots against the engine floor (median of {len(duck['runs'])})",
+        title_justify="left",
+    )
+    for column in ("job", "median s", "peak RSS", "time / DuckDB", "memory / DuckDB"):
+        table.add_column(column, justify="left" if column == "job" else "right")
+    labels = {
+        "rostersync": "rostersync diff step (read both + diff, all entities)",
+        "duckdb": "DuckDB keyed diff (FULL OUTER JOIN, IS DISTINCT FROM)",
+        "floor": "floor: read both with pyarrow + hash the keys",
+    }
+    for job, label in labels.items():
+        r = engines[job]
+        table.add_row(
+            label,
+            f"{r['seconds']:.2f}",
+            _fmt_bytes(r["peak_rss_bytes"]),
+            f"{r['seconds'] / duck['seconds']:.2f}x",
+            f"{r['peak_rss_bytes'] / duck['peak_rss_bytes']:.2f}x",
+        )
+    console.print(table)
+    same = engines["rostersync"]["counts"] == engines["duckdb"]["counts"]
+    console.print(f"Same change counts per entity from both engines: {'yes' if same else '[bold red]NO[/]'}")
+
+
 def report(results: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -301,6 +370,10 @@ def report(results: dict[str, Any]) -> None:
     table.add_column("day 2 rows/s", justify="right")
     table.add_column("day 2 RSS after", justify="right")
     base_by_name = {s["stage"]: s for s in base["stages"]}
+    day2_names = {s["stage"] for s in day2["stages"]}
+    for b in base["stages"]:  # stages of day 1 only (a first sync's compressed list of changes)
+        if b["stage"] not in day2_names:
+            table.add_row(b["stage"], f"{b['seconds']:.2f}", "-", "-", "-", "-")
     for s in day2["stages"]:
         b = base_by_name.get(s["stage"])
         rows = s["rows"] or 0
@@ -335,6 +408,10 @@ def report(results: dict[str, Any]) -> None:
         + f"; holds: {day2['holds'] or 'none'}; issues: {day2['issues']:,}"
     )
 
+    engines = results.get("engines")
+    if engines:
+        _report_engines(console, engines)
+
     naive = results.get("naive")
     if naive:
         console.print(
@@ -364,6 +441,31 @@ def report(results: dict[str, Any]) -> None:
     console.print(f"Results written to {results['results_file']}")
 
 
+def _engine_targets(engines: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if engines is None:
+        return [
+            {"name": n, "measured": "-", "limit": "-", "pass": None}
+            for n in ("diff time / DuckDB", "diff peak RSS / DuckDB")
+        ]
+    ours, duck = engines["rostersync"], engines["duckdb"]
+    time_ratio = ours["seconds"] / duck["seconds"]
+    memory_ratio = ours["peak_rss_bytes"] / duck["peak_rss_bytes"]
+    return [
+        {
+            "name": "diff time / DuckDB",
+            "measured": f"{time_ratio:.2f}x",
+            "limit": f"<= {TARGET_ENGINE_TIME}x",
+            "pass": time_ratio <= TARGET_ENGINE_TIME and ours["counts"] == duck["counts"],
+        },
+        {
+            "name": "diff peak RSS / DuckDB",
+            "measured": f"{memory_ratio:.2f}x",
+            "limit": f"<= {TARGET_ENGINE_MEMORY}x",
+            "pass": memory_ratio <= TARGET_ENGINE_MEMORY,
+        },
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=TARGET_STUDENTS)
@@ -372,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=BENCH_DIR / "data")
     parser.add_argument("--out-dir", type=Path, default=BENCH_DIR / "out")
     parser.add_argument("--skip-naive", action="store_true", help="do not run the naive diff")
+    parser.add_argument(
+        "--engine-runs", type=int, default=3, help="runs of each engine job (0: skip the engine floor)"
+    )
     parser.add_argument("--regenerate", action="store_true", help="ignore cached data sets")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--job", type=Path, help=argparse.SUPPRESS)
@@ -414,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
             "out": str(out / "day2"),
         },
     )
+    engines = _run_engines(store, args.engine_runs) if args.engine_runs > 0 else None
     naive = None if args.skip_naive else _run_naive(data / "day1", data / "day2")
 
     arrow_diff = _stage_seconds(path, "diff")
@@ -449,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
             "pass": ratios["naive_total_over_arrow_diff"] >= TARGET_RATIO if ratios else None,
         },
     ]
+    targets += _engine_targets(engines)
     results_file = out / "results.json"
     results = {
         "config": {
@@ -466,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
         "generation": {**meta, "cached": cached},
         "baseline": baseline,
         "path": path,
+        "engines": engines,
         "naive": naive,
         "arrow_diff_seconds": arrow_diff,
         "arrow_csv_pair_to_diff_seconds": arrow_pair,

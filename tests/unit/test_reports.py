@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 from datetime import date
 from pathlib import Path
@@ -345,3 +346,51 @@ def test_errors_csv_of_no_issues_is_a_header() -> None:
     reports.write_errors_csv(ISSUE_SCHEMA.empty_table(), sink)
 
     assert read_csv(sink.getvalue()) == [["Severity", "File", "Row", "Column", "Value", "Message"]]
+
+
+def test_gzip_changes_csv_holds_exactly_the_changes_csv() -> None:
+    changes = change_set(
+        entity_changes(
+            CONTACT_LINKS,
+            added=[{"student_id": "S1", "contact_id": "P1", "school_id": "1"}],
+        ),
+        entity_changes(STUDENTS, added=[student("B", "2", first_name="=cmd")], removed=[student("Z", "1")]),
+    )
+    plain, compressed = io.BytesIO(), io.BytesIO()
+
+    reports.write_changes_csv(changes, plain)
+    reports.write_changes_csv_gz(changes, compressed)
+
+    assert gzip.decompress(compressed.getvalue()) == plain.getvalue()
+
+
+def test_gzip_changes_csv_of_no_changes_is_the_header_row() -> None:
+    plain, compressed = io.BytesIO(), io.BytesIO()
+
+    reports.write_changes_csv(change_set(), plain)
+    reports.write_changes_csv_gz(change_set(), compressed)
+
+    assert gzip.decompress(compressed.getvalue()) == plain.getvalue()
+
+
+def test_changes_summary_csv_counts_per_entity_and_school() -> None:
+    summary = pa.table(
+        {
+            "entity": ["students", "students"],
+            "school_id": ["1", None],
+            "baseline": [0, 0],
+            "staged": [3, 1],
+            "added": [3, 1],
+            "removed": [0, 0],
+            "changed": [0, 0],
+        }
+    )
+    sink = io.BytesIO()
+
+    reports.write_changes_summary_csv(summary, sink)
+
+    assert read_csv(sink.getvalue()) == [
+        ["Record type", "School ID", "Before", "After", "Added", "Removed", "Changed"],
+        ["students", "1", "0", "3", "3", "0", "0"],
+        ["students", "", "0", "1", "1", "0", "0"],
+    ]

@@ -122,15 +122,66 @@ def _changed_fields(masks: list[pa.Array], names: list[str]) -> tuple[np.ndarray
     return rows, pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
 
 
+def _tuple_codes(old: pa.Table, new: pa.Table, columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 per row of ``old`` and of ``new`` that is equal exactly when the rows' values in
+    ``columns`` are equal, and -1 (old) or -2 (new) where any of them is null, so a null never
+    matches. Each column is dictionary-encoded over both sides at once (its values are hashed once,
+    into a table of its distinct values: far smaller than one of whole composite keys), and the
+    codes are combined positionally; an overflowing combination is re-encoded densely first.
+    """
+    combined_old = np.zeros(old.num_rows, dtype=np.int64)
+    combined_new = np.zeros(new.num_rows, dtype=np.int64)
+    valid_old = np.ones(old.num_rows, dtype=bool)
+    valid_new = np.ones(new.num_rows, dtype=bool)
+    span = 1
+    for name in columns:
+        both = _concat([old.column(name), new.column(name)], old.schema.field(name).type)
+        encoded = pc.dictionary_encode(both)  # every chunk shares the one final dictionary
+        distinct = len(encoded.chunks[0].dictionary) if encoded.num_chunks else 0
+        codes = _concat([chunk.indices for chunk in encoded.chunks], pa.int32()).combine_chunks()
+        valid = codes.is_valid().to_numpy(zero_copy_only=False)
+        values = (codes.fill_null(0) if codes.null_count else codes).to_numpy().astype(np.int64)
+        if span * max(distinct, 1) >= 2**62:  # re-encode the combination so far densely
+            _, dense = np.unique(np.concatenate([combined_old, combined_new]), return_inverse=True)
+            combined_old, combined_new = dense[: old.num_rows], dense[old.num_rows :]
+            span = int(dense.max()) + 1 if len(dense) else 1
+        combined_old = combined_old * max(distinct, 1) + values[: old.num_rows]
+        combined_new = combined_new * max(distinct, 1) + values[old.num_rows :]
+        valid_old &= valid[: old.num_rows]
+        valid_new &= valid[old.num_rows :]
+        span *= max(distinct, 1)
+    combined_old[~valid_old] = -1
+    combined_new[~valid_new] = -2
+    return combined_old, combined_new
+
+
+def _first_positions(old_codes: np.ndarray, new_codes: np.ndarray) -> pa.Array:
+    """For each new code, the position of its first occurrence in ``old_codes`` (null if none):
+    ``index_in`` by a stable sort and a binary search, which beats a hash table of millions."""
+    if len(old_codes) == 0:
+        return pa.nulls(len(new_codes), pa.int64())
+    order = np.argsort(old_codes, kind="stable")
+    ordered = old_codes[order]
+    at = np.minimum(np.searchsorted(ordered, new_codes), len(ordered) - 1)
+    hit = ordered[at] == new_codes
+    return pa.array(order[at], pa.int64(), mask=~hit)
+
+
 def _removal_positions(
-    old_keys: ArrayLike, new_keys: ArrayLike, old_pos: pa.Array, unknown: ArrayLike | None
+    entity: Entity,
+    old: pa.Table,
+    old_keys: ArrayLike,
+    new_keys: ArrayLike,
+    old_pos: pa.Array,
+    unknown: ArrayLike | None,
 ) -> pa.Array:
     """Positions of old rows whose key is neither in new nor unknown.
 
     Old rows that no new row matched are the candidates (a scatter, no hashing). A candidate's
-    key can still be in new when old holds that key twice, since ``index_in`` points at the
-    first occurrence only, so new is probed against the candidates: hashing the few candidates
-    instead of the whole new key column halves the cost of a large diff.
+    key can still be in new when old holds that key twice, since the match points at the first
+    occurrence only, so new is probed against the candidates (hashing the few candidates instead
+    of the whole new key column). Unknown keys are compared in their stored text form, built for
+    the candidates only.
     """
     hit = np.zeros(len(old_keys), dtype=bool)
     hit[old_pos.to_numpy()] = True
@@ -139,10 +190,23 @@ def _removal_positions(
         return candidates
     candidate_keys = old_keys.take(candidates)
     in_new = new_keys.filter(pc.is_in(new_keys, value_set=candidate_keys, skip_nulls=True))
-    kept = _concat([in_new, unknown] if unknown is not None else [in_new], pa.string())
-    if len(kept) == 0:
-        return candidates
-    return candidates.filter(pc.invert(pc.is_in(candidate_keys, value_set=kept, skip_nulls=True)))
+    kept = pc.is_in(candidate_keys, value_set=in_new, skip_nulls=True)
+    if unknown is not None and len(unknown):
+        text = key_column(old.select(list(entity.key)).take(candidates), entity)
+        kept = pc.or_(kept, pc.fill_null(pc.is_in(text, value_set=unknown, skip_nulls=True), False))
+    return candidates.filter(pc.invert(kept))
+
+
+def _match_keys(entity: Entity, old: pa.Table, new: pa.Table) -> tuple[ArrayLike, ArrayLike, pa.Array]:
+    """Comparable keys of old and new, and for each new row the position of its key in old (the
+    first one if duplicated; null if none). A single key column is matched with one hash lookup;
+    a composite key by its tuple codes (:func:`_tuple_codes`), never by building key strings."""
+    if len(entity.key) == 1:
+        old_keys, new_keys = key_column(old, entity), key_column(new, entity)
+        return old_keys, new_keys, _array(pc.index_in(new_keys, value_set=old_keys, skip_nulls=True))
+    old_codes, new_codes = _tuple_codes(old, new, entity.key)
+    index = _first_positions(old_codes, new_codes)
+    return pa.array(old_codes), pa.array(new_codes), index
 
 
 # --- diff ---------------------------------------------------------------------------------------
@@ -165,16 +229,13 @@ def diff_table(
         empty = entity.schema.empty_table()
         return EntityChanges(entity.name, new, empty, empty, empty, pa.array([], CHANGED_FIELDS_TYPE))
     old = conform(old, entity)
-    old_keys = key_column(old, entity)
-    new_keys = key_column(new, entity)
-
     # For each new row, the position of its key in old (the first one if duplicated). This is
-    # the one hash table over a full key column; everything else probes small sets.
-    index = pc.index_in(new_keys, value_set=old_keys, skip_nulls=True)
+    # the one lookup over a full key column; everything else probes small sets.
+    old_keys, new_keys, index = _match_keys(entity, old, new)
     matched = pc.is_valid(index)
     added = new.filter(pc.invert(matched))
     old_pos = _array(pc.drop_null(index))
-    removed = old.take(_removal_positions(old_keys, new_keys, old_pos, unknown))
+    removed = old.take(_removal_positions(entity, old, old_keys, new_keys, old_pos, unknown))
 
     value_columns = entity.value_columns
     if not value_columns or new.num_rows == added.num_rows:
@@ -345,24 +406,22 @@ def _school_counts(entity: Entity, table: pa.Table | None, metric: str) -> pa.Ta
     return pa.Table.from_arrays(columns, schema=SUMMARY_SCHEMA)
 
 
-def summarize(changes: ChangeSet, old: RosterSet | None, new: RosterSet) -> pa.Table:
-    """Per entity and school (null for records without one): baseline, staged, added, removed,
-    changed, as a :data:`SUMMARY_SCHEMA` table sorted by entity then school.
-
-    Removals count in the old record's school, additions and changes in the new one's. An entity
-    in ``new.missing`` is carried forward, so its staged count is its baseline.
-    """
+def entity_summary_parts(
+    entity: Entity, baseline: pa.Table | None, staged: pa.Table | None, ch: EntityChanges
+) -> list[pa.Table]:
+    """One entity's per-school counts, before :func:`combine_summary` adds them up: ``staged`` is
+    the table the entity has after the sync (its baseline when the source did not supply it)."""
     parts: list[pa.Table] = []
-    for entity in ENTITIES:
-        name = entity.name
-        baseline = old.table(name) if old is not None else None
-        staged = baseline if name in new.missing else new.table(name)
-        ch = changes[name]
-        sources = (baseline, staged, ch.added, ch.removed, ch.changed_new)
-        for metric, table in zip(SUMMARY_METRICS, sources, strict=True):
-            counted = _school_counts(entity, table, metric)
-            if counted is not None:
-                parts.append(counted)
+    sources = (baseline, staged, ch.added, ch.removed, ch.changed_new)
+    for metric, table in zip(SUMMARY_METRICS, sources, strict=True):
+        counted = _school_counts(entity, table, metric)
+        if counted is not None:
+            parts.append(counted)
+    return parts
+
+
+def combine_summary(parts: list[pa.Table]) -> pa.Table:
+    """The :data:`SUMMARY_SCHEMA` table of :func:`entity_summary_parts` of every entity."""
     if not parts:
         return SUMMARY_SCHEMA.empty_table()
     grouped = (
@@ -381,6 +440,22 @@ def summarize(changes: ChangeSet, old: RosterSet | None, new: RosterSet) -> pa.T
         .sort_by([("_order", "ascending"), ("school_id", "ascending")])  # nulls sort last by default
         .drop_columns(["_order"])
     )
+
+
+def summarize(changes: ChangeSet, old: RosterSet | None, new: RosterSet) -> pa.Table:
+    """Per entity and school (null for records without one): baseline, staged, added, removed,
+    changed, as a :data:`SUMMARY_SCHEMA` table sorted by entity then school.
+
+    Removals count in the old record's school, additions and changes in the new one's. An entity
+    in ``new.missing`` is carried forward, so its staged count is its baseline.
+    """
+    parts: list[pa.Table] = []
+    for entity in ENTITIES:
+        name = entity.name
+        baseline = old.table(name) if old is not None else None
+        staged = baseline if name in new.missing else new.table(name)
+        parts += entity_summary_parts(entity, baseline, staged, changes[name])
+    return combine_summary(parts)
 
 
 def summary_records(summary: pa.Table) -> list[EntityCounts]:

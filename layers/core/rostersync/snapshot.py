@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rostersync.model import ENTITIES, ENTITY_BY_NAME, UNKNOWN_SCHEMA, conform
+from rostersync.model import ENTITIES, ENTITY_BY_NAME, UNKNOWN_SCHEMA, Entity, conform
 from rostersync.roster import RosterSet
 from rostersync.storage import BlobNotFoundError, BlobStore, LocalBlobStore, validate_key
 
@@ -164,26 +164,39 @@ def _read_file(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) ->
         raise SnapshotError(f"unreadable Parquet file {key}: {exc}") from exc
 
 
+def read_entity(store: BlobStore, prefix: str, manifest: SnapshotManifest, entity: Entity) -> pa.Table:
+    """One entity's table of the snapshot under ``prefix`` (verified against ``manifest``;
+    empty if the manifest lists no file for it). Reading a snapshot one entity at a time keeps
+    only that entity in memory."""
+    name = f"{entity.name}.parquet"
+    entry = manifest.files.get(name)
+    if entry is None:
+        return entity.schema.empty_table()
+    return conform(_read_file(store, prefix, name, entry), entity)
+
+
+def read_unknown(store: BlobStore, prefix: str, manifest: SnapshotManifest) -> pa.Table:
+    """The snapshot's table of unknown keys (empty if it has none)."""
+    if UNKNOWN_FILE not in manifest.files:
+        return UNKNOWN_SCHEMA.empty_table()
+    return conform_unknown(_read_file(store, prefix, UNKNOWN_FILE, manifest.files[UNKNOWN_FILE]))
+
+
 def read_snapshot(store: BlobStore, prefix: str) -> RosterSet:
     """The roster set under ``prefix``, every file verified against the manifest."""
     manifest = read_manifest(store, prefix)
-    tables: dict[str, pa.Table] = {}
-    for name, entry in manifest.files.items():
-        if name == UNKNOWN_FILE:
-            continue
-        entity = ENTITY_BY_NAME.get(name.removesuffix(".parquet"))
-        if entity is None:
+    for name in manifest.files:
+        if name != UNKNOWN_FILE and name.removesuffix(".parquet") not in ENTITY_BY_NAME:
             raise SnapshotError(f"snapshot {prefix!r} lists an unknown file {name!r}")
-        tables[entity.name] = conform(_read_file(store, prefix, name, entry), entity)
-    if UNKNOWN_FILE in manifest.files:
-        unknown = _read_file(store, prefix, UNKNOWN_FILE, manifest.files[UNKNOWN_FILE])
-        unknown = conform_unknown(unknown)
-    else:
-        unknown = UNKNOWN_SCHEMA.empty_table()
+    tables = {
+        entity.name: read_entity(store, prefix, manifest, entity)
+        for entity in ENTITIES
+        if f"{entity.name}.parquet" in manifest.files
+    }
     return RosterSet(
         tables=tables,
         format=manifest.format,
-        unknown=unknown,
+        unknown=read_unknown(store, prefix, manifest),
         missing=frozenset(manifest.missing),
         received_at=dict(manifest.received_at),
     )

@@ -298,6 +298,18 @@ def test_changes_csv_is_a_short_lived_presigned_url(api_deps: ApiDeps, handler_m
     assert "attachment" in query["response-content-disposition"][0]
 
 
+def test_a_first_syncs_full_list_of_changes_downloads_compressed(
+    api_deps: ApiDeps, handler_module: Any
+) -> None:
+    key = put_csv(api_deps, "syncs/d1/x/changes.csv.gz")
+    seed_sync(api_deps, keys={"changes_full": key})
+
+    body = invoke(handler_module, api_event("changes_csv_gz")).json
+
+    assert urlsplit(body["url"]).path.endswith("/syncs/d1/x/changes.csv.gz")
+    assert body["filename"].endswith("-changes.csv.gz")
+
+
 def test_errors_csv_can_answer_with_a_redirect(api_deps: ApiDeps, handler_module: Any) -> None:
     key = put_csv(api_deps, "syncs/d1/x/errors.csv")
     seed_sync(api_deps, keys={"errors": key})

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 from rostersync.pipeline import stage
 from rostersync.pipeline.events import NormalizeInput
 from rostersync.pipeline.ports import Deps
-from rostersync.snapshot import latest_version
-from tests.support.pipeline_helpers import copy_fixture, ref, run_to_evaluate, upload_folder
+from rostersync.snapshot import latest_version, promote_version, read_snapshot
+from tests.support.pipeline_helpers import (
+    copy_fixture,
+    ref,
+    run_to_evaluate,
+    upload_folder,
+    write_district,
+)
 
 
 def test_normalize_copies_the_set_to_the_sync_prefix_and_keeps_the_inbox(deps: Deps, tmp_path: Path) -> None:
@@ -40,3 +47,34 @@ def test_file_problems_become_an_invalid_files_hold_not_a_crash(deps: Deps, tmp_
     holds = json.loads(deps.snapshots.get(ev.holds_key))
     assert {h["type"] for h in holds} == {"invalid_files"}
     assert latest_version(deps.snapshots, "districts/d1") is None
+
+
+def test_a_first_sync_offers_per_school_counts_and_the_full_list_compressed(
+    deps: Deps, tmp_path: Path
+) -> None:
+    upload_folder(copy_fixture("clever_basic", tmp_path / "set"))
+
+    norm, diff, _ev = run_to_evaluate(deps, "s1")
+
+    summary = deps.snapshots.get(diff.changes_key).decode("utf-8-sig").splitlines()
+    assert summary[0] == '"Record type","School ID","Before","After","Added","Removed","Changed"'
+    keys = deps.repo.get_sync("d1", "s1").keys  # type: ignore[union-attr]
+    full = gzip.decompress(deps.snapshots.get(keys["changes_full"])).decode("utf-8-sig").splitlines()
+    assert len(full) - 1 == sum(norm.counts.values())  # every staged record, added
+    assert full[0].startswith('"Record type","School ID","ID","Change"')
+
+
+def test_a_nightly_sync_lists_every_change_and_no_compressed_copy(deps: Deps, tmp_path: Path) -> None:
+    day1, day2, _schools = write_district(tmp_path)
+    upload_folder(day1)
+    first, _diff, _ev = run_to_evaluate(deps, "s1")
+    accepted = read_snapshot(deps.snapshots, first.staged_prefix)
+    promote_version(deps.snapshots, "districts/d1", accepted, expected_version=None)
+    upload_folder(day2)
+
+    _norm, diff, _ev = run_to_evaluate(deps, "s2")
+
+    rows = deps.snapshots.get(diff.changes_key).decode("utf-8-sig").splitlines()
+    assert rows[0].startswith('"Record type","School ID","ID","Change"')
+    assert len(rows) - 1 == sum(diff.counts.values())
+    assert "changes_full" not in deps.repo.get_sync("d1", "s2").keys  # type: ignore[union-attr]

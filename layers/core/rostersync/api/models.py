@@ -104,7 +104,7 @@ class SyncDetail(SyncSummary):
     releasable: bool
     holds: list[HoldView]
     schools: list[SchoolFindings]
-    downloads: list[Literal["changes.csv", "errors.csv"]]
+    downloads: list[Literal["changes.csv", "changes.csv.gz", "errors.csv"]]
 
 
 class SyncList(BaseModel):

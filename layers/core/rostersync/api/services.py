@@ -62,8 +62,13 @@ _DISCONNECTED_HOLDS = frozenset({"credentials", "disconnected"})
 # Layout of accepted versions in the snapshot bucket (rostersync.snapshot, read here without
 # pyarrow: the API function has no pyarrow layer). tests/unit/api pins it to promote_version.
 _VERSION_MARKER = re.compile(r"^(\d{6,})\.json$")
-Download = Literal["changes.csv", "errors.csv"]
-_DOWNLOAD_KEYS: dict[str, str] = {"changes.csv": "changes_csv", "errors.csv": "errors"}
+Download = Literal["changes.csv", "changes.csv.gz", "errors.csv"]
+# changes.csv.gz: a first sync's full list of changes (its changes.csv counts them per school).
+_DOWNLOAD_KEYS: dict[str, str] = {
+    "changes.csv": "changes_csv",
+    "changes.csv.gz": "changes_full",
+    "errors.csv": "errors",
+}
 
 
 class NotFoundError(Exception):

@@ -13,15 +13,17 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync import holds as holds_mod
 from rostersync import reports
+from rostersync.changes import ChangeSet
 from rostersync.connectors.pages import PullManifest
-from rostersync.diff import diff_rosters, summarize
 from rostersync.formats import load_roster
 from rostersync.issues import InvalidFilesError, concat_issues, empty_issues
 from rostersync.pipeline.changesets import change_counts, write_change_set
@@ -32,7 +34,8 @@ from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.pull import load_pulled, pulled_manifest
 from rostersync.roster import RosterSet
 from rostersync.settings import DistrictSettings
-from rostersync.snapshot import latest_version, read_snapshot, read_version, write_snapshot
+from rostersync.snapdiff import diff_snapshots
+from rostersync.snapshot import latest_version, read_version, version_prefix, write_snapshot
 from rostersync.sources import API_KINDS
 from rostersync.validate import LoadResult
 
@@ -202,30 +205,51 @@ def diff(inp: DiffInput, deps: Deps) -> DiffOutput:
     base = latest_version(deps.snapshots, district_prefix(inp.district_id))
     if inp.normalize.invalid or inp.normalize.staged_prefix is None:
         return DiffOutput(skipped=True, base_version=base)
-    accepted = accepted_roster(deps, inp.district_id, base)
-    staged = read_snapshot(deps.snapshots, inp.normalize.staged_prefix)
-    changes = diff_rosters(accepted, staged)
-    summary = summarize(changes, accepted, staged)
+    # One entity of both versions in memory at a time (rostersync.snapdiff), not both sets whole.
+    accepted_prefix = version_prefix(deps.snapshots, district_prefix(inp.district_id), base) if base else None
+    found = diff_snapshots(deps.snapshots, accepted_prefix, inp.normalize.staged_prefix)
+    changes, summary = found.changes, found.summary
     prefix = inp.normalize.prefix
     changes_prefix = f"{prefix}/changes"
-    write_change_set(deps.snapshots, changes_prefix, changes)
-    changes_key = f"{prefix}/changes.csv"
-    buffer = io.BytesIO()
-    reports.write_changes_csv(changes, buffer)
-    deps.snapshots.put(changes_key, buffer.getvalue())
-    summary_key = f"{prefix}/summary.json"
-    deps.snapshots.put(summary_key, json.dumps(summary.to_pylist(), indent=2).encode())
+    keys = {
+        "changes": changes_prefix,
+        "changes_csv": f"{prefix}/changes.csv",
+        "summary": f"{prefix}/summary.json",
+    }
+    if base is None:
+        keys["changes_full"] = f"{prefix}/changes.csv.gz"
+    # The full list of a first sync (every record added) is compressed beside the change set,
+    # on a thread of its own: zlib and Arrow release the GIL.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="changes-csv") as pool:
+        written = pool.submit(_write_changes_csv, deps, keys, changes, summary)
+        write_change_set(deps.snapshots, changes_prefix, changes)
+        written.result()
+    deps.snapshots.put(keys["summary"], json.dumps(summary.to_pylist(), indent=2).encode())
     counts = change_counts(changes)
     deps.repo.update_sync(
         inp.district_id,
         inp.sync_id,
         deps.clock(),
-        keys={"changes": changes_prefix, "changes_csv": changes_key, "summary": summary_key},
+        keys=keys,
     )
     return DiffOutput(
         base_version=base,
         changes_prefix=changes_prefix,
-        changes_key=changes_key,
-        summary_key=summary_key,
+        changes_key=keys["changes_csv"],
+        summary_key=keys["summary"],
         counts=counts,
     )
+
+
+def _write_changes_csv(deps: Deps, keys: dict[str, str], changes: ChangeSet, summary: pa.Table) -> None:
+    """``changes.csv``: every change of a nightly sync; on a first sync (``changes_full`` in
+    ``keys``), the per-school counts, with every change in ``changes.csv.gz`` beside it."""
+    buffer = io.BytesIO()
+    if "changes_full" in keys:
+        reports.write_changes_summary_csv(summary, buffer)
+        full = io.BytesIO()
+        reports.write_changes_csv_gz(changes, full)
+        deps.snapshots.put(keys["changes_full"], full.getvalue())
+    else:
+        reports.write_changes_csv(changes, buffer)
+    deps.snapshots.put(keys["changes_csv"], buffer.getvalue())

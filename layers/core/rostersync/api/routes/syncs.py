@@ -106,6 +106,20 @@ def build_router() -> Router:
         return _download(sync_id, "changes.csv", redirect)
 
     @router.get(
+        "/syncs/<sync_id>/changes.csv.gz",
+        summary="A first sync's full CSV of changes, gzip-compressed (its changes.csv counts them per "
+        "school): a short-lived presigned URL (JSON, or a 302 with redirect=true)",
+        tags=["downloads"],
+        operation_id="downloadAllChanges",
+        responses=_REDIRECT_RESPONSES,
+        middlewares=[redirect_when_asked],
+    )
+    def changes_csv_gz(
+        sync_id: SyncPath, redirect: Annotated[bool, Query(description="answer 302 to the URL")] = False
+    ) -> DownloadLink:
+        return _download(sync_id, "changes.csv.gz", redirect)
+
+    @router.get(
         "/syncs/<sync_id>/errors.csv",
         summary="The CSV of row errors: a short-lived presigned URL (JSON, or a 302 with redirect=true)",
         tags=["downloads"],
