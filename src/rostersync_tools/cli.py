@@ -76,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     _serve_arguments(demo)
     demo.add_argument("--students", type=int, default=400, help="district size (default 400)")
     demo.add_argument("--seed", type=int, default=11)
+
+    from rostersync_tools import districts_cli
+
+    districts_cli.add_parser(sub)
     return parser
 
 
@@ -102,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sample(args, console)
     if args.command == "serve":
         return _serve(args, console, err)
+    if args.command == "districts":
+        from rostersync_tools import districts_cli
+
+        return districts_cli.run(args, console, err)
     if args.command == "demo":
         from rostersync_tools.local.demo import run_demo
 

@@ -28,6 +28,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,9 @@ if TYPE_CHECKING:  # moto is imported only once the S3 endpoint variables are se
     from rostersync.pipeline.models import SyncRecord
     from rostersync.pipeline.ports import Deps
     from rostersync_tools.local.apigw import ApiServer
+    from rostersync_tools.local.districts import LocalDistrict
     from rostersync_tools.local.outbox import MailRecorder
+    from rostersync_tools.local.schedules import PullScheduler
     from rostersync_tools.local.sftp import InboxSftpServer
     from rostersync_tools.local.stack import LocalAws
 
@@ -75,6 +78,10 @@ class ServeOptions:
     sftp_authorized_keys: Path | None = None
     template: Path = REPO_ROOT / "template.yaml"
     function_logs: bool = False  # the functions' Powertools INFO logs on stdout
+    # Districts onboarded besides the one above, each with its own SFTP login and admin token.
+    extra_districts: tuple[LocalDistrict, ...] = ()
+    # How often the districts' pull times are checked (scheduled pulls, local/schedules.py).
+    pull_check_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,7 @@ class LocalProduct:
 
     def __init__(self, options: ServeOptions | None = None, log: Log | None = None) -> None:
         self.options = options or ServeOptions()
-        self.log: Log = log or (lambda _line: None)
+        self.log: Log = timestamped(log or (lambda _line: None))
         self.stack: LocalAws | None = None
         self.endpoints: Endpoints | None = None
         self.outbox_dir = self.options.workdir / "outbox"
@@ -149,6 +156,8 @@ class LocalProduct:
         self._saved_environ: dict[str, str] | None = None
         self._saved_stdout: Any = None
         self._mail: MailRecorder | None = None
+        self._token_secret = secrets.token_urlsafe(32)
+        self._scheduler: PullScheduler | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalProduct:
@@ -219,6 +228,8 @@ class LocalProduct:
                 "QuietPeriodSeconds": options.quiet_seconds,
                 "LockRetrySeconds": 1,
                 "LogLevel": "INFO" if options.function_logs else "WARNING",
+                # The SFTP server is this process's (local/sftp.py), reading the user records.
+                "EnableSftpServer": "false",
             },
             stack_name="rostersync-local",
             adapt=lambda deps: dataclasses.replace(
@@ -228,12 +239,14 @@ class LocalProduct:
         self.stack = stack.__enter__()
         self._moto = ThreadedMotoServer(ip_address=options.host, port=moto_port, verbose=False)
         self._moto.start()
-        self._onboard_district()
+        districts = self._onboard_districts()
 
         self._start_thread("rostersync-events", self._deliver_events)
-        sftp_password, fingerprint = self._start_sftp()
+        passwords, fingerprint = self._start_sftp(districts)
+        sftp_password = passwords[options.sftp_user]
         admin_token, operator_token = self._start_api()
         self._start_thread("rostersync-watch", self._watch)
+        self._scheduler = self._start_schedules()
 
         assert self._api is not None and self._sftp is not None
         sftp_host, sftp_port = self._sftp.address
@@ -254,6 +267,7 @@ class LocalProduct:
             table_name=stack.env("TABLE_NAME"),
             outbox=str(self.outbox_dir.resolve()),
             region=stack.region,
+            extra=self._districts_extra(districts, passwords, fingerprint),
         )
         path = options.workdir / "serve.json"
         path.write_text(self.endpoints.to_json(), encoding="utf-8")
@@ -262,6 +276,9 @@ class LocalProduct:
     def stop(self) -> None:
         self._stop.set()
         self._events.put(None)
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
         for server in (self._sftp, self._api):
             try:
                 if server is not None:
@@ -305,43 +322,107 @@ class LocalProduct:
         assert self.stack is not None
         return self.stack.pipeline_deps()
 
-    def _onboard_district(self) -> None:
-        """The demo district, as an operator would onboard it: name, admin email, defaults."""
-        from rostersync.settings import DistrictSettings
-        from rostersync_tools.local.routing import serialized
-
-        options = self.options
-        settings = DistrictSettings(
-            district_id=options.district_id, name=options.district_name, admin_emails=[options.admin_email]
-        )
-        with serialized():
-            self._deps().repo.put_settings(settings)
-
-    def _start_sftp(self) -> tuple[str | None, str]:
-        import boto3
-
-        from rostersync_tools.local.sftp import (
-            InboxSftpServer,
-            S3Inbox,
-            SftpAccount,
-            load_or_create_host_key,
-            read_public_keys,
-        )
+    def _onboard_districts(self) -> list[LocalDistrict]:
+        """The districts, onboarded as an operator would (local/districts.py): the main one
+        (name, admin email, SFTP user) and the extra ones."""
+        from rostersync_tools.local.districts import LocalDistrict, client_key, onboard
 
         options = self.options
         assert self.stack is not None
-        keys = read_public_keys(options.sftp_authorized_keys) if options.sftp_authorized_keys else ()
-        password = options.sftp_password
-        if password is None and not keys:
-            password = secrets.token_urlsafe(9)
-        account = SftpAccount(options.sftp_user, options.district_id, password, keys)
+        _, public_key = client_key(options.workdir)
+        authorized: tuple[str, ...] = ()
+        if options.sftp_authorized_keys is not None:
+            lines = options.sftp_authorized_keys.read_text(encoding="utf-8").splitlines()
+            authorized = tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+        main = LocalDistrict(
+            district_id=options.district_id,
+            name=options.district_name,
+            admin_email=options.admin_email,
+            sftp_user=options.sftp_user,
+            sftp_password=options.sftp_password,
+            extra_public_keys=authorized,
+        )
+        districts = [main, *options.extra_districts]
+        deps = self.stack.api_deps()
+        for district in districts:
+            onboard(deps, district, public_key)
+        return districts
+
+    def _start_sftp(self, districts: list[LocalDistrict]) -> tuple[dict[str, str | None], str]:
+        """SFTP for every district's users as the table records them; the local passwords
+        (None for a key-only login: --sftp-authorized-keys without --sftp-password)."""
+        import boto3
+
+        from rostersync_tools.local.districts import RecordedAccounts, passwords_for
+        from rostersync_tools.local.sftp import InboxSftpServer, S3Inbox, load_or_create_host_key
+
+        options = self.options
+        assert self.stack is not None
+        onboarding = self.stack.api_deps().onboarding
+        assert onboarding is not None
+        key_only = options.sftp_authorized_keys is not None and options.sftp_password is None
+        passwords: dict[str, str | None] = dict(passwords_for(districts))
+        if key_only:
+            passwords[options.sftp_user] = None
+        accounts = RecordedAccounts(onboarding.directory, {u: p for u, p in passwords.items() if p})
         host_key = load_or_create_host_key(options.workdir / "sftp_host_rsa_key")
         s3 = boto3.client("s3", region_name=self.stack.region)
         inbox = S3Inbox(s3, self.stack.env("RAW_BUCKET"), lambda bucket, key: self._events.put((bucket, key)))
         self._sftp = InboxSftpServer(
-            options.host, options.sftp_port, host_key=host_key, accounts=[account], inbox=inbox
+            options.host, options.sftp_port, host_key=host_key, accounts=accounts, inbox=inbox
         ).start()
-        return password, str(host_key.fingerprint)
+        return passwords, str(host_key.fingerprint)
+
+    def _start_schedules(self) -> PullScheduler:
+        from rostersync_tools.local.schedules import DuePull, PullScheduler
+
+        stack = self.stack
+        assert stack is not None
+
+        def fire(pull: DuePull) -> None:
+            with self._lock:
+                stack.invoke("IngestFunction", pull.event())
+
+        return PullScheduler(
+            lambda: districts_to_pull(stack.api_deps()),
+            fire,
+            interval=self.options.pull_check_seconds,
+            log=self.log,
+        ).start()
+
+    def _districts_extra(
+        self, districts: list[LocalDistrict], passwords: dict[str, str | None], fingerprint: str
+    ) -> dict[str, Any]:
+        """What serve.json says about every district: its admin's token and its SFTP login."""
+        from rostersync_tools.local.districts import CLIENT_KEY_NAME
+
+        return {
+            "sftp_client_key": str((self.options.workdir / CLIENT_KEY_NAME).resolve()),
+            "districts": [
+                {
+                    "district_id": d.district_id,
+                    "name": d.name,
+                    "admin_email": d.admin_email,
+                    "admin_token": self.admin_token(d.district_id, d.admin_email),
+                    "sftp_user": d.sftp_user,
+                    "sftp_password": passwords.get(d.sftp_user),
+                }
+                for d in districts
+            ],
+        }
+
+    def admin_token(self, district_id: str, email: str) -> str:
+        """A bearer token of a district admin of ``district_id`` for the local API."""
+        from rostersync_tools.local.apigw import issue_token
+
+        claims = {
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, email)),
+            "email": email,
+            "cognito:username": email,
+            "cognito:groups": ["district_admin"],
+            "custom:districts": district_id,
+        }
+        return issue_token(self._token_secret, claims, ttl_seconds=TOKEN_TTL_SECONDS)
 
     def _start_api(self) -> tuple[str, str]:
         from rostersync.api import openapi_document
@@ -351,7 +432,7 @@ class LocalProduct:
         options = self.options
         stack = self.stack
         assert stack is not None
-        secret = secrets.token_urlsafe(32)
+        secret = self._token_secret
         admin = {
             "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, options.admin_email)),
             "email": options.admin_email,
@@ -504,3 +585,23 @@ def describe_sync(record: SyncRecord) -> str:
     color = "red" if status in ("failed", "expired") else "yellow"
     reason = f": {escape(record.reason)}" if record.reason else ""
     return f"{head}: [{color}]{status}[/{color}]{reason}"
+
+
+def timestamped(log: Log) -> Log:
+    """``log`` with the time (HH:MM:SS, local) before each message."""
+
+    def stamped(line: str) -> None:
+        log(f"[dim]{datetime.now().astimezone():%H:%M:%S}[/dim] {line}")
+
+    return stamped
+
+
+def districts_to_pull(deps: Any) -> tuple[list[Any], set[str]]:
+    """The district profiles and the ids of the districts whose source is pulled."""
+    from rostersync.sources import PULL_KINDS
+    from rostersync_tools.local.routing import serialized
+
+    with serialized():
+        profiles = deps.onboarding.directory.list_profiles() if deps.onboarding is not None else []
+        pulled = {s.district_id for s in deps.repo.list_settings() if s.source.kind in PULL_KINDS}
+    return profiles, pulled
