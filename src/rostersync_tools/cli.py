@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from rostersync.settings import DistrictSettings
+    from rostersync_tools.local.districts import LocalDistrict
     from rostersync_tools.local.serve import ServeOptions
 
 EXIT_CLEAN = 0
@@ -71,6 +72,14 @@ def _parser() -> argparse.ArgumentParser:
         "--sftp-authorized-keys", type=Path, help="OpenSSH public keys also accepted for the SFTP user"
     )
     serve.add_argument("--function-logs", action="store_true", help="show the functions' INFO logs")
+    serve.add_argument(
+        "--district",
+        action="append",
+        default=[],
+        metavar="ID[=NAME]",
+        type=_district_arg,
+        help="onboard another district with its own SFTP login and admin token (repeat for more)",
+    )
 
     demo = sub.add_parser("demo", help="the guided scenario: two days of uploads, two holds, decisions")
     _serve_arguments(demo)
@@ -232,6 +241,15 @@ def _sample(args: argparse.Namespace, console: Console) -> int:
     return EXIT_CLEAN
 
 
+def _district_arg(value: str) -> LocalDistrict:
+    from rostersync_tools.local.districts import extra_district
+
+    try:
+        return extra_district(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _serve_options(args: argparse.Namespace) -> ServeOptions:
     from rostersync_tools.local.serve import ServeOptions
 
@@ -245,6 +263,7 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
         sftp_password=getattr(args, "sftp_password", None),
         sftp_authorized_keys=getattr(args, "sftp_authorized_keys", None),
         function_logs=getattr(args, "function_logs", False),
+        extra_districts=tuple(getattr(args, "district", [])),
     )
 
 

@@ -15,6 +15,7 @@ Development only: nothing here is deployed.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import uuid
 from collections.abc import Iterator, Mapping
@@ -55,6 +56,19 @@ class LocalDistrict:
     credentials: dict[str, str] | None = None
     pull_times: tuple[time, ...] = ()
     extra_public_keys: tuple[str, ...] = field(default_factory=tuple)
+
+
+def extra_district(value: str) -> LocalDistrict:
+    """A district of ``serve --district ID[=NAME]``: SFTP user ID, admin admin@ID.example.org."""
+    district_id, _, name = value.partition("=")
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{2,63}", district_id):
+        raise ValueError(f"{district_id!r} is not a district id (3-64 letters, digits, '_' or '-')")
+    return LocalDistrict(
+        district_id=district_id,
+        name=name or f"{district_id} school district",
+        admin_email=f"admin@{district_id.lower()}.example.org",
+        sftp_user=district_id,
+    )
 
 
 def local_operator() -> Caller:
