@@ -32,6 +32,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from rostersync_tools.local.districts import LocalDistrict
 from rostersync_tools.local.operations import wait_for
 from rostersync_tools.local.serve import Endpoints, LocalProduct, ServeOptions
 from rostersync_tools.synthetic import (
@@ -44,6 +45,14 @@ from rostersync_tools.synthetic import (
 )
 
 SCHOOLS = 4
+# The second district the demo onboards next to the first: its own SFTP login and admin.
+NEIGHBOUR = LocalDistrict(
+    district_id="lakeside",
+    name="Lakeside School District",
+    admin_email="admin@lakeside.example.org",
+    sftp_user="lakeside",
+)
+NEIGHBOUR_STUDENTS = 150
 EMERGENCY_TYPES = ("Emergency", "Secondary")
 STEP_TIMEOUT = 45.0
 
@@ -97,10 +106,10 @@ def build_scenario(students: int, seed: int, district_id: str) -> Scenario:
 class AdminClient:
     """The district admin's HTTP client of the release API (their bearer token)."""
 
-    def __init__(self, endpoints: Endpoints) -> None:
+    def __init__(self, endpoints: Endpoints, token: str | None = None) -> None:
         self.base = endpoints.api_url
         self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {endpoints.admin_token}"
+        self.session.headers["Authorization"] = f"Bearer {token or endpoints.admin_token}"
 
     def get(self, path: str, **params: Any) -> Any:
         response = self.session.get(self.base + path, params=params or None, timeout=30)
@@ -115,15 +124,19 @@ class AdminClient:
         return response.json()
 
 
-def sftp_upload(endpoints: Endpoints, folder: Path) -> list[tuple[str, int]]:
-    """Upload every CSV of ``folder`` to the district's SFTP home, checking the host key first."""
+def sftp_upload(
+    endpoints: Endpoints, folder: Path, login: tuple[str, str | None] | None = None
+) -> list[tuple[str, int]]:
+    """Upload every CSV of ``folder`` to the district's SFTP home (``login``: user and password
+    of another district than the main one), checking the host key first."""
     transport = paramiko.Transport((endpoints.sftp_host, endpoints.sftp_port))
     try:
         transport.start_client(timeout=10)
         key = transport.get_remote_server_key()
         if key.fingerprint != endpoints.sftp_host_key_fingerprint:
             raise DemoError(f"unexpected SFTP host key {key.fingerprint}")
-        transport.auth_password(endpoints.sftp_user, endpoints.sftp_password or "")
+        user, password = login or (endpoints.sftp_user, endpoints.sftp_password)
+        transport.auth_password(user, password or "")
         sftp = paramiko.SFTPClient.from_transport(transport)
         assert sftp is not None
         sent = []
@@ -221,10 +234,13 @@ def run_demo(options: ServeOptions, console: Console, *, students: int = 400, se
     started = time.monotonic()
     console.print(
         Panel.fit(
-            "[bold]rostersync demo[/bold]: one district, two nightly uploads, two safety holds.\n"
+            "[bold]rostersync demo[/bold]: two districts onboarded side by side; one of them sends two\n"
+            "nightly uploads, and the second night is held at two schools by safety holds.\n"
             "Everything runs on this machine: AWS is moto, the release API and SFTP are on 127.0.0.1.",
         )
     )
+    if not options.extra_districts:
+        options = dataclasses.replace(options, extra_districts=(NEIGHBOUR,))
     product = LocalProduct(options, log=lambda line: console.print(f"[dim]  server │[/dim] {line}"))
     try:
         with console.status("Starting the local stack..."):
@@ -295,6 +311,7 @@ def _day1(run: _Run) -> None:
     _step(console, 2, "Nightly upload over SFTP (day 1)")
     for name, size in sftp_upload(run.endpoints, data / "day1"):
         console.print(f"  put {name:<18} {size:>9,} bytes")
+    neighbour = _neighbour_uploads(run)
     console.print(
         f"Waiting for the set to be complete and quiet for {run.options.quiet_seconds} s, then processed..."
     )
@@ -311,6 +328,47 @@ def _day1(run: _Run) -> None:
         f"accepted snapshot version {first['versions'][-1]}"
     )
     console.print(_schools_table(api.get(f"/districts/{district_id}/schools")))
+    neighbour()
+
+
+def _neighbour_uploads(run: _Run) -> Callable[[], None]:
+    """The second district's own first upload, with its own login (sent while the first
+    district's set is processed); what reports on it and on what its admin can see."""
+    console = run.console
+    neighbour = next(
+        d for d in run.endpoints.extra.get("districts", []) if d["district_id"] != run.district_id
+    )
+    neighbour_id = neighbour["district_id"]
+    data = run.options.workdir / "data" / neighbour_id
+    district = without_contact_types(
+        generate_district(students=NEIGHBOUR_STUDENTS, schools=2, seed=97, district_id=neighbour_id),
+        EMERGENCY_TYPES,
+    )
+    write_clever_csv(district, data)
+    console.print(
+        f"Meanwhile {neighbour['name']} ({neighbour_id}) uploads its own export with its own login "
+        f"[bold]{neighbour['sftp_user']}[/bold]; each login sees only its district's inbox."
+    )
+    sftp_upload(run.endpoints, data, (neighbour["sftp_user"], neighbour["sftp_password"]))
+    neighbour_api = AdminClient(run.endpoints, neighbour["admin_token"])
+
+    def applied() -> dict[str, Any] | None:
+        syncs = neighbour_api.get(f"/districts/{neighbour_id}/syncs")["syncs"]
+        return next((s for s in syncs if s["status"] in ("applied", "held", "failed")), None)
+
+    def report() -> None:
+        first = wait_until(applied, f"{neighbour_id}'s day 1 to be processed")
+        if first["status"] != "applied":
+            raise DemoError(f"{neighbour_id}'s day 1 was {first['status']}: {first}")
+        refused = neighbour_api.session.get(
+            f"{neighbour_api.base}/districts/{run.district_id}/syncs", timeout=30
+        )
+        console.print(
+            f"[green]{neighbour['name']} applied[/green]: its version {first['versions'][-1]}. Its admin "
+            f"asking for district {run.district_id}'s syncs is refused ({refused.status_code})."
+        )
+
+    return report
 
 
 def _day2(run: _Run) -> dict[str, Any]:
@@ -361,9 +419,13 @@ def _show_email(run: _Run, sync_id: str) -> None:
     outbox = Path(run.endpoints.outbox)
 
     def hold_email() -> Path | None:
-        return next(
-            (p for p in sorted(outbox.glob("*.eml")) if sync_id in p.read_text(errors="replace")), None
-        )
+        # The sync also sends "partially applied" for the schools it applied; the admins act on
+        # the hold email, the one naming the sync in its subject as on hold.
+        for path in sorted(outbox.glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if f"sync {sync_id} is on hold" in str(message["Subject"]):
+                return path
+        return None
 
     eml = wait_until(hold_email, "the hold email in the outbox")
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
