@@ -34,7 +34,7 @@ EXIT_INVALID = 2
 # Inputs at least this large (bytes) get a progress bar on an interactive terminal.
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
 ISSUES_SHOWN = 20
-SAMPLE_FORMATS: dict[str, tuple[str, Literal["1.1", "1.2"]]] = {
+SAMPLE_FORMATS: dict[str, tuple[Literal["clever", "oneroster"], Literal["1.1", "1.2"]]] = {
     "clever": ("clever", "1.1"),
     "oneroster11": ("oneroster", "1.1"),
     "oneroster12": ("oneroster", "1.2"),
@@ -57,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     snap.add_argument("out", type=Path, help="snapshot folder to write")
     snap.add_argument("--settings", type=Path, help="district settings as JSON (defaults otherwise)")
 
-    sample = sub.add_parser("sample", help="write a generated district's day-1 and day-2 sets to try")
+    sample = sub.add_parser(
+        "sample", help="write the demo's two nights (day1/ applies, day2/ is held) for a district of any size"
+    )
     sample.add_argument("out", type=Path, help="folder to create day1/ and day2/ in")
     sample.add_argument("--students", type=int, default=3000, help="district size (default 3000)")
     sample.add_argument("--seed", type=int, default=1)
@@ -215,29 +217,13 @@ def _snapshot(args: argparse.Namespace, settings: DistrictSettings, console: Con
 
 
 def _sample(args: argparse.Namespace, console: Console) -> int:
-    """Day 1, then a day 2 with the usual churn plus an end-of-term mistake in the first school
-    (80 % of its students gone) and new emergency contacts in the second."""
-    from rostersync_tools import synthetic
+    """The demo's scenario at any size (synthetic/scenario.py): day 1 applies, day 2 is held at
+    two schools (an end-of-term mistake and new emergency contacts)."""
+    from rostersync_tools.synthetic.scenario import write_sample
 
-    day1 = synthetic.generate_district(students=args.students, seed=args.seed)
-    schools = day1.table("schools").column("school_id").to_pylist()
-    day2 = synthetic.make_day2(day1, seed=args.seed + 1)
-    day2 = synthetic.drop_school_students(day2, schools[0], 0.8, seed=args.seed)
-    if len(schools) > 1:
-        day2 = synthetic.add_emergency_contacts(day2, schools[1], 12, seed=args.seed)
     writer, version = SAMPLE_FORMATS[args.format]
-    for name, district in (("day1", day1), ("day2", day2)):
-        folder = args.out / name
-        folder.mkdir(parents=True, exist_ok=True)
-        if writer == "clever":
-            synthetic.write_clever_csv(district, folder)
-        else:
-            synthetic.write_oneroster_csv(district, folder, version=version)
-    console.print(
-        f"Wrote {args.out / 'day1'} and {args.out / 'day2'} ({len(schools)} schools, "
-        f"{args.students:,} students). In day 2, school {schools[0]} lost 80 % of its students"
-        + (f" and school {schools[1]} gained 12 emergency contacts." if len(schools) > 1 else ".")
-    )
+    summary = write_sample(args.out, students=args.students, seed=args.seed, writer=writer, version=version)
+    console.print(summary)
     return EXIT_CLEAN
 
 

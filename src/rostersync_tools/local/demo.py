@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
-import pyarrow as pa
-import pyarrow.compute as pc
 import requests
 from rich.console import Console
 from rich.markup import escape
@@ -35,16 +33,14 @@ from rich.table import Table
 from rostersync_tools.local.districts import LocalDistrict
 from rostersync_tools.local.operations import wait_for
 from rostersync_tools.local.serve import Endpoints, LocalProduct, ServeOptions
-from rostersync_tools.synthetic import (
-    SyntheticDistrict,
-    add_emergency_contacts,
-    drop_school_students,
-    generate_district,
-    make_day2,
-    write_clever_csv,
+from rostersync_tools.synthetic import SyntheticDistrict, generate_district, write_clever_csv
+from rostersync_tools.synthetic.scenario import (
+    EMERGENCY_TYPES,
+    Scenario,
+    build_scenario,
+    without_contact_types,
 )
 
-SCHOOLS = 4
 # The second district the demo onboards next to the first: its own SFTP login and admin.
 NEIGHBOUR = LocalDistrict(
     district_id="lakeside",
@@ -53,7 +49,7 @@ NEIGHBOUR = LocalDistrict(
     sftp_user="lakeside",
 )
 NEIGHBOUR_STUDENTS = 150
-EMERGENCY_TYPES = ("Emergency", "Secondary")
+SCHOOLS = 4
 STEP_TIMEOUT = 45.0
 
 
@@ -62,42 +58,6 @@ class DemoError(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------ data
-
-
-def without_contact_types(district: SyntheticDistrict, types: tuple[str, ...]) -> SyntheticDistrict:
-    """``district`` without contact links of ``types`` (and contacts left with no link): a
-    district whose SIS export leaves emergency contacts out, so its first sync applies."""
-    links = district.tables["contact_links"]
-    keep = pc.invert(pc.is_in(links.column("contact_type"), value_set=pa.array(types)))
-    links = links.filter(keep)
-    contacts = district.tables["contacts"]
-    contacts = contacts.filter(pc.is_in(contacts.column("person_id"), value_set=links.column("contact_id")))
-    tables = {**district.tables, "contact_links": links, "contacts": contacts}
-    return dataclasses.replace(district, tables=tables)
-
-
-@dataclasses.dataclass(frozen=True)
-class Scenario:
-    day1: SyntheticDistrict
-    day2: SyntheticDistrict
-    mistaken_school: str  # lost most of its students
-    contacts_school: str  # gained emergency contacts
-    new_contacts: int
-
-
-def build_scenario(students: int, seed: int, district_id: str) -> Scenario:
-    """Day 1 and day 2 of a small district: the usual overnight churn, plus the two surprises."""
-    day1 = without_contact_types(
-        generate_district(students=students, schools=SCHOOLS, seed=seed, district_id=district_id),
-        EMERGENCY_TYPES,
-    )
-    schools = sorted(day1.table("schools").column("school_id").to_pylist())
-    mistaken, contacts_school = schools[0], schools[1]
-    new_contacts = 12
-    day2 = without_contact_types(make_day2(day1, seed=seed + 1), EMERGENCY_TYPES)
-    day2 = drop_school_students(day2, mistaken, 0.8, seed=seed)
-    day2 = add_emergency_contacts(day2, contacts_school, new_contacts, seed=seed)
-    return Scenario(day1, day2, mistaken, contacts_school, new_contacts)
 
 
 # ------------------------------------------------------------------------------------ clients
@@ -283,7 +243,7 @@ def _scenario(
         AdminClient(endpoints),
         endpoints,
         options,
-        build_scenario(students, seed, endpoints.district_id),
+        build_scenario(students, seed, endpoints.district_id, schools=SCHOOLS),
     )
     _day1(run)
     hold = _day2(run)
