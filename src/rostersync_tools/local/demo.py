@@ -121,6 +121,7 @@ def wait_until(check: Callable[[], Any], what: str, timeout: float = STEP_TIMEOU
 
 def serve_banner(console: Console, endpoints: Endpoints) -> None:
     """Where everything is, and how to use it with the tools a user already has."""
+    extra = endpoints.extra
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
@@ -128,14 +129,36 @@ def serve_banner(console: Console, endpoints: Endpoints) -> None:
     table.add_row("SFTP", f"sftp -P {endpoints.sftp_port} {endpoints.sftp_user}@{endpoints.sftp_host}")
     table.add_row("  password", password)
     table.add_row("  host key", endpoints.sftp_host_key_fingerprint)
+    if extra.get("sftp_known_hosts"):
+        table.add_row("  known_hosts", extra["sftp_known_hosts"])
+    if extra.get("sftp_client_key"):
+        table.add_row("  client key", f"{extra['sftp_client_key']} (registered for every district below)")
     table.add_row("Release API", endpoints.api_url)
     table.add_row("AWS APIs (moto)", f"{endpoints.aws_endpoint_url}  (aws --endpoint-url ...)")
     table.add_row("Outbox", endpoints.outbox)
     console.print(Panel(table, title="rostersync is running locally", expand=False))
+    if extra.get("sftp_known_hosts_line"):
+        console.print("SFTP host key, as a known_hosts line:", highlight=False)
+        console.print(f"  {extra['sftp_known_hosts_line']}", soft_wrap=True, highlight=False)
     # Tokens are printed whole, never wrapped or cropped, so they can be copied.
     console.print(f"Admin of district {endpoints.district_id} ({endpoints.admin_email}):", highlight=False)
     console.print(f"  export TOKEN={endpoints.admin_token}", soft_wrap=True, highlight=False)
-    console.print("Operator (every district):", highlight=False)
+    for district in extra.get("districts", []):
+        if district["district_id"] == endpoints.district_id:
+            continue
+        console.print(
+            f"District {district['district_id']} ({district['name']}): SFTP user {district['sftp_user']}, "
+            f"password {district['sftp_password'] or '(key only)'}; admin {district['admin_email']}:",
+            highlight=False,
+        )
+        console.print(
+            f"  export TOKEN_{_env_name(district['district_id'])}={district['admin_token']}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    console.print(
+        "Operator (every district; `rostersync districts` uses it from serve.json):", highlight=False
+    )
     console.print(f"  export OPERATOR_TOKEN={endpoints.operator_token}", soft_wrap=True, highlight=False)
     console.print(
         f'Try: curl -H "Authorization: Bearer $TOKEN" '
@@ -144,6 +167,10 @@ def serve_banner(console: Console, endpoints: Endpoints) -> None:
         highlight=False,
     )
     console.print("Ctrl-C stops everything.")
+
+
+def _env_name(district_id: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in district_id).upper()
 
 
 def _step(console: Console, number: int, title: str) -> None:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 OPERATOR_EMAIL = "operator@vendor.example.com"
 CLIENT_KEY_NAME = "sftp_client_ed25519"
+KNOWN_HOSTS_NAME = "known_hosts"
 
 
 @dataclass(frozen=True)
@@ -167,3 +168,17 @@ class RecordedAccounts(Mapping[str, SftpAccount]):
 def public_key_of(path: Path) -> paramiko.PKey:
     """The private key file serve made, for clients (the demo) that log in with it."""
     return paramiko.Ed25519Key.from_private_key_file(str(path))
+
+
+def known_hosts_line(host: str, port: int, key: paramiko.PKey) -> str:
+    """The server's ``known_hosts`` line, as OpenSSH writes it for a non-default port."""
+    name = host if port == 22 else f"[{host}]:{port}"
+    return f"{name} {key.get_name()} {key.get_base64()}"
+
+
+def write_known_hosts(workdir: Path, host: str, port: int, key: paramiko.PKey) -> Path:
+    """``<workdir>/known_hosts`` holding the server's line (``sftp -o UserKnownHostsFile=...``;
+    ``ssh-keygen -lf`` on it shows the fingerprint serve prints)."""
+    path = workdir / KNOWN_HOSTS_NAME
+    path.write_text(known_hosts_line(host, port, key) + "\n", encoding="utf-8")
+    return path

@@ -267,7 +267,7 @@ class LocalProduct:
             table_name=stack.env("TABLE_NAME"),
             outbox=str(self.outbox_dir.resolve()),
             region=stack.region,
-            extra=self._districts_extra(districts, passwords, fingerprint),
+            extra=self._districts_extra(districts, passwords),
         )
         path = options.workdir / "serve.json"
         path.write_text(self.endpoints.to_json(), encoding="utf-8")
@@ -391,13 +391,18 @@ class LocalProduct:
         ).start()
 
     def _districts_extra(
-        self, districts: list[LocalDistrict], passwords: dict[str, str | None], fingerprint: str
+        self, districts: list[LocalDistrict], passwords: dict[str, str | None]
     ) -> dict[str, Any]:
         """What serve.json says about every district: its admin's token and its SFTP login."""
-        from rostersync_tools.local.districts import CLIENT_KEY_NAME
+        from rostersync_tools.local.districts import CLIENT_KEY_NAME, write_known_hosts
 
+        assert self._sftp is not None
+        host, port = self._sftp.address
+        known_hosts = write_known_hosts(self.options.workdir, host, port, self._sftp.host_key)
         return {
             "sftp_client_key": str((self.options.workdir / CLIENT_KEY_NAME).resolve()),
+            "sftp_known_hosts": str(known_hosts.resolve()),
+            "sftp_known_hosts_line": known_hosts.read_text(encoding="utf-8").strip(),
             "districts": [
                 {
                     "district_id": d.district_id,
