@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
         type=_district_arg,
         help="onboard another district with its own SFTP login and admin token (repeat for more)",
     )
+    serve.add_argument(
+        "--with-sample-sources",
+        action="store_true",
+        help="also run local Clever and OneRoster sources, each with a district pulled from it",
+    )
 
     demo = sub.add_parser("demo", help="the guided scenario: two days of uploads, two holds, decisions")
     _serve_arguments(demo)
@@ -250,6 +255,7 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
         sftp_authorized_keys=getattr(args, "sftp_authorized_keys", None),
         function_logs=getattr(args, "function_logs", False),
         extra_districts=tuple(getattr(args, "district", [])),
+        with_sample_sources=getattr(args, "with_sample_sources", False),
     )
 
 

@@ -37,6 +37,7 @@ from rostersync_tools.local.sftp import SftpAccount, read_public_key_lines
 if TYPE_CHECKING:
     from rostersync.api.deps import ApiDeps
     from rostersync.api.onboarding_ports import DistrictDirectory
+    from rostersync_tools.local.sample_sources import SampleClever, SampleOneRoster
 
 OPERATOR_EMAIL = "operator@vendor.example.com"
 CLIENT_KEY_NAME = "sftp_client_ed25519"
@@ -182,3 +183,35 @@ def write_known_hosts(workdir: Path, host: str, port: int, key: paramiko.PKey) -
     path = workdir / KNOWN_HOSTS_NAME
     path.write_text(known_hosts_line(host, port, key) + "\n", encoding="utf-8")
     return path
+
+
+def sample_source_districts(
+    clever: SampleClever, oneroster: SampleOneRoster, first_pull: time
+) -> list[LocalDistrict]:
+    """The districts of ``serve --with-sample-sources``: one pulled from the local Clever, one
+    from the local OneRoster provider, both first pulled at ``first_pull`` (UTC) each day."""
+    return [
+        LocalDistrict(
+            district_id="clever-sample",
+            name="Clever sample district",
+            admin_email="admin@clever-sample.example.org",
+            sftp_user="clever-sample",
+            source={"kind": "clever", "base_url": clever.url},
+            credentials={"token": clever.token},
+            pull_times=(first_pull,),
+        ),
+        LocalDistrict(
+            district_id="oneroster-sample",
+            name="OneRoster sample district",
+            admin_email="admin@oneroster-sample.example.org",
+            sftp_user="oneroster-sample",
+            source={
+                "kind": "oneroster",
+                "base_url": oneroster.url,
+                "auth": "oauth2",
+                "token_url": oneroster.token_url,
+            },
+            credentials={"client_id": oneroster.client_id, "client_secret": oneroster.client_secret},
+            pull_times=(first_pull,),
+        ),
+    ]

@@ -28,7 +28,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # moto is imported only once the S3 endpoint variables are se
     from rostersync_tools.local.apigw import ApiServer
     from rostersync_tools.local.districts import LocalDistrict
     from rostersync_tools.local.outbox import MailRecorder
+    from rostersync_tools.local.sample_sources import JsonServer
     from rostersync_tools.local.schedules import PullScheduler
     from rostersync_tools.local.sftp import InboxSftpServer
     from rostersync_tools.local.stack import LocalAws
@@ -82,6 +83,8 @@ class ServeOptions:
     extra_districts: tuple[LocalDistrict, ...] = ()
     # How often the districts' pull times are checked (scheduled pulls, local/schedules.py).
     pull_check_seconds: float = 5.0
+    # Start local Clever and OneRoster sources and onboard a district pulled from each.
+    with_sample_sources: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ class LocalProduct:
         self._mail: MailRecorder | None = None
         self._token_secret = secrets.token_urlsafe(32)
         self._scheduler: PullScheduler | None = None
+        self._sample_sources: list[JsonServer] = []
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalProduct:
@@ -279,6 +283,9 @@ class LocalProduct:
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
+        for source in self._sample_sources:
+            source.stop()
+        self._sample_sources.clear()
         for server in (self._sftp, self._api):
             try:
                 if server is not None:
@@ -342,10 +349,33 @@ class LocalProduct:
             sftp_password=options.sftp_password,
             extra_public_keys=authorized,
         )
-        districts = [main, *options.extra_districts]
+        districts = [main, *options.extra_districts, *self._start_sample_sources()]
         deps = self.stack.api_deps()
         for district in districts:
             onboard(deps, district, public_key)
+        return districts
+
+    def _start_sample_sources(self) -> list[LocalDistrict]:
+        """With ``with_sample_sources``: the local Clever and OneRoster sources, and a district
+        pulled from each, first at the next whole minute (UTC)."""
+        if not self.options.with_sample_sources:
+            return []
+        from rostersync_tools.local.districts import sample_source_districts
+        from rostersync_tools.local.sample_sources import SampleClever, SampleOneRoster
+
+        # The sample OneRoster's token endpoint is plain http on loopback, which oauthlib refuses
+        # unless told (the environment is restored when serve stops).
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+        clever = SampleClever(host=self.options.host)
+        oneroster = SampleOneRoster(host=self.options.host)
+        self._sample_sources += [clever.start(), oneroster.start()]
+        first_pull = (datetime.now(UTC) + timedelta(minutes=1)).time().replace(second=0, microsecond=0)
+        districts = sample_source_districts(clever, oneroster, first_pull)
+        for district in districts:
+            self.log(
+                f"[cyan]{district.district_id}[/cyan] is pulled from {(district.source or {})['base_url']} "
+                f"daily at {first_pull:%H:%M} UTC (now: rostersync districts pull {district.district_id})"
+            )
         return districts
 
     def _start_sftp(self, districts: list[LocalDistrict]) -> tuple[dict[str, str | None], str]:
