@@ -26,9 +26,9 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,10 +40,9 @@ if TYPE_CHECKING:  # moto is imported only once the S3 endpoint variables are se
     from rostersync_tools.local.apigw import ApiServer
     from rostersync_tools.local.districts import LocalDistrict
     from rostersync_tools.local.outbox import MailRecorder
-    from rostersync_tools.local.sample_sources import JsonServer
-    from rostersync_tools.local.schedules import PullScheduler
-    from rostersync_tools.local.sftp import InboxSftpServer
+    from rostersync_tools.local.sftp import InboxSftpServer, SftpAccount
     from rostersync_tools.local.stack import LocalAws
+    from rostersync_tools.local.tenancy import LocalTenancy
 
 Log = Callable[[str], None]
 
@@ -160,8 +159,7 @@ class LocalProduct:
         self._saved_stdout: Any = None
         self._mail: MailRecorder | None = None
         self._token_secret = secrets.token_urlsafe(32)
-        self._scheduler: PullScheduler | None = None
-        self._sample_sources: list[JsonServer] = []
+        self._tenancy: LocalTenancy | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalProduct:
@@ -210,6 +208,7 @@ class LocalProduct:
 
         from rostersync_tools.local.outbox import MailRecorder
         from rostersync_tools.local.stack import LocalAws
+        from rostersync_tools.local.tenancy import LocalTenancy
 
         options = self.options
         # Expected noise: the interpreter logs every Choice path that is absent, paramiko every
@@ -243,14 +242,17 @@ class LocalProduct:
         self.stack = stack.__enter__()
         self._moto = ThreadedMotoServer(ip_address=options.host, port=moto_port, verbose=False)
         self._moto.start()
-        districts = self._onboard_districts()
+        # Everything multi-district: onboarding, SFTP accounts, sample sources, pull times.
+        self._tenancy = tenancy = LocalTenancy(options, self.log)
+        api_deps = self.stack.api_deps
+        tenancy.onboard(api_deps())
 
         self._start_thread("rostersync-events", self._deliver_events)
-        passwords, fingerprint = self._start_sftp(districts)
-        sftp_password = passwords[options.sftp_user]
+        fingerprint = self._start_sftp(tenancy.accounts(api_deps()))
+        sftp_password = tenancy.passwords[options.sftp_user]
         admin_token, operator_token = self._start_api()
         self._start_thread("rostersync-watch", self._watch)
-        self._scheduler = self._start_schedules()
+        tenancy.start_schedules(api_deps, self._invoke_ingest)
 
         assert self._api is not None and self._sftp is not None
         sftp_host, sftp_port = self._sftp.address
@@ -271,7 +273,7 @@ class LocalProduct:
             table_name=stack.env("TABLE_NAME"),
             outbox=str(self.outbox_dir.resolve()),
             region=stack.region,
-            extra=self._districts_extra(districts, passwords),
+            extra=tenancy.extra(self._sftp, self.admin_token),
         )
         path = options.workdir / "serve.json"
         path.write_text(self.endpoints.to_json(), encoding="utf-8")
@@ -280,12 +282,9 @@ class LocalProduct:
     def stop(self) -> None:
         self._stop.set()
         self._events.put(None)
-        if self._scheduler is not None:
-            self._scheduler.stop()
-            self._scheduler = None
-        for source in self._sample_sources:
-            source.stop()
-        self._sample_sources.clear()
+        if self._tenancy is not None:
+            self._tenancy.stop()
+            self._tenancy = None
         for server in (self._sftp, self._api):
             try:
                 if server is not None:
@@ -329,122 +328,27 @@ class LocalProduct:
         assert self.stack is not None
         return self.stack.pipeline_deps()
 
-    def _onboard_districts(self) -> list[LocalDistrict]:
-        """The districts, onboarded as an operator would (local/districts.py): the main one
-        (name, admin email, SFTP user) and the extra ones."""
-        from rostersync_tools.local.districts import LocalDistrict, client_key, onboard
-
-        options = self.options
-        assert self.stack is not None
-        _, public_key = client_key(options.workdir)
-        authorized: tuple[str, ...] = ()
-        if options.sftp_authorized_keys is not None:
-            lines = options.sftp_authorized_keys.read_text(encoding="utf-8").splitlines()
-            authorized = tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
-        main = LocalDistrict(
-            district_id=options.district_id,
-            name=options.district_name,
-            admin_email=options.admin_email,
-            sftp_user=options.sftp_user,
-            sftp_password=options.sftp_password,
-            extra_public_keys=authorized,
-        )
-        districts = [main, *options.extra_districts, *self._start_sample_sources()]
-        deps = self.stack.api_deps()
-        for district in districts:
-            onboard(deps, district, public_key)
-        return districts
-
-    def _start_sample_sources(self) -> list[LocalDistrict]:
-        """With ``with_sample_sources``: the local Clever and OneRoster sources, and a district
-        pulled from each, first at the next whole minute (UTC)."""
-        if not self.options.with_sample_sources:
-            return []
-        from rostersync_tools.local.districts import sample_source_districts
-        from rostersync_tools.local.sample_sources import SampleClever, SampleOneRoster
-
-        # The sample OneRoster's token endpoint is plain http on loopback, which oauthlib refuses
-        # unless told (the environment is restored when serve stops).
-        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-        clever = SampleClever(host=self.options.host)
-        oneroster = SampleOneRoster(host=self.options.host)
-        self._sample_sources += [clever.start(), oneroster.start()]
-        first_pull = (datetime.now(UTC) + timedelta(minutes=1)).time().replace(second=0, microsecond=0)
-        districts = sample_source_districts(clever, oneroster, first_pull)
-        for district in districts:
-            self.log(
-                f"[cyan]{district.district_id}[/cyan] is pulled from {(district.source or {})['base_url']} "
-                f"daily at {first_pull:%H:%M} UTC (now: rostersync districts pull {district.district_id})"
-            )
-        return districts
-
-    def _start_sftp(self, districts: list[LocalDistrict]) -> tuple[dict[str, str | None], str]:
-        """SFTP for every district's users as the table records them; the local passwords
-        (None for a key-only login: --sftp-authorized-keys without --sftp-password)."""
+    def _start_sftp(self, accounts: Mapping[str, SftpAccount]) -> str:
+        """SFTP for the districts' users (``accounts``: looked up at each login); the host key's
+        fingerprint."""
         import boto3
 
-        from rostersync_tools.local.districts import RecordedAccounts, passwords_for
         from rostersync_tools.local.sftp import InboxSftpServer, S3Inbox, load_or_create_host_key
 
         options = self.options
         assert self.stack is not None
-        onboarding = self.stack.api_deps().onboarding
-        assert onboarding is not None
-        key_only = options.sftp_authorized_keys is not None and options.sftp_password is None
-        passwords: dict[str, str | None] = dict(passwords_for(districts))
-        if key_only:
-            passwords[options.sftp_user] = None
-        accounts = RecordedAccounts(onboarding.directory, {u: p for u, p in passwords.items() if p})
         host_key = load_or_create_host_key(options.workdir / "sftp_host_rsa_key")
         s3 = boto3.client("s3", region_name=self.stack.region)
         inbox = S3Inbox(s3, self.stack.env("RAW_BUCKET"), lambda bucket, key: self._events.put((bucket, key)))
         self._sftp = InboxSftpServer(
             options.host, options.sftp_port, host_key=host_key, accounts=accounts, inbox=inbox
         ).start()
-        return passwords, str(host_key.fingerprint)
+        return str(host_key.fingerprint)
 
-    def _start_schedules(self) -> PullScheduler:
-        from rostersync_tools.local.schedules import DuePull, PullScheduler
-
-        stack = self.stack
-        assert stack is not None
-
-        def fire(pull: DuePull) -> None:
-            with self._lock:
-                stack.invoke("IngestFunction", pull.event())
-
-        return PullScheduler(
-            lambda: districts_to_pull(stack.api_deps()),
-            fire,
-            interval=self.options.pull_check_seconds,
-            log=self.log,
-        ).start()
-
-    def _districts_extra(
-        self, districts: list[LocalDistrict], passwords: dict[str, str | None]
-    ) -> dict[str, Any]:
-        """What serve.json says about every district: its admin's token and its SFTP login."""
-        from rostersync_tools.local.districts import CLIENT_KEY_NAME, write_known_hosts
-
-        assert self._sftp is not None
-        host, port = self._sftp.address
-        known_hosts = write_known_hosts(self.options.workdir, host, port, self._sftp.host_key)
-        return {
-            "sftp_client_key": str((self.options.workdir / CLIENT_KEY_NAME).resolve()),
-            "sftp_known_hosts": str(known_hosts.resolve()),
-            "sftp_known_hosts_line": known_hosts.read_text(encoding="utf-8").strip(),
-            "districts": [
-                {
-                    "district_id": d.district_id,
-                    "name": d.name,
-                    "admin_email": d.admin_email,
-                    "admin_token": self.admin_token(d.district_id, d.admin_email),
-                    "sftp_user": d.sftp_user,
-                    "sftp_password": passwords.get(d.sftp_user),
-                }
-                for d in districts
-            ],
-        }
+    def _invoke_ingest(self, event: dict[str, Any]) -> None:
+        assert self.stack is not None
+        with self._lock:
+            self.stack.invoke("IngestFunction", event)
 
     def admin_token(self, district_id: str, email: str) -> str:
         """A bearer token of a district admin of ``district_id`` for the local API."""
@@ -629,14 +533,3 @@ def timestamped(log: Log) -> Log:
         log(f"[dim]{datetime.now().astimezone():%H:%M:%S}[/dim] {line}")
 
     return stamped
-
-
-def districts_to_pull(deps: Any) -> tuple[list[Any], set[str]]:
-    """The district profiles and the ids of the districts whose source is pulled."""
-    from rostersync.sources import PULL_KINDS
-    from rostersync_tools.local.routing import serialized
-
-    with serialized():
-        profiles = deps.onboarding.directory.list_profiles() if deps.onboarding is not None else []
-        pulled = {s.district_id for s in deps.repo.list_settings() if s.source.kind in PULL_KINDS}
-    return profiles, pulled
