@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from rostersync.settings import DistrictSettings
+    from rostersync_tools.local.districts import LocalDistrict
     from rostersync_tools.local.serve import ServeOptions
 
 EXIT_CLEAN = 0
@@ -33,7 +34,7 @@ EXIT_INVALID = 2
 # Inputs at least this large (bytes) get a progress bar on an interactive terminal.
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
 ISSUES_SHOWN = 20
-SAMPLE_FORMATS: dict[str, tuple[str, Literal["1.1", "1.2"]]] = {
+SAMPLE_FORMATS: dict[str, tuple[Literal["clever", "oneroster"], Literal["1.1", "1.2"]]] = {
     "clever": ("clever", "1.1"),
     "oneroster11": ("oneroster", "1.1"),
     "oneroster12": ("oneroster", "1.2"),
@@ -56,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     snap.add_argument("out", type=Path, help="snapshot folder to write")
     snap.add_argument("--settings", type=Path, help="district settings as JSON (defaults otherwise)")
 
-    sample = sub.add_parser("sample", help="write a generated district's day-1 and day-2 sets to try")
+    sample = sub.add_parser(
+        "sample", help="write the demo's two nights (day1/ applies, day2/ is held) for a district of any size"
+    )
     sample.add_argument("out", type=Path, help="folder to create day1/ and day2/ in")
     sample.add_argument("--students", type=int, default=3000, help="district size (default 3000)")
     sample.add_argument("--seed", type=int, default=1)
@@ -71,11 +74,28 @@ def _parser() -> argparse.ArgumentParser:
         "--sftp-authorized-keys", type=Path, help="OpenSSH public keys also accepted for the SFTP user"
     )
     serve.add_argument("--function-logs", action="store_true", help="show the functions' INFO logs")
+    serve.add_argument(
+        "--district",
+        action="append",
+        default=[],
+        metavar="ID[=NAME]",
+        type=_district_arg,
+        help="onboard another district with its own SFTP login and admin token (repeat for more)",
+    )
+    serve.add_argument(
+        "--with-sample-sources",
+        action="store_true",
+        help="also run local Clever and OneRoster sources, each with a district pulled from it",
+    )
 
     demo = sub.add_parser("demo", help="the guided scenario: two days of uploads, two holds, decisions")
     _serve_arguments(demo)
     demo.add_argument("--students", type=int, default=400, help="district size (default 400)")
     demo.add_argument("--seed", type=int, default=11)
+
+    from rostersync_tools import districts_cli
+
+    districts_cli.add_parser(sub)
     return parser
 
 
@@ -102,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sample(args, console)
     if args.command == "serve":
         return _serve(args, console, err)
+    if args.command == "districts":
+        from rostersync_tools import districts_cli
+
+        return districts_cli.run(args, console, err)
     if args.command == "demo":
         from rostersync_tools.local.demo import run_demo
 
@@ -198,30 +222,23 @@ def _snapshot(args: argparse.Namespace, settings: DistrictSettings, console: Con
 
 
 def _sample(args: argparse.Namespace, console: Console) -> int:
-    """Day 1, then a day 2 with the usual churn plus an end-of-term mistake in the first school
-    (80 % of its students gone) and new emergency contacts in the second."""
-    from rostersync_tools import synthetic
+    """The demo's scenario at any size (synthetic/scenario.py): day 1 applies, day 2 is held at
+    two schools (an end-of-term mistake and new emergency contacts)."""
+    from rostersync_tools.synthetic.scenario import write_sample
 
-    day1 = synthetic.generate_district(students=args.students, seed=args.seed)
-    schools = day1.table("schools").column("school_id").to_pylist()
-    day2 = synthetic.make_day2(day1, seed=args.seed + 1)
-    day2 = synthetic.drop_school_students(day2, schools[0], 0.8, seed=args.seed)
-    if len(schools) > 1:
-        day2 = synthetic.add_emergency_contacts(day2, schools[1], 12, seed=args.seed)
     writer, version = SAMPLE_FORMATS[args.format]
-    for name, district in (("day1", day1), ("day2", day2)):
-        folder = args.out / name
-        folder.mkdir(parents=True, exist_ok=True)
-        if writer == "clever":
-            synthetic.write_clever_csv(district, folder)
-        else:
-            synthetic.write_oneroster_csv(district, folder, version=version)
-    console.print(
-        f"Wrote {args.out / 'day1'} and {args.out / 'day2'} ({len(schools)} schools, "
-        f"{args.students:,} students). In day 2, school {schools[0]} lost 80 % of its students"
-        + (f" and school {schools[1]} gained 12 emergency contacts." if len(schools) > 1 else ".")
-    )
+    summary = write_sample(args.out, students=args.students, seed=args.seed, writer=writer, version=version)
+    console.print(summary)
     return EXIT_CLEAN
+
+
+def _district_arg(value: str) -> LocalDistrict:
+    from rostersync_tools.local.districts import extra_district
+
+    try:
+        return extra_district(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _serve_options(args: argparse.Namespace) -> ServeOptions:
@@ -237,6 +254,8 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
         sftp_password=getattr(args, "sftp_password", None),
         sftp_authorized_keys=getattr(args, "sftp_authorized_keys", None),
         function_logs=getattr(args, "function_logs", False),
+        extra_districts=tuple(getattr(args, "district", [])),
+        with_sample_sources=getattr(args, "with_sample_sources", False),
     )
 
 

@@ -24,27 +24,32 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
-import pyarrow as pa
-import pyarrow.compute as pc
 import requests
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from rostersync_tools.local.districts import LocalDistrict
 from rostersync_tools.local.operations import wait_for
 from rostersync_tools.local.serve import Endpoints, LocalProduct, ServeOptions
-from rostersync_tools.synthetic import (
-    SyntheticDistrict,
-    add_emergency_contacts,
-    drop_school_students,
-    generate_district,
-    make_day2,
-    write_clever_csv,
+from rostersync_tools.synthetic import SyntheticDistrict, generate_district, write_clever_csv
+from rostersync_tools.synthetic.scenario import (
+    EMERGENCY_TYPES,
+    Scenario,
+    build_scenario,
+    without_contact_types,
 )
 
+# The second district the demo onboards next to the first: its own SFTP login and admin.
+NEIGHBOUR = LocalDistrict(
+    district_id="lakeside",
+    name="Lakeside School District",
+    admin_email="admin@lakeside.example.org",
+    sftp_user="lakeside",
+)
+NEIGHBOUR_STUDENTS = 150
 SCHOOLS = 4
-EMERGENCY_TYPES = ("Emergency", "Secondary")
 STEP_TIMEOUT = 45.0
 
 
@@ -55,52 +60,16 @@ class DemoError(RuntimeError):
 # ------------------------------------------------------------------------------------ data
 
 
-def without_contact_types(district: SyntheticDistrict, types: tuple[str, ...]) -> SyntheticDistrict:
-    """``district`` without contact links of ``types`` (and contacts left with no link): a
-    district whose SIS export leaves emergency contacts out, so its first sync applies."""
-    links = district.tables["contact_links"]
-    keep = pc.invert(pc.is_in(links.column("contact_type"), value_set=pa.array(types)))
-    links = links.filter(keep)
-    contacts = district.tables["contacts"]
-    contacts = contacts.filter(pc.is_in(contacts.column("person_id"), value_set=links.column("contact_id")))
-    tables = {**district.tables, "contact_links": links, "contacts": contacts}
-    return dataclasses.replace(district, tables=tables)
-
-
-@dataclasses.dataclass(frozen=True)
-class Scenario:
-    day1: SyntheticDistrict
-    day2: SyntheticDistrict
-    mistaken_school: str  # lost most of its students
-    contacts_school: str  # gained emergency contacts
-    new_contacts: int
-
-
-def build_scenario(students: int, seed: int, district_id: str) -> Scenario:
-    """Day 1 and day 2 of a small district: the usual overnight churn, plus the two surprises."""
-    day1 = without_contact_types(
-        generate_district(students=students, schools=SCHOOLS, seed=seed, district_id=district_id),
-        EMERGENCY_TYPES,
-    )
-    schools = sorted(day1.table("schools").column("school_id").to_pylist())
-    mistaken, contacts_school = schools[0], schools[1]
-    new_contacts = 12
-    day2 = without_contact_types(make_day2(day1, seed=seed + 1), EMERGENCY_TYPES)
-    day2 = drop_school_students(day2, mistaken, 0.8, seed=seed)
-    day2 = add_emergency_contacts(day2, contacts_school, new_contacts, seed=seed)
-    return Scenario(day1, day2, mistaken, contacts_school, new_contacts)
-
-
 # ------------------------------------------------------------------------------------ clients
 
 
 class AdminClient:
     """The district admin's HTTP client of the release API (their bearer token)."""
 
-    def __init__(self, endpoints: Endpoints) -> None:
+    def __init__(self, endpoints: Endpoints, token: str | None = None) -> None:
         self.base = endpoints.api_url
         self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {endpoints.admin_token}"
+        self.session.headers["Authorization"] = f"Bearer {token or endpoints.admin_token}"
 
     def get(self, path: str, **params: Any) -> Any:
         response = self.session.get(self.base + path, params=params or None, timeout=30)
@@ -115,15 +84,19 @@ class AdminClient:
         return response.json()
 
 
-def sftp_upload(endpoints: Endpoints, folder: Path) -> list[tuple[str, int]]:
-    """Upload every CSV of ``folder`` to the district's SFTP home, checking the host key first."""
+def sftp_upload(
+    endpoints: Endpoints, folder: Path, login: tuple[str, str | None] | None = None
+) -> list[tuple[str, int]]:
+    """Upload every CSV of ``folder`` to the district's SFTP home (``login``: user and password
+    of another district than the main one), checking the host key first."""
     transport = paramiko.Transport((endpoints.sftp_host, endpoints.sftp_port))
     try:
         transport.start_client(timeout=10)
         key = transport.get_remote_server_key()
         if key.fingerprint != endpoints.sftp_host_key_fingerprint:
             raise DemoError(f"unexpected SFTP host key {key.fingerprint}")
-        transport.auth_password(endpoints.sftp_user, endpoints.sftp_password or "")
+        user, password = login or (endpoints.sftp_user, endpoints.sftp_password)
+        transport.auth_password(user, password or "")
         sftp = paramiko.SFTPClient.from_transport(transport)
         assert sftp is not None
         sent = []
@@ -148,6 +121,7 @@ def wait_until(check: Callable[[], Any], what: str, timeout: float = STEP_TIMEOU
 
 def serve_banner(console: Console, endpoints: Endpoints) -> None:
     """Where everything is, and how to use it with the tools a user already has."""
+    extra = endpoints.extra
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
@@ -155,14 +129,36 @@ def serve_banner(console: Console, endpoints: Endpoints) -> None:
     table.add_row("SFTP", f"sftp -P {endpoints.sftp_port} {endpoints.sftp_user}@{endpoints.sftp_host}")
     table.add_row("  password", password)
     table.add_row("  host key", endpoints.sftp_host_key_fingerprint)
+    if extra.get("sftp_known_hosts"):
+        table.add_row("  known_hosts", extra["sftp_known_hosts"])
+    if extra.get("sftp_client_key"):
+        table.add_row("  client key", f"{extra['sftp_client_key']} (registered for every district below)")
     table.add_row("Release API", endpoints.api_url)
     table.add_row("AWS APIs (moto)", f"{endpoints.aws_endpoint_url}  (aws --endpoint-url ...)")
     table.add_row("Outbox", endpoints.outbox)
     console.print(Panel(table, title="rostersync is running locally", expand=False))
+    if extra.get("sftp_known_hosts_line"):
+        console.print("SFTP host key, as a known_hosts line:", highlight=False)
+        console.print(f"  {extra['sftp_known_hosts_line']}", soft_wrap=True, highlight=False)
     # Tokens are printed whole, never wrapped or cropped, so they can be copied.
     console.print(f"Admin of district {endpoints.district_id} ({endpoints.admin_email}):", highlight=False)
     console.print(f"  export TOKEN={endpoints.admin_token}", soft_wrap=True, highlight=False)
-    console.print("Operator (every district):", highlight=False)
+    for district in extra.get("districts", []):
+        if district["district_id"] == endpoints.district_id:
+            continue
+        console.print(
+            f"District {district['district_id']} ({district['name']}): SFTP user {district['sftp_user']}, "
+            f"password {district['sftp_password'] or '(key only)'}; admin {district['admin_email']}:",
+            highlight=False,
+        )
+        console.print(
+            f"  export TOKEN_{_env_name(district['district_id'])}={district['admin_token']}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    console.print(
+        "Operator (every district; `rostersync districts` uses it from serve.json):", highlight=False
+    )
     console.print(f"  export OPERATOR_TOKEN={endpoints.operator_token}", soft_wrap=True, highlight=False)
     console.print(
         f'Try: curl -H "Authorization: Bearer $TOKEN" '
@@ -171,6 +167,10 @@ def serve_banner(console: Console, endpoints: Endpoints) -> None:
         highlight=False,
     )
     console.print("Ctrl-C stops everything.")
+
+
+def _env_name(district_id: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in district_id).upper()
 
 
 def _step(console: Console, number: int, title: str) -> None:
@@ -221,10 +221,13 @@ def run_demo(options: ServeOptions, console: Console, *, students: int = 400, se
     started = time.monotonic()
     console.print(
         Panel.fit(
-            "[bold]rostersync demo[/bold]: one district, two nightly uploads, two safety holds.\n"
+            "[bold]rostersync demo[/bold]: two districts onboarded side by side; one of them sends two\n"
+            "nightly uploads, and the second night is held at two schools by safety holds.\n"
             "Everything runs on this machine: AWS is moto, the release API and SFTP are on 127.0.0.1.",
         )
     )
+    if not options.extra_districts:
+        options = dataclasses.replace(options, extra_districts=(NEIGHBOUR,))
     product = LocalProduct(options, log=lambda line: console.print(f"[dim]  server │[/dim] {line}"))
     try:
         with console.status("Starting the local stack..."):
@@ -267,7 +270,7 @@ def _scenario(
         AdminClient(endpoints),
         endpoints,
         options,
-        build_scenario(students, seed, endpoints.district_id),
+        build_scenario(students, seed, endpoints.district_id, schools=SCHOOLS),
     )
     _day1(run)
     hold = _day2(run)
@@ -295,6 +298,7 @@ def _day1(run: _Run) -> None:
     _step(console, 2, "Nightly upload over SFTP (day 1)")
     for name, size in sftp_upload(run.endpoints, data / "day1"):
         console.print(f"  put {name:<18} {size:>9,} bytes")
+    neighbour = _neighbour_uploads(run)
     console.print(
         f"Waiting for the set to be complete and quiet for {run.options.quiet_seconds} s, then processed..."
     )
@@ -311,6 +315,47 @@ def _day1(run: _Run) -> None:
         f"accepted snapshot version {first['versions'][-1]}"
     )
     console.print(_schools_table(api.get(f"/districts/{district_id}/schools")))
+    neighbour()
+
+
+def _neighbour_uploads(run: _Run) -> Callable[[], None]:
+    """The second district's own first upload, with its own login (sent while the first
+    district's set is processed); what reports on it and on what its admin can see."""
+    console = run.console
+    neighbour = next(
+        d for d in run.endpoints.extra.get("districts", []) if d["district_id"] != run.district_id
+    )
+    neighbour_id = neighbour["district_id"]
+    data = run.options.workdir / "data" / neighbour_id
+    district = without_contact_types(
+        generate_district(students=NEIGHBOUR_STUDENTS, schools=2, seed=97, district_id=neighbour_id),
+        EMERGENCY_TYPES,
+    )
+    write_clever_csv(district, data)
+    console.print(
+        f"Meanwhile {neighbour['name']} ({neighbour_id}) uploads its own export with its own login "
+        f"[bold]{neighbour['sftp_user']}[/bold]; each login sees only its district's inbox."
+    )
+    sftp_upload(run.endpoints, data, (neighbour["sftp_user"], neighbour["sftp_password"]))
+    neighbour_api = AdminClient(run.endpoints, neighbour["admin_token"])
+
+    def applied() -> dict[str, Any] | None:
+        syncs = neighbour_api.get(f"/districts/{neighbour_id}/syncs")["syncs"]
+        return next((s for s in syncs if s["status"] in ("applied", "held", "failed")), None)
+
+    def report() -> None:
+        first = wait_until(applied, f"{neighbour_id}'s day 1 to be processed")
+        if first["status"] != "applied":
+            raise DemoError(f"{neighbour_id}'s day 1 was {first['status']}: {first}")
+        refused = neighbour_api.session.get(
+            f"{neighbour_api.base}/districts/{run.district_id}/syncs", timeout=30
+        )
+        console.print(
+            f"[green]{neighbour['name']} applied[/green]: its version {first['versions'][-1]}. Its admin "
+            f"asking for district {run.district_id}'s syncs is refused ({refused.status_code})."
+        )
+
+    return report
 
 
 def _day2(run: _Run) -> dict[str, Any]:
@@ -361,9 +406,13 @@ def _show_email(run: _Run, sync_id: str) -> None:
     outbox = Path(run.endpoints.outbox)
 
     def hold_email() -> Path | None:
-        return next(
-            (p for p in sorted(outbox.glob("*.eml")) if sync_id in p.read_text(errors="replace")), None
-        )
+        # The sync also sends "partially applied" for the schools it applied; the admins act on
+        # the hold email, the one naming the sync in its subject as on hold.
+        for path in sorted(outbox.glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if f"sync {sync_id} is on hold" in str(message["Subject"]):
+                return path
+        return None
 
     eml = wait_until(hold_email, "the hold email in the outbox")
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)

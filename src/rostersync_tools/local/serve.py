@@ -26,8 +26,9 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +38,11 @@ if TYPE_CHECKING:  # moto is imported only once the S3 endpoint variables are se
     from rostersync.pipeline.models import SyncRecord
     from rostersync.pipeline.ports import Deps
     from rostersync_tools.local.apigw import ApiServer
+    from rostersync_tools.local.districts import LocalDistrict
     from rostersync_tools.local.outbox import MailRecorder
-    from rostersync_tools.local.sftp import InboxSftpServer
+    from rostersync_tools.local.sftp import InboxSftpServer, SftpAccount
     from rostersync_tools.local.stack import LocalAws
+    from rostersync_tools.local.tenancy import LocalTenancy
 
 Log = Callable[[str], None]
 
@@ -75,6 +78,12 @@ class ServeOptions:
     sftp_authorized_keys: Path | None = None
     template: Path = REPO_ROOT / "template.yaml"
     function_logs: bool = False  # the functions' Powertools INFO logs on stdout
+    # Districts onboarded besides the one above, each with its own SFTP login and admin token.
+    extra_districts: tuple[LocalDistrict, ...] = ()
+    # How often the districts' pull times are checked (scheduled pulls, local/schedules.py).
+    pull_check_seconds: float = 5.0
+    # Start local Clever and OneRoster sources and onboard a district pulled from each.
+    with_sample_sources: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,7 @@ class LocalProduct:
 
     def __init__(self, options: ServeOptions | None = None, log: Log | None = None) -> None:
         self.options = options or ServeOptions()
-        self.log: Log = log or (lambda _line: None)
+        self.log: Log = timestamped(log or (lambda _line: None))
         self.stack: LocalAws | None = None
         self.endpoints: Endpoints | None = None
         self.outbox_dir = self.options.workdir / "outbox"
@@ -149,6 +158,8 @@ class LocalProduct:
         self._saved_environ: dict[str, str] | None = None
         self._saved_stdout: Any = None
         self._mail: MailRecorder | None = None
+        self._token_secret = secrets.token_urlsafe(32)
+        self._tenancy: LocalTenancy | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalProduct:
@@ -197,6 +208,7 @@ class LocalProduct:
 
         from rostersync_tools.local.outbox import MailRecorder
         from rostersync_tools.local.stack import LocalAws
+        from rostersync_tools.local.tenancy import LocalTenancy
 
         options = self.options
         # Expected noise: the interpreter logs every Choice path that is absent, paramiko every
@@ -219,6 +231,8 @@ class LocalProduct:
                 "QuietPeriodSeconds": options.quiet_seconds,
                 "LockRetrySeconds": 1,
                 "LogLevel": "INFO" if options.function_logs else "WARNING",
+                # The SFTP server is this process's (local/sftp.py), reading the user records.
+                "EnableSftpServer": "false",
             },
             stack_name="rostersync-local",
             adapt=lambda deps: dataclasses.replace(
@@ -228,12 +242,17 @@ class LocalProduct:
         self.stack = stack.__enter__()
         self._moto = ThreadedMotoServer(ip_address=options.host, port=moto_port, verbose=False)
         self._moto.start()
-        self._onboard_district()
+        # Everything multi-district: onboarding, SFTP accounts, sample sources, pull times.
+        self._tenancy = tenancy = LocalTenancy(options, self.log)
+        api_deps = self.stack.api_deps
+        tenancy.onboard(api_deps())
 
         self._start_thread("rostersync-events", self._deliver_events)
-        sftp_password, fingerprint = self._start_sftp()
+        fingerprint = self._start_sftp(tenancy.accounts(api_deps()))
+        sftp_password = tenancy.passwords[options.sftp_user]
         admin_token, operator_token = self._start_api()
         self._start_thread("rostersync-watch", self._watch)
+        tenancy.start_schedules(api_deps, self._invoke_ingest)
 
         assert self._api is not None and self._sftp is not None
         sftp_host, sftp_port = self._sftp.address
@@ -254,6 +273,7 @@ class LocalProduct:
             table_name=stack.env("TABLE_NAME"),
             outbox=str(self.outbox_dir.resolve()),
             region=stack.region,
+            extra=tenancy.extra(self._sftp, self.admin_token),
         )
         path = options.workdir / "serve.json"
         path.write_text(self.endpoints.to_json(), encoding="utf-8")
@@ -262,6 +282,9 @@ class LocalProduct:
     def stop(self) -> None:
         self._stop.set()
         self._events.put(None)
+        if self._tenancy is not None:
+            self._tenancy.stop()
+            self._tenancy = None
         for server in (self._sftp, self._api):
             try:
                 if server is not None:
@@ -305,43 +328,40 @@ class LocalProduct:
         assert self.stack is not None
         return self.stack.pipeline_deps()
 
-    def _onboard_district(self) -> None:
-        """The demo district, as an operator would onboard it: name, admin email, defaults."""
-        from rostersync.settings import DistrictSettings
-        from rostersync_tools.local.routing import serialized
-
-        options = self.options
-        settings = DistrictSettings(
-            district_id=options.district_id, name=options.district_name, admin_emails=[options.admin_email]
-        )
-        with serialized():
-            self._deps().repo.put_settings(settings)
-
-    def _start_sftp(self) -> tuple[str | None, str]:
+    def _start_sftp(self, accounts: Mapping[str, SftpAccount]) -> str:
+        """SFTP for the districts' users (``accounts``: looked up at each login); the host key's
+        fingerprint."""
         import boto3
 
-        from rostersync_tools.local.sftp import (
-            InboxSftpServer,
-            S3Inbox,
-            SftpAccount,
-            load_or_create_host_key,
-            read_public_keys,
-        )
+        from rostersync_tools.local.sftp import InboxSftpServer, S3Inbox, load_or_create_host_key
 
         options = self.options
         assert self.stack is not None
-        keys = read_public_keys(options.sftp_authorized_keys) if options.sftp_authorized_keys else ()
-        password = options.sftp_password
-        if password is None and not keys:
-            password = secrets.token_urlsafe(9)
-        account = SftpAccount(options.sftp_user, options.district_id, password, keys)
         host_key = load_or_create_host_key(options.workdir / "sftp_host_rsa_key")
         s3 = boto3.client("s3", region_name=self.stack.region)
         inbox = S3Inbox(s3, self.stack.env("RAW_BUCKET"), lambda bucket, key: self._events.put((bucket, key)))
         self._sftp = InboxSftpServer(
-            options.host, options.sftp_port, host_key=host_key, accounts=[account], inbox=inbox
+            options.host, options.sftp_port, host_key=host_key, accounts=accounts, inbox=inbox
         ).start()
-        return password, str(host_key.fingerprint)
+        return str(host_key.fingerprint)
+
+    def _invoke_ingest(self, event: dict[str, Any]) -> None:
+        assert self.stack is not None
+        with self._lock:
+            self.stack.invoke("IngestFunction", event)
+
+    def admin_token(self, district_id: str, email: str) -> str:
+        """A bearer token of a district admin of ``district_id`` for the local API."""
+        from rostersync_tools.local.apigw import issue_token
+
+        claims = {
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, email)),
+            "email": email,
+            "cognito:username": email,
+            "cognito:groups": ["district_admin"],
+            "custom:districts": district_id,
+        }
+        return issue_token(self._token_secret, claims, ttl_seconds=TOKEN_TTL_SECONDS)
 
     def _start_api(self) -> tuple[str, str]:
         from rostersync.api import openapi_document
@@ -351,7 +371,7 @@ class LocalProduct:
         options = self.options
         stack = self.stack
         assert stack is not None
-        secret = secrets.token_urlsafe(32)
+        secret = self._token_secret
         admin = {
             "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, options.admin_email)),
             "email": options.admin_email,
@@ -504,3 +524,12 @@ def describe_sync(record: SyncRecord) -> str:
     color = "red" if status in ("failed", "expired") else "yellow"
     reason = f": {escape(record.reason)}" if record.reason else ""
     return f"{head}: [{color}]{status}[/{color}]{reason}"
+
+
+def timestamped(log: Log) -> Log:
+    """``log`` with the time (HH:MM:SS, local) before each message."""
+
+    def stamped(line: str) -> None:
+        log(f"[dim]{datetime.now().astimezone():%H:%M:%S}[/dim] {line}")
+
+    return stamped

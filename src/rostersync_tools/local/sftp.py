@@ -65,8 +65,13 @@ class SftpAccount:
 
 def read_public_keys(path: Path) -> tuple[paramiko.PKey, ...]:
     """The keys of an OpenSSH ``authorized_keys``-style file (``ssh-ed25519 AAAA... comment``)."""
+    return read_public_key_lines(path.read_text(encoding="utf-8").splitlines())
+
+
+def read_public_key_lines(lines: Iterable[str]) -> tuple[paramiko.PKey, ...]:
+    """The keys of ``authorized_keys``-style lines (blank lines and comments skipped)."""
     keys = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in lines:
         parts = line.split()
         if len(parts) >= 2 and not parts[0].startswith("#"):
             keys.append(paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1])))
@@ -316,11 +321,14 @@ class InboxSftpServer:
         port: int,
         *,
         host_key: paramiko.PKey,
-        accounts: Iterable[SftpAccount],
+        accounts: Iterable[SftpAccount] | Mapping[str, SftpAccount],
         inbox: S3Inbox,
     ) -> None:
         self.host_key = host_key
-        self.accounts = {a.username: a for a in accounts}
+        # A mapping is looked up at each login (serve's accounts are the district table's records).
+        self.accounts: Mapping[str, SftpAccount] = (
+            accounts if isinstance(accounts, Mapping) else {a.username: a for a in accounts}
+        )
         self.inbox = inbox
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from rostersync.api.onboarding_ports import OnboardingDeps
 from rostersync.pipeline.config import PipelineConfig
 from rostersync.pipeline.models import SyncRecord
 from rostersync.pipeline.ports import Repository, Workflow
@@ -44,11 +45,14 @@ class ApiDeps:
     presigner: Presigner
     clock: Callable[[], datetime] = field(default=_utcnow)
     download_expiry_seconds: int = DOWNLOAD_EXPIRY_SECONDS
+    # The operator's onboarding routes (rostersync.api.onboarding); None: they answer 503.
+    onboarding: OnboardingDeps | None = None
 
 
 def build_api_deps(config: PipelineConfig) -> ApiDeps:
     from rostersync.aws import DynamoRepository, S3BlobStore, StepFunctionsWorkflow
     from rostersync.aws.presign import S3Presigner
+    from rostersync.aws.provisioning import build_onboarding
 
     return ApiDeps(
         config=config,
@@ -56,4 +60,5 @@ def build_api_deps(config: PipelineConfig) -> ApiDeps:
         snapshots=S3BlobStore(config.snapshot_bucket),
         workflow=StepFunctionsWorkflow(config.state_machine_arn),
         presigner=S3Presigner(config.snapshot_bucket),
+        onboarding=build_onboarding(config),
     )

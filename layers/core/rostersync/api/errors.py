@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from rostersync.api.auth import ForbiddenError, NotAuthenticatedError
 from rostersync.api.models import ErrorBody
+from rostersync.api.onboarding_ports import OnboardingUnavailableError
 from rostersync.api.services import ConflictError, NotFoundError
 from rostersync.pipeline.decisions import (
     AlreadyDecidedError,
@@ -46,6 +47,7 @@ ERROR_STATUS: dict[type[Exception], tuple[HTTPStatus, str]] = {
     ConflictError: (HTTPStatus.CONFLICT, "conflict"),
     HoldExpiredError: (HTTPStatus.GONE, "hold_expired"),
     InvalidDecisionError: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_decision"),
+    OnboardingUnavailableError: (HTTPStatus.SERVICE_UNAVAILABLE, "onboarding_unavailable"),
 }
 
 # Error responses of the routes, for the OpenAPI document.

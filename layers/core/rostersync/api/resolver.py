@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from rostersync import __version__
 from rostersync.api.auth import caller_from_claims, require_district
 from rostersync.api.errors import register_error_handlers
-from rostersync.api.routes import districts, syncs
+from rostersync.api.routes import districts, operator, syncs
 from rostersync.api.routes.common import CALLER_KEY
 
 TITLE = "rostersync release API"
@@ -76,6 +76,7 @@ def create_app() -> APIGatewayRestResolver:
     app.use(middlewares=[authorize])
     app.include_router(syncs.build_router())
     app.include_router(districts.build_router())
+    app.include_router(operator.build_router())
     register_error_handlers(app)
     return app
 
