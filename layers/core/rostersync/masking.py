@@ -7,7 +7,7 @@ from typing import TypeAlias
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.redact import MAX_SHOWN, NOT_AN_ID, NOT_PERSONAL_HEADER, PERSONAL_HEADER
+from rostersync.redact import MAX_SHOWN, NOT_AN_ID
 
 # Not rostersync.formats.arrowops.ArrayLike: the formats package imports issues, which imports this.
 ArrayLike: TypeAlias = pa.Array | pa.ChunkedArray
@@ -24,14 +24,6 @@ def masked(values: ArrayLike) -> ArrayLike:
     return _mask_text(pc.utf8_length(values))
 
 
-def personal_headers(headers: ArrayLike) -> ArrayLike:
-    """Per header: true when values under it are personal."""
-    personal = pc.match_substring_regex(headers, PERSONAL_HEADER, ignore_case=True)
-    other = pc.match_substring_regex(headers, NOT_PERSONAL_HEADER, ignore_case=True)
-    out: ArrayLike = pc.fill_null(pc.and_(personal, pc.invert(other)), False)
-    return out
-
-
 def unsafe_values(values: ArrayLike) -> ArrayLike:
     """Per value: true when it does not look like one ID or code (see the module docstring)."""
     long = pc.greater(pc.utf8_length(values), MAX_SHOWN)
@@ -41,11 +33,12 @@ def unsafe_values(values: ArrayLike) -> ArrayLike:
 
 
 def redact_issues(issues: pa.Table) -> pa.Table:
-    """``issues`` (the row issue schema) with personal and run-together values masked."""
+    """``issues`` (the row issue schema) with every value that is not one ID or code masked
+    (values of personal columns are masked where the issue is made: cleaning.column_issues)."""
     if issues.num_rows == 0:
         return issues
     values = issues.column("value")
-    hide = pc.or_(personal_headers(issues.column("column")), unsafe_values(values))
+    hide = unsafe_values(values)
     if not pc.any(hide).as_py():
         return issues
     shown = pc.if_else(hide, masked(values), values)

@@ -1,9 +1,10 @@
 """What of a district's data a message may quote: IDs yes, personal values never.
 
 Every row issue names its file, row and column; its value is shown as sent only when it is not
-personal. A value under a personal header (a name, birth date, phone, email, address, user name
-or password) becomes "a value of 12 characters", and so does any value that does not look like a
-single ID or code: one that holds a comma, semicolon, quote, ``@`` or a control character (a row
+personal. A value of a personal column (:data:`PERSONAL_COLUMNS`: names, birth date, phone,
+email, user name) becomes "a value of 12 characters", and so does a value that could not be
+matched to a column (a row with too many values) and any value that does not look like a single
+ID or code: one that holds a comma, semicolon, quote, ``@`` or a control character (a row
 run together into one value, an email typed into an ID column), one longer than
 :data:`MAX_SHOWN` characters, or a key the readers build from a person's name, email or phone
 (``name:…``, ``email:…``). Masking works on whole columns (Arrow kernels in
@@ -19,11 +20,22 @@ from __future__ import annotations
 import re
 
 MAX_SHOWN = 64
-# Headers whose values are personal, in any of the supported formats (Clever "First_name", "DOB",
-# "Contact_phone"; OneRoster "givenName", "birthDate", "sms"; SDS "First Name", "Secondary Email").
-PERSONAL_HEADER = r"name|birth|dob|phone|sms|mail|address|street|city|zip|postal|password|login"
-# Headers with "name" in them that name a school, class, course or term, not a person.
-NOT_PERSONAL_HEADER = r"school|course|section|class|term|session|org|file"
+# Canonical columns whose values are personal (a school's, course's or class's ``name`` is not).
+PERSONAL_COLUMNS = frozenset(
+    {
+        "first_name",
+        "middle_name",
+        "last_name",
+        "birth_date",
+        "email",
+        "phone",
+        "phone_extension",
+        "username",
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+    }
+)
 # A value that is not one ID or code: several values run together, an email, a derived person key.
 NOT_AN_ID = r"[,;\"@\x00-\x1f\x7f]|^(name|email|phone):"
 

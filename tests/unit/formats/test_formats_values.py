@@ -334,7 +334,7 @@ def test_silent_gaps_are_alerts() -> None:
             "students.csv",
             3,
             "Contact_name",
-            "a value of 2 characters",  # under a name header: masked
+            "P2",
             "This contact has neither a phone number nor an email address that can be used, so they "
             "cannot be reached; the contact was kept.",
         ),
