@@ -349,12 +349,22 @@ def _error_code(exception_name: str) -> str:
 
 
 def download(deps: ApiDeps, caller: Caller, sync_id: str, name: Download) -> DownloadLink:
+    """A presigned link to one of the sync's CSVs. Every link handed out is audited (who, which
+    file, for how long); S3 server access logs record each use of it (docs/security.md)."""
     record = sync_for(deps, caller, sync_id)
     key = record.keys.get(_DOWNLOAD_KEYS[name])
     if not key or not deps.presigner.exists(key):
         raise NotFoundError(f"sync {sync_id} has no {name} (its files could not be read)")
     filename = f"{record.sync_id}-{name}"
     expires = deps.download_expiry_seconds
+    _audit(
+        deps,
+        caller,
+        record.district_id,
+        "download",
+        sync_id=record.sync_id,
+        details={"file": name, "expires_in": expires},
+    )
     return DownloadLink(
         sync_id=sync_id,
         filename=filename,
