@@ -226,7 +226,7 @@ def test_a_held_upload_released_through_the_api_publishes_roster_changes_applied
 
     admin = os.environ.get("ROSTERSYNC_E2E_ADMIN_EMAIL", "success@simulator.amazonses.com")
     status, body = stack.api(
-        "PUT",
+        "PATCH",
         f"/districts/{stack.district_id}/settings",
         {"admin_emails": [admin], "holds": {"emergency_contacts": "allow"}},
     )

@@ -26,7 +26,9 @@ from rostersync.formats.vocab import (
     canonical,
 )
 from rostersync.issues import ALERT, row_issues
+from rostersync.masking import masked
 from rostersync.model import RAW_SUFFIX, ROW_COLUMN
+from rostersync.redact import PERSONAL_COLUMNS
 from rostersync.settings import EMAIL_PATTERN
 
 _PERSON_VOCABULARY = {"grade": GRADE_LISTS, "gender": SEXES}
@@ -49,30 +51,37 @@ _EXPECTED = {
     CONTACT_TYPES.name: ", ".join(CONTACT_TYPES.codes),
 }
 BIRTH_DATE_COLUMNS = ("birth_date",)
+# C0 controls and DEL. In an ID they are a row error (rostersync.validate); in any other value
+# they are removed with an alert, tab and line breaks excepted (a quoted value may hold them).
+CONTROL_CHARACTERS = "[\\x00-\\x1f\\x7f]"
+STRAY_CONTROLS = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
 
 
 def column_issues(
     raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str, severity: str = ALERT
 ) -> list[pa.Table]:
     """One issue (an alert unless ``severity`` says otherwise) per row of ``table`` under ``mask``,
-    naming ``column``'s file, header and value."""
+    naming ``column``'s file, header and value (masked for a personal column)."""
     mask = pc.fill_null(mask, False)
     if not pc.any(mask).as_py():
         return []
     src = raw.source(column)
     row_column = src.row_column if src.row_column in table.column_names else ROW_COLUMN
-    return [
-        row_issues(
-            table,
-            mask,
-            severity=severity,
-            file=src.file,
-            column=src.column,
-            message=message,
-            value_column=column,
-            row_column=row_column,
-        )
-    ]
+    issues = row_issues(
+        table,
+        mask,
+        severity=severity,
+        file=src.file,
+        column=src.column,
+        message=message,
+        value_column=column,
+        row_column=row_column,
+    )
+    if column in PERSONAL_COLUMNS:
+        # Names, birth dates, phones and emails are never quoted (rostersync.redact).
+        index = issues.column_names.index("value")
+        issues = issues.set_column(index, "value", masked(issues.column("value")))
+    return [issues]
 
 
 class ValueCleaner:
@@ -90,12 +99,33 @@ class ValueCleaner:
         """``table`` with dates parsed, bad emails and phones cleared, phones split, vocabulary
         columns canonical (``*_raw`` added); and the alerts raised."""
         self.issues = []
+        table = self._controls(raw, table)
         table = self._dates(raw, table)
         table = self._emails(raw, table)
         table = self._phones(raw, table)
         table = self._vocabulary(raw, table)
         table = self._enums(raw, table)
         return table, self.issues
+
+    def _controls(self, raw: RawTable, table: pa.Table) -> pa.Table:
+        """Control characters (NUL and the like) removed from every text value but the key,
+        which :mod:`rostersync.validate` already refused if it held one."""
+        for index, name in enumerate(table.column_names):
+            values = table.column(index)
+            if name in raw.spec.key or name.startswith("_") or not pa.types.is_string(values.type):
+                continue
+            bad = pc.fill_null(pc.match_substring_regex(values, STRAY_CONTROLS), False)
+            if not pc.any(bad).as_py():
+                continue
+            self._alert(
+                raw,
+                table,
+                bad,
+                name,
+                "This value held control characters (invisible bytes such as NUL); they were removed.",
+            )
+            table = table.set_column(index, name, pc.replace_substring_regex(values, STRAY_CONTROLS, ""))
+        return table
 
     def _dates(self, raw: RawTable, table: pa.Table) -> pa.Table:
         names = table.column_names

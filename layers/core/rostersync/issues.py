@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rostersync.masking import redact_issues
+
 ERROR = "error"
 ALERT = "alert"
 
@@ -74,13 +76,14 @@ def empty_issues() -> pa.Table:
 
 
 def concat_issues(tables: Sequence[pa.Table]) -> pa.Table:
-    """Concatenate issue tables, sorted by file then row for a readable report."""
+    """Concatenate issue tables, sorted by file then row for a readable report; personal values
+    are masked (:func:`rostersync.masking.redact_issues`)."""
     if not tables:
         return empty_issues()
     out = pa.concat_tables([t.cast(ISSUE_SCHEMA) for t in tables])
     if out.num_rows == 0:
         return out
-    return out.sort_by([("file", "ascending"), ("row", "ascending"), ("column", "ascending")])
+    return redact_issues(out).sort_by([("file", "ascending"), ("row", "ascending"), ("column", "ascending")])
 
 
 @dataclass(frozen=True)

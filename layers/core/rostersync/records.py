@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from rostersync.redact import safe_id
 
 HoldType = Literal[
     "mass_removal",
@@ -39,6 +41,13 @@ class Hold(BaseModel):
     threshold: float | None = None
     message: str
     sample_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("sample_ids")
+    @classmethod
+    def _no_personal_ids(cls, ids: list[str]) -> list[str]:
+        """A sample ID the reader built from a person's name, email or phone is masked: holds
+        reach emails, the API and DynamoDB."""
+        return [safe_id(i) for i in ids]
 
     @property
     def percent(self) -> float | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -68,6 +68,25 @@ def ordered_pause_windows(windows: list[PauseWindow]) -> list[PauseWindow]:
     return ordered
 
 
+class SafetyFloors(BaseModel):
+    """Limits an operator sets on what a district admin may configure, so that no settings change
+    can switch the safety holds off: the loosest threshold an admin may choose for each hold, the
+    longest pause window, and at least one admin email (someone must read the hold emails).
+
+    The defaults apply to every district; an operator may set others for one district (the
+    ``floors`` field of :class:`DistrictSettings`, which only an operator may change)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_mass_removal_percent: float = Field(50.0, ge=0, le=100)
+    max_mass_update_percent: float = Field(95.0, ge=0, le=100)
+    max_min_count: int = Field(100, ge=0)
+    max_contacts_per_student: int = Field(20, ge=1)
+    max_stale_upload_days: int = Field(365, ge=1)
+    max_pause_window_days: int = Field(120, ge=1, le=366)
+    require_admin_email: bool = True
+
+
 class DistrictSettings(BaseModel):
     """Everything a district can configure."""
 
@@ -89,6 +108,8 @@ class DistrictSettings(BaseModel):
     # How phone numbers written without a country code are read (ISO 3166 region, e.g. "US",
     # "CA", "GB"); see docs/formats.md.
     phone_region: str = Field("US", min_length=2, max_length=3)
+    # What a district admin may not go beyond (None: the defaults of SafetyFloors); operator only.
+    floors: SafetyFloors | None = None
 
     @field_validator("admin_emails")
     @classmethod
@@ -113,3 +134,63 @@ class DistrictSettings(BaseModel):
 
     def paused_on(self, day: date) -> PauseWindow | None:
         return next((w for w in self.pause_windows if w.contains(day)), None)
+
+
+def floor_violations(settings: DistrictSettings) -> list[tuple[tuple[str, ...], str]]:
+    """Where ``settings`` go beyond their safety floors: (field path, what is allowed) pairs, in
+    words a district admin can act on. Empty when every floor is kept."""
+    floors = settings.floors or SafetyFloors()
+    h = settings.holds
+    found: list[tuple[tuple[str, ...], str]] = []
+    if floors.require_admin_email and not settings.admin_emails:
+        found.append(
+            (("admin_emails",), "at least one admin email is required: hold emails must reach someone")
+        )
+    limits = (
+        ("mass_removal_percent", h.mass_removal_percent, floors.max_mass_removal_percent, " %"),
+        ("mass_update_percent", h.mass_update_percent, floors.max_mass_update_percent, " %"),
+        ("mass_removal_min_count", h.mass_removal_min_count, floors.max_min_count, ""),
+        ("mass_update_min_count", h.mass_update_min_count, floors.max_min_count, ""),
+        ("max_contacts_per_student", h.max_contacts_per_student, floors.max_contacts_per_student, ""),
+        ("stale_upload_days", h.stale_upload_days, floors.max_stale_upload_days, " days"),
+    )
+    for name, value, limit, unit in limits:
+        if value > limit:
+            found.append(
+                (
+                    ("holds", name),
+                    f"at most {limit:g}{unit}, the limit the operator set ({value:g}{unit} would "
+                    "all but switch this hold off)",
+                )
+            )
+    for i, window in enumerate(settings.pause_windows):
+        days = (window.last_day - window.first_day).days + 1
+        if days > floors.max_pause_window_days:
+            found.append(
+                (
+                    ("pause_windows", str(i)),
+                    f"a pause window may last at most {floors.max_pause_window_days} days; "
+                    f"{window.first_day}..{window.last_day} lasts {days}",
+                )
+            )
+    return found
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out |= _flat(item, f"{prefix}{key}.")
+        return out
+    return {prefix.rstrip("."): value}
+
+
+def settings_changes(old: DistrictSettings, new: DistrictSettings) -> dict[str, dict[str, Any]]:
+    """Every field that differs, by dotted path (``holds.mass_removal_percent``), with its old and
+    new value as JSON: what the audit entry of a settings change records."""
+    before, after = _flat(old.model_dump(mode="json")), _flat(new.model_dump(mode="json"))
+    return {
+        key: {"old": before.get(key), "new": after.get(key)}
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    }

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync import gaps
-from rostersync.cleaning import ValueCleaner, column_issues
+from rostersync.cleaning import CONTROL_CHARACTERS, ValueCleaner, column_issues
 from rostersync.formats.arrowops import (
     ArrayLike,
     Codes,
@@ -193,6 +193,31 @@ class _Validator:
         self.issues += column_issues(raw, table, mask, column, message, severity)
 
     # -- errors --------------------------------------------------------------------------------
+    def _control_ids(self, raw: RawTable, table: pa.Table) -> ArrayLike | None:
+        """Rows whose key or a reference holds a control character (NUL, a line break...): an ID
+        must be plain text, and a copy of one with an invisible byte would be a second record."""
+        error: ArrayLike | None = None
+        references = [r.column for r in REFERENCES if r.entity == raw.entity]
+        for column in dict.fromkeys([*raw.spec.key, *references]):
+            if column not in table.column_names or not pa.types.is_string(table.column(column).type):
+                continue
+            bad = pc.fill_null(pc.match_substring_regex(table.column(column), CONTROL_CHARACTERS), False)
+            if not pc.any(bad).as_py():
+                continue
+            header = raw.source(column).column
+            self._issue(
+                raw,
+                table,
+                bad,
+                column,
+                ERROR,
+                f"{header} holds a control character (an invisible byte such as NUL, a tab or a line "
+                "break); an ID must be plain text. The row was left out: remove the character in the "
+                "export and send the file again.",
+            )
+            error = bad if error is None else pc.or_(error, bad)
+        return error
+
     def _required(self, raw: RawTable, table: pa.Table) -> ArrayLike | None:
         error: ArrayLike | None = None
         singular = self._singular(raw.entity)
@@ -428,6 +453,9 @@ class _Validator:
             table = table.filter(pc.invert(mask))
         codes = _CodeCache(table)
         error = np.zeros(table.num_rows, dtype=bool)
+        controls = self._control_ids(raw, table)
+        if controls is not None:
+            error |= as_array(controls).to_numpy(zero_copy_only=False).astype(bool)
         required = self._required(raw, table)
         if required is not None:
             error |= pc.fill_null(required, False).to_numpy(zero_copy_only=False)

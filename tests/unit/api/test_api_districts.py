@@ -40,10 +40,13 @@ def test_put_settings_stores_them_and_keeps_the_pause_windows(api_deps: ApiDeps,
     assert api_deps.repo.list_audit("d1")[0].action == "settings_updated"
 
 
+WHOLE = {"admin_emails": ["a@d1.example.org"], "school_ids": [], "excluded_contact_types": [], "holds": {}}
+
+
 def test_put_settings_without_hold_expiry_keeps_the_deployment_default(
     api_deps: ApiDeps, handler_module: Any
 ) -> None:
-    invoke(handler_module, api_event("put_settings", body={"admin_emails": ["a@d1.example.org"]}))
+    invoke(handler_module, api_event("put_settings", body=WHOLE))
 
     assert "hold_expiry_days" not in api_deps.repo.get_settings("d1").model_fields_set
 
@@ -51,12 +54,12 @@ def test_put_settings_without_hold_expiry_keeps_the_deployment_default(
 @pytest.mark.parametrize(
     "body",
     [
-        {"admin_emails": ["not-an-email"]},
-        {"holds": {"mass_removal_percent": 150}},
-        {"holds": {"no_such_threshold": 1}},
-        {"hold_expiry_days": 0},
-        {"district_id": "d2"},
-        {"pause_windows": [{"first_day": "2025-07-01", "last_day": "2025-06-01"}]},
+        {**WHOLE, "admin_emails": ["not-an-email"]},
+        {**WHOLE, "holds": {"mass_removal_percent": 150}},
+        {**WHOLE, "holds": {"no_such_threshold": 1}},
+        {**WHOLE, "hold_expiry_days": 0},
+        {**WHOLE, "district_id": "d2"},
+        {**WHOLE, "pause_windows": [{"first_day": "2025-07-01", "last_day": "2025-06-01"}]},
     ],
 )
 def test_invalid_settings_are_422_and_change_nothing(
@@ -72,12 +75,120 @@ def test_invalid_settings_are_422_and_change_nothing(
 def test_only_an_operator_changes_the_source(api_deps: ApiDeps, handler_module: Any) -> None:
     source = {"kind": "clever", "secret_id": "rostersync/d1/clever"}
 
-    admin = invoke(handler_module, api_event("put_settings", body={"source": source}))
-    operator = invoke(handler_module, api_event("put_settings", body={"source": source}, claims=OPERATOR))
+    admin = invoke(handler_module, api_event("put_settings", body={**WHOLE, "source": source}))
+    operator = invoke(
+        handler_module, api_event("put_settings", body={**WHOLE, "source": source}, claims=OPERATOR)
+    )
 
     assert admin.status == 403
     assert operator.status == 200
     assert api_deps.repo.get_settings("d1").source.kind == "clever"
+
+
+# --- whole documents, patches, floors and audit (issue 12 item 4) -------------------------------
+
+
+def _seeded(api_deps: ApiDeps) -> DistrictSettings:
+    settings = DistrictSettings(district_id="d1", admin_emails=["a@d1.example.org"], school_ids=["sch-001"])
+    api_deps.repo.put_settings(settings)
+    return settings
+
+
+def test_a_put_with_only_a_threshold_is_422_naming_the_missing_fields(
+    api_deps: ApiDeps, handler_module: Any
+) -> None:
+    seeded = _seeded(api_deps)
+
+    response = invoke(handler_module, api_event("put_settings", body={"holds": {"mass_removal_percent": 20}}))
+
+    assert response.status == 422, response.text
+    [detail] = response.json["detail"]
+    assert "missing: admin_emails, school_ids, excluded_contact_types" in detail["msg"]
+    assert "use PATCH" in detail["msg"]
+    assert api_deps.repo.get_settings("d1") == seeded
+
+
+def test_a_patch_changes_only_the_fields_given(api_deps: ApiDeps, handler_module: Any) -> None:
+    _seeded(api_deps)
+
+    response = invoke(handler_module, api_event("patch_settings"))
+
+    assert response.status == 200, response.text
+    stored = api_deps.repo.get_settings("d1")
+    assert stored.holds.mass_removal_percent == 20
+    assert stored.holds.mass_update_percent == 75  # untouched threshold kept
+    assert stored.admin_emails == ["a@d1.example.org"]
+    assert stored.school_ids == ["sch-001"]
+
+
+def test_a_settings_change_is_audited_with_old_and_new_values(api_deps: ApiDeps, handler_module: Any) -> None:
+    _seeded(api_deps)
+
+    invoke(handler_module, api_event("patch_settings"))
+
+    [entry] = api_deps.repo.list_audit("d1")
+    assert entry.action == "settings_updated"
+    assert entry.details["changes"] == {"holds.mass_removal_percent": {"old": 10.0, "new": 20.0}}
+
+
+def test_settings_without_an_admin_email_are_refused(api_deps: ApiDeps, handler_module: Any) -> None:
+    seeded = _seeded(api_deps)
+
+    patch = invoke(handler_module, api_event("patch_settings", body={"admin_emails": []}))
+    put = invoke(handler_module, api_event("put_settings", body={**WHOLE, "admin_emails": []}))
+
+    assert (patch.status, put.status) == (422, 422)
+    assert patch.json["detail"][0]["loc"] == ["admin_emails"]
+    assert api_deps.repo.get_settings("d1") == seeded
+
+
+@pytest.mark.parametrize(
+    ("holds", "loc"),
+    [
+        ({"mass_removal_percent": 100}, ["holds", "mass_removal_percent"]),
+        ({"mass_update_percent": 100}, ["holds", "mass_update_percent"]),
+        ({"mass_removal_min_count": 100000}, ["holds", "mass_removal_min_count"]),
+        ({"max_contacts_per_student": 500}, ["holds", "max_contacts_per_student"]),
+        ({"stale_upload_days": 9999}, ["holds", "stale_upload_days"]),
+    ],
+)
+def test_a_district_admin_cannot_switch_a_hold_off(
+    holds: dict[str, Any], loc: list[str], api_deps: ApiDeps, handler_module: Any
+) -> None:
+    seeded = _seeded(api_deps)
+
+    response = invoke(handler_module, api_event("patch_settings", body={"holds": holds}))
+
+    assert response.status == 422, response.text
+    assert [d["loc"] for d in response.json["detail"]] == [loc]
+    assert "the limit the operator set" in response.json["detail"][0]["msg"]
+    assert api_deps.repo.get_settings("d1") == seeded
+
+
+def test_a_pause_window_longer_than_the_floor_is_refused(api_deps: ApiDeps, handler_module: Any) -> None:
+    body = {"windows": [{"first_day": "2025-01-01", "last_day": "2052-05-17"}]}
+
+    response = invoke(handler_module, api_event("put_pause_windows", body=body))
+
+    assert response.status == 422, response.text
+    assert "at most 120 days" in response.json["detail"][0]["msg"]
+    assert api_deps.repo.get_settings("d1").pause_windows == []
+
+
+def test_only_an_operator_sets_floors_and_they_bound_the_district(
+    api_deps: ApiDeps, handler_module: Any
+) -> None:
+    _seeded(api_deps)
+    floors = {"max_mass_removal_percent": 100}
+
+    admin = invoke(handler_module, api_event("patch_settings", body={"floors": floors}))
+    operator = invoke(handler_module, api_event("patch_settings", body={"floors": floors}, claims=OPERATOR))
+    relaxed = invoke(
+        handler_module, api_event("patch_settings", body={"holds": {"mass_removal_percent": 90}})
+    )
+
+    assert (admin.status, operator.status, relaxed.status) == (403, 200, 200)
+    assert api_deps.repo.get_settings("d1").holds.mass_removal_percent == 90
 
 
 # --- pause windows -------------------------------------------------------------------------------

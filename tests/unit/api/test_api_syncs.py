@@ -320,6 +320,23 @@ def test_errors_csv_can_answer_with_a_redirect(api_deps: ApiDeps, handler_module
     assert "syncs/d1/x/errors.csv" in response.headers["location"]
 
 
+@pytest.mark.parametrize(
+    ("event", "name", "key"),
+    [("changes_csv", "changes.csv", "changes_csv"), ("errors_csv", "errors.csv", "errors")],
+)
+def test_every_download_link_is_audited(
+    event: str, name: str, key: str, api_deps: ApiDeps, handler_module: Any
+) -> None:
+    seed_sync(api_deps, keys={key: put_csv(api_deps, f"syncs/d1/x/{name}")})
+
+    invoke(handler_module, api_event(event))
+
+    [entry] = [e for e in api_deps.repo.list_audit("d1") if e.action == "download"]
+    assert entry.actor == "admin@d1.example.org"
+    assert entry.sync_id == "d1-0123456789ab"
+    assert entry.details == {"file": name, "expires_in": 300}
+
+
 def test_a_missing_csv_is_404(api_deps: ApiDeps, handler_module: Any) -> None:
     seed_sync(api_deps, keys={"changes_csv": "syncs/d1/x/never-written.csv"})
 

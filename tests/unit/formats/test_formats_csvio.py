@@ -176,7 +176,7 @@ def test_every_row_with_an_extra_value_is_a_row_error(tmp_path: Path) -> None:
 
     assert [(r["id"], r["_row"], r.get("_rejected")) for r in rows] == [("1", 2, True), ("2", 3, False)]
     assert [(i["severity"], i["row"], i["column"], i["value"]) for i in issues] == [
-        ("error", 2, "name", "Ana")
+        ("error", 2, "name", "a value of 3 characters")  # the extra value may be personal: masked
     ]
 
 
@@ -216,4 +216,4 @@ def test_a_clever_row_with_too_many_values_is_left_out_as_unknown(
     assert [
         (i["severity"], i["file"], i["row"], i["column"], i["value"])
         for i in issues(result, severity="error")
-    ] == [("error", "sections.csv", 5, "Term_end", "12/20/2024")]
+    ] == [("error", "sections.csv", 5, "Term_end", "a value of 10 characters")]

@@ -219,7 +219,7 @@ def test_ragged_rows_read_and_a_row_with_too_many_values_is_a_row_error() -> Non
             "enrollments.csv",
             3,
             "endDate",
-            "Ben",
+            "a value of 3 characters",
             "This row has 12 values but the header line has 10 columns, so its values cannot be "
             "matched to their columns (often a comma inside a value that is not in quotes); the row "
             "was left out. Put quotes around values that contain commas and send the file again.",

@@ -152,7 +152,7 @@ def test_malformed_email_is_cleared_with_an_alert(fixture_copy: Copy) -> None:
         "teachers.csv",
         2,
         "Teacher_email",
-        "jlee at lincoln",
+        "a value of 15 characters",  # an email is personal: masked
     )
     assert rows_by_key(result, "teachers", "person_id")["T1"]["email"] is None
 
@@ -168,7 +168,7 @@ def test_malformed_phone_is_cleared_with_an_alert(fixture_copy: Copy) -> None:
         "students.csv",
         5,
         "Contact_phone",
-        "555-01",
+        "a value of 6 characters",  # a phone number is personal: masked
     )
     assert rows_by_key(result, "contacts", "person_id")["C-300"]["phone"] is None
 
@@ -180,7 +180,7 @@ def test_unparseable_date_is_cleared_with_an_alert(fixture_copy: Copy) -> None:
     result = load_roster(directory)
 
     [alert] = issues(result)
-    assert (alert["row"], alert["column"], alert["value"]) == (6, "Dob", "13/05/2010")
+    assert (alert["row"], alert["column"], alert["value"]) == (6, "Dob", "a value of 10 characters")
     assert rows_by_key(result, "students", "person_id")["ST4"]["birth_date"] is None
 
 
@@ -329,3 +329,93 @@ def test_unknown_oneroster_session_type_is_kept_with_an_alert(fixture_copy: Copy
         "quarter",
     )
     assert rows_by_key(result, "terms", "term_id")["T-S25"]["type"] == "quarter"
+
+
+# -- personal data in issue values (issue 12 item 3) ------------------------------------------
+
+
+def test_a_row_run_together_into_an_id_is_not_quoted(fixture_copy: Copy) -> None:
+    # Given a students.csv row whose values were run together into its School_id
+    directory = fixture_copy("clever_basic")
+    lines = (directory / "students.csv").read_text(encoding="utf-8").splitlines()
+    lines[1] = '"' + lines[1].replace('"', "") + '"'
+    (directory / "students.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = load_roster(directory)
+
+    # Then the reference error names file, row and column, and masks the value
+    [error] = issues(result, file="students.csv", row=2, column="School_id")
+    assert error["value"] == f"a value of {len(lines[1]) - 2} characters"
+
+
+def test_the_extra_value_of_a_row_too_long_is_not_quoted(fixture_copy: Copy) -> None:
+    directory = fixture_copy("clever_basic")
+    append_lines(
+        directory / "teachers.csv", "S2,T9,509,STT9,t9@roosevelt.example.org,Kiran,,Patel,Teacher,Junior"
+    )
+
+    result = load_roster(directory)
+
+    [error] = issues(result, severity="error", file="teachers.csv")
+    assert error["value"] == "a value of 6 characters"
+
+
+def test_an_id_is_quoted_as_sent(fixture_copy: Copy) -> None:
+    directory = fixture_copy("clever_basic")
+    replace_text(directory / "students.csv", "S1,ST1", "S9,ST1")
+
+    result = load_roster(directory)
+
+    assert {e["value"] for e in issues(result, file="students.csv", column="School_id")} == {"S9"}
+
+
+# -- odd bytes in IDs and names (issue 12 item 5) ---------------------------------------------
+
+
+def test_a_zero_width_space_copy_of_an_id_is_the_same_student(fixture_copy: Copy) -> None:
+    # Given a second row of ST1 whose ID carries a zero-width space (and the row repeats ST1)
+    directory = fixture_copy("clever_basic")
+    replace_text(
+        directory / "students.csv",
+        "S1,ST1,1001,SS1,Rivera,,Ana,3,F,04/15/2015,ana.rivera@students.example.org,Jorge",
+        "S1,ST1\u200b,1001,SS1,Rivera,,Ana,3,F,04/15/2015,ana.rivera@students.example.org,Jorge",
+    )
+
+    result = load_roster(directory)
+
+    ids = result.roster.tables["students"].column("person_id").to_pylist()
+    assert ids.count("ST1") == 1 and "ST1\u200b" not in ids
+    [alert] = issues(result, file="students.csv", column="Student_id")
+    assert alert["row"] == 3 and "invisible characters" in alert["message"]
+
+
+def test_a_nul_in_an_id_is_a_row_error(fixture_copy: Copy) -> None:
+    directory = fixture_copy("clever_basic")
+    replace_text(directory / "teachers.csv", "S2,T2,", "S2,T2\x00,")
+
+    result = load_roster(directory)
+
+    [error] = issues(result, severity="error", file="teachers.csv")
+    assert (error["row"], error["column"], error["value"]) == (3, "Teacher_id", "a value of 3 characters")
+    assert "holds a control character" in error["message"] and "The row was left out" in error["message"]
+    assert "T2\x00" not in rows_by_key(result, "teachers", "person_id")
+
+
+def test_a_nul_in_a_name_is_removed_with_an_alert(fixture_copy: Copy) -> None:
+    directory = fixture_copy("clever_basic")
+    replace_text(directory / "teachers.csv", "Kiran,", "Ki\x00ran,")
+
+    result = load_roster(directory)
+
+    assert rows_by_key(result, "teachers", "person_id")["T2"]["first_name"] == "Kiran"
+    [alert] = issues(result, file="teachers.csv", column="First_name")
+    assert alert["severity"] == "alert" and "control characters" in alert["message"]
+
+
+def test_names_are_read_in_unicode_nfc(fixture_copy: Copy) -> None:
+    directory = fixture_copy("clever_basic")
+    replace_text(directory / "teachers.csv", "Kiran,", "Jose\u0301,")
+
+    result = load_roster(directory)
+
+    assert rows_by_key(result, "teachers", "person_id")["T2"]["first_name"] == "Jos\u00e9"

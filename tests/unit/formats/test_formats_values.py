@@ -92,7 +92,7 @@ def test_phones_dates_issue_rows(phones_dates: LoadResult) -> None:
             "students.csv",
             4,
             "Contact_phone",
-            "1-800-FLOWERS",
+            "a value of 13 characters",
             "Not a phone number that can be read without guessing (write the number in digits and an "
             "extension as x218, ext. 218 or #218); the value was ignored.",
         ),

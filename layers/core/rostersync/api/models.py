@@ -10,11 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rostersync.pipeline.models import SchoolState, SyncStatus, Trigger
 from rostersync.records import HOLD_RESOLUTIONS, Hold, HoldType
-from rostersync.settings import EMAIL_PATTERN, HoldSettings, PauseWindow, ordered_pause_windows
+from rostersync.settings import (
+    EMAIL_PATTERN,
+    HoldSettings,
+    PauseWindow,
+    SafetyFloors,
+    ordered_pause_windows,
+)
 from rostersync.sources import SourceSettings
 
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -199,16 +205,23 @@ class DownloadLink(BaseModel):
 # --- settings and pause windows ------------------------------------------------------------------
 
 
+# Fields a PUT must carry: it replaces the settings, so an omitted field would silently reset
+# (an omitted admin_emails once left a district's holds emailing nobody).
+PUT_REQUIRED = ("admin_emails", "school_ids", "excluded_contact_types", "holds")
+
+
 class SettingsRequest(_Request):
-    """A district's settings, replaced as a whole. Omitted fields take the catalogue defaults,
-    except ``pause_windows`` (kept as they are unless given; see ``/pause-windows``) and
-    ``hold_expiry_days`` (omitted: the deployment's default) and ``source`` (kept unless given)."""
+    """A district's settings, replaced as a whole: ``admin_emails``, ``school_ids``,
+    ``excluded_contact_types`` and ``holds`` are required (use PATCH to change some fields only).
+    ``pause_windows`` (see ``/pause-windows``) and ``source`` and ``floors`` (operator only) are
+    kept unless given; ``hold_expiry_days`` omitted means the deployment's default. Thresholds
+    omitted inside ``holds`` take the catalogue defaults."""
 
     name: str | None = Field(None, max_length=255)
-    admin_emails: list[Email] = Field(default_factory=list, max_length=50)
-    school_ids: list[SchoolId] = Field(default_factory=list, max_length=MAX_SCHOOLS)
-    excluded_contact_types: list[ShortText] = Field(default_factory=list, max_length=50)
-    holds: HoldSettings = Field(default_factory=HoldSettings)
+    admin_emails: list[Email] = Field(max_length=50)
+    school_ids: list[SchoolId] = Field(max_length=MAX_SCHOOLS)
+    excluded_contact_types: list[ShortText] = Field(max_length=50)
+    holds: HoldSettings
     hold_expiry_days: int | None = Field(None, ge=1, le=365)
     pause_windows: list[PauseWindow] | None = Field(None, max_length=50)
     source: SourceSettings | None = Field(
@@ -216,6 +229,57 @@ class SettingsRequest(_Request):
         description="where the roster comes from; omitted: unchanged. Only an operator may change it "
         "(it names the secret the scheduled pulls read).",
     )
+    floors: SafetyFloors | None = Field(
+        None, description="limits on the district's own safety settings; omitted: unchanged. Operator only."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            missing = [name for name in PUT_REQUIRED if name not in data]
+            if missing:
+                raise ValueError(
+                    f"PUT replaces the whole settings document; missing: {', '.join(missing)}. Send "
+                    "them too, or use PATCH to change only some fields"
+                )
+        return data
+
+    @field_validator("pause_windows")
+    @classmethod
+    def _ordered(cls, value: list[PauseWindow] | None) -> list[PauseWindow] | None:
+        return None if value is None else ordered_pause_windows(value)
+
+
+class HoldSettingsPatch(_Request):
+    """Hold thresholds to change; the others keep their current values."""
+
+    mass_removal_percent: float | None = Field(None, ge=0, le=100)
+    mass_removal_min_count: int | None = Field(None, ge=0)
+    mass_update_percent: float | None = Field(None, ge=0, le=100)
+    mass_update_min_count: int | None = Field(None, ge=0)
+    max_contacts_per_student: int | None = Field(None, ge=1)
+    emergency_contacts: Literal["hold", "drop", "allow"] | None = None
+    emergency_contact_types: list[ShortText] | None = Field(None, max_length=50)
+    class_id_reuse: bool | None = None
+    stale_upload_days: int | None = Field(None, ge=1)
+    schools_not_found: bool | None = None
+
+
+class SettingsPatch(_Request):
+    """Some of a district's settings: the fields given replace their current values (inside
+    ``holds``, each threshold given); every other field keeps its value. ``source`` and
+    ``floors``: operator only."""
+
+    name: str | None = Field(None, max_length=255)
+    admin_emails: list[Email] | None = Field(None, max_length=50)
+    school_ids: list[SchoolId] | None = Field(None, max_length=MAX_SCHOOLS)
+    excluded_contact_types: list[ShortText] | None = Field(None, max_length=50)
+    holds: HoldSettingsPatch | None = None
+    hold_expiry_days: int | None = Field(None, ge=1, le=365)
+    pause_windows: list[PauseWindow] | None = Field(None, max_length=50)
+    source: SourceSettings | None = None
+    floors: SafetyFloors | None = None
 
     @field_validator("pause_windows")
     @classmethod

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from rostersync.api.auth import OPERATOR_GROUP, Caller, ForbiddenError, require_district
 from rostersync.api.deps import ApiDeps
@@ -39,6 +40,7 @@ from rostersync.api.models import (
     SchoolFindings,
     SchoolList,
     SchoolView,
+    SettingsPatch,
     SettingsRequest,
     SyncDetail,
     SyncList,
@@ -54,7 +56,7 @@ from rostersync.pipeline.decisions import (
     submit_decision,
 )
 from rostersync.pipeline.models import AuditEntry, SchoolState, SyncRecord
-from rostersync.settings import DistrictSettings, PauseWindow
+from rostersync.settings import DistrictSettings, PauseWindow, floor_violations, settings_changes
 from rostersync.storage import BlobNotFoundError
 
 # What each sync status means for the schools it still holds, on the status page.
@@ -352,12 +354,22 @@ def _error_code(exception_name: str) -> str:
 
 
 def download(deps: ApiDeps, caller: Caller, sync_id: str, name: Download) -> DownloadLink:
+    """A presigned link to one of the sync's CSVs. Every link handed out is audited (who, which
+    file, for how long); S3 server access logs record each use of it (docs/security.md)."""
     record = sync_for(deps, caller, sync_id)
     key = record.keys.get(_DOWNLOAD_KEYS[name])
     if not key or not deps.presigner.exists(key):
         raise NotFoundError(f"sync {sync_id} has no {name} (its files could not be read)")
     filename = f"{record.sync_id}-{name}"
     expires = deps.download_expiry_seconds
+    _audit(
+        deps,
+        caller,
+        record.district_id,
+        "download",
+        sync_id=record.sync_id,
+        details={"file": name, "expires_in": expires},
+    )
     return DownloadLink(
         sync_id=sync_id,
         filename=filename,
@@ -374,25 +386,92 @@ def get_settings(deps: ApiDeps, caller: Caller, district_id: str) -> DistrictSet
     return deps.repo.get_settings(district_id)
 
 
+OPERATOR_ONLY_SETTINGS = ("source", "floors")
+
+
+def _refuse_below_floors(settings: DistrictSettings, changed: Iterable[str], whole: bool) -> None:
+    """A 422 naming every setting this change takes beyond the district's safety floors (see
+    SafetyFloors): a field it changed (dotted path, as in ``changed``), and when the whole
+    settings document is written (``whole``) a missing admin email too, so that a district's
+    settings are never saved without someone to email while a change of its pause windows alone
+    is not held up by it."""
+    touched = set(changed)
+    found = [
+        (loc, message)
+        for loc, message in floor_violations(settings)
+        if ".".join(loc[:2]) in touched or loc[0] in touched or (whole and loc[0] == "admin_emails")
+    ]
+    if found:
+        raise ValidationError.from_exception_data(
+            "DistrictSettings",
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError("beyond_safety_floor", message), loc=loc, input=None
+                )
+                for loc, message in found
+            ],
+        )
+
+
+def _store_settings(
+    deps: ApiDeps,
+    caller: Caller,
+    current: DistrictSettings,
+    values: dict[str, Any],
+    action: str,
+    *,
+    whole: bool = True,
+) -> DistrictSettings:
+    """Validate ``values`` as the district's settings, refuse a change to an operator-only field
+    by anyone else and anything beyond the safety floors, store, and audit old and new values."""
+    settings = DistrictSettings.model_validate(values)
+    if caller.role != OPERATOR_GROUP:
+        for name in OPERATOR_ONLY_SETTINGS:
+            if getattr(settings, name) != getattr(current, name):
+                raise ForbiddenError(f"only an operator may change {name} of a district's settings")
+    changes = settings_changes(current, settings)
+    _refuse_below_floors(settings, changes, whole)
+    deps.repo.put_settings(settings)
+    _audit(
+        deps, caller, settings.district_id, action, details={"fields": sorted(changes), "changes": changes}
+    )
+    return deps.repo.get_settings(settings.district_id)
+
+
 def put_settings(deps: ApiDeps, caller: Caller, district_id: str, body: SettingsRequest) -> DistrictSettings:
+    """Replace the settings (PUT): the fields a PUT must carry are required by the request model;
+    pause windows, source and floors are kept unless given."""
     require_district(caller, district_id)
     current = deps.repo.get_settings(district_id)
-    if body.source is not None and body.source != current.source and caller.role != OPERATOR_GROUP:
-        raise ForbiddenError("only an operator may change where a district's roster comes from")
-    given = body.model_dump(exclude_unset=True, exclude={"pause_windows", "hold_expiry_days", "source"})
+    given = body.model_dump(
+        exclude_unset=True, exclude={"pause_windows", "hold_expiry_days", "source", "floors"}
+    )
     values: dict[str, Any] = {**given, "district_id": district_id}
     if body.hold_expiry_days is not None:
         values["hold_expiry_days"] = body.hold_expiry_days
     windows = body.pause_windows if body.pause_windows is not None else current.pause_windows
     if windows:
         values["pause_windows"] = [w.model_dump() for w in windows]
-    source = body.source if body.source is not None else current.source
-    if "source" in current.model_fields_set or body.source is not None:
-        values["source"] = source.model_dump()
-    settings = DistrictSettings.model_validate(values)
-    deps.repo.put_settings(settings)
-    _audit(deps, caller, district_id, "settings_updated", details={"fields": sorted(body.model_fields_set)})
-    return deps.repo.get_settings(district_id)
+    for name in OPERATOR_ONLY_SETTINGS:
+        if getattr(body, name) is not None:
+            values[name] = getattr(body, name).model_dump()
+        elif name in current.model_fields_set:
+            values[name] = getattr(current, name).model_dump()
+    return _store_settings(deps, caller, current, values, "settings_updated")
+
+
+def patch_settings(deps: ApiDeps, caller: Caller, district_id: str, body: SettingsPatch) -> DistrictSettings:
+    """Change the fields given (PATCH); inside ``holds``, the thresholds given. Everything else
+    keeps its value."""
+    require_district(caller, district_id)
+    current = deps.repo.get_settings(district_id)
+    values = current.model_dump(exclude_unset=True) | {"district_id": district_id}
+    patch = body.model_dump(exclude_unset=True)
+    holds = patch.pop("holds", None)
+    values |= patch
+    if holds is not None:
+        values["holds"] = current.holds.model_dump(exclude_unset=True) | holds
+    return _store_settings(deps, caller, current, values, "settings_updated")
 
 
 def _pause_view(deps: ApiDeps, district_id: str, settings: DistrictSettings) -> PauseWindows:
@@ -417,16 +496,8 @@ def _store_windows(
         "district_id": district_id,
         "pause_windows": [w.model_dump() for w in windows],
     }
-    settings = DistrictSettings.model_validate(values)
-    deps.repo.put_settings(settings)
-    _audit(
-        deps,
-        caller,
-        district_id,
-        action,
-        details={"windows": [f"{w.first_day}..{w.last_day}" for w in settings.pause_windows]},
-    )
-    return _pause_view(deps, district_id, deps.repo.get_settings(district_id))
+    settings = _store_settings(deps, caller, current, values, action, whole=False)
+    return _pause_view(deps, district_id, settings)
 
 
 def put_pause_windows(

@@ -32,14 +32,41 @@ def row_numbers(n: int, first: int = 2) -> pa.Array:
     return pa.array(np.arange(first, first + n, dtype=np.int64))
 
 
-def clean(values: ArrayLike) -> ArrayLike:
-    """Trim surrounding whitespace; a value that is then empty becomes null."""
+# Characters that show as nothing: zero-width spaces and joiners, the soft hyphen, word joiner,
+# byte-order mark, and the bidirectional marks, embeddings, overrides and isolates. A copy of an ID
+# or a name with one of them looks identical and must read identically.
+INVISIBLE = "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+
+
+def _all_ascii(values: ArrayLike) -> bool:
+    return bool(pc.all(pc.string_is_ascii(values)).as_py() is not False)
+
+
+def normalise_text(values: ArrayLike) -> tuple[ArrayLike, ArrayLike | None]:
+    """Text as compared everywhere: Unicode NFC (a composed "é" and "e" + combining accent are
+    one spelling), invisible characters (:data:`INVISIBLE`) removed, surrounding whitespace
+    (NBSP included) trimmed, and a value that is then empty made null. Returns the values and,
+    when some held invisible characters, a mask of those (else None).
+
+    Plain ASCII columns (most of them) skip the Unicode passes after one cheap check."""
+    marks: ArrayLike | None = None
+    if len(values) and not _all_ascii(values):
+        found = pc.fill_null(pc.match_substring_regex(values, INVISIBLE), False)
+        if pc.any(found).as_py():
+            marks = found
+            values = pc.replace_substring_regex(values, INVISIBLE, "")
+        values = pc.utf8_normalize(values, form="NFC")
     trimmed = pc.utf8_trim_whitespace(values)
     # The reader already turns "" into null, so only whitespace-only cells are left to catch;
     # test cheaply before paying for a second pass.
     if pc.min(pc.binary_length(trimmed)).as_py() == 0:
         trimmed = pc.if_else(pc.equal(trimmed, EMPTY_STRING), NULL_STRING, trimmed)
-    return trimmed
+    return trimmed, marks
+
+
+def clean(values: ArrayLike) -> ArrayLike:
+    """:func:`normalise_text` without the marks."""
+    return normalise_text(values)[0]
 
 
 def null_where(values: ArrayLike, mask: ArrayLike) -> ArrayLike:

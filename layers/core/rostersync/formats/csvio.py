@@ -22,10 +22,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import clean, row_numbers
+from rostersync.formats.arrowops import normalise_text, row_numbers
 from rostersync.formats.csvparse import Rows, Unreadable, read_header, read_rows
 from rostersync.formats.raw import REJECTED_COLUMN, Source
-from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, FileProblem
+from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, FileProblem, row_issues
+from rostersync.masking import masked
 from rostersync.model import ROW_COLUMN
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
@@ -221,7 +222,8 @@ def _too_long_issues(file: str, headers: list[str], rows: Rows, numbers: pa.Arra
             "file": [file] * len(counts),
             "row": pc.filter(numbers, pa.array(rows.too_long)),
             "column": [last] * len(counts),
-            "value": rows.too_long_values,
+            # Which column the extra value belongs to is unknown: it may be a name, never quoted.
+            "value": masked(pa.array(rows.too_long_values, pa.string())),
             "message": [
                 f"This row has {count} values but the header line has {width} columns, so its "
                 "values cannot be matched to their columns (often a comma inside a value that is "
@@ -232,6 +234,40 @@ def _too_long_issues(file: str, headers: list[str], rows: Rows, numbers: pa.Arra
         },
         schema=ISSUE_SCHEMA,
     )
+
+
+INVISIBLE_MESSAGE = (
+    "This value held invisible characters (zero-width spaces, direction marks or the like); they "
+    "were removed, so it reads exactly as it shows. A name or ID that differed from another only by "
+    "them is now the same value; check the export if that is not what you meant."
+)
+
+
+def _invisible_alerts(
+    file: str,
+    written: Mapping[str, str],
+    names: list[str],
+    columns: list[pa.Array | pa.ChunkedArray],
+    marks: list[pa.Array | pa.ChunkedArray | None],
+) -> list[pa.Table]:
+    """One alert per value from which :func:`~rostersync.formats.arrowops.normalise_text`
+    removed invisible characters (the value shown is the cleaned one)."""
+    found = [(name, mask) for name, mask in zip(names, marks, strict=False) if mask is not None]
+    if not found:
+        return []
+    table = pa.Table.from_arrays(columns, names=names)
+    return [
+        row_issues(
+            table,
+            mask,
+            severity=ALERT,
+            file=file,
+            column=written.get(name, name),
+            message=INVISIBLE_MESSAGE,
+            value_column=name,
+        )
+        for name, mask in found
+    ]
 
 
 def read_csv(path: Path, spec: FileSpec) -> ReadResult:
@@ -253,10 +289,12 @@ def read_csv(path: Path, spec: FileSpec) -> ReadResult:
     # Trimming is a per-column kernel that runs on one core; columns are independent and the
     # kernels release the GIL, so trim them side by side.
     with ThreadPoolExecutor(max_workers=max(1, pa.cpu_count())) as pool:
-        columns = list(pool.map(clean, rows.columns.values()))
+        normalised = list(pool.map(normalise_text, rows.columns.values()))
+    columns = [values for values, _ in normalised]
     numbers = row_numbers(rows.num_rows)
     names = [*rows.columns.keys(), ROW_COLUMN]
     columns.append(numbers)
+    alerts += _invisible_alerts(file, written, names, columns, [marks for _, marks in normalised])
     if rows.too_long is not None:
         alerts.append(_too_long_issues(file, headers, rows, numbers))
         columns.append(pa.array(rows.too_long))

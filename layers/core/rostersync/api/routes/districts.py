@@ -23,6 +23,7 @@ from rostersync.api.models import (
     RollbackRequest,
     RollbackResponse,
     SchoolList,
+    SettingsPatch,
     SettingsRequest,
     SyncList,
     VersionList,
@@ -83,13 +84,23 @@ def build_router() -> Router:
 
     @router.put(
         "/districts/<district_id>/settings",
-        summary="Replace the district's settings",
+        summary="Replace the district's settings (the whole document; PATCH changes some fields)",
         tags=["settings"],
         operation_id="putSettings",
         responses=documented(),
     )
     def put_settings(district_id: DistrictPath, body: SettingsRequest) -> DistrictSettings:
         return services.put_settings(deps(), caller_of(router), district_id, body)
+
+    @router.patch(
+        "/districts/<district_id>/settings",
+        summary="Change some of the district's settings (the fields given; the rest are kept)",
+        tags=["settings"],
+        operation_id="patchSettings",
+        responses=documented(),
+    )
+    def patch_settings(district_id: DistrictPath, body: SettingsPatch) -> DistrictSettings:
+        return services.patch_settings(deps(), caller_of(router), district_id, body)
 
     @router.get(
         "/districts/<district_id>/pause-windows",
