@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boto3
+
 from rostersync.pipeline import stage
 from rostersync.pipeline.events import NormalizeInput
 from rostersync.pipeline.ports import Deps
 from rostersync.snapshot import latest_version
-from tests.support.pipeline_helpers import copy_fixture, ref, run_to_evaluate, upload_folder
+from tests.support.pipeline_helpers import RAW, copy_fixture, ref, run_to_evaluate, upload_folder
 
 
 def test_normalize_copies_the_set_to_the_sync_prefix_and_keeps_the_inbox(deps: Deps, tmp_path: Path) -> None:
@@ -40,3 +42,17 @@ def test_file_problems_become_an_invalid_files_hold_not_a_crash(deps: Deps, tmp_
     holds = json.loads(deps.snapshots.get(ev.holds_key))
     assert {h["type"] for h in holds} == {"invalid_files"}
     assert latest_version(deps.snapshots, "districts/d1") is None
+
+
+def test_a_file_with_an_unusable_name_in_the_inbox_is_set_aside_and_the_set_still_stages(
+    deps: Deps, tmp_path: Path
+) -> None:
+    keys = upload_folder(copy_fixture("clever_basic", tmp_path / "set"))
+    boto3.client("s3").put_object(Bucket=RAW, Key="inbox/d1/..\\..\\win.csv", Body=b"a,b\n1,2\n")
+
+    out = stage.normalize(NormalizeInput(step="normalize", **ref("s1")), deps)
+
+    assert sorted(deps.raw.list(out.raw_prefix)) == sorted(
+        out.raw_prefix + k.rsplit("/", 1)[-1] for k in keys
+    )
+    assert not out.invalid and out.counts["students"] > 0
