@@ -74,6 +74,9 @@ class _SftpServer(SFTPServer):  # type: ignore[misc]
         super()._send_status(request_number, code, desc)
 
 
+_MAX_TRACKED_USERS = 1000
+
+
 class Lockout:
     """Per user name: ``max_failures`` wrong passwords within ``window_seconds`` refuse every
     password (the right one too) for ``lock_seconds``. A success clears the count. Public keys
@@ -99,6 +102,10 @@ class Lockout:
     def failed(self, username: str) -> None:
         now = self.clock()
         with self._lock:
+            if len(self._failures) > _MAX_TRACKED_USERS:  # guessed user names cannot grow it forever
+                self._failures = {
+                    u: ts for u, ts in self._failures.items() if now - ts[-1] < self.window_seconds
+                }
             recent = [t for t in self._failures.get(username, []) if now - t < self.window_seconds] + [now]
             self._failures[username] = recent
             if len(recent) >= self.max_failures:
