@@ -3,8 +3,10 @@
 ``rostersync check DIR`` says which format a file set is, lists row errors and, against a
 previous snapshot, shows the changes per entity and school and the holds the sync would trip.
 ``rostersync snapshot DIR OUT`` accepts a set as the baseline. Exit codes: 0 the sync would apply,
-1 it would be held, 2 the files cannot be read (nothing would be applied). ``rostersync serve``
-runs the whole product locally (docs/local.md); ``rostersync demo`` walks through it.
+1 it would be held, 2 invalid input (the files, settings or previous snapshot cannot be read;
+nothing would be applied), 3 the command could not run (an unwritable ``--out``, an internal
+error), each with a one-line reason. ``rostersync serve`` runs the whole product locally
+(docs/local.md); ``rostersync demo`` walks through it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 EXIT_CLEAN = 0
 EXIT_HELD = 1
 EXIT_INVALID = 2
+EXIT_COULD_NOT_RUN = 3
 
 # Inputs at least this large (bytes) get a progress bar on an interactive terminal.
 PROGRESS_MIN_BYTES = 20 * 1024 * 1024
@@ -112,12 +115,38 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class CouldNotRunError(Exception):
+    """The command cannot do its work for a reason outside the input (its message says which)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
 
     args = _parser().parse_args(argv)
     console = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
+    try:
+        return _run(args, console, err)
+    except CouldNotRunError as exc:
+        reason = str(exc)
+    except OSError as exc:
+        reason = _os_problem(exc)
+    except Exception as exc:  # the boundary: a bug is exit 3 with one line, never "held" (1)
+        reason = f"an internal error ({type(exc).__name__}: {exc}); please report it"
+    from rostersync_tools.render import safe
+
+    err.print(f"Could not run: {safe(reason)}.", soft_wrap=True)
+    return EXIT_COULD_NOT_RUN
+
+
+def _os_problem(exc: OSError) -> str:
+    what = (exc.strerror or type(exc).__name__).lower()
+    return f"{what} ({exc.filename})" if exc.filename else what
+
+
+def _run(args: argparse.Namespace, console: Console, err: Console) -> int:
+    from rostersync_tools.render import safe
+
     if args.command == "sample":
         return _sample(args, console)
     if args.command == "serve":
@@ -133,14 +162,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _load_settings(args.settings)
     except (OSError, ValueError, ValidationError) as exc:
-        from rich.markup import escape
-
-        err.print(f"[red]Cannot read settings {args.settings}:[/red]")
+        err.print(f"[red]Cannot read settings {safe(args.settings)}:[/red]")
         for problem in _settings_problems(exc):
-            err.print(f"  {escape(problem)}")
+            err.print(f"  {safe(problem)}")
         return EXIT_INVALID
     if not args.directory.is_dir():
-        err.print(f"[red]{args.directory} is not a folder.[/red]")
+        err.print(f"[red]{safe(args.directory)} is not a folder.[/red]")
         return EXIT_INVALID
     if args.command == "check":
         return _check(args, settings, console, err)
@@ -186,8 +213,11 @@ def _check(args: argparse.Namespace, settings: DistrictSettings, console: Consol
         try:
             previous = open_local_snapshot(args.previous)
         except SnapshotError as exc:
-            err.print(f"[red]Cannot read the previous snapshot {args.previous}:[/red] {exc}")
+            where = render.safe(args.previous)
+            err.print(f"[red]Cannot read the previous snapshot {where}:[/red] {render.safe(exc)}")
             return EXIT_INVALID
+    if args.out is not None:
+        _writable_folder(args.out)
     try:
         with render.stage_progress(err, STAGES, enabled=_is_big(args.directory)) as advance:
             result = run_preflight(
@@ -199,6 +229,19 @@ def _check(args: argparse.Namespace, settings: DistrictSettings, console: Consol
 
     render.preflight_report(console, result, compared=previous is not None, issues_shown=ISSUES_SHOWN)
     return EXIT_HELD if result.holds else EXIT_CLEAN
+
+
+def _writable_folder(path: Path) -> None:
+    """Create ``path`` if needed and make sure a file can be written in it, before any work."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".rostersync-write-check"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CouldNotRunError(
+            f"cannot write to {path} ({(exc.strerror or 'not writable').lower()})"
+        ) from None
 
 
 def _snapshot(args: argparse.Namespace, settings: DistrictSettings, console: Console, err: Console) -> int:
@@ -217,7 +260,9 @@ def _snapshot(args: argparse.Namespace, settings: DistrictSettings, console: Con
     save_local_snapshot(args.out, staged)
     render.issues_summary(console, concat_issues([loaded.issues, dropped]), ISSUES_SHOWN)
     render.counts(console, staged)
-    console.print(f"Snapshot of the {render.format_name(loaded.format)} set written to {args.out}")
+    console.print(
+        f"Snapshot of the {render.format_name(loaded.format)} set written to {render.safe(args.out)}"
+    )
     return EXIT_CLEAN
 
 
@@ -264,6 +309,7 @@ def _serve(args: argparse.Namespace, console: Console, err: Console) -> int:
     import signal
 
     from rostersync_tools.local.serve import LocalProduct, ServeError
+    from rostersync_tools.render import safe
 
     def terminate(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -273,10 +319,14 @@ def _serve(args: argparse.Namespace, console: Console, err: Console) -> int:
     try:
         with console.status("Starting the local stack (moto, state machine, API, SFTP)..."):
             endpoints = product.start()
-    except (ServeError, OSError) as exc:
-        err.print(f"[red]Cannot start:[/red] {exc}")
+    except ServeError as exc:
+        err.print(f"[red]Cannot start:[/red] {safe(exc)}")
         product.stop()
         return EXIT_INVALID
+    except OSError as exc:
+        err.print(f"[red]Cannot start:[/red] {safe(_os_problem(exc))}")
+        product.stop()
+        return EXIT_COULD_NOT_RUN
     except KeyboardInterrupt:
         product.stop()
         return EXIT_CLEAN

@@ -1,6 +1,9 @@
 """Terminal rendering of preflight results with rich: tables an admin can read at a glance.
 
-Only the CLI imports this module; the domain never prints.
+Only the CLI and the local product import this module; the domain never prints. Every value
+that comes from the files (headers, IDs, names, messages quoting them, file names) is printed
+through :func:`safe`: rich would otherwise read ``[red]`` or ``[link=…]`` in a value as markup,
+and crash on ``[/]``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -37,8 +41,18 @@ FORMAT_NAMES = {
 }
 
 
+def safe(value: object) -> str:
+    """``value`` as rich text that prints exactly what it is: markup escaped, and control and
+    other unprintable characters written as escapes (``\\n``, ``\\u202e``), so a line break
+    cannot start a forged line and a bidi override cannot reorder what follows."""
+    text = str(value)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return escape(text)
+
+
 def format_name(fmt: str) -> str:
-    return FORMAT_NAMES.get(fmt, fmt)
+    return safe(FORMAT_NAMES.get(fmt, fmt))
 
 
 @contextmanager
@@ -74,7 +88,7 @@ def file_problems(console: Console, exc: InvalidFilesError) -> None:
     console.print(f"[bold red]The file set cannot be processed{where}; nothing would be applied.[/bold red]")
     table = Table("file", "problem", show_lines=False)
     for problem in exc.problems:
-        table.add_row(problem.file, problem.message)
+        table.add_row(safe(problem.file), safe(problem.message))
     console.print(table)
 
 
@@ -92,12 +106,12 @@ def issues_summary(console: Console, issues: pa.Table, shown: int) -> None:
     for row in issues.slice(0, shown).to_pylist():
         style = "red" if row["severity"] == ERROR else "yellow"
         table.add_row(
-            f"[{style}]{row['severity']}[/{style}]",
-            row["file"] or "",
+            f"[{style}]{safe(row['severity'])}[/{style}]",
+            safe(row["file"] or ""),
             "" if row["row"] is None else str(row["row"]),
-            row["column"] or "",
-            row["value"] or "",
-            row["message"] or "",
+            safe(row["column"] or ""),
+            safe(row["value"] or ""),
+            safe(row["message"] or ""),
         )
     console.print(table)
     if issues.num_rows > shown:
@@ -127,7 +141,7 @@ def school_names(roster: RosterSet) -> dict[str, str]:
 def _school(school_id: str | None, names: Mapping[str, str]) -> str:
     if school_id is None:
         return "(district)"
-    return names.get(school_id, school_id)
+    return safe(names.get(school_id, school_id))
 
 
 def diff_table(console: Console, summary: pa.Table, names: Mapping[str, str] | None = None) -> None:
@@ -144,7 +158,7 @@ def diff_table(console: Console, summary: pa.Table, names: Mapping[str, str] | N
     table = Table(*columns, title="Changes by entity and school")
     for row in changed.sort_by([("entity", "ascending"), ("school_id", "ascending")]).to_pylist():
         table.add_row(
-            row["entity"],
+            safe(row["entity"]),
             _school(row["school_id"], names or {}),
             f"{row['baseline']:,}",
             f"{row['staged']:,}",
@@ -162,11 +176,11 @@ def holds_table(console: Console, holds: Sequence[Hold], names: Mapping[str, str
     console.print(f"[bold red]{len(holds)} hold(s): this sync would wait for an admin's decision.[/bold red]")
     table = Table("hold", "school", "what tripped")
     for hold in holds:
-        table.add_row(hold.type, _school(hold.school_id, names or {}), hold.message)
+        table.add_row(safe(hold.type), _school(hold.school_id, names or {}), safe(hold.message))
     console.print(table)
     console.print("What to do:")
     for hold_type in dict.fromkeys(h.type for h in holds):
-        console.print(f"  [bold]{hold_type}[/bold]: {HOLD_RESOLUTIONS.get(hold_type, '')}")
+        console.print(f"  [bold]{safe(hold_type)}[/bold]: {safe(HOLD_RESOLUTIONS.get(hold_type, ''))}")
 
 
 def preflight_report(console: Console, result: PreflightResult, *, compared: bool, issues_shown: int) -> None:
@@ -177,7 +191,7 @@ def preflight_report(console: Console, result: PreflightResult, *, compared: boo
         source = result.files.get(entity.name)
         if source is None and entity.name in result.staged.missing:
             source = "(not supplied)"
-        files.add_row(entity.name, source or "", f"{result.staged.table(entity.name).num_rows:,}")
+        files.add_row(entity.name, safe(source or ""), f"{result.staged.table(entity.name).num_rows:,}")
     console.print(files)
     issues_summary(console, result.issues, issues_shown)
     if compared:
@@ -193,4 +207,4 @@ def preflight_report(console: Console, result: PreflightResult, *, compared: boo
     if result.outputs:
         console.print("Files written:")
     for name, path in result.outputs.items():
-        console.print(f"  {name}: {path}")
+        console.print(f"  {name}: {safe(path)}")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from typing import Any
 
+import pytest
+
 from rostersync_tools.local.apigw import (
+    MAX_BODY_BYTES,
     bearer_claims,
     issue_token,
     match_resource,
@@ -88,3 +92,73 @@ def test_the_server_passes_requests_to_the_handler_with_the_callers_claims() -> 
     (event,) = seen
     assert event["pathParameters"] == {"sync_id": "s1"}
     assert event["requestContext"]["authorizer"]["claims"]["sub"] == "u1"
+
+
+def _raw_request(url: str, request: bytes) -> bytes:
+    """Send ``request`` as is and return what the server answers before it closes (or 5 s)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def _status(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])
+
+
+def _refusing_api() -> tuple[Any, list[dict[str, Any]]]:
+    seen: list[dict[str, Any]] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(event)
+        return {"statusCode": 200, "body": "{}"}
+
+    api = serve_api(
+        "127.0.0.1", 0, handler=handler, claims_for=bearer_claims(SERVER_SECRET), resources=RESOURCES
+    )
+    return api, seen
+
+
+def test_a_request_without_a_token_is_refused_before_its_body_is_read() -> None:
+    api, seen = _refusing_api()
+    with api:
+        # The body announced is never sent: the server answers from the headers alone.
+        response = _raw_request(
+            api.url, b"POST /syncs/s1/release HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n"
+        )
+
+    assert _status(response) == 401
+    assert seen == []
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "12, 13", "1e3", "\u00b2"])
+def test_a_malformed_content_length_is_a_400(length: str) -> None:
+    api, seen = _refusing_api()
+    token = issue_token(SERVER_SECRET, {"sub": "u1"})
+    with api:
+        response = _raw_request(
+            api.url,
+            f"POST /syncs/s1/release HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Length: {length}\r\n\r\n{{}}".encode(),
+        )
+
+    assert _status(response) == 400
+    assert b"Content-Length" in response.split(b"\r\n\r\n", 1)[1]
+    assert seen == []
+
+
+def test_a_body_over_api_gateways_10_mb_limit_is_a_413_unread() -> None:
+    api, seen = _refusing_api()
+    token = issue_token(SERVER_SECRET, {"sub": "u1"})
+    with api:
+        response = _raw_request(
+            api.url,
+            f"POST /syncs/s1/release HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n".encode(),
+        )
+
+    assert _status(response) == 413
+    assert seen == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import os
 import signal
 import subprocess
@@ -186,3 +187,26 @@ def test_sftp_refuses_a_wrong_password_and_is_chrooted_to_the_inbox(served: Serv
         assert not any(name in ("inbox", "syncs", "demo") for name in names)
     finally:
         transport.close()
+
+
+def test_hostile_file_names_are_refused_and_later_uploads_are_still_processed(
+    served: Served, scenario_files: tuple[Any, Path, Path]
+) -> None:
+    _scenario, day1, _day2 = scenario_files
+    endpoints = served.endpoints
+    transport = paramiko.Transport((endpoints.sftp_host, endpoints.sftp_port))
+    transport.connect(username=endpoints.sftp_user, password=endpoints.sftp_password)
+    try:
+        sftp = paramiko.SFTPClient.from_transport(transport)
+        assert sftp is not None
+        for name in ("[/].csv", "..\\..\\win.csv", "x\n[cyan]demo[/cyan] ⇢ forged.csv"):
+            with pytest.raises(PermissionError, match="refused: the file name"):
+                sftp.putfo(io.BytesIO(b"a,b\n1,2\n"), name)
+        sftp.put(str(day1 / "schools.csv"), "schools.csv")
+    finally:
+        transport.close()
+
+    served.wait(lambda: "schools.csv received over SFTP" in served.log.read_text(), "the next upload")
+    lines = served.log.read_text().splitlines()
+    assert not any("Traceback" in line for line in lines)
+    assert not any(line.startswith("demo ⇢ forged.csv") for line in lines)  # the name is one line

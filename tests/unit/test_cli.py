@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rostersync_tools.cli import EXIT_CLEAN, EXIT_HELD, EXIT_INVALID, main
+from rostersync_tools.cli import EXIT_CLEAN, EXIT_COULD_NOT_RUN, EXIT_HELD, EXIT_INVALID, main
 
 SCHOOLS = "School_id,School_name,School_number\nA,Adams Elementary,101\nB,Baker Middle,102\n"
 TEACHERS = (
@@ -211,3 +211,86 @@ def test_changes_and_holds_name_the_school_beside_its_id(
     holds = printed[printed.index("hold(s)") :]
     assert "Adams Elementary (A)" in printed[: printed.index("hold(s)")]
     assert "Adams Elementary (A)" in holds
+
+
+def _with_markup(directory: Path) -> Path:
+    """A set whose enrollments name students ``[/]`` and ``[link=…]click[/link]`` (row errors
+    quoting those IDs) and whose students.csv has an extra ``[bold]x[/]`` column (an alert)."""
+    write_set(directory)
+    enrollments = directory / "enrollments.csv"
+    enrollments.write_text(
+        enrollments.read_text() + "A,SA,[/]\nA,SA,[link=https://evil.example]click[/link]\n"
+    )
+    students = directory / "students.csv"
+    header, rest = students.read_text().split("\n", 1)
+    students.write_text(header + ",[bold]x[/]\n" + rest)
+    return directory
+
+
+def test_check_prints_markup_in_the_data_as_text_and_exits_with_the_sets_outcome(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+
+    code = main(["check", str(_with_markup(tmp_path / "set"))])
+
+    printed = capsys.readouterr().out
+    assert code == EXIT_CLEAN
+    assert "[/]" in printed and "[bold]x[/]" in printed
+    assert "[link=https://evil.example]click[/link]" in printed
+
+
+def test_a_link_in_the_data_never_becomes_a_terminal_hyperlink(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich writes links (OSC 8) only to a terminal
+
+    main(["check", str(_with_markup(tmp_path / "set"))])
+
+    assert "\x1b]8;" not in capsys.readouterr().out
+
+
+def test_a_path_with_a_line_break_is_printed_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+
+    code = main(["check", str(tmp_path / "no\nforged line")])
+
+    assert code == EXIT_INVALID
+    assert capsys.readouterr().err.strip().splitlines() == [f"{tmp_path}/no\\nforged line is not a folder."]
+
+
+def test_an_unwritable_out_folder_exits_could_not_run_with_a_one_line_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    code = main(["check", str(write_set(tmp_path / "set")), "--out", str(blocker / "out")])
+
+    err = capsys.readouterr().err
+    assert code == EXIT_COULD_NOT_RUN
+    assert err.strip().splitlines() == [
+        f"Could not run: cannot write to {blocker / 'out'} (not a directory)."
+    ]
+
+
+def test_an_unexpected_failure_exits_could_not_run_not_held(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rostersync_tools import preflight
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom [/]")
+
+    monkeypatch.setattr(preflight, "run_preflight", broken)
+
+    code = main(["check", str(write_set(tmp_path / "set"))])
+
+    err = capsys.readouterr().err
+    assert code == EXIT_COULD_NOT_RUN
+    assert err.strip().splitlines() == [
+        "Could not run: an internal error (RuntimeError: boom [/]); please report it."
+    ]

@@ -34,8 +34,13 @@ ClaimsFor = Callable[[Mapping[str, str]], Claims | None]
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 _PARAMETER = re.compile(r"\{([^}/]+)\}")
+_BYTE_COUNT = re.compile(r"[0-9]{1,15}")  # ASCII digits only: int() also takes "²" or "1_0"
 # What the stack's gateway response UNAUTHORIZED answers (template.yaml, ReleaseApi).
 UNAUTHORIZED_BODY = b'{"error": "not_authenticated", "message": "Unauthorized"}'
+# API Gateway's payload limit (10 MB); a larger body is refused unread with 413, as it does.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+TOO_LARGE_BODY = b'{"error": "payload_too_large", "message": "the request body is larger than 10 MB"}'
+BAD_LENGTH_BODY = b'{"error": "bad_request", "message": "the Content-Length header is not a byte count"}'
 
 
 # --- events --------------------------------------------------------------------------------------
@@ -239,15 +244,37 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def _refuse(self, status: int, payload: bytes) -> None:
+        """Answer without reading the body; the connection closes, so unread bytes cannot be
+        taken for the next request."""
+        self.close_connection = True
+        self._send(status, {"Content-Type": "application/json", "Connection": "close"}, payload)
+
+    def _body_length(self) -> int | None:
+        """The declared body length; None when the header is not one non-negative integer."""
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            return 0
+        if len(set(values)) != 1 or not _BYTE_COUNT.fullmatch(values[0].strip()):
+            return None
+        return int(values[0].strip())
+
     def _handle(self) -> None:
         split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items()}
+        # Who is calling is settled from the headers alone, before a byte of the body is read.
         claims = self.server.claims_for(headers)
         if claims is None:
-            self._send(401, {"Content-Type": "application/json"}, UNAUTHORIZED_BODY)
+            self._refuse(401, UNAUTHORIZED_BODY)
             return
+        length = self._body_length()
+        if length is None:
+            self._refuse(400, BAD_LENGTH_BODY)
+            return
+        if length > MAX_BODY_BYTES:
+            self._refuse(413, TOO_LARGE_BODY)
+            return
+        body = self.rfile.read(length) if length else None
         query = {k: v for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         event = proxy_event(
             self.command,
@@ -268,6 +295,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         for key, value in headers.items():
             if key.lower() not in ("content-length", "connection"):
                 self.send_header(key, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD":

@@ -56,8 +56,9 @@ class MailRecorder:
     :meth:`wrap` to put around the mailer adapter (``LocalAws(adapt=...)``): nothing is patched.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_record: Callable[[], None] | None = None) -> None:
         self.sent: list[OutboxEmail] = []
+        self.on_record = on_record  # told after each email is recorded (serve's watcher)
         self._lock = threading.Lock()
 
     def wrap(self, mailer: Mailer, sender: str) -> Mailer:
@@ -67,6 +68,8 @@ class MailRecorder:
     def record(self, email: OutboxEmail) -> None:
         with self._lock:
             self.sent.append(email)
+        if self.on_record is not None:
+            self.on_record()
 
     def emails(self) -> list[OutboxEmail]:
         with self._lock:

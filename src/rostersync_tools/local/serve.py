@@ -9,7 +9,10 @@ client). Around it: the release API over HTTP (the real ``ApiFunction`` handler 
 operator), an SFTP endpoint whose uploads land in ``inbox/<district_id>/`` and raise S3's "Object
 Created" event as EventBridge would (:mod:`rostersync_tools.local.sftp`), an ``outbox/`` of the emails
 SES accepted (:mod:`rostersync_tools.local.outbox`), and a watcher that reports each sync's status
-changes. Everything a client needs is in :class:`Endpoints`, also written to
+changes as they happen (:mod:`rostersync_tools.local.watch`: driven by events, so idle costs
+nothing however long the history). Every name and value from outside is escaped where it is
+printed, and no background thread dies silently: a failure is logged and the loop goes on.
+Everything a client needs is in :class:`Endpoints`, also written to
 ``<workdir>/serve.json``. Development only: nothing here is deployed.
 """
 
@@ -32,17 +35,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
+from rostersync_tools.render import safe
 
 if TYPE_CHECKING:  # moto is imported only once the S3 endpoint variables are set (see start)
     from rostersync.pipeline.models import SyncRecord
     from rostersync.pipeline.ports import Deps
     from rostersync_tools.local.apigw import ApiServer
     from rostersync_tools.local.districts import LocalDistrict
-    from rostersync_tools.local.outbox import MailRecorder
+    from rostersync_tools.local.outbox import MailRecorder, OutboxEmail
     from rostersync_tools.local.sftp import InboxSftpServer, SftpAccount
     from rostersync_tools.local.stack import LocalAws
     from rostersync_tools.local.tenancy import LocalTenancy
+    from rostersync_tools.local.watch import SyncWatcher
 
 Log = Callable[[str], None]
 
@@ -51,11 +55,9 @@ DEMO_DISTRICT = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo-usd.example.org"
 OPERATOR_EMAIL = "operator@vendor.example.com"
 SENDER_EMAIL = "rostersync@vendor.example.com"
-POLL_SECONDS = 0.3
 TOKEN_TTL_SECONDS = 7 * 24 * 3600
-# Statuses the watcher reports; "waiting" is reported when the upload arrives, and "coalesced"
-# (an earlier file's sync folding into the set's last one) only adds noise.
-_QUIET_STATUSES = frozenset({"waiting", "coalesced"})
+# Requests that may change a sync without a function writing it (decisions, rollbacks).
+_READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class ServeError(RuntimeError):
@@ -141,7 +143,7 @@ class LocalProduct:
 
     def __init__(self, options: ServeOptions | None = None, log: Log | None = None) -> None:
         self.options = options or ServeOptions()
-        self.log: Log = timestamped(log or (lambda _line: None))
+        self.log: Log = _guarded(timestamped(log or (lambda _line: None)))
         self.stack: LocalAws | None = None
         self.endpoints: Endpoints | None = None
         self.outbox_dir = self.options.workdir / "outbox"
@@ -154,7 +156,7 @@ class LocalProduct:
         self._moto: Any = None
         self._api: ApiServer | None = None
         self._sftp: InboxSftpServer | None = None
-        self._seen: dict[tuple[str, str], str] = {}
+        self._watcher: SyncWatcher | None = None
         self._saved_environ: dict[str, str] | None = None
         self._saved_stdout: Any = None
         self._mail: MailRecorder | None = None
@@ -206,9 +208,10 @@ class LocalProduct:
     def _start(self, aws_url: str, moto_port: int) -> None:
         from moto.server import ThreadedMotoServer
 
-        from rostersync_tools.local.outbox import MailRecorder
+        from rostersync_tools.local.outbox import MailRecorder, Outbox
         from rostersync_tools.local.stack import LocalAws
         from rostersync_tools.local.tenancy import LocalTenancy
+        from rostersync_tools.local.watch import SyncWatcher, notifying_repository
 
         options = self.options
         # Expected noise: the interpreter logs every Choice path that is absent, paramiko every
@@ -222,7 +225,9 @@ class LocalProduct:
         if not options.function_logs:
             self._saved_stdout = sys.stdout
             sys.stdout = _WithoutMetrics(sys.stdout)
-        self._mail = MailRecorder()
+        outbox = Outbox(self.outbox_dir, self._emails)
+        watcher = self._watcher = SyncWatcher(self._read_sync, outbox, self.log)
+        self._mail = MailRecorder(on_record=watcher.mail_sent)
         mail = self._mail
         stack = LocalAws(
             options.template,
@@ -236,7 +241,9 @@ class LocalProduct:
             },
             stack_name="rostersync-local",
             adapt=lambda deps: dataclasses.replace(
-                deps, mailer=mail.wrap(deps.mailer, deps.config.sender_email)
+                deps,
+                mailer=mail.wrap(deps.mailer, deps.config.sender_email),
+                repo=notifying_repository(deps.repo, watcher.sync_changed),
             ),
         )
         self.stack = stack.__enter__()
@@ -251,7 +258,7 @@ class LocalProduct:
         fingerprint = self._start_sftp(tenancy.accounts(api_deps()))
         sftp_password = tenancy.passwords[options.sftp_user]
         admin_token, operator_token = self._start_api()
-        self._start_thread("rostersync-watch", self._watch)
+        self._start_thread("rostersync-watch", watcher.run)
         tenancy.start_schedules(api_deps, self._invoke_ingest)
 
         assert self._api is not None and self._sftp is not None
@@ -285,6 +292,8 @@ class LocalProduct:
         if self._tenancy is not None:
             self._tenancy.stop()
             self._tenancy = None
+        if self._watcher is not None:
+            self._watcher.stop()
         for server in (self._sftp, self._api):
             try:
                 if server is not None:
@@ -390,13 +399,17 @@ class LocalProduct:
             try:
                 result: dict[str, Any] = stack.invoke("ApiFunction", event)
             except InvocationError as exc:
-                self.log(f"[red]API {event['httpMethod']} {event['path']} failed:[/red] {exc}")
+                request = f"{safe(event['httpMethod'])} {safe(event['path'])}"
+                self.log(f"[red]API {request} failed:[/red] {safe(exc)}")
                 body = {"error": "internal", "message": "the API function failed; see the serve output"}
                 return {
                     "statusCode": 502,
                     "headers": {"Content-Type": "application/json"},
                     "body": json.dumps(body),
                 }
+            finally:
+                if event["httpMethod"] not in _READ_ONLY_METHODS and self._watcher is not None:
+                    self._watcher.recheck()
             return result
 
         self._api = serve_api(
@@ -414,69 +427,65 @@ class LocalProduct:
 
     # ------------------------------------------------------------------ background work
     def _deliver_events(self) -> None:
-        """S3 → EventBridge → IngestFunction for every object an SFTP upload created, in order."""
-        from rostersync_tools.local.stack import LocalStackError
-
+        """S3 → EventBridge → IngestFunction for every object an SFTP upload created, in order.
+        A failure with one object is logged and the next is delivered."""
         while True:
             item = self._events.get()
             if item is None or self._stop.is_set() or self.stack is None:
                 return
-            bucket, key = item
-            name = key.split("/", 2)[-1]
-            district = key.split("/")[1] if key.count("/") >= 2 else "?"
             try:
-                with self._lock:
-                    delivery = self.stack.deliver_object_created(bucket, key)
-            except LocalStackError as exc:
-                self.log(f"[red]{district}: {name} received, but the event was not delivered:[/red] {exc}")
-                continue
-            except Exception as exc:
-                if not self._stop.is_set():
-                    self.log(f"[red]{district}: {name} received; ingest failed:[/red] {exc}")
-                continue
-            result = delivery.results.get("IngestFunction") or {}
-            sync_id = result.get("sync_id") if isinstance(result, dict) else None
-            self.log(
-                f"[cyan]{district}[/cyan] ⇢ {name} received over SFTP"
-                + (
-                    f" (sync {sync_id}; processed after {self.options.quiet_seconds}s of quiet)"
-                    if sync_id
-                    else ""
-                )
-            )
-
-    def _watch(self) -> None:
-        """Report new emails and every sync's status changes until stopped."""
-        from rostersync_tools.local.outbox import Outbox
-        from rostersync_tools.local.routing import serialized
-
-        assert self.stack is not None
-        assert self._mail is not None
-        outbox = Outbox(self.outbox_dir, self._mail.emails)
-        deps = self.stack.api_deps()  # the API's repository: it lists a district's syncs
-        while not self._stop.wait(POLL_SECONDS):
-            try:
-                with serialized():
-                    districts = [s.district_id for s in deps.repo.list_settings()]
-                    records = [r for d in districts for r in deps.repo.list_syncs(d)]
-                for record in sorted(records, key=lambda r: r.updated_at):
-                    self._report(record)
-                for path, sent in outbox.collect():
-                    subject = escape(sent.subject or "")
-                    self.log(f"[magenta]email[/magenta] to {', '.join(sent.to)}: “{subject}” → {path}")
+                self._deliver(*item)
             except Exception as exc:
                 if self._stop.is_set():
                     return
-                self.log(f"[yellow]watcher: {exc}[/yellow]")
+                logging.getLogger(__name__).exception("delivering %r failed", item)
+                self.log(f"[red]{safe(item[1])} received; ingest failed:[/red] {safe(exc)}")
 
-    def _report(self, record: SyncRecord) -> None:
-        key = (record.district_id, record.sync_id)
-        if self._seen.get(key) == record.status:
+    def _deliver(self, bucket: str, key: str) -> None:
+        from rostersync_tools.local.stack import LocalStackError
+
+        assert self.stack is not None
+        name = key.split("/", 2)[-1]
+        district = key.split("/")[1] if key.count("/") >= 2 else "?"
+        try:
+            with self._lock:
+                delivery = self.stack.deliver_object_created(bucket, key)
+        except LocalStackError as exc:
+            where = f"{safe(district)}: {safe(name)}"
+            self.log(f"[red]{where} received, but the event was not delivered:[/red] {safe(exc)}")
             return
-        self._seen[key] = record.status
-        if record.status in _QUIET_STATUSES:
-            return
-        self.log(describe_sync(record))
+        result = delivery.results.get("IngestFunction") or {}
+        sync_id = result.get("sync_id") if isinstance(result, dict) else None
+        quiet = self.options.quiet_seconds
+        after = f" (sync {safe(sync_id)}; processed after {quiet}s of quiet)" if sync_id else ""
+        self.log(f"[cyan]{safe(district)}[/cyan] ⇢ {safe(name)} received over SFTP{after}")
+
+    def _read_sync(self, district_id: str, sync_id: str) -> SyncRecord | None:
+        """One sync record, as the API reads it (the watcher's one read per change)."""
+        from rostersync_tools.local.routing import serialized
+
+        assert self.stack is not None
+        with serialized():
+            return self.stack.api_deps().repo.get_sync(district_id, sync_id)
+
+    def _emails(self) -> list[OutboxEmail]:
+        return self._mail.emails() if self._mail is not None else []
+
+
+def _guarded(log: Log) -> Log:
+    """``log`` that never raises: a line it cannot print (a markup error that escaped
+    :func:`~rostersync_tools.render.safe`) is printed escaped, and failing that, logged."""
+
+    def guarded(line: str) -> None:
+        try:
+            log(line)
+        except Exception:
+            try:
+                log(safe(line))
+            except Exception:
+                logging.getLogger(__name__).exception("could not print a serve line: %r", line)
+
+    return guarded
 
 
 class _WithoutMetrics:
@@ -497,33 +506,6 @@ class _WithoutMetrics:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
-
-
-def describe_sync(record: SyncRecord) -> str:
-    """One readable line (plus one per hold) of a sync's status."""
-    head = f"[cyan]{record.district_id}[/cyan] sync {record.sync_id}"
-    status = record.status
-    if status == "running":
-        return f"{head}: processing (normalize → diff → holds)"
-    if status == "held":
-        schools = ", ".join(record.held_schools) or "district-wide"
-        lines = [
-            f"{head}: [bold yellow]HELD[/bold yellow] ({schools}); admins emailed, waiting for a decision"
-        ]
-        lines += [f"    • {hold.get('type')}: {escape(str(hold.get('message')))}" for hold in record.holds]
-        if record.applied_schools:
-            lines.append(
-                f"    applied so far: {', '.join(record.applied_schools)} (versions {record.versions})"
-            )
-        return "\n".join(lines)
-    if status == "applied":
-        version = record.versions[-1] if record.versions else "?"
-        return f"{head}: [bold green]applied[/bold green] → accepted snapshot version {version}"
-    if status == "partially_applied":
-        return f"{head}: applied for {', '.join(record.applied_schools)} (versions {record.versions})"
-    color = "red" if status in ("failed", "expired") else "yellow"
-    reason = f": {escape(record.reason)}" if record.reason else ""
-    return f"{head}: [{color}]{status}[/{color}]{reason}"
 
 
 def timestamped(log: Log) -> Log:

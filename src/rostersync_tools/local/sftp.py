@@ -3,7 +3,10 @@
 Each account belongs to one district and is chrooted to that district's inbox, as the Transfer
 Family user's logical home directory is (``/`` is ``s3://<raw>/inbox/<district_id>/``): a
 district sees, reads, overwrites and deletes only its own files. Authentication is by password or
-by public key, per account. An uploaded file becomes an S3 object when the client closes it (the
+by public key, per account; repeated wrong passwords lock an account out for a while
+(:class:`Lockout`). A name the pipeline cannot use (a folder, a backslash, a line break: see
+:func:`rostersync.pipeline.layout.name_problem`) is refused at upload with an SFTP status whose
+message says why. An uploaded file becomes an S3 object when the client closes it (the
 moment Transfer Family completes the multipart upload), and ``on_created`` is then called with
 the bucket and key, so the caller can deliver S3's "Object Created" event as EventBridge would.
 Development only: nothing here is deployed.
@@ -31,11 +34,14 @@ import paramiko
 from paramiko import SFTPAttributes, SFTPHandle, SFTPServer, SFTPServerInterface
 from paramiko import sftp as _codes
 
+from rostersync.pipeline.layout import name_problem
+
 # paramiko has no type hints; its status codes and auth results, typed.
 SFTP_OK: int = int(_codes.SFTP_OK)
 SFTP_FAILURE: int = int(_codes.SFTP_FAILURE)
 SFTP_NO_SUCH_FILE: int = int(_codes.SFTP_NO_SUCH_FILE)
 SFTP_OP_UNSUPPORTED: int = int(_codes.SFTP_OP_UNSUPPORTED)
+SFTP_PERMISSION_DENIED: int = int(_codes.SFTP_PERMISSION_DENIED)
 AUTH_SUCCESSFUL: int = int(paramiko.AUTH_SUCCESSFUL)
 AUTH_FAILED: int = int(paramiko.AUTH_FAILED)
 OPEN_SUCCEEDED: int = int(paramiko.OPEN_SUCCEEDED)
@@ -45,6 +51,76 @@ logger = logging.getLogger(__name__)
 
 OnCreated = Callable[[str, str], None]  # (bucket, key) of an object an upload created
 SPOOL_BYTES = 16 * 1024 * 1024  # uploads larger than this are spooled to disk while they arrive
+
+
+class Refusal(int):
+    """An SFTP status code with the message the client is shown (paramiko sends only the
+    standard text of a bare code)."""
+
+    message: str
+
+    def __new__(cls, code: int, message: str) -> Refusal:
+        refusal = super().__new__(cls, code)
+        refusal.message = message
+        return refusal
+
+
+class _SftpServer(SFTPServer):  # type: ignore[misc]
+    """paramiko's SFTP server, sending a :class:`Refusal`'s message as the status text."""
+
+    def _send_status(self, request_number: int, code: int, desc: str | None = None) -> None:
+        if desc is None and isinstance(code, Refusal):
+            desc = code.message
+        super()._send_status(request_number, code, desc)
+
+
+_MAX_TRACKED_USERS = 1000
+
+
+class Lockout:
+    """Per user name: ``max_failures`` wrong passwords within ``window_seconds`` refuse every
+    password (the right one too) for ``lock_seconds``. A success clears the count. Public keys
+    are not counted: a client offers each of its keys in turn before it finds the right one."""
+
+    def __init__(
+        self,
+        max_failures: int = 5,
+        window_seconds: float = 300.0,
+        lock_seconds: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures, self.window_seconds, self.lock_seconds = max_failures, window_seconds, lock_seconds
+        self.clock = clock
+        self._failures: dict[str, list[float]] = {}
+        self._locked_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def locked(self, username: str) -> bool:
+        with self._lock:
+            return self._locked_until.get(username, 0.0) > self.clock()
+
+    def failed(self, username: str) -> None:
+        now = self.clock()
+        with self._lock:
+            if len(self._failures) > _MAX_TRACKED_USERS:  # guessed user names cannot grow it forever
+                self._failures = {
+                    u: ts for u, ts in self._failures.items() if now - ts[-1] < self.window_seconds
+                }
+            recent = [t for t in self._failures.get(username, []) if now - t < self.window_seconds] + [now]
+            self._failures[username] = recent
+            if len(recent) >= self.max_failures:
+                self._locked_until[username] = now + self.lock_seconds
+                self._failures[username] = []
+                logger.warning(
+                    "SFTP user %r locked out for %.0f s after %d wrong passwords",
+                    username,
+                    self.lock_seconds,
+                    len(recent),
+                )
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop(username, None)
 
 
 @dataclass(frozen=True)
@@ -193,15 +269,20 @@ class _Download(SFTPHandle):  # type: ignore[misc]
 class _Authenticator(paramiko.ServerInterface):  # type: ignore[misc]
     """SSH authentication against the accounts; remembers which account logged in."""
 
-    def __init__(self, accounts: Mapping[str, SftpAccount]) -> None:
+    def __init__(self, accounts: Mapping[str, SftpAccount], lockout: Lockout) -> None:
         self.accounts = accounts
+        self.lockout = lockout
         self.account: SftpAccount | None = None
 
     def check_auth_password(self, username: str, password: str) -> int:
+        if self.lockout.locked(username):
+            return AUTH_FAILED
         account = self.accounts.get(username)
         if account is not None and account.accepts_password(password):
+            self.lockout.succeeded(username)
             self.account = account
             return AUTH_SUCCESSFUL
+        self.lockout.failed(username)
         return AUTH_FAILED
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
@@ -245,6 +326,19 @@ class InboxFolder(SFTPServerInterface):  # type: ignore[misc]
     def canonicalize(self, path: str) -> str:
         return self._normal(path)
 
+    def _refusal(self, path: str) -> Refusal | None:
+        """Why a file cannot be created at ``path`` (None when it can): the pipeline reads
+        only files directly in the inbox, under names it can use."""
+        folder, name = posixpath.split(self._normal(path))
+        if folder != "/":
+            problem: str | None = "is in a folder (the inbox holds files only; upload to /)"
+        else:
+            problem = name_problem(name)
+        if problem is None:
+            return None
+        logger.warning("SFTP upload refused in %s's inbox: %r %s", self.district_id, path, problem)
+        return Refusal(SFTP_PERMISSION_DENIED, f"refused: the file name {path!r} {problem}")
+
     def list_folder(self, path: str) -> Any:
         normal = self._normal(path)
         prefix = self.inbox.prefix(self.district_id) + (normal.lstrip("/") + "/" if normal != "/" else "")
@@ -278,7 +372,7 @@ class InboxFolder(SFTPServerInterface):  # type: ignore[misc]
         if normal == "/":
             return SFTP_FAILURE
         if flags & (os.O_WRONLY | os.O_RDWR):
-            return _Upload(flags, self.inbox, self._key(normal))
+            return self._refusal(path) or _Upload(flags, self.inbox, self._key(normal))
         key = self._key(normal)
         if self.inbox.head(key) is None:
             return SFTP_NO_SUCH_FILE
@@ -295,6 +389,9 @@ class InboxFolder(SFTPServerInterface):  # type: ignore[misc]
         old = self._key(oldpath)
         if self.inbox.head(old) is None:
             return SFTP_NO_SUCH_FILE
+        refusal = self._refusal(newpath)
+        if refusal is not None:
+            return refusal
         data = self.inbox.get(old)
         self.inbox.delete(old)
         self.inbox.put(self._key(newpath), data)
@@ -323,6 +420,7 @@ class InboxSftpServer:
         host_key: paramiko.PKey,
         accounts: Iterable[SftpAccount] | Mapping[str, SftpAccount],
         inbox: S3Inbox,
+        lockout: Lockout | None = None,
     ) -> None:
         self.host_key = host_key
         # A mapping is looked up at each login (serve's accounts are the district table's records).
@@ -330,6 +428,7 @@ class InboxSftpServer:
             accounts if isinstance(accounts, Mapping) else {a.username: a for a in accounts}
         )
         self.inbox = inbox
+        self.lockout = lockout or Lockout()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
@@ -350,14 +449,19 @@ class InboxSftpServer:
                 conn, _ = self._sock.accept()
             except (TimeoutError, OSError):
                 continue
-            transport = paramiko.Transport(conn)
-            transport.add_server_key(self.host_key)
-            transport.set_subsystem_handler("sftp", SFTPServer, InboxFolder, inbox=self.inbox)
-            self._transports = [t for t in self._transports if t.is_active()] + [transport]
             try:
-                transport.start_server(server=_Authenticator(self.accounts))
+                self._serve(conn)
             except (paramiko.SSHException, EOFError, OSError):
                 continue
+            except Exception:  # one client's failure never ends the server
+                logger.exception("SFTP connection could not be served")
+
+    def _serve(self, conn: socket.socket) -> None:
+        transport = paramiko.Transport(conn)
+        transport.add_server_key(self.host_key)
+        transport.set_subsystem_handler("sftp", _SftpServer, InboxFolder, inbox=self.inbox)
+        self._transports = [t for t in self._transports if t.is_active()] + [transport]
+        transport.start_server(server=_Authenticator(self.accounts, self.lockout))
 
     def start(self) -> InboxSftpServer:
         self._thread.start()

@@ -87,3 +87,22 @@ def test_an_unexpected_error_is_a_bare_500(
         "error": "internal_error",
         "message": f"internal error (request {FakeLambdaContext().aws_request_id})",
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "the body nests too deeply"),
+        ('{"version": ' + "9" * 4301 + "}", "a number in the body has too many digits"),
+    ],
+    ids=["nested-100000-deep", "number-of-4301-digits"],
+)
+def test_a_body_the_json_parser_refuses_is_a_400_not_a_500(
+    body: str, message: str, api_deps: ApiDeps, handler_module: Any
+) -> None:
+    seed_sync(api_deps)
+
+    response = invoke(handler_module, api_event("rollback", raw_body=body))
+
+    assert response.status == 400, response.text
+    assert response.json == {"error": "invalid_body", "message": message}

@@ -133,3 +133,20 @@ def test_lock_takes_the_hold_timeout_from_the_district_or_the_deployment(deps: D
     district = intake.lock(LockInput(step="lock", **ref("s1")), deps)
 
     assert (default.hold_timeout_seconds, district.hold_timeout_seconds) == (120, 3 * 86400)
+
+
+@pytest.mark.parametrize("name", ["..\\..\\win.csv", "evil\nname.csv", "students\u202ecsv.exe"])
+def test_arrival_sets_aside_an_upload_whose_name_is_unusable(deps: Deps, name: str) -> None:
+    event = S3ObjectCreatedEvent.model_validate(
+        {
+            "source": "aws.s3",
+            "detail-type": "Object Created",
+            "detail": {"bucket": {"name": RAW}, "object": {"key": f"inbox/{D}/{name}"}},
+        }
+    )
+
+    out = intake.arrival(event, deps)
+
+    assert not out.started
+    assert out.reason is not None and out.reason.startswith("unusable file name: it contains a")
+    assert deps.repo.list_syncs(D) == []

@@ -6,11 +6,14 @@ import gzip
 import json
 from pathlib import Path
 
+import boto3
+
 from rostersync.pipeline import stage
 from rostersync.pipeline.events import NormalizeInput
 from rostersync.pipeline.ports import Deps
 from rostersync.snapshot import latest_version, promote_version, read_snapshot
 from tests.support.pipeline_helpers import (
+    RAW,
     copy_fixture,
     ref,
     run_to_evaluate,
@@ -78,3 +81,17 @@ def test_a_nightly_sync_lists_every_change_and_no_compressed_copy(deps: Deps, tm
     assert rows[0].startswith('"Record type","School ID","ID","Change"')
     assert len(rows) - 1 == sum(diff.counts.values())
     assert "changes_full" not in deps.repo.get_sync("d1", "s2").keys  # type: ignore[union-attr]
+
+
+def test_a_file_with_an_unusable_name_in_the_inbox_is_set_aside_and_the_set_still_stages(
+    deps: Deps, tmp_path: Path
+) -> None:
+    keys = upload_folder(copy_fixture("clever_basic", tmp_path / "set"))
+    boto3.client("s3").put_object(Bucket=RAW, Key="inbox/d1/..\\..\\win.csv", Body=b"a,b\n1,2\n")
+
+    out = stage.normalize(NormalizeInput(step="normalize", **ref("s1")), deps)
+
+    assert sorted(deps.raw.list(out.raw_prefix)) == sorted(
+        out.raw_prefix + k.rsplit("/", 1)[-1] for k in keys
+    )
+    assert not out.invalid and out.counts["students"] > 0

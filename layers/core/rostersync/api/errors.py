@@ -36,6 +36,12 @@ from rostersync.pipeline.decisions import (
 
 logger = Logger(child=True)
 
+
+class InvalidBodyError(ValueError):
+    """A JSON body the API will not parse: nested too deeply or a number too long to convert
+    (Python refuses integers of more than 4,300 digits); a 400, never a 500."""
+
+
 # Each domain error, its HTTP status and the stable code clients switch on.
 ERROR_STATUS: dict[type[Exception], tuple[HTTPStatus, str]] = {
     NotAuthenticatedError: (HTTPStatus.UNAUTHORIZED, "not_authenticated"),
@@ -48,6 +54,7 @@ ERROR_STATUS: dict[type[Exception], tuple[HTTPStatus, str]] = {
     HoldExpiredError: (HTTPStatus.GONE, "hold_expired"),
     InvalidDecisionError: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_decision"),
     OnboardingUnavailableError: (HTTPStatus.SERVICE_UNAVAILABLE, "onboarding_unavailable"),
+    InvalidBodyError: (HTTPStatus.BAD_REQUEST, "invalid_body"),
 }
 
 # Error responses of the routes, for the OpenAPI document.

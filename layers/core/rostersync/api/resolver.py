@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
 from rostersync import __version__
 from rostersync.api.auth import caller_from_claims, require_district
-from rostersync.api.errors import register_error_handlers
+from rostersync.api.errors import InvalidBodyError, register_error_handlers
 from rostersync.api.routes import districts, operator, syncs
 from rostersync.api.routes.common import CALLER_KEY
 
@@ -53,6 +53,20 @@ def _json_only(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return marked
 
 
+def load_json_body(text: str) -> Any:
+    """The JSON of a request body; :class:`InvalidBodyError` where the standard parser would
+    raise a bare RecursionError (deep nesting) or ValueError (a number of more than 4,300
+    digits). Malformed JSON raises ``JSONDecodeError`` as before (answered with a 422)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise InvalidBodyError("the body nests too deeply") from None
+    except ValueError:
+        raise InvalidBodyError("a number in the body has too many digits") from None
+
+
 def authorize(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
     """Every route: the caller from the authorizer's claims, and its district scope when the
     path names a district (by-sync routes check the sync's district in the services)."""
@@ -71,7 +85,9 @@ def create_app() -> APIGatewayRestResolver:
     # A response that does not match its model is our bug: a 500, never a 422 the client
     # would take for its own mistake.
     app = JsonApiResolver(
-        enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR
+        enable_validation=True,
+        response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
+        json_body_deserializer=load_json_body,
     )
     app.use(middlewares=[authorize])
     app.include_router(syncs.build_router())

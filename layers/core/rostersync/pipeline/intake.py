@@ -34,7 +34,7 @@ from rostersync.pipeline.events import (
     SettleInput,
     SettleOutput,
 )
-from rostersync.pipeline.layout import file_name, inbox_files, upload_id
+from rostersync.pipeline.layout import file_name, inbox_files, name_problem, upload_id
 from rostersync.pipeline.models import AuditEntry, SyncRecord
 from rostersync.pipeline.ports import Deps, TaskGoneError
 from rostersync.settings import DistrictSettings
@@ -97,6 +97,12 @@ def arrival(event: S3ObjectCreatedEvent, deps: Deps) -> ArrivalOutput:
     if len(parts) != 3 or parts[0] != "inbox" or not _DISTRICT_RE.match(parts[1]) or not parts[2]:
         return ArrivalOutput(started=False, reason="not an inbox file")
     district_id = parts[1]
+    problem = name_problem(parts[2])
+    if problem is not None:  # set aside: inbox_files never picks it up either
+        log.warning("upload set aside in %s's inbox: the name %r %s", district_id, parts[2], problem)
+        return ArrivalOutput(
+            started=False, district_id=district_id, reason=f"unusable file name: it {problem}"
+        )
     tag = event.detail.object.sequencer or event.detail.object.etag
     sync_id = f"{district_id}-{upload_id(key, tag)}"
     payload = {

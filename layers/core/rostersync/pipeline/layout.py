@@ -9,11 +9,13 @@ versions. Upload ids make execution names deterministic, so a repeated event sta
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 
 from rostersync.pipeline.ports import ObjectInfo, RawStore
 
 # Execution names are at most 80 characters: district (<= 64) + "-" + 12 hex digits.
 _UPLOAD_ID_LENGTH = 12
+_MAX_NAME_BYTES = 255  # what common file systems (and SFTP clients saving a download) take
 
 
 def inbox_prefix(district_id: str) -> str:
@@ -44,11 +46,31 @@ def file_name(key: str) -> str:
     return key.rsplit("/", 1)[-1]
 
 
+def name_problem(name: str) -> str | None:
+    """Why an inbox file name cannot be used as one (None when it can), in words for an admin.
+
+    A name is data from outside: it becomes a key of the sync's own prefix and a file of a
+    local folder, and is shown in logs, emails and terminals. Backslashes (a Windows path), ``.``
+    and ``..``, control characters (a line break would forge log lines), invisible formatting
+    characters (bidi overrides disguise an extension) and overlong names are refused."""
+    if name in ("", ".", ".."):
+        return "is empty, '.' or '..'"
+    if "/" in name or "\\" in name:
+        return "contains a slash or backslash (the inbox holds files, not folders)"
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in name):
+        return "contains a control or invisible formatting character (such as a line break)"
+    if len(name.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES:
+        return f"is longer than {_MAX_NAME_BYTES} bytes"
+    return None
+
+
 def inbox_files(raw: RawStore, district_id: str) -> list[ObjectInfo]:
-    """The files directly in the district's inbox (not in folders below it)."""
+    """The files directly in the district's inbox (not in folders below it) whose names are
+    usable (:func:`name_problem`): another file is set aside, never copied, so it cannot make
+    every later sync of the district fail."""
     prefix = inbox_prefix(district_id)
     return [
         o
         for o in raw.describe(prefix)
-        if o.key[len(prefix) :] and "/" not in o.key[len(prefix) :] and not o.key.endswith("/")
+        if o.key[len(prefix) :] and not o.key.endswith("/") and name_problem(o.key[len(prefix) :]) is None
     ]
