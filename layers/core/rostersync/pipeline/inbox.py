@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 import pyarrow as pa
@@ -89,10 +90,11 @@ def take(
     missing: list[str],
     archive: bool,
     attempt: int = 1,
+    shadowed: Sequence[ObjectInfo] = (),
 ) -> Taken | None:
-    """Copy ``files`` (one per name, as settled) to the sync's raw prefix; archive them when
-    ``archive``. None when a file changed or went since settle looked (nothing is archived
-    then: the newer upload's own sync takes the set)."""
+    """Copy ``files`` (one per name, as settled) to the sync's raw prefix; archive them, and the
+    older ``shadowed`` files they replace, when ``archive``. None when a file changed or went
+    since settle looked (nothing is archived then: the newer upload's own sync takes the set)."""
     used, ignored = split_used(fmt, files)
     raw_prefix = f"{sync_prefix(district_id, sync_id, attempt)}/raw/"
     for obj in used:
@@ -108,11 +110,13 @@ def take(
     )
     deps.raw.put(taken_key(district_id, sync_id, attempt), taken.model_dump_json(indent=2).encode())
     if archive:
-        archive_files(deps, district_id, sync_id, used)
+        # The whole upload leaves the inbox, files the format does not read included (else they
+        # would look like a new, incomplete set).
+        archive_files(deps, district_id, sync_id, [*files, *shadowed])
     return taken
 
 
-def archive_files(deps: Deps, district_id: str, sync_id: str, files: list[ObjectInfo]) -> None:
+def archive_files(deps: Deps, district_id: str, sync_id: str, files: Sequence[ObjectInfo]) -> None:
     """Move ``files`` from the inbox to the sync's archive prefix (a newer upload of a name stays)."""
     prefix = archive_prefix(district_id, sync_id)
     for obj in files:

@@ -16,7 +16,7 @@ import hashlib
 import logging
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,8 @@ class InboxSet:
     files: list[ObjectInfo]
     format: str | None
     missing: list[str]
+    # Older files a newer one of the same name (compared without case) replaced.
+    shadowed: list[ObjectInfo] = field(default_factory=list)
 
     @property
     def newest(self) -> datetime:
@@ -162,14 +164,17 @@ class InboxSet:
 
 def inbox_set(deps: Deps, district_id: str) -> InboxSet | None:
     """The district's inbox as a file set; None when it is empty."""
-    files = newest_by_name(inbox_files(deps.raw, district_id))
+    every = inbox_files(deps.raw, district_id)
+    files = newest_by_name(every)
     if not files:
         return None
     names = [file_name(o.key) for o in files]
     manifest_key = next((o.key for o in files if file_name(o.key).lower() == "manifest.csv"), None)
     manifest = _read_manifest_properties(deps.raw.get(manifest_key)) if manifest_key else None
     fmt, missing = missing_files(names, manifest)
-    return InboxSet(files=files, format=fmt, missing=missing)
+    chosen = {o.key for o in files}
+    shadowed = [o for o in every if o.key not in chosen]
+    return InboxSet(files=files, format=fmt, missing=missing, shadowed=shadowed)
 
 
 def inbox_fingerprint(files: list[ObjectInfo]) -> str:
@@ -228,7 +233,14 @@ def settle(inp: SettleInput, deps: Deps) -> SettleOutput:
     if not deps.repo.claim(inp.district_id, f"UPLOAD#{fingerprint}", now, owner=inp.sync_id):
         return end("coalesced", "the same file set is processed by another sync", format=fmt)
     taken = take(
-        deps, inp.district_id, inp.sync_id, found.files, fmt=fmt, missing=missing, archive=not missing
+        deps,
+        inp.district_id,
+        inp.sync_id,
+        found.files,
+        fmt=fmt,
+        missing=missing,
+        archive=not missing,
+        shadowed=found.shadowed,
     )
     if taken is None:
         return end("coalesced", "a file changed while the set was taken; the newer upload takes over")
