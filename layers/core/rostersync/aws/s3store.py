@@ -119,14 +119,21 @@ class S3BlobStore:
         )
 
     def copy_if_unchanged(self, source_key: str, dest_key: str, etag: str) -> bool:
-        """Copy ``source_key`` only while its ETag is still ``etag`` (``CopySourceIfMatch``), so
-        what is copied is exactly the object that was looked at; False if it changed or is gone."""
+        """Copy ``source_key`` only while its ETag is still ``etag``, so what is copied is exactly
+        the object that was looked at; False if it changed or is gone.
+
+        The version with that ETag is pinned (``HeadObject`` with ``If-Match`` gives its
+        ``VersionId``; the raw bucket is versioned) and the copy is also conditional
+        (``CopySourceIfMatch``), so an upload landing in between is never the one copied.
+        """
         try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(source_key), IfMatch=f'"{etag}"')
+            source = {"Bucket": self.bucket, "Key": self._key(source_key)}
+            version = head.get("VersionId")
+            if version and version != "null":
+                source["VersionId"] = version
             self.client.copy_object(
-                Bucket=self.bucket,
-                Key=self._key(dest_key),
-                CopySource={"Bucket": self.bucket, "Key": self._key(source_key)},
-                CopySourceIfMatch=f'"{etag}"',
+                Bucket=self.bucket, Key=self._key(dest_key), CopySource=source, CopySourceIfMatch=f'"{etag}"'
             )
         except ClientError as exc:
             if _code(exc) in _CONFLICT | _MISSING:
