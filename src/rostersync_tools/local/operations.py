@@ -204,7 +204,10 @@ class StackOperations:
         """Upload ``files`` and deliver one Object Created event per file, in upload order."""
         bucket = self.env("RAW_BUCKET")
         keys = self.upload_files(district_id, files)
-        return [self.deliver_object_created(bucket, key) for key in keys]
+        # S3 describes each object when it is created: a sync started by an earlier event may
+        # take (archive) the set before a later event is delivered.
+        events = [self.object_created_event(bucket, key) for key in keys]
+        return [self.deliver_event(event) for event in events]
 
     # ------------------------------------------------------------------ executions
     def execution_arn(self, name_or_arn: str) -> str:

@@ -49,6 +49,8 @@ DEMO_ADMIN_EMAIL = "admin@demo-usd.example.org"
 OPERATOR_EMAIL = "operator@vendor.example.com"
 SENDER_EMAIL = "rostersync@vendor.example.com"
 POLL_SECONDS = 0.3
+# How often serve runs the scheduled tick (TickSchedule's rate on AWS is 15 minutes).
+TICK_SECONDS = 60.0
 TOKEN_TTL_SECONDS = 7 * 24 * 3600
 # Statuses the watcher reports; "waiting" is reported when the upload arrives, and "coalesced"
 # (an earlier file's sync folding into the set's last one) only adds noise.
@@ -234,6 +236,7 @@ class LocalProduct:
         sftp_password, fingerprint = self._start_sftp()
         admin_token, operator_token = self._start_api()
         self._start_thread("rostersync-watch", self._watch)
+        self._start_thread("rostersync-tick", self._tick)
 
         assert self._api is not None and self._sftp is not None
         sftp_host, sftp_port = self._sftp.address
@@ -448,6 +451,18 @@ class LocalProduct:
                 if self._stop.is_set():
                     return
                 self.log(f"[yellow]watcher: {exc}[/yellow]")
+
+    def _tick(self) -> None:
+        """Run the scheduled tick (pause ends, reminders, missing-file holds, hold expiry) as
+        TickSchedule does on AWS; a failed tick is logged and the next one runs."""
+        assert self.stack is not None
+        while not self._stop.wait(TICK_SECONDS):
+            try:
+                self.stack.tick()
+            except Exception as exc:
+                if self._stop.is_set():
+                    return
+                self.log(f"[yellow]tick: {escape(str(exc))}[/yellow]")
 
     def _report(self, record: SyncRecord) -> None:
         key = (record.district_id, record.sync_id)
