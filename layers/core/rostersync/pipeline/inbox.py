@@ -30,7 +30,14 @@ from rostersync.formats.detect import (
     SDS_21_REQUIRED,
 )
 from rostersync.issues import ALERT, ISSUE_SCHEMA
-from rostersync.pipeline.layout import archive_prefix, file_name, sync_prefix, taken_key
+from rostersync.pipeline.layout import (
+    archive_prefix,
+    file_name,
+    inbox_files,
+    newest_by_name,
+    sync_prefix,
+    taken_key,
+)
 from rostersync.pipeline.ports import Deps, ObjectInfo
 from rostersync.storage import BlobNotFoundError
 
@@ -163,8 +170,6 @@ def ignored_alerts(taken: Taken) -> pa.Table:
 def retake(deps: Deps, district_id: str, sync_id: str, attempt: int) -> Taken:
     """A retried upload ("I fixed it"): the set the sync took before, with any file uploaded
     since replacing the one of the same name (those are archived: this sync took them)."""
-    from rostersync.pipeline.layout import inbox_files, newest_by_name
-
     previous = read_taken(deps, district_id, sync_id, attempt - 1) or Taken()
     raw_prefix = f"{sync_prefix(district_id, sync_id, attempt)}/raw/"
     before = f"{sync_prefix(district_id, sync_id, attempt - 1)}/raw/"
@@ -190,7 +195,5 @@ def taken_set(deps: Deps, district_id: str, sync_id: str, attempt: int) -> Taken
     if taken is not None:
         return taken
     # An execution whose settle ran before sets were taken there: take the inbox as it is.
-    from rostersync.pipeline.layout import inbox_files, newest_by_name
-
     files = newest_by_name(inbox_files(deps.raw, district_id))
     return take(deps, district_id, sync_id, files, fmt=None, missing=[], archive=False) or Taken()

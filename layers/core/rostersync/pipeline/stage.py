@@ -57,8 +57,9 @@ def normalize(inp: NormalizeInput, deps: Deps) -> NormalizeOutput:
         return _stage_version(inp, deps, record.source_version, attempt, prefix, raw_prefix)
     # A pull (fetch step) already wrote the raw prefix; an upload is copied from the inbox.
     pulled = pulled_manifest(deps.raw, prefix)
+    # An upload reads the set settle took (a retry takes it again); a pull wrote its own.
     taken = inbox.taken_set(deps, inp.district_id, inp.sync_id, attempt) if pulled is None else None
-    count = len(taken.files) if taken is not None else len(pulled.files) or pulled.pages  # type: ignore[union-attr]
+    count = len(pulled.files) or pulled.pages if pulled is not None else len(taken.files) if taken else 0
     out = NormalizeOutput(attempt=attempt, prefix=prefix, raw_prefix=raw_prefix, files=count)
     settings = deps.repo.get_settings(inp.district_id)
     try:
