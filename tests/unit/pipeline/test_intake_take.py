@@ -8,7 +8,7 @@ from pathlib import Path
 
 import boto3
 
-from rostersync.pipeline import intake
+from rostersync.pipeline import inbox, intake
 from rostersync.pipeline.events import SettleInput, SettleOutput
 from rostersync.pipeline.ports import Deps
 from rostersync.settings import DistrictSettings, PauseWindow
@@ -99,3 +99,20 @@ def test_an_incomplete_set_within_its_grace_waits(deps: Deps, clock: Clock, tmp_
 
     assert (out.outcome, out.missing) == ("waiting", ["enrollments.csv"])
     assert _keys(f"syncs/{D}/") == []
+
+
+def test_a_retry_takes_the_same_set_with_the_files_uploaded_since(deps: Deps, tmp_path: Path) -> None:
+    keys = upload_folder(copy_fixture("clever_basic", tmp_path / "set"))
+    assert _settle(deps).outcome == "ready"
+    boto3.client("s3").put_object(Bucket=RAW, Key=f"inbox/{D}/students.csv", Body=b"fixed students")
+
+    taken = inbox.taken_set(deps, D, "s1", attempt=2)
+
+    assert sorted(f.name for f in taken.files) == sorted(k.rsplit("/", 1)[1] for k in keys)
+    body = (
+        boto3.client("s3")
+        .get_object(Bucket=RAW, Key=f"syncs/{D}/s1/attempt-2/raw/students.csv")["Body"]
+        .read()
+    )
+    assert body == b"fixed students"
+    assert _keys(f"inbox/{D}/") == []

@@ -55,7 +55,6 @@ def normalize(inp: NormalizeInput, deps: Deps) -> NormalizeOutput:
     raw_prefix = f"{prefix}/raw/"
     if record is not None and record.trigger == "rollback" and record.source_version is not None:
         return _stage_version(inp, deps, record.source_version, attempt, prefix, raw_prefix)
-    # A pull (fetch step) already wrote the raw prefix; an upload is copied from the inbox.
     pulled = pulled_manifest(deps.raw, prefix)
     # An upload reads the set settle took (a retry takes it again); a pull wrote its own.
     taken = inbox.taken_set(deps, inp.district_id, inp.sync_id, attempt) if pulled is None else None
