@@ -326,7 +326,7 @@ def test_buckets_are_private_encrypted_versioned_and_tls_only() -> None:
             for p in policies.values()
             if p["Properties"]["Bucket"] == {"Ref": name}
             for s in p["Properties"]["PolicyDocument"]["Statement"]
-            if s["Effect"] == "Deny"
+            if s.get("Effect") == "Deny"  # conditional statements are {"Fn::If": ...}
             and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
         ]
         assert tls_only, f"{name} has no TLS-only bucket policy"

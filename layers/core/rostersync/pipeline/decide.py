@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from rostersync import holds as holds_mod
 from rostersync.issues import FileProblem
-from rostersync.pipeline import emails
+from rostersync.pipeline import emails, feed
 from rostersync.pipeline.changesets import change_schools, read_change_set
 from rostersync.pipeline.events import (
     AwaitDecisionInput,
@@ -144,6 +144,15 @@ def evaluate(inp: EvaluateInput, deps: Deps) -> EvaluateOutput:
     )
     if held_schools:
         set_school_states(deps, inp.district_id, inp.sync_id, held_schools, "on_hold")
+    feed.publish_held(
+        deps,
+        district_id=inp.district_id,
+        sync_id=inp.sync_id,
+        attempt=_attempt(inp),
+        holds=found,
+        progress=progress,
+        holds_key=holds_key,
+    )
     return EvaluateOutput(
         held=bool(found),
         holds=len(found),
@@ -152,6 +161,11 @@ def evaluate(inp: EvaluateInput, deps: Deps) -> EvaluateOutput:
         apply_unheld_first=bool(progress.unheld_schools),
         progress=progress,
     )
+
+
+def _attempt(inp: EvaluateInput) -> int:
+    made = inp.normalize or inp.fetch
+    return made.attempt if made is not None else 1
 
 
 # --- await decision ------------------------------------------------------------------------------

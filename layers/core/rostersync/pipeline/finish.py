@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rostersync.pipeline import emails
+from rostersync.pipeline import emails, feed
 from rostersync.pipeline.events import FinishInput, FinishOutput
 from rostersync.pipeline.models import SchoolState, SyncRecord
 from rostersync.pipeline.ports import Deps
@@ -65,6 +65,14 @@ def finish(inp: FinishInput, deps: Deps) -> FinishOutput:
         deps.repo.close_token(record.hold_id, "expired" if inp.status == "expired" else "closed")
     _settle_schools(inp, deps, record)
     _email_outcome(inp, deps, record, reason)
+    feed.publish_ended(
+        deps,
+        district_id=inp.district_id,
+        sync_id=inp.sync_id,
+        status=inp.status,
+        reason=reason,
+        record=record,
+    )
     released = deps.repo.release_lock(inp.district_id, inp.sync_id)
     return FinishOutput(status=inp.status, lock_released=released)
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from rostersync.connectors.pages import PageWriter, PullManifest, read_manifest
+from rostersync.pipeline import health
 from rostersync.pipeline.events import FetchInput, FetchOutput, ScheduledSyncEvent, ScheduledSyncOutput
 from rostersync.pipeline.layout import sync_prefix, upload_id
 from rostersync.pipeline.models import SyncRecord
@@ -109,6 +110,9 @@ def start_scheduled(event: ScheduledSyncEvent, deps: Deps) -> ScheduledSyncOutpu
         if not created:
             deps.repo.update_sync(district_id, sync_id, now, execution_arn=arn, trigger="schedule")
         out.started.append(sync_id)
+    if not event.district_id:
+        # The stack-wide schedule is the one invocation that runs for every district each night.
+        health.report_health(deps)
     return out
 
 

@@ -1,0 +1,163 @@
+"""Read the change feed as its consumer does: what an accepted version changed, as Arrow tables.
+
+For the vendor's application (not used by the pipeline). Given a district and a version number,
+:func:`read_changes` returns the change set that produced that version from the one before it
+(version 1: everything added), read from the snapshot bucket (``s3://bucket``, with the caller's
+boto3 credentials or client) or from a local folder holding the same keys. Applying versions
+1, 2, ... N in order to an empty store gives the accepted snapshot N (:func:`read_version_tables`
+reads that snapshot directly, for a first load or a resync). The layout read here is the one
+``docs/events.md`` documents; ``RosterChangesApplied`` names the same prefixes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from rostersync.changes import EntityChanges
+from rostersync.model import ENTITY_BY_NAME
+from rostersync.pipeline.changesets import FIELDS_COLUMN, INDEX, read_change_set
+from rostersync.pipeline.layout import district_prefix
+from rostersync.snapshot import latest_version, read_manifest, read_snapshot, version_prefix
+from rostersync.storage import BlobStore, LocalBlobStore
+
+Location = str | Path | BlobStore
+_ATTEMPT = re.compile(r"/attempt-(\d+)/")
+
+
+class FeedError(LookupError):
+    """The change set of a version cannot be found where the layout says it is."""
+
+
+@dataclass(frozen=True)
+class EntityFeed:
+    """The changes of one entity. ``changed`` holds the new records with the ``_changed_fields``
+    column (the names of the columns that differ); ``changed_old`` the same records before, row
+    for row. ``key`` names the columns that identify a record."""
+
+    entity: str
+    key: tuple[str, ...]
+    added: pa.Table
+    removed: pa.Table
+    changed: pa.Table
+    changed_old: pa.Table
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.added.num_rows or self.removed.num_rows or self.changed.num_rows)
+
+
+@dataclass(frozen=True)
+class VersionChanges:
+    """What ``version`` of ``district_id`` changed relative to ``previous_version`` (None: empty)."""
+
+    district_id: str
+    version: int
+    previous_version: int | None
+    sync_id: str
+    changes_prefix: str
+    entities: dict[str, EntityFeed]
+    # Pairs of a removed and an added record the diff matched as one person re-keyed in the SIS
+    # (entity, school_id, old_id, new_id, matched_on); the pair is also in removed and added.
+    id_changes: pa.Table
+
+
+def open_store(location: Location, *, s3_client: Any = None) -> BlobStore:
+    """A blob store over ``s3://bucket[/prefix]``, a local folder, or a store given as is."""
+    if isinstance(location, Path):
+        return LocalBlobStore(location)
+    if isinstance(location, str):
+        if location.startswith("s3://"):
+            from rostersync.aws.s3store import S3BlobStore
+
+            bucket, _, prefix = location.removeprefix("s3://").partition("/")
+            return S3BlobStore(bucket, prefix, client=s3_client)
+        return LocalBlobStore(Path(location))
+    return location
+
+
+def latest_accepted(district_id: str, location: Location, *, s3_client: Any = None) -> int | None:
+    """The district's newest accepted version, or None before its first."""
+    return latest_version(open_store(location, s3_client=s3_client), district_prefix(district_id))
+
+
+def read_version_tables(
+    version: int, *, district_id: str, location: Location, s3_client: Any = None
+) -> dict[str, pa.Table]:
+    """Every entity of an accepted version, as stored (checksums verified)."""
+    store = open_store(location, s3_client=s3_client)
+    roster = read_snapshot(store, version_prefix(store, district_prefix(district_id), version))
+    return {name: roster.table(name) for name in ENTITY_BY_NAME}
+
+
+def read_changes(
+    version: int,
+    *,
+    district_id: str,
+    location: Location,
+    changes_prefix: str | None = None,
+    s3_client: Any = None,
+) -> VersionChanges:
+    """The change set that made ``version`` of ``district_id``.
+
+    ``changes_prefix`` is the one a ``RosterChangesApplied`` event carries; without it the set
+    is found from the version's manifest (the sync that promoted it) and the key layout.
+    """
+    store = open_store(location, s3_client=s3_client)
+    manifest = read_manifest(store, version_prefix(store, district_prefix(district_id), version))
+    sync_id = str(manifest.meta.get("sync_id") or "")
+    prefix = changes_prefix or _find_changes(store, district_id, sync_id, version)
+    changes = read_change_set(store, prefix)
+    entities = {name: _entity_feed(ec) for name, ec in changes.entities.items()}
+    return VersionChanges(
+        district_id=district_id,
+        version=version,
+        previous_version=version - 1 if version > 1 else None,
+        sync_id=sync_id,
+        changes_prefix=prefix,
+        entities=entities,
+        id_changes=changes.id_changes,
+    )
+
+
+def _entity_feed(ec: EntityChanges) -> EntityFeed:
+    fields = ec.changed_fields
+    if not isinstance(fields, pa.ChunkedArray):
+        fields = pa.chunked_array([fields], pa.list_(pa.string()))
+    return EntityFeed(
+        entity=ec.entity,
+        key=ENTITY_BY_NAME[ec.entity].key,
+        added=ec.added,
+        removed=ec.removed,
+        changed=ec.changed_new.append_column(FIELDS_COLUMN, fields),
+        changed_old=ec.changed_old,
+    )
+
+
+def _attempt_of(key: str) -> int:
+    match = _ATTEMPT.search(key)
+    return int(match.group(1)) if match else 1
+
+
+def _find_changes(store: BlobStore, district_id: str, sync_id: str, version: int) -> str:
+    """Where the sync that promoted ``version`` wrote what it applied.
+
+    A partial release (and every apply after it) writes ``applied/vNNNNNN/`` under the sync's
+    prefix; a sync applied whole at once promoted its diff's own change set, ``changes/``, of its
+    last attempt (a retry reads the files again into ``attempt-N/``).
+    """
+    if not sync_id:
+        raise FeedError(f"version {version} of {district_id} does not name the sync that made it")
+    keys = store.list(f"syncs/{district_id}/{sync_id}/")
+    applied = [k for k in keys if k.endswith(f"/applied/v{version:06d}/{INDEX}")]
+    diffs = [k for k in keys if k.endswith(f"/changes/{INDEX}")]
+    found = applied or sorted(diffs, key=_attempt_of)[-1:]
+    if not found:
+        raise FeedError(
+            f"no change set of version {version} of {district_id} under syncs/{district_id}/{sync_id}/"
+        )
+    return found[-1].removesuffix(f"/{INDEX}")

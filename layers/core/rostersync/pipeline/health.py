@@ -1,0 +1,102 @@
+"""Operations metrics of every district: how long a sync has waited on hold, how long since the
+district's last accepted version (no stage of its own; see ``docs/deploy.md``, Monitoring).
+
+:func:`district_health` reads them from the records (the district's sync records, its newest
+version's manifest); :func:`report_health` puts them as CloudWatch metrics in the embedded metric
+format through Powertools: one metric set per district (dimension ``district_id``, for the
+dashboard) and the stack-wide worst values (``OldestHeldSyncAgeDays``,
+``MaxHoursSinceLastAccepted``), which the template's alarms watch. It is called from a place that
+runs regularly: the pull schedule's invocation (:func:`rostersync.pipeline.pull.start_scheduled`),
+and the scheduled tick once there is one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from rostersync.pipeline.layout import district_prefix
+from rostersync.pipeline.ports import Deps
+from rostersync.settings import DistrictSettings
+from rostersync.snapshot import SnapshotError, latest_version, read_manifest, version_prefix
+
+# The statuses of a sync that waits on an admin's decision.
+_WAITING = frozenset({"held", "partially_applied"})
+HELD_AGE = "HeldSyncAgeDays"
+SINCE_ACCEPTED = "HoursSinceLastAccepted"
+OLDEST_HELD = "OldestHeldSyncAgeDays"
+MAX_SINCE_ACCEPTED = "MaxHoursSinceLastAccepted"
+
+
+@dataclass(frozen=True)
+class DistrictHealth:
+    """``held_sync_age_days``: age of the oldest sync waiting on a decision (0 when none waits);
+    ``hours_since_last_accepted``: since the newest version was promoted (None before the first,
+    or when it cannot be read). A district in a pause window is expected not to sync."""
+
+    district_id: str
+    held_sync_age_days: float
+    hours_since_last_accepted: float | None
+    paused: bool
+
+
+def district_health(deps: Deps, settings: DistrictSettings, now: datetime) -> DistrictHealth:
+    district_id = settings.district_id
+    waiting = [r.created_at for r in deps.repo.list_syncs(district_id) if r.status in _WAITING]
+    held_days = (now - min(waiting)).total_seconds() / 86400 if waiting else 0.0
+    return DistrictHealth(
+        district_id=district_id,
+        held_sync_age_days=round(max(held_days, 0.0), 3),
+        hours_since_last_accepted=_hours_since_accepted(deps, district_id, now),
+        paused=settings.paused_on(now.date()) is not None,
+    )
+
+
+def _hours_since_accepted(deps: Deps, district_id: str, now: datetime) -> float | None:
+    prefix = district_prefix(district_id)
+    try:
+        version = latest_version(deps.snapshots, prefix)
+        if version is None:
+            return None
+        manifest = read_manifest(deps.snapshots, version_prefix(deps.snapshots, prefix, version))
+    except SnapshotError:
+        return None
+    return round(max((now - manifest.created_at).total_seconds() / 3600, 0.0), 2)
+
+
+def stack_health(deps: Deps, now: datetime) -> list[DistrictHealth]:
+    """The health of every district."""
+    return [district_health(deps, s, now) for s in deps.repo.list_settings()]
+
+
+def put_health_metrics(healths: list[DistrictHealth]) -> None:
+    """Write the metrics (EMF on stdout, which Lambda's log group turns into CloudWatch metrics).
+
+    A paused district's hours since its last version are left out: it is not expected to sync.
+    """
+    unit = MetricUnit.NoUnit  # days and hours: the metric names carry the unit CloudWatch lacks
+    expected = [h for h in healths if h.hours_since_last_accepted is not None and not h.paused]
+    for health in healths:
+        metrics = EphemeralMetrics()
+        metrics.add_dimension(name="district_id", value=health.district_id)
+        metrics.add_metric(name=HELD_AGE, unit=unit, value=health.held_sync_age_days)
+        if health in expected:
+            metrics.add_metric(name=SINCE_ACCEPTED, unit=unit, value=health.hours_since_last_accepted or 0.0)
+        metrics.flush_metrics()
+    if not healths:
+        return
+    worst = EphemeralMetrics()
+    worst.add_metric(name=OLDEST_HELD, unit=unit, value=max(h.held_sync_age_days for h in healths))
+    if expected:
+        hours = max(h.hours_since_last_accepted or 0.0 for h in expected)
+        worst.add_metric(name=MAX_SINCE_ACCEPTED, unit=unit, value=hours)
+    worst.flush_metrics()
+
+
+def report_health(deps: Deps) -> list[DistrictHealth]:
+    """Compute and put the metrics of every district; what was put."""
+    healths = stack_health(deps, deps.clock())
+    put_health_metrics(healths)
+    return healths
