@@ -11,7 +11,9 @@ with stored settings it:
   pause is processed when the window ends, and an incomplete set past its grace period becomes an
   ``invalid_files`` hold naming each missing file (settle decides which; the tick only starts);
 - reminds the admins of a hold about to expire (``hold_reminder_hours`` before), and expires a
-  hold at its absolute deadline (the hold's task is resumed with ``expire``).
+  hold at its absolute deadline (the hold's task is resumed with ``expire``);
+
+and then reports the operations metrics of :mod:`rostersync.pipeline.health`.
 
 Running it twice does nothing twice: a sync's name is derived from the inbox's exact content
 (the state machine refuses a name twice, and the sync record is a conditional create), every
@@ -27,7 +29,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rostersync.pipeline import emails
+from rostersync.pipeline import emails, health
 from rostersync.pipeline.events import Decision
 from rostersync.pipeline.intake import grace_ends, inbox_fingerprint, inbox_set
 from rostersync.pipeline.layout import upload_id
@@ -73,6 +75,10 @@ def tick(event: TickEvent, deps: Deps) -> TickOutput:
         except Exception as exc:  # one district must not stop the others' reminders and expiries
             log.exception("tick of district %s failed", settings.district_id)
             out.failed[settings.district_id] = f"{type(exc).__name__}: {exc}"[:300]
+    try:
+        health.report_health(deps)  # the alarms' metrics (held sync age, hours since accepted)
+    except Exception:
+        log.exception("the health metrics could not be reported")
     return out
 
 
