@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -110,6 +111,12 @@ class DistrictSettings(BaseModel):
     phone_region: str = Field("US", min_length=2, max_length=3)
     # What a district admin may not go beyond (None: the defaults of SafetyFloors); operator only.
     floors: SafetyFloors | None = None
+    # The IANA time zone pause windows' days are read in (and the day-before reminders sent).
+    time_zone: str = Field("UTC", min_length=1, max_length=64)
+    # An incomplete upload becomes an ``invalid_files`` hold this long after its quiet period.
+    missing_files_grace_minutes: int = Field(60, ge=0, le=7 * 24 * 60)
+    # Admins are reminded of an undecided hold this long before it expires.
+    hold_reminder_hours: int = Field(48, ge=1, le=365 * 24)
 
     @field_validator("admin_emails")
     @classmethod
@@ -127,6 +134,18 @@ class DistrictSettings(BaseModel):
             raise ValueError(f"not a region phone numbers can be read for: {value} (use e.g. US, CA, GB)")
         return region
 
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        name = value.strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            hint = next((z for z in sorted(available_timezones()) if z.lower() == name.lower()), None)
+            also = f" (did you mean {hint}?)" if hint else " (an IANA name such as America/Chicago, or UTC)"
+            raise ValueError(f"not a time zone: {value}{also}") from None
+        return name
+
     @field_validator("pause_windows")
     @classmethod
     def _no_overlap(cls, value: list[PauseWindow]) -> list[PauseWindow]:
@@ -134,6 +153,17 @@ class DistrictSettings(BaseModel):
 
     def paused_on(self, day: date) -> PauseWindow | None:
         return next((w for w in self.pause_windows if w.contains(day)), None)
+
+    def local_date(self, moment: datetime) -> date:
+        """The district's calendar day at ``moment`` (its ``time_zone``; a naive time is UTC)."""
+        zone = ZoneInfo(self.time_zone)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+        return moment.astimezone(zone).date()
+
+    def paused_at(self, moment: datetime) -> PauseWindow | None:
+        """The pause window in force at ``moment``, on the district's calendar."""
+        return self.paused_on(self.local_date(moment))
 
 
 def floor_violations(settings: DistrictSettings) -> list[tuple[tuple[str, ...], str]]:

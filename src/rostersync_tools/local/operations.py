@@ -10,11 +10,12 @@ the table's records, and read what the functions sent (SES emails, events on the
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -35,6 +36,28 @@ class InvocationError(LocalStackError):
     def __init__(self, function: str, payload: Mapping[str, Any]) -> None:
         super().__init__(f"{function} failed: {payload.get('errorType')}: {payload.get('errorMessage')}")
         self.payload = dict(payload)
+
+
+class LocalClock:
+    """The pipeline's clock on the local stack: the wall clock plus an offset a test advances.
+
+    S3 object times and Step Functions keep real time, so the clock moves forward from "now"
+    rather than being fixed: an upload made after :meth:`advance` is still newer than one before.
+    """
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move the clock ``delta`` forward; the new time."""
+        with self._lock:
+            self._offset += delta
+        return self()
 
 
 @dataclass(frozen=True)
@@ -168,11 +191,23 @@ class StackOperations:
             raise InvocationError(logical_id, payload)
         return payload
 
+    def tick(self, scheduled_time: datetime | None = None) -> dict[str, Any]:
+        """Run the scheduled tick once (``TickFunction``, as ``TickSchedule`` invokes it on AWS)."""
+        when = scheduled_time or datetime.now(UTC)
+        result: dict[str, Any] = self.invoke(
+            "TickFunction",
+            {"source": "rostersync.tick", "scheduled_time": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        )
+        return result
+
     def upload_and_deliver(self, district_id: str, files: Mapping[str, bytes]) -> list[Delivery]:
         """Upload ``files`` and deliver one Object Created event per file, in upload order."""
         bucket = self.env("RAW_BUCKET")
         keys = self.upload_files(district_id, files)
-        return [self.deliver_object_created(bucket, key) for key in keys]
+        # S3 describes each object when it is created: a sync started by an earlier event may
+        # take (archive) the set before a later event is delivered.
+        events = [self.object_created_event(bucket, key) for key in keys]
+        return [self.deliver_event(event) for event in events]
 
     # ------------------------------------------------------------------ executions
     def execution_arn(self, name_or_arn: str) -> str:

@@ -55,6 +55,8 @@ DEMO_DISTRICT = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo-usd.example.org"
 OPERATOR_EMAIL = "operator@vendor.example.com"
 SENDER_EMAIL = "rostersync@vendor.example.com"
+# How often serve runs the scheduled tick (TickSchedule's rate on AWS is 15 minutes).
+TICK_SECONDS = 60.0
 TOKEN_TTL_SECONDS = 7 * 24 * 3600
 # Requests that may change a sync without a function writing it (decisions, rollbacks).
 _READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -260,6 +262,7 @@ class LocalProduct:
         admin_token, operator_token = self._start_api()
         self._start_thread("rostersync-watch", watcher.run)
         tenancy.start_schedules(api_deps, self._invoke_ingest)
+        self._start_thread("rostersync-tick", self._tick)
 
         assert self._api is not None and self._sftp is not None
         sftp_host, sftp_port = self._sftp.address
@@ -440,6 +443,19 @@ class LocalProduct:
                     return
                 logging.getLogger(__name__).exception("delivering %r failed", item)
                 self.log(f"[red]{safe(item[1])} received; ingest failed:[/red] {safe(exc)}")
+
+    def _tick(self) -> None:
+        """Run the scheduled tick (pause ends, reminders, missing-file holds, hold expiry) as
+        TickSchedule does on AWS; a failed tick is logged and the next one runs."""
+        assert self.stack is not None
+        while not self._stop.wait(TICK_SECONDS):
+            try:
+                with self._lock:
+                    self.stack.tick()
+            except Exception as exc:
+                if self._stop.is_set():
+                    return
+                self.log(f"[yellow]tick: {safe(exc)}[/yellow]")
 
     def _deliver(self, bucket: str, key: str) -> None:
         from rostersync_tools.local.stack import LocalStackError

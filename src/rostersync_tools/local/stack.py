@@ -10,11 +10,14 @@ template's own resources) or :attr:`LocalAws.generated` (those the transform add
 reason. While the stack is active it is the functions' composition root: it hands them its
 adapters through :func:`rostersync.runtime.provided` (built from the template's resolved
 settings; ``adapt`` lets the caller swap one, e.g. the serve command's recording mailer), and the
-functions' environment is set once for the stack's lifetime.
+functions' environment is set once for the stack's lifetime. The steps' clock is
+:attr:`LocalAws.clock` (a :class:`LocalClock` tests advance), and :meth:`LocalAws.tick` runs the
+scheduled tick as ``TickSchedule`` does on AWS.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -37,6 +40,7 @@ from rostersync_tools.local.operations import (
     TERMINAL_EXECUTION_STATUSES,
     Delivery,
     InvocationError,
+    LocalClock,
     SentEmail,
     StackOperations,
     wait_for,
@@ -94,6 +98,7 @@ __all__ = [
     "EventRoute",
     "InvocationError",
     "LocalAws",
+    "LocalClock",
     "LocalFunction",
     "LocalStackError",
     "SentEmail",
@@ -177,6 +182,9 @@ class LocalAws(StackOperations):
             resources={},
         )
         self.adapt = adapt
+        # The pipeline's clock: tests advance it (pause ends, grace periods, hold deadlines)
+        # instead of sleeping; it starts at the wall clock.
+        self.clock = LocalClock()
         self.created: dict[str, str] = {}  # logical id of template.yaml -> its type
         self.skipped: dict[str, str] = {}  # logical id of template.yaml -> reason
         self.generated: dict[str, str] = {}  # logical id the transform added -> what became of it
@@ -275,7 +283,7 @@ class LocalAws(StackOperations):
             if self._pipeline_deps is None:
                 from rostersync.aws import build_deps
 
-                deps = build_deps(self.settings)
+                deps = dataclasses.replace(build_deps(self.settings), clock=self.clock)
                 self._pipeline_deps = self.adapt(deps) if self.adapt is not None else deps
             return self._pipeline_deps
 

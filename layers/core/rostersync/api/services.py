@@ -478,7 +478,7 @@ def _pause_view(deps: ApiDeps, district_id: str, settings: DistrictSettings) -> 
     return PauseWindows(
         district_id=district_id,
         windows=settings.pause_windows,
-        active=settings.paused_on(deps.clock().date()),
+        active=settings.paused_at(deps.clock()),
     )
 
 
@@ -530,7 +530,7 @@ def list_schools(deps: ApiDeps, caller: Caller, district_id: str) -> SchoolList:
     and configured schools never synced laid over it."""
     require_district(caller, district_id)
     settings = deps.repo.get_settings(district_id)
-    paused = settings.paused_on(deps.clock().date()) is not None
+    paused = settings.paused_at(deps.clock()) is not None
     stored = {s.school_id: s for s in deps.repo.list_school_status(district_id)}
     syncs = sorted(deps.repo.list_syncs(district_id), key=lambda r: r.created_at, reverse=True)
     current = next((r for r in syncs if _is_open(r)), None)

@@ -117,3 +117,43 @@ class S3BlobStore:
             Key=self._key(dest_key),
             CopySource={"Bucket": self.bucket, "Key": self._key(source_key)},
         )
+
+    def copy_if_unchanged(self, source_key: str, dest_key: str, etag: str) -> bool:
+        """Copy ``source_key`` only while its ETag is still ``etag``, so what is copied is exactly
+        the object that was looked at; False if it changed or is gone.
+
+        The version with that ETag is pinned (``HeadObject`` with ``If-Match`` gives its
+        ``VersionId``; the raw bucket is versioned) and the copy is also conditional
+        (``CopySourceIfMatch``), so an upload landing in between is never the one copied.
+        """
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(source_key), IfMatch=f'"{etag}"')
+            source = {"Bucket": self.bucket, "Key": self._key(source_key)}
+            version = head.get("VersionId")
+            if version and version != "null":
+                source["VersionId"] = version
+            self.client.copy_object(
+                Bucket=self.bucket, Key=self._key(dest_key), CopySource=source, CopySourceIfMatch=f'"{etag}"'
+            )
+        except ClientError as exc:
+            if _code(exc) in _CONFLICT | _MISSING:
+                return False
+            raise
+        return True
+
+    def delete_if_unchanged(self, key: str, etag: str) -> bool:
+        """Delete ``key`` if its ETag is still ``etag`` (a newer upload of the same name stays).
+
+        The check and the delete are two requests: an upload landing between them (milliseconds)
+        would be deleted too; the bucket is versioned, so it is still recoverable.
+        """
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                return False
+            raise
+        if str(head.get("ETag", "")).strip('"') != etag:
+            return False
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        return True

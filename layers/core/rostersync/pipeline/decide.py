@@ -140,6 +140,7 @@ def evaluate(inp: EvaluateInput, deps: Deps) -> EvaluateOutput:
         applied_schools=[],
         releasable=judgement.releasable,
         keys={"holds": holds_key},
+        hold_placed_at=None,
     )
     if held_schools:
         set_school_states(deps, inp.district_id, inp.sync_id, held_schools, "on_hold")
@@ -182,8 +183,11 @@ def await_decision(inp: AwaitDecisionInput, deps: Deps) -> AwaitDecisionOutput:
     """
     now = deps.clock()
     hold_id = secrets.token_urlsafe(24)
-    expires = now + timedelta(seconds=inp.hold_timeout_seconds)
     record = deps.repo.get_sync(inp.district_id, inp.sync_id)
+    # The deadline is absolute from when the hold was first placed: a later round (after a
+    # partial release) keeps it. evaluate clears hold_placed_at, so a retry places it afresh.
+    placed = (record.hold_placed_at if record is not None else None) or now
+    expires = placed + timedelta(seconds=inp.hold_timeout_seconds)
     attempt = record.attempt if record is not None else 1
     deps.repo.put_token(
         DecisionToken(
@@ -206,6 +210,7 @@ def await_decision(inp: AwaitDecisionInput, deps: Deps) -> AwaitDecisionOutput:
         hold_id=hold_id,
         held_schools=inp.progress.held_schools,
         hold_expires_at=expires.isoformat(),
+        hold_placed_at=placed.isoformat(),
     )
     deps.repo.set_lock_state(inp.district_id, inp.sync_id, "held")
     holds_key = (record.keys.get("holds") if record is not None else None) or (

@@ -3,7 +3,7 @@
 ``functions/<name>/app.py`` parses its event into a step model (:mod:`rostersync.pipeline.handlers`)
 and calls :func:`run_step`, which looks the model's type up below. The stages, in the order a
 sync lives: intake (arrival, settle, lock), pull (the schedule, fetch), stage (normalize, diff),
-decide (evaluate, await_decision), release (apply, notify), finish.
+decide (evaluate, await_decision), release (apply, notify), finish; and the scheduled tick.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rostersync.pipeline import decide, finish, intake, pull, release, stage
+from rostersync.pipeline import decide, finish, intake, pull, release, stage, tick
 from rostersync.pipeline.events import (
     ApplyInput,
     AwaitDecisionInput,
@@ -41,6 +41,7 @@ STEPS: dict[type[Any], Callable[[Any, Deps], Any]] = {
     ApplyInput: release.apply,
     NotifyInput: release.notify,
     FinishInput: finish.finish,
+    tick.TickEvent: tick.tick,
 }
 
 

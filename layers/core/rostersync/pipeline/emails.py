@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from rostersync.holds import hold_summary_table
 from rostersync.records import HOLD_RESOLUTIONS, Hold
@@ -165,3 +165,101 @@ def rejected_email(*, district_id: str, sync_id: str, actor: str | None, applied
     text = "\n".join(lines) + "\n"
     body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
     return Email(subject, text, _html_page(subject, body))
+
+
+# --- time-based emails (sent by the scheduled tick, and by finish for expired/superseded) -------
+
+
+def _district(district_id: str, district_name: str | None) -> str:
+    return f"{district_name} ({district_id})" if district_name else district_id
+
+
+def _simple(subject: str, lines: list[str]) -> Email:
+    text = "\n".join(lines) + "\n"
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    return Email(subject, text, _html_page(subject, body))
+
+
+def pause_starting_email(
+    *, district_id: str, district_name: str | None, first_day: date, last_day: date
+) -> Email:
+    """The day before a pause window starts."""
+    who = _district(district_id, district_name)
+    subject = f"[rostersync] {who}: syncing pauses tomorrow ({first_day:%Y-%m-%d})"
+    return _simple(
+        subject,
+        [
+            f"District {who} is paused from {first_day:%Y-%m-%d} to {last_day:%Y-%m-%d} "
+            "(both days included).",
+            "Files uploaded meanwhile are kept but not processed, and scheduled pulls do not run.",
+            "When the pause ends, the latest complete set received during it is processed automatically.",
+        ],
+    )
+
+
+def pause_ending_email(
+    *, district_id: str, district_name: str | None, last_day: date, waiting_files: int
+) -> Email:
+    """The last day of a pause window: processing resumes tomorrow."""
+    who = _district(district_id, district_name)
+    resume = last_day + timedelta(days=1)
+    subject = f"[rostersync] {who}: syncing resumes tomorrow ({resume:%Y-%m-%d})"
+    kept = (
+        f"{waiting_files} file{'s'[: waiting_files != 1]} received during the pause will then be processed."
+        if waiting_files
+        else "No files were received during the pause; the next upload or scheduled pull is processed."
+    )
+    return _simple(subject, [f"The pause of district {who} ends after {last_day:%Y-%m-%d}.", kept])
+
+
+def hold_reminder_email(
+    *,
+    district_id: str,
+    district_name: str | None,
+    sync_id: str,
+    held_schools: list[str],
+    expires_at: datetime,
+) -> Email:
+    """A hold is about to expire without a decision."""
+    who = _district(district_id, district_name)
+    subject = f"[rostersync] {who}: hold on sync {sync_id} expires {expires_at:%Y-%m-%d %H:%M} UTC"
+    schools = ", ".join(held_schools) if held_schools else "district-wide"
+    return _simple(
+        subject,
+        [
+            f"Sync {sync_id} of district {who} is still on hold (schools: {schools}).",
+            f"Without a decision it expires on {expires_at:%Y-%m-%d %H:%M} UTC; nothing more is applied.",
+            "Release it (all schools or some), reject it, or fix the data and retry.",
+        ],
+    )
+
+
+def hold_expired_email(
+    *, district_id: str, district_name: str | None, sync_id: str, applied_schools: list[str]
+) -> Email:
+    """A hold reached its deadline without a decision."""
+    who = _district(district_id, district_name)
+    subject = f"[rostersync] {who}: hold on sync {sync_id} expired"
+    lines = [
+        f"The hold on sync {sync_id} of district {who} expired without a decision; "
+        "its held changes were not applied."
+    ]
+    if applied_schools:
+        lines.append(f"Schools released earlier stay applied: {', '.join(applied_schools)}.")
+    lines.append("Send a corrected complete set when it is ready.")
+    return _simple(subject, lines)
+
+
+def hold_superseded_email(
+    *, district_id: str, district_name: str | None, sync_id: str, applied_schools: list[str]
+) -> Email:
+    """A newer upload replaced a held sync (it is evaluated afresh)."""
+    who = _district(district_id, district_name)
+    subject = f"[rostersync] {who}: held sync {sync_id} superseded by a newer upload"
+    lines = [
+        f"A newer upload replaced held sync {sync_id} of district {who}; its held changes were not applied.",
+        "The newer upload is evaluated afresh: a hold it trips is emailed separately.",
+    ]
+    if applied_schools:
+        lines.insert(1, f"Schools released earlier stay applied: {', '.join(applied_schools)}.")
+    return _simple(subject, lines)

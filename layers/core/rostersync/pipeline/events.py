@@ -28,7 +28,7 @@ class SyncRef(_Model):
 
 
 class SettleOutput(_Model):
-    outcome: Literal["ready", "coalesced", "waiting"]
+    outcome: Literal["ready", "coalesced", "waiting", "paused"]
     reason: str | None = None
     format: str | None = None
     files: int = 0

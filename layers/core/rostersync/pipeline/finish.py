@@ -104,6 +104,21 @@ def _email_outcome(inp: FinishInput, deps: Deps, record: SyncRecord | None, reas
             applied_schools=record.applied_schools if record is not None else [],
         )
         _mail_admins(deps, inp.district_id, f"rejected-{inp.sync_id}", email)
+    if inp.status in ("expired", "superseded") and record is not None and record.hold_id:
+        _email_hold_ended(inp, deps, record)
+
+
+def _email_hold_ended(inp: FinishInput, deps: Deps, record: SyncRecord) -> None:
+    """Email the admins that a hold expired or a newer upload superseded it (once per sync)."""
+    name = deps.repo.get_settings(inp.district_id).name
+    build = emails.hold_expired_email if inp.status == "expired" else emails.hold_superseded_email
+    email = build(
+        district_id=inp.district_id,
+        district_name=name,
+        sync_id=inp.sync_id,
+        applied_schools=record.applied_schools,
+    )
+    _mail_admins(deps, inp.district_id, f"{inp.status}-{inp.sync_id}", email)
 
 
 def _mail_admins(deps: Deps, district_id: str, dedupe_key: str, email: emails.Email) -> bool:

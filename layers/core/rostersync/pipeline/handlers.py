@@ -25,6 +25,7 @@ from rostersync.pipeline.events import (
     ScheduledSyncEvent,
     SettleInput,
 )
+from rostersync.pipeline.tick import TickEvent
 
 IngestStep = Annotated[SettleInput | LockInput | NormalizeInput | FetchInput, Field(discriminator="step")]
 DiffStep = Annotated[DiffInput | ApplyInput, Field(discriminator="step")]
@@ -55,3 +56,8 @@ def parse_diff_event(event: dict[str, Any]) -> Any:
 
 def parse_holds_event(event: dict[str, Any]) -> Any:
     return HOLDS_EVENTS.validate_python(event)
+
+
+def parse_tick_event(event: dict[str, Any]) -> TickEvent:
+    """The tick schedule's event (``{"source": "rostersync.tick", ...}``)."""
+    return TickEvent.model_validate(event)

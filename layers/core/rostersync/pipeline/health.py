@@ -7,7 +7,7 @@ format through Powertools: one metric set per district (dimension ``district_id`
 dashboard) and the stack-wide worst values (``OldestHeldSyncAgeDays``,
 ``MaxHoursSinceLastAccepted``), which the template's alarms watch. It is called from a place that
 runs regularly: the pull schedule's invocation (:func:`rostersync.pipeline.pull.start_scheduled`),
-and the scheduled tick once there is one.
+and the scheduled tick (:mod:`rostersync.pipeline.tick`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def district_health(deps: Deps, settings: DistrictSettings, now: datetime) -> Di
         district_id=district_id,
         held_sync_age_days=round(max(held_days, 0.0), 3),
         hours_since_last_accepted=_hours_since_accepted(deps, district_id, now),
-        paused=settings.paused_on(now.date()) is not None,
+        paused=settings.paused_at(now) is not None,
     )
 
 

@@ -2,9 +2,12 @@
 
 :func:`arrival` turns an S3 "Object Created" event under ``inbox/<district>/`` into one execution
 of the sync state machine, named after the upload so a duplicated event starts nothing new.
-:func:`settle` runs after the quiet period: is this still the newest upload, and is the file set
-complete? :func:`lock` takes the district's lock (superseding a held sync) and reports a pause
-window of today. A rollback skips the inbox: its input is an accepted version.
+:func:`settle` runs after the quiet period: is this still the newest upload, is the district
+paused (in its time zone), and is the file set complete? It takes a ready set out of the inbox
+(:mod:`rostersync.pipeline.inbox`); an incomplete one waits until its grace period ends, then is
+taken as it is for an ``invalid_files`` hold. :func:`lock` takes the district's lock
+(superseding a held sync) and reports a pause window of today. A rollback skips the inbox: its
+input is an accepted version.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import hashlib
 import logging
 import re
 import tempfile
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +38,10 @@ from rostersync.pipeline.events import (
     SettleInput,
     SettleOutput,
 )
-from rostersync.pipeline.layout import file_name, inbox_files, name_problem, upload_id
+from rostersync.pipeline.inbox import take
+from rostersync.pipeline.layout import file_name, inbox_files, name_problem, newest_by_name, upload_id
 from rostersync.pipeline.models import AuditEntry, SyncRecord
-from rostersync.pipeline.ports import Deps, TaskGoneError
+from rostersync.pipeline.ports import Deps, ObjectInfo, TaskGoneError
 from rostersync.settings import DistrictSettings
 
 log = logging.getLogger(__name__)
@@ -142,17 +147,65 @@ def arrival(event: S3ObjectCreatedEvent, deps: Deps) -> ArrivalOutput:
     return ArrivalOutput(started=True, district_id=district_id, sync_id=sync_id)
 
 
-def settle(inp: SettleInput, deps: Deps) -> SettleOutput:
-    """After the quiet period: is this still the newest upload, and is the set complete?
+def grace_ends(settings: DistrictSettings, newest: datetime, quiet_seconds: int) -> datetime:
+    """When an incomplete set whose newest file arrived at ``newest`` becomes a hold: the quiet
+    period plus the district's grace period after it."""
+    return newest + timedelta(seconds=quiet_seconds, minutes=settings.missing_files_grace_minutes)
 
-    A rollback reads an accepted version, not the inbox: it is always ready."""
+
+@dataclass(frozen=True)
+class InboxSet:
+    """The inbox as a file set: the newest file of each name, its format and what it lacks."""
+
+    files: list[ObjectInfo]
+    format: str | None
+    missing: list[str]
+    # Older files a newer one of the same name (compared without case) replaced.
+    shadowed: list[ObjectInfo] = field(default_factory=list)
+
+    @property
+    def newest(self) -> datetime:
+        return max(o.last_modified for o in self.files)
+
+
+def inbox_set(deps: Deps, district_id: str) -> InboxSet | None:
+    """The district's inbox as a file set; None when it is empty."""
+    every = inbox_files(deps.raw, district_id)
+    files = newest_by_name(every)
+    if not files:
+        return None
+    names = [file_name(o.key) for o in files]
+    manifest_key = next((o.key for o in files if file_name(o.key).lower() == "manifest.csv"), None)
+    manifest = _read_manifest_properties(deps.raw.get(manifest_key)) if manifest_key else None
+    fmt, missing = missing_files(names, manifest)
+    chosen = {o.key for o in files}
+    shadowed = [o for o in every if o.key not in chosen]
+    return InboxSet(files=files, format=fmt, missing=missing, shadowed=shadowed)
+
+
+def inbox_fingerprint(files: list[ObjectInfo]) -> str:
+    """One id of the inbox's exact content (keys, ETags, times)."""
+    return hashlib.sha256(
+        "\n".join(f"{o.key}|{o.etag}|{o.last_modified.isoformat()}" for o in files).encode()
+    ).hexdigest()
+
+
+def settle(inp: SettleInput, deps: Deps) -> SettleOutput:
+    """After the quiet period: is this still the newest upload, is the district paused, and is
+    the set complete? A ready set is taken (:func:`rostersync.pipeline.inbox.take`).
+
+    An incomplete set waits for its missing files until the district's grace period after the
+    quiet period has passed; then it is taken as it is (left in the inbox) and normalize's file
+    problems make it an ``invalid_files`` hold naming each missing file. A rollback reads an
+    accepted version, not the inbox: it is always ready."""
     if inp.trigger == "rollback":
         return SettleOutput(outcome="ready", format=ROLLBACK_FORMAT)
     now = deps.clock()
-    files = inbox_files(deps.raw, inp.district_id)
+    found = inbox_set(deps, inp.district_id)
+    files = found.files if found is not None else []
 
     def end(outcome: str, reason: str, **extra: Any) -> SettleOutput:
-        status = "coalesced" if outcome == "coalesced" else "waiting"
+        status = {"coalesced": "coalesced", "paused": "paused"}.get(outcome, "waiting")
         deps.repo.update_sync(inp.district_id, inp.sync_id, now, status=status, reason=reason)
         return SettleOutput.model_validate(
             {"outcome": outcome, "reason": reason, "files": len(files), **extra}
@@ -161,26 +214,43 @@ def settle(inp: SettleInput, deps: Deps) -> SettleOutput:
     if inp.object_key is not None:
         mine = next((o for o in files if o.key == inp.object_key), None)
         if mine is None:
-            return end("coalesced", f"{file_name(inp.object_key)} is no longer in the inbox")
+            return end("coalesced", f"{file_name(inp.object_key)} was taken or replaced meanwhile")
         newer = [o for o in files if o.last_modified > mine.last_modified]
         if newer:
             return end("coalesced", f"a later upload ({file_name(newer[-1].key)}) takes over")
-    names = [file_name(o.key) for o in files]
-    manifest_key = next((o.key for o in files if file_name(o.key).lower() == "manifest.csv"), None)
-    manifest = _read_manifest_properties(deps.raw.get(manifest_key)) if manifest_key else None
-    fmt, missing = missing_files(names, manifest)
-    if missing:
+    if found is None:
+        return end("coalesced", "the inbox is empty: another sync took the files")
+    settings = deps.repo.get_settings(inp.district_id)
+    window = settings.paused_at(now)
+    if window is not None:
+        return end(
+            "paused",
+            f"district pause window {window.first_day}..{window.last_day}: files kept in the inbox, "
+            "processed when the window ends",
+        )
+    fmt, missing = found.format, found.missing
+    if missing and now < grace_ends(settings, found.newest, deps.config.quiet_period_seconds):
         return end(
             "waiting", f"incomplete file set: missing {', '.join(missing)}", format=fmt, missing=missing
         )
     # Files uploaded in the same second all look "newest": the first sync to claim this exact
     # set (keys, ETags, times) processes it and the others coalesce.
-    fingerprint = hashlib.sha256(
-        "\n".join(f"{o.key}|{o.etag}|{o.last_modified.isoformat()}" for o in files).encode()
-    ).hexdigest()
+    fingerprint = inbox_fingerprint(found.files)
     if not deps.repo.claim(inp.district_id, f"UPLOAD#{fingerprint}", now, owner=inp.sync_id):
         return end("coalesced", "the same file set is processed by another sync", format=fmt)
-    return SettleOutput(outcome="ready", format=fmt, files=len(files))
+    taken = take(
+        deps,
+        inp.district_id,
+        inp.sync_id,
+        found.files,
+        fmt=fmt,
+        missing=missing,
+        archive=not missing,
+        shadowed=found.shadowed,
+    )
+    if taken is None:
+        return end("coalesced", "a file changed while the set was taken; the newer upload takes over")
+    return SettleOutput(outcome="ready", format=fmt, files=len(taken.files), missing=missing)
 
 
 def _supersede(inp: LockInput, deps: Deps, held_owner: str, now: datetime) -> bool:
@@ -233,7 +303,7 @@ def lock(inp: LockInput, deps: Deps) -> LockOutput:
             inp.district_id, inp.sync_id, now, status="waiting", reason=f"waiting for sync {owner} to finish"
         )
         return LockOutput(acquired=False, owner=owner, hold_timeout_seconds=timeout)
-    window = settings.paused_on(now.date())
+    window = settings.paused_at(now)
     deps.repo.update_sync(
         inp.district_id,
         inp.sync_id,

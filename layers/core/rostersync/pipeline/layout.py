@@ -3,13 +3,17 @@
 The inbox (``inbox/<district>/``) is where uploads land; a sync's own prefix
 (``syncs/<district>/<sync>[/attempt-N]``) holds its raw copy in the raw bucket and its staged
 data, changes and reports in the snapshot bucket; ``districts/<district>`` holds the accepted
-versions. Upload ids make execution names deterministic, so a repeated event starts nothing new.
+versions. Files a sync took out of the inbox are kept under ``archive/<district>/<sync>/`` (the
+raw bucket's retention). Upload ids make execution names deterministic, so a repeated event
+starts nothing new. :func:`newest_by_name` is the one rule of which inbox file counts when two
+differ only in case (``Students.csv`` and ``students.csv``): the newest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Sequence
 
 from rostersync.pipeline.ports import ObjectInfo, RawStore
 
@@ -33,6 +37,17 @@ def sync_prefix(district_id: str, sync_id: str, attempt: int = 1) -> str:
     the earlier attempt's files stay as they were."""
     base = f"syncs/{district_id}/{sync_id}"
     return base if attempt <= 1 else f"{base}/attempt-{attempt}"
+
+
+def archive_prefix(district_id: str, sync_id: str) -> str:
+    """Where the inbox files a sync took are moved (raw bucket; expired with the raw retention)."""
+    return f"archive/{district_id}/{sync_id}/"
+
+
+def taken_key(district_id: str, sync_id: str, attempt: int = 1) -> str:
+    """The record of what a sync took from the inbox (names, ETags, arrival times), in the raw
+    bucket beside (not in) its raw prefix, which normalize reads whole."""
+    return f"{sync_prefix(district_id, sync_id, attempt)}/taken.json"
 
 
 def upload_id(object_key: str, version_tag: str | None) -> str:
@@ -74,3 +89,15 @@ def inbox_files(raw: RawStore, district_id: str) -> list[ObjectInfo]:
         for o in raw.describe(prefix)
         if o.key[len(prefix) :] and not o.key.endswith("/") and name_problem(o.key[len(prefix) :]) is None
     ]
+
+
+def newest_by_name(files: Sequence[ObjectInfo]) -> list[ObjectInfo]:
+    """One object per file name compared without case: the newest (last modified, then key), in
+    key order. ``Students.csv`` uploaded after ``students.csv`` replaces it, and vice versa."""
+    chosen: dict[str, ObjectInfo] = {}
+    for obj in files:
+        name = file_name(obj.key).lower()
+        current = chosen.get(name)
+        if current is None or (obj.last_modified, obj.key) > (current.last_modified, current.key):
+            chosen[name] = obj
+    return sorted(chosen.values(), key=lambda o: o.key)

@@ -29,7 +29,8 @@ FINAL_STATUSES: frozenset[str] = frozenset(
     {"applied", "rejected", "expired", "superseded", "paused", "failed", "coalesced", "waiting"}
 )
 Trigger = Literal["upload", "schedule", "retry", "rollback"]
-DecisionAction = Literal["release", "reject", "retry", "superseded"]
+# "expire" is sent by the scheduled tick when a hold reaches its absolute deadline.
+DecisionAction = Literal["release", "reject", "retry", "superseded", "expire"]
 LockState = Literal["active", "held"]
 TokenStatus = Literal["open", "decided", "expired"]
 SchoolState = Literal["connected", "on_hold", "paused", "not_connected", "disconnected", "failed"]
@@ -59,6 +60,9 @@ class SyncRecord(BaseModel):
     hold_id: str | None = None
     execution_arn: str | None = None
     hold_expires_at: datetime | None = None
+    # When the hold was first placed: its expiry is absolute from here (a partial release or a
+    # new decision round does not restart it; a retry re-evaluates and places it afresh).
+    hold_placed_at: datetime | None = None
     finished_at: datetime | None = None
     created_at: datetime
     updated_at: datetime

@@ -52,6 +52,14 @@ class RawStore(BlobStore, Protocol):
 
     def copy(self, source_key: str, dest_key: str) -> None: ...
 
+    def copy_if_unchanged(self, source_key: str, dest_key: str, etag: str) -> bool:
+        """Copy while the source's ETag is ``etag``; False if it changed or is gone."""
+        ...
+
+    def delete_if_unchanged(self, key: str, etag: str) -> bool:
+        """Delete while the object's ETag is ``etag``; False if it changed or is gone."""
+        ...
+
 
 class TaskGoneError(Exception):
     """The task token is no longer accepted (timed out, already used, or unknown)."""

@@ -26,10 +26,11 @@ from rostersync.changes import ChangeSet
 from rostersync.connectors.pages import PullManifest
 from rostersync.formats import load_roster
 from rostersync.issues import InvalidFilesError, concat_issues, empty_issues
+from rostersync.pipeline import inbox
 from rostersync.pipeline.changesets import change_counts, write_change_set
 from rostersync.pipeline.events import DiffInput, DiffOutput, NormalizeInput, NormalizeOutput
 from rostersync.pipeline.intake import ROLLBACK_FORMAT
-from rostersync.pipeline.layout import district_prefix, file_name, inbox_files, sync_prefix
+from rostersync.pipeline.layout import district_prefix, file_name, sync_prefix
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.pull import load_pulled, pulled_manifest
 from rostersync.roster import RosterSet
@@ -57,28 +58,22 @@ def normalize(inp: NormalizeInput, deps: Deps) -> NormalizeOutput:
     raw_prefix = f"{prefix}/raw/"
     if record is not None and record.trigger == "rollback" and record.source_version is not None:
         return _stage_version(inp, deps, record.source_version, attempt, prefix, raw_prefix)
-    # A pull (fetch step) already wrote the raw prefix; an upload is copied from the inbox.
     pulled = pulled_manifest(deps.raw, prefix)
-    count = (
-        _copy_inbox(deps, inp.district_id, raw_prefix)
-        if pulled is None
-        else len(pulled.files) or pulled.pages
-    )
+    # An upload reads the set settle took (a retry takes it again); a pull wrote its own.
+    taken = inbox.taken_set(deps, inp.district_id, inp.sync_id, attempt) if pulled is None else None
+    count = len(pulled.files) or pulled.pages if pulled is not None else len(taken.files) if taken else 0
     out = NormalizeOutput(attempt=attempt, prefix=prefix, raw_prefix=raw_prefix, files=count)
     settings = deps.repo.get_settings(inp.district_id)
     try:
         loaded = _load(deps, pulled, raw_prefix, now, settings.phone_region)
     except InvalidFilesError as exc:
         return _invalid_files(inp, deps, out, exc, now)
+    if taken is not None:
+        # Each entity was received when its file arrived (stale_upload), not when it is read;
+        # inbox files the format does not read are alerts.
+        loaded.roster.received_at = inbox.entity_arrivals(loaded.roster.received_at, loaded.files, taken)
+        loaded.issues = concat_issues([loaded.issues, inbox.ignored_alerts(taken)])
     return _stage_loaded(inp, deps, out, loaded, settings, now)
-
-
-def _copy_inbox(deps: Deps, district_id: str, raw_prefix: str) -> int:
-    """Copy the inbox set to the sync's raw prefix; how many files."""
-    files = inbox_files(deps.raw, district_id)
-    for obj in files:
-        deps.raw.copy(obj.key, raw_prefix + file_name(obj.key))
-    return len(files)
 
 
 def _load(
