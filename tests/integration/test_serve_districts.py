@@ -118,21 +118,38 @@ def uploaded(served: Served, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     return students
 
 
-def test_each_sftp_login_sees_only_its_own_districts_files(
-    served: Served, uploaded: dict[str, bytes]
-) -> None:
+@pytest.fixture(scope="module")
+def probes(served: Served, uploaded: dict[str, bytes]) -> dict[str, bytes]:
+    """A note each district's login puts in its inbox once its day 1 is applied (a sync moves the
+    files it took out of the inbox, so the roster files themselves are no longer there to read)."""
+    notes = {}
     for district_id in DISTRICTS:
         login = served.district[district_id]
         transport, client = served.sftp(login["sftp_user"], password=login["sftp_password"])
         try:
-            with client.open("students.csv") as handle:
+            notes[district_id] = f"note of {district_id}\n".encode()
+            with client.open(f"note-{district_id}.txt", "wb") as handle:
+                handle.write(notes[district_id])
+        finally:
+            transport.close()
+    return notes
+
+
+def test_each_sftp_login_sees_only_its_own_districts_files(served: Served, probes: dict[str, bytes]) -> None:
+    for district_id in DISTRICTS:
+        login = served.district[district_id]
+        transport, client = served.sftp(login["sftp_user"], password=login["sftp_password"])
+        try:
+            with client.open(f"note-{district_id}.txt") as handle:
                 seen = handle.read()
+            here = client.listdir("/")
             names = client.listdir("/../..")
         finally:
             transport.close()
 
-        assert seen == uploaded[district_id]
-        assert not set(names) & {"inbox", "syncs", *DISTRICTS}
+        assert seen == probes[district_id]
+        assert {f"note-{d}.txt" for d in DISTRICTS} & set(here) == {f"note-{district_id}.txt"}
+        assert not set(names) & {"inbox", "syncs", "archive", *DISTRICTS}
 
 
 def test_the_two_districts_have_different_rosters(uploaded: dict[str, bytes]) -> None:
@@ -173,7 +190,7 @@ def test_each_admin_is_emailed_about_its_own_district_only(
 
 
 def test_an_sftp_user_added_by_the_operator_logs_in_until_removed(
-    served: Served, uploaded: dict[str, bytes], tmp_path: Path
+    served: Served, probes: dict[str, bytes], tmp_path: Path
 ) -> None:
     private = Ed25519PrivateKey.generate()
     public = private.public_key().public_bytes(
@@ -189,8 +206,8 @@ def test_an_sftp_user_added_by_the_operator_logs_in_until_removed(
     assert added.returncode == 0, added.stdout + added.stderr
     transport, client = served.sftp("lakeside-sis", key=key)
     try:
-        with client.open("students.csv") as handle:
-            assert handle.read() == uploaded["lakeside"]
+        with client.open("note-lakeside.txt") as handle:
+            assert handle.read() == probes["lakeside"]
     finally:
         transport.close()
 

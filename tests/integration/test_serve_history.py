@@ -67,4 +67,6 @@ def test_a_status_the_pipeline_writes_is_reported(product: tuple[LocalProduct, l
     deadline = time.monotonic() + 10
     while not any("demo-000000000007" in line for line in lines) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert "[cyan]demo[/cyan] sync demo-000000000007: [red]failed[/red]: \\[/] broke" in lines
+    # serve stamps each line with the time ("[dim]HH:MM:SS[/dim] "): the message follows it
+    messages = [line.partition("[/dim] ")[2] for line in lines]
+    assert "[cyan]demo[/cyan] sync demo-000000000007: [red]failed[/red]: \\[/] broke" in messages
