@@ -199,10 +199,14 @@ class ApiServer(ThreadingHTTPServer):
         resources: Iterable[str],
         function_name: str = "rostersync-api-local",
         lock: Any = None,
+        public: Callable[[str], bool] | None = None,
     ) -> None:
         super().__init__(address, _RequestHandler)
         self.handler = handler
         self.claims_for = claims_for
+        # Paths served without the authorizer (API Gateway's ``Auth: Authorizer: NONE``): the
+        # console's pages, which check their own session.
+        self.public = public or (lambda _path: False)
         self.resources = sorted(resources, key=lambda r: (r.count("{"), r))
         self.function_name = function_name
         # Calls are serialised (the handler's adapters and moto are not made for threads).
@@ -244,8 +248,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items()}
-        claims = self.server.claims_for(headers)
-        if claims is None:
+        public = self.server.public(split.path)
+        claims = None if public else self.server.claims_for(headers)
+        if claims is None and not public:
             self._send(401, {"Content-Type": "application/json"}, UNAUTHORIZED_BODY)
             return
         query = {k: v for k, v in parse_qs(split.query, keep_blank_values=True).items()}
@@ -300,7 +305,10 @@ def serve_api(
     claims_for: ClaimsFor,
     resources: Iterable[str],
     lock: Any = None,
+    public: Callable[[str], bool] | None = None,
 ) -> ApiServer:
     """A server of ``handler`` on ``host:port`` (port 0: any free one); ``serve_forever()`` to
     block, or use it as a context manager to serve in the background."""
-    return ApiServer((host, port), handler=handler, claims_for=claims_for, resources=resources, lock=lock)
+    return ApiServer(
+        (host, port), handler=handler, claims_for=claims_for, resources=resources, lock=lock, public=public
+    )

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # moto is imported only once the S3 endpoint variables are se
     from rostersync_tools.local.apigw import ApiServer
     from rostersync_tools.local.outbox import MailRecorder
     from rostersync_tools.local.sftp import InboxSftpServer
+    from rostersync_tools.local.signin import LocalSignIn, LocalUser
     from rostersync_tools.local.stack import LocalAws
 
 Log = Callable[[str], None]
@@ -50,6 +51,8 @@ OPERATOR_EMAIL = "operator@vendor.example.com"
 SENDER_EMAIL = "rostersync@vendor.example.com"
 POLL_SECONDS = 0.3
 TOKEN_TTL_SECONDS = 7 * 24 * 3600
+# The template parameter the emails' console links are built from (its value: the console URL).
+CONSOLE_BASE_URL_PARAMETER = "ConsoleBaseUrl"
 # Statuses the watcher reports; "waiting" is reported when the upload arrives, and "coalesced"
 # (an earlier file's sync folding into the set's last one) only adds noise.
 _QUIET_STATUSES = frozenset({"waiting", "coalesced"})
@@ -98,6 +101,7 @@ class Endpoints:
     outbox: str
     region: str
     extra: dict[str, Any] = field(default_factory=dict)
+    console_url: str = ""  # the admin console (sign in there as the demo admin or the operator)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -149,6 +153,8 @@ class LocalProduct:
         self._saved_environ: dict[str, str] | None = None
         self._saved_stdout: Any = None
         self._mail: MailRecorder | None = None
+        self._secret = secrets.token_urlsafe(32)  # signs the local ID tokens (API and console)
+        self._sign_in: LocalSignIn | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalProduct:
@@ -212,14 +218,19 @@ class LocalProduct:
             sys.stdout = _WithoutMetrics(sys.stdout)
         self._mail = MailRecorder()
         mail = self._mail
+        options.api_port = options.api_port or free_port(options.host)
+        parameters: dict[str, Any] = {
+            "SenderEmail": SENDER_EMAIL,
+            "QuietPeriodSeconds": options.quiet_seconds,
+            "LockRetrySeconds": 1,
+            "LogLevel": "INFO" if options.function_logs else "WARNING",
+        }
+        if CONSOLE_BASE_URL_PARAMETER in _template_parameters(options.template):
+            parameters[CONSOLE_BASE_URL_PARAMETER] = self.console_url  # emails link to this console
         stack = LocalAws(
             options.template,
-            parameters={
-                "SenderEmail": SENDER_EMAIL,
-                "QuietPeriodSeconds": options.quiet_seconds,
-                "LockRetrySeconds": 1,
-                "LogLevel": "INFO" if options.function_logs else "WARNING",
-            },
+            parameters=parameters,
+            console_sign_in=self._console_sign_in(),
             stack_name="rostersync-local",
             adapt=lambda deps: dataclasses.replace(
                 deps, mailer=mail.wrap(deps.mailer, deps.config.sender_email)
@@ -254,6 +265,7 @@ class LocalProduct:
             table_name=stack.env("TABLE_NAME"),
             outbox=str(self.outbox_dir.resolve()),
             region=stack.region,
+            console_url=self.console_url,
         )
         path = options.workdir / "serve.json"
         path.write_text(self.endpoints.to_json(), encoding="utf-8")
@@ -345,13 +357,15 @@ class LocalProduct:
 
     def _start_api(self) -> tuple[str, str]:
         from rostersync.api import openapi_document
+        from rostersync.console import is_console_path
         from rostersync_tools.local.apigw import bearer_claims, issue_token, serve_api
+        from rostersync_tools.local.signin import PATH as SIGN_IN_PATH
         from rostersync_tools.local.stack import InvocationError
 
         options = self.options
         stack = self.stack
         assert stack is not None
-        secret = secrets.token_urlsafe(32)
+        secret = self._secret
         admin = {
             "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, options.admin_email)),
             "email": options.admin_email,
@@ -367,6 +381,11 @@ class LocalProduct:
         }
 
         def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+            if event["path"] == SIGN_IN_PATH:
+                return self._console_sign_in().handle(event)
+            if is_console_path(event["path"]):
+                # This server has no stage segment in its URLs (API Gateway's would be /v1).
+                event["requestContext"]["path"] = event["path"]
             try:
                 result: dict[str, Any] = stack.invoke("ApiFunction", event)
             except InvocationError as exc:
@@ -386,11 +405,44 @@ class LocalProduct:
             claims_for=bearer_claims(secret),
             resources=list(openapi_document()["paths"]),
             lock=self._lock,
+            public=lambda path: path == SIGN_IN_PATH or is_console_path(path),
         ).start()
         return (
             issue_token(secret, admin, ttl_seconds=TOKEN_TTL_SECONDS),
             issue_token(secret, operator, ttl_seconds=TOKEN_TTL_SECONDS),
         )
+
+    # ------------------------------------------------------------------ the console
+    @property
+    def console_url(self) -> str:
+        """The admin console's base URL (its pages: ``<base>/districts/<d>/syncs/<sync_id>``)."""
+        return f"http://{self.options.host}:{self.options.api_port}/console"
+
+    def _console_sign_in(self) -> LocalSignIn:
+        """The Hosted UI stand-in: signs in the operator or any district's admin, no password."""
+        from rostersync_tools.local.signin import LocalSignIn
+
+        if self._sign_in is None:
+            self._sign_in = LocalSignIn(self._secret, self._local_users, ttl_seconds=TOKEN_TTL_SECONDS)
+        return self._sign_in
+
+    def _local_users(self) -> list[LocalUser]:
+        """The operator, then each onboarded district's admins (claims as Cognito's would be)."""
+        from rostersync_tools.local.routing import serialized
+        from rostersync_tools.local.signin import LocalUser
+
+        users = [
+            LocalUser(f"{OPERATOR_EMAIL} (operator: every district)", _claims(OPERATOR_EMAIL, "operator"))
+        ]
+        if self.stack is None:
+            return users
+        with serialized():
+            districts = self.stack.api_deps().repo.list_settings()
+        for settings in sorted(districts, key=lambda s: s.district_id):
+            for email in settings.admin_emails or [f"admin@{settings.district_id}.example.org"]:
+                label = f"{email} (admin of {settings.name or settings.district_id}, {settings.district_id})"
+                users.append(LocalUser(label, _claims(email, "district_admin", settings.district_id)))
+        return users
 
     # ------------------------------------------------------------------ background work
     def _deliver_events(self) -> None:
@@ -457,6 +509,26 @@ class LocalProduct:
         if record.status in _QUIET_STATUSES:
             return
         self.log(describe_sync(record))
+
+
+def _claims(email: str, group: str, district_id: str | None = None) -> dict[str, Any]:
+    """The ID token claims of a local user, as the Cognito user pool would issue them."""
+    claims: dict[str, Any] = {
+        "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{email}/{district_id or ''}")),
+        "email": email,
+        "cognito:username": email,
+        "cognito:groups": [group],
+        "token_use": "id",
+    }
+    if district_id is not None:
+        claims["custom:districts"] = district_id
+    return claims
+
+
+def _template_parameters(template: Path) -> set[str]:
+    from rostersync_tools.local.template import load_template
+
+    return set((load_template(template).get("Parameters") or {}).keys())
 
 
 class _WithoutMetrics:
