@@ -7,6 +7,7 @@ session sends the browser to sign in; a form without this session's CSRF token i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -16,6 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 
 from rostersync.api.auth import ForbiddenError, NotAuthenticatedError
+from rostersync.api.models import ID_PATTERN
 from rostersync.api.services import NotFoundError
 from rostersync.console import auth_pages, district_pages, settings_pages, sync_pages
 from rostersync.console.signin import SignInError
@@ -43,8 +45,18 @@ def _message_page(app: APIGatewayRestResolver, status: HTTPStatus, title: str, m
     return html_response(body, status)
 
 
+def known_ids(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
+    """Every route: a district or sync ID that no district or sync could have (the API's own
+    ID pattern) is "not found" before any page runs."""
+    for value in app.request.path_parameters.values():
+        if not re.fullmatch(ID_PATTERN, str(value)):
+            raise NotFoundError("no such page")
+    return next_middleware(app)
+
+
 def create_console_app() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
+    app.use(middlewares=[known_ids])
     app.include_router(auth_pages.build_router())
     app.include_router(district_pages.build_router())
     app.include_router(settings_pages.build_router())
