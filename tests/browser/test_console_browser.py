@@ -105,6 +105,11 @@ def browser(chromium: Path) -> Iterator[Any]:
         launched.close()
 
 
+def named(school_id: str) -> re.Pattern[str]:
+    """A school as the console names it: ``Adams Elementary (SCH0001)``."""
+    return re.compile(rf"^\S.* \({re.escape(school_id)}\)$")
+
+
 def sign_in(context: Any, console_url: str, who: str) -> Any:
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
@@ -132,7 +137,7 @@ def test_admin_decides_the_held_sync_in_the_browser_and_others_are_scoped(
     assert page.url == f"{console_url}/districts/{district}"
     assert page.get_by_role("heading", level=1).inner_text() == "Demo Unified School District (demo)"
     for school in (mistaken, contacts):
-        row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=school, exact=True))
+        row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=named(school)))
         assert "On hold" in row.inner_text()
 
     response = page.goto(f"{console_url}/districts/{district}/syncs/{sync_id}")
@@ -141,12 +146,12 @@ def test_admin_decides_the_held_sync_in_the_browser_and_others_are_scoped(
     assert "default-src 'none'" in csp and "form-action 'self'" in csp
     text = page.locator("main").inner_text()
     removal = re.search(
-        rf"{mistaken} would remove (\d+) of (\d+) students \((\d+(?:\.\d+)?) %, limit 10 %\)", text
+        rf"\({mistaken}\) would remove (\d+) of (\d+) students \((\d+(?:\.\d+)?) %, limit 10 %\)", text
     )
     assert removal, text
     assert int(removal.group(1)) > 0.1 * int(removal.group(2))
-    assert re.search(rf"{contacts}: Emergency or secondary contacts", text), text
-    assert re.search(rf"{contacts} .*{scenario.new_contacts}", text), text
+    assert re.search(rf"\({contacts}\): Emergency or secondary contacts", text), text
+    assert re.search(rf"\({contacts}\): {scenario.new_contacts} of \d+ new contact links", text), text
     page.screenshot(path=str(shots / "console-held-sync.png"))
 
     with page.expect_download() as download_info:
@@ -156,14 +161,14 @@ def test_admin_decides_the_held_sync_in_the_browser_and_others_are_scoped(
     rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
     assert {r["School ID"] for r in rows} >= {mistaken, contacts}
 
-    page.get_by_label(contacts, exact=True).check()
+    page.get_by_label(named(contacts)).check()
     page.get_by_label(re.compile("^Emergency or secondary contacts")).check()
     page.get_by_role("button", name="Release selected schools").click()
     assert f"Released {contacts}." in page.get_by_role("status").inner_text()
 
     def contacts_applied() -> bool:
         page.reload()
-        return f"{contacts}: applied" in page.locator("main").inner_text()
+        return f"({contacts}): applied" in page.locator("main").inner_text()
 
     wait_until(contacts_applied, f"school {contacts} to be applied", timeout=60)
     page.get_by_role("button", name="Reject the whole sync").click()
@@ -174,9 +179,7 @@ def test_admin_decides_the_held_sync_in_the_browser_and_others_are_scoped(
         return "Nothing is waiting for a decision." in page.locator("main").inner_text()
 
     wait_until(board_settled, "the board to show no open hold", timeout=60)
-    contacts_row = page.get_by_role("row").filter(
-        has=page.get_by_role("rowheader", name=contacts, exact=True)
-    )
+    contacts_row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=named(contacts)))
     assert "Connected" in contacts_row.inner_text()
     assert "On hold" not in page.locator("main").inner_text()
     page.screenshot(path=str(shots / "console-school-board.png"), full_page=True)

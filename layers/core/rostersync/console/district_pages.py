@@ -15,7 +15,13 @@ from rostersync.api import services
 from rostersync.api.auth import Caller
 from rostersync.api.deps import ApiDeps
 from rostersync.api.models import RollbackRequest
-from rostersync.console.views import SCHOOL_STATUS_WORDS, STATUS_SYMBOLS, school_label, status_words
+from rostersync.console.views import (
+    SCHOOL_STATUS_WORDS,
+    STATUS_SYMBOLS,
+    latest_school_names,
+    school_label,
+    status_words,
+)
 from rostersync.console.web import PREFIX, Page
 from rostersync.settings import DistrictSettings
 
@@ -98,7 +104,7 @@ def build_router() -> Router:
             schools=schools,
             holds=holds,
             syncs=syncs,
-            names={},
+            names=latest_school_names(deps.snapshots, deps.repo.list_syncs(district_id)),
             school_label=school_label,
             school_words=SCHOOL_STATUS_WORDS,
             symbols=STATUS_SYMBOLS,

@@ -28,6 +28,7 @@ from rostersync.console.views import (
     held_school_choices,
     hold_lines,
     school_label,
+    school_names,
     status_words,
 )
 from rostersync.console.web import PREFIX, Page
@@ -67,12 +68,10 @@ def build_router() -> Router:
     @router.get(f"{PREFIX}/districts/<district_id>/syncs/<sync_id>")
     def sync_page(district_id: str, sync_id: str) -> Response[str]:
         p, deps = Page(router), runtime.api_deps()
-        _record(deps, p.caller, district_id, sync_id)
+        keys = _record(deps, p.caller, district_id, sync_id).keys
         detail = services.get_sync(deps, p.caller, sync_id)
         settings = services.get_settings(deps, p.caller, district_id)
-        names: dict[str, str] = {}
-        record = deps.repo.find_sync(sync_id)
-        keys = record.keys if record else {}
+        names = school_names(deps.snapshots, keys.get("school_names"))
         pending = [f for f in detail.schools if f.state == "held"]
         pending_types = sorted({h.type for f in pending for h in f.holds})
         return p.render(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rostersync.api.models import HoldView, SchoolFindings
+from rostersync.pipeline.models import SyncRecord
 from rostersync.storage import BlobNotFoundError, BlobStore
 
 FIRST_ROWS = 25
@@ -93,6 +94,23 @@ def school_label(school_id: str | None, names: Mapping[str, str], district: str 
     return f"{name} ({school_id})" if name and name != school_id else school_id
 
 
+def school_names(snapshots: BlobStore, names_key: str | None) -> dict[str, str]:
+    """School ID → name as the sync's diff step saved them (``school_names.json``)."""
+    if not names_key:
+        return {}
+    try:
+        names = json.loads(snapshots.get(names_key))
+    except (BlobNotFoundError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in names.items()} if isinstance(names, dict) else {}
+
+
+def latest_school_names(snapshots: BlobStore, records: Iterable[SyncRecord]) -> dict[str, str]:
+    """The names saved by the district's most recent sync that saved any."""
+    newest = sorted((r for r in records if r.keys.get("school_names")), key=lambda r: r.created_at)
+    return school_names(snapshots, newest[-1].keys["school_names"]) if newest else {}
+
+
 @dataclass
 class HoldLine:
     """One hold as the sync page says it: where, what, the numbers, what to do."""
@@ -123,7 +141,8 @@ def hold_lines(holds: Iterable[HoldView], names: Mapping[str, str]) -> list[Hold
         sentence = hold.message
         prefix = f"School {hold.school_id}: " if hold.school_id is not None else ""
         if prefix and sentence.startswith(prefix):
-            sentence = f"{where} {sentence[len(prefix) :]}"
+            rest = sentence[len(prefix) :]
+            sentence = f"{where} {rest}" if rest.startswith("would ") else f"{where}: {rest}"
         lines.append(
             HoldLine(
                 type=hold.type,

@@ -42,6 +42,17 @@ def accepted_roster(deps: Deps, district_id: str, version: int | None) -> Roster
     return read_version(deps.snapshots, district_prefix(district_id), version) if version else None
 
 
+def school_names(*rosters: RosterSet | None) -> dict[str, str]:
+    """School ID → name over ``rosters`` (later ones win): what the console shows beside IDs."""
+    names: dict[str, str] = {}
+    for roster in rosters:
+        table = roster.table("schools") if roster is not None and "schools" in roster.tables else None
+        if table is not None and "name" in table.column_names:
+            pairs = zip(table.column("school_id").to_pylist(), table.column("name").to_pylist(), strict=True)
+            names.update({school: name for school, name in pairs if school and name})
+    return names
+
+
 # --- normalize -----------------------------------------------------------------------------------
 
 
@@ -215,12 +226,19 @@ def diff(inp: DiffInput, deps: Deps) -> DiffOutput:
     deps.snapshots.put(changes_key, buffer.getvalue())
     summary_key = f"{prefix}/summary.json"
     deps.snapshots.put(summary_key, json.dumps(summary.to_pylist(), indent=2).encode())
+    names_key = f"{prefix}/school_names.json"
+    deps.snapshots.put(names_key, json.dumps(school_names(accepted, staged)).encode())
     counts = change_counts(changes)
     deps.repo.update_sync(
         inp.district_id,
         inp.sync_id,
         deps.clock(),
-        keys={"changes": changes_prefix, "changes_csv": changes_key, "summary": summary_key},
+        keys={
+            "changes": changes_prefix,
+            "changes_csv": changes_key,
+            "summary": summary_key,
+            "school_names": names_key,
+        },
     )
     return DiffOutput(
         base_version=base,
