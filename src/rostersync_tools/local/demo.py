@@ -265,6 +265,7 @@ def _keep_serving(console: Console, product: LocalProduct, endpoints: Endpoints,
         ),
         soft_wrap=True,
     )
+    console.file.flush()  # piped output (make demo | tee) shows the URLs before the wait
     try:
         product.wait()
     except KeyboardInterrupt:
