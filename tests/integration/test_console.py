@@ -237,7 +237,7 @@ def test_the_operator_overview_lists_every_district_with_its_name_and_id(
     text = text_of(result)
     assert result["statusCode"] == 200
     assert "Lincoln USD (d1) ! On hold: 1 sync waiting for a decision" in text
-    assert "Riverside (d2) ✓ No decision waiting" in text
+    assert "Riverside (d2) – No sync yet" in text
 
 
 # ------------------------------------------------------------------------------------ pages, decisions

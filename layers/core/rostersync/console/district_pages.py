@@ -53,7 +53,9 @@ def _overview_row(deps: ApiDeps, caller: Caller, settings: DistrictSettings) -> 
         )
     elif schools.paused:
         state, words = "paused", "Paused"
-    elif latest and latest[0].status in ("failed", "expired"):
+    elif not latest:
+        state, words = "not_connected", "No sync yet"
+    elif latest[0].status in ("failed", "expired"):
         state, words = "failed", f"Last sync {status_words(latest[0].status).lower()}"
     else:
         state, words = "connected", "No decision waiting"
