@@ -15,7 +15,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The guided scenario on the local product (docs/local.md): SFTP uploads, two holds, an email,
-# decisions over HTTP. `make demo DEMO_ARGS="--students 1000"` for a bigger district.
+# decisions over HTTP. `make demo DEMO_ARGS="--students 1000"` for a bigger district;
+# `make demo DEMO_ARGS=--keep-serving` leaves it running for the console (URL printed at the end).
 demo: install
 	$(BIN)/rostersync demo --workdir .rostersync/demo $(DEMO_ARGS)
 

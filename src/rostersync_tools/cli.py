@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     _serve_arguments(demo)
     demo.add_argument("--students", type=int, default=400, help="district size (default 400)")
     demo.add_argument("--seed", type=int, default=11)
+    demo.add_argument(
+        "--keep-serving", action="store_true", help="leave the product running at the end (the console URL)"
+    )
 
     from rostersync_tools import districts_cli
 
@@ -158,7 +161,13 @@ def _run(args: argparse.Namespace, console: Console, err: Console) -> int:
     if args.command == "demo":
         from rostersync_tools.local.demo import run_demo
 
-        return run_demo(_serve_options(args), console, students=args.students, seed=args.seed)
+        return run_demo(
+            _serve_options(args),
+            console,
+            students=args.students,
+            seed=args.seed,
+            keep_serving=args.keep_serving,
+        )
     try:
         settings = _load_settings(args.settings)
     except (OSError, ValueError, ValidationError) as exc:

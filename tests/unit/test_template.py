@@ -439,13 +439,16 @@ API_EVENT_TYPE = "Api"
 OPENAPI = ROOT / "docs" / "openapi.json"
 
 
+CONSOLE_PATHS = {"/console", "/console/{page+}"}
+
+
 def api_routes() -> set[tuple[str, str]]:
-    """(method, path) of every Api event of ApiFunction."""
+    """(method, path) of every Api event of ApiFunction but the console's pages."""
     events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"]
     return {
         (e["Properties"]["Method"].lower(), e["Properties"]["Path"])
         for e in events.values()
-        if e["Type"] == API_EVENT_TYPE
+        if e["Type"] == API_EVENT_TYPE and e["Properties"]["Path"] not in CONSOLE_PATHS
     }
 
 
@@ -464,7 +467,20 @@ def test_every_api_event_is_on_the_release_api() -> None:
     for name, event in events.items():
         assert event["Type"] == API_EVENT_TYPE, name
         assert event["Properties"]["RestApiId"] == {"Ref": "ReleaseApi"}, name
-        assert "Auth" not in event["Properties"], f"{name} overrides the default authorizer"
+        if event["Properties"]["Path"] not in CONSOLE_PATHS:
+            assert "Auth" not in event["Properties"], f"{name} overrides the default authorizer"
+
+
+def test_only_the_console_pages_skip_the_authorizer_and_they_check_their_own_session() -> None:
+    events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"]
+
+    open_routes = {
+        (e["Properties"]["Method"], e["Properties"]["Path"])
+        for e in events.values()
+        if e["Properties"].get("Auth") == {"Authorizer": "NONE"}
+    }
+
+    assert open_routes == {("get", "/console"), ("any", "/console/{page+}")}
 
 
 def test_the_cognito_authorizer_guards_every_api_method(transformed: dict[str, Any]) -> None:
@@ -473,7 +489,12 @@ def test_the_cognito_authorizer_guards_every_api_method(transformed: dict[str, A
     assert scheme["x-amazon-apigateway-authtype"] == "cognito_user_pools"
     assert scheme["x-amazon-apigateway-authorizer"]["providerARNs"] == [{"Fn::GetAtt": ["UserPool", "Arn"]}]
     name = next(iter(api["securityDefinitions"]))
-    methods = [(path, m, op) for path, item in api["paths"].items() for m, op in item.items()]
+    methods = [
+        (path, m, op)
+        for path, item in api["paths"].items()
+        for m, op in item.items()
+        if path not in CONSOLE_PATHS
+    ]
     assert len(methods) == len(api_routes())
     for path, method, operation in methods:
         assert operation["security"] == [{name: []}], f"{method.upper()} {path} is not authorized"

@@ -26,6 +26,7 @@ from rostersync.pipeline.config import PipelineConfig, get_config
 
 if TYPE_CHECKING:
     from rostersync.api.deps import ApiDeps
+    from rostersync.console.signin import SignIn
     from rostersync.pipeline.ports import Deps
 
 
@@ -39,6 +40,7 @@ class Provider:
 
     pipeline: Callable[[], Deps] | None = None
     api: Callable[[], ApiDeps] | None = None
+    console: Callable[[], SignIn] | None = None
 
 
 _provider: Provider | None = None
@@ -64,6 +66,13 @@ def _lambda_api_deps() -> ApiDeps:
     return build_api_deps(settings())
 
 
+@lru_cache(maxsize=1)
+def _lambda_console_sign_in() -> SignIn:
+    from rostersync.console.signin import build_sign_in
+
+    return build_sign_in()
+
+
 def pipeline_deps() -> Deps:
     """The adapters the pipeline steps are given."""
     provider = _provider
@@ -82,6 +91,16 @@ def api_deps() -> ApiDeps:
     if provider.api is None:
         raise CompositionError("the active composition root provides no API adapters")
     return provider.api()
+
+
+def console_sign_in() -> SignIn:
+    """How the admin console signs people in and verifies their session (Cognito on Lambda)."""
+    provider = _provider
+    if provider is None:
+        return _lambda_console_sign_in()
+    if provider.console is None:
+        raise CompositionError("the active composition root provides no console sign-in")
+    return provider.console()
 
 
 @contextmanager
@@ -106,5 +125,6 @@ def reset() -> None:
 
     _lambda_pipeline_deps.cache_clear()
     _lambda_api_deps.cache_clear()
+    _lambda_console_sign_in.cache_clear()
     get_config.cache_clear()
     clients.clear_clients()

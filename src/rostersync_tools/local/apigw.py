@@ -204,10 +204,14 @@ class ApiServer(ThreadingHTTPServer):
         resources: Iterable[str],
         function_name: str = "rostersync-api-local",
         lock: Any = None,
+        public: Callable[[str], bool] | None = None,
     ) -> None:
         super().__init__(address, _RequestHandler)
         self.handler = handler
         self.claims_for = claims_for
+        # Paths served without the authorizer (API Gateway's ``Auth: Authorizer: NONE``): the
+        # console's pages, which check their own session.
+        self.public = public or (lambda _path: False)
         self.resources = sorted(resources, key=lambda r: (r.count("{"), r))
         self.function_name = function_name
         # Calls are serialised (the handler's adapters and moto are not made for threads).
@@ -262,9 +266,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         split = urlsplit(self.path)
         headers = {k: v for k, v in self.headers.items()}
-        # Who is calling is settled from the headers alone, before a byte of the body is read.
-        claims = self.server.claims_for(headers)
-        if claims is None:
+        # Who is calling is settled from the headers alone, before a byte of the body is read
+        # (the console's pages and its sign-in are public: the console checks its own cookie).
+        public = self.server.public(split.path)
+        claims = None if public else self.server.claims_for(headers)
+        if claims is None and not public:
             self._refuse(401, UNAUTHORIZED_BODY)
             return
         length = self._body_length()
@@ -329,7 +335,10 @@ def serve_api(
     claims_for: ClaimsFor,
     resources: Iterable[str],
     lock: Any = None,
+    public: Callable[[str], bool] | None = None,
 ) -> ApiServer:
     """A server of ``handler`` on ``host:port`` (port 0: any free one); ``serve_forever()`` to
     block, or use it as a context manager to serve in the background."""
-    return ApiServer((host, port), handler=handler, claims_for=claims_for, resources=resources, lock=lock)
+    return ApiServer(
+        (host, port), handler=handler, claims_for=claims_for, resources=resources, lock=lock, public=public
+    )

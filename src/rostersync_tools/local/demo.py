@@ -129,6 +129,7 @@ def serve_banner(console: Console, endpoints: Endpoints) -> None:
     table.add_row("SFTP", f"sftp -P {endpoints.sftp_port} {endpoints.sftp_user}@{endpoints.sftp_host}")
     table.add_row("  password", password)
     table.add_row("  host key", endpoints.sftp_host_key_fingerprint)
+    table.add_row("Console", f"{endpoints.console_url}  (sign in as the admin or the operator)")
     if extra.get("sftp_known_hosts"):
         table.add_row("  known_hosts", extra["sftp_known_hosts"])
     if extra.get("sftp_client_key"):
@@ -216,8 +217,17 @@ def _schools_table(schools: dict[str, Any]) -> Table:
 # ------------------------------------------------------------------------------------ scenario
 
 
-def run_demo(options: ServeOptions, console: Console, *, students: int = 400, seed: int = 11) -> int:
-    """Run the scenario; 0 when every step went as expected."""
+def run_demo(
+    options: ServeOptions,
+    console: Console,
+    *,
+    students: int = 400,
+    seed: int = 11,
+    keep_serving: bool = False,
+) -> int:
+    """Run the scenario; 0 when every step went as expected. With ``keep_serving`` the local
+    product stays up afterwards (until Ctrl-C) so the same district can be clicked through in
+    the console."""
     started = time.monotonic()
     console.print(
         Panel.fit(
@@ -233,14 +243,36 @@ def run_demo(options: ServeOptions, console: Console, *, students: int = 400, se
         with console.status("Starting the local stack..."):
             endpoints = product.start()
         serve_banner(console, endpoints)
-        _scenario(console, endpoints, options, students=students, seed=seed)
+        sync_id = _scenario(console, endpoints, options, students=students, seed=seed)
+        console.print(f"\n[bold green]Demo finished in {time.monotonic() - started:.0f} s.[/bold green]")
+        if keep_serving:
+            _keep_serving(console, product, endpoints, sync_id)
     except DemoError as exc:
         console.print(f"[bold red]The demo failed:[/bold red] {exc}")
         return 1
     finally:
         product.stop()
-    console.print(f"\n[bold green]Demo finished in {time.monotonic() - started:.0f} s.[/bold green]")
     return 0
+
+
+def _keep_serving(console: Console, product: LocalProduct, endpoints: Endpoints, sync_id: str) -> None:
+    """Leave the local product running, pointing at the console page of the demo's held sync."""
+    page = f"{endpoints.console_url}/districts/{endpoints.district_id}/syncs/{sync_id}"
+    console.print(
+        Panel.fit(
+            f"The console: [bold]{endpoints.console_url}[/bold]\n"
+            f"The sync the demo decided: {page}\n"
+            f"Sign in as {endpoints.admin_email} (the district admin) or the operator; upload more "
+            "files over SFTP (above) to see new holds.\nCtrl-C stops everything.",
+            title="Still serving",
+        ),
+        soft_wrap=True,
+    )
+    console.file.flush()  # piped output (make demo | tee) shows the URLs before the wait
+    try:
+        product.wait()
+    except KeyboardInterrupt:
+        console.print("Stopping.")
 
 
 @dataclasses.dataclass
@@ -264,7 +296,8 @@ class _Run:
 
 def _scenario(
     console: Console, endpoints: Endpoints, options: ServeOptions, *, students: int, seed: int
-) -> None:
+) -> str:
+    """The whole scripted scenario; the id of the sync that was held."""
     run = _Run(
         console,
         AdminClient(endpoints),
@@ -274,12 +307,13 @@ def _scenario(
     )
     _day1(run)
     hold = _day2(run)
-    sync_id = hold["sync_id"]
+    sync_id = str(hold["sync_id"])
     _show_hold(run, hold)
     _show_email(run, sync_id)
     _download_changes(run, sync_id)
     _decide(run, sync_id)
     _standing(run)
+    return sync_id
 
 
 def _day1(run: _Run) -> None:

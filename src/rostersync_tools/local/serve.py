@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # moto is imported only once the S3 endpoint variables are se
     from rostersync_tools.local.districts import LocalDistrict
     from rostersync_tools.local.outbox import MailRecorder, OutboxEmail
     from rostersync_tools.local.sftp import InboxSftpServer, SftpAccount
+    from rostersync_tools.local.signin import LocalSignIn, LocalUser
     from rostersync_tools.local.stack import LocalAws
     from rostersync_tools.local.tenancy import LocalTenancy
     from rostersync_tools.local.watch import SyncWatcher
@@ -60,6 +61,8 @@ TICK_SECONDS = 60.0
 TOKEN_TTL_SECONDS = 7 * 24 * 3600
 # Requests that may change a sync without a function writing it (decisions, rollbacks).
 _READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The template parameter the emails' console links are built from (its value: the console URL).
+CONSOLE_BASE_URL_PARAMETER = "ConsoleBaseUrl"
 
 
 class ServeError(RuntimeError):
@@ -111,6 +114,7 @@ class Endpoints:
     outbox: str
     region: str
     extra: dict[str, Any] = field(default_factory=dict)
+    console_url: str = ""  # the admin console (sign in there as the demo admin or the operator)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -162,8 +166,9 @@ class LocalProduct:
         self._saved_environ: dict[str, str] | None = None
         self._saved_stdout: Any = None
         self._mail: MailRecorder | None = None
-        self._token_secret = secrets.token_urlsafe(32)
+        self._secret = secrets.token_urlsafe(32)  # signs the local ID tokens (API and console)
         self._tenancy: LocalTenancy | None = None
+        self._sign_in: LocalSignIn | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalProduct:
@@ -231,16 +236,21 @@ class LocalProduct:
         watcher = self._watcher = SyncWatcher(self._read_sync, outbox, self.log)
         self._mail = MailRecorder(on_record=watcher.mail_sent)
         mail = self._mail
+        options.api_port = options.api_port or free_port(options.host)
+        parameters: dict[str, Any] = {
+            "SenderEmail": SENDER_EMAIL,
+            "QuietPeriodSeconds": options.quiet_seconds,
+            "LockRetrySeconds": 1,
+            "LogLevel": "INFO" if options.function_logs else "WARNING",
+            # The SFTP server is this process's (local/sftp.py), reading the user records.
+            "EnableSftpServer": "false",
+        }
+        if CONSOLE_BASE_URL_PARAMETER in _template_parameters(options.template):
+            parameters[CONSOLE_BASE_URL_PARAMETER] = self.console_url  # emails link to this console
         stack = LocalAws(
             options.template,
-            parameters={
-                "SenderEmail": SENDER_EMAIL,
-                "QuietPeriodSeconds": options.quiet_seconds,
-                "LockRetrySeconds": 1,
-                "LogLevel": "INFO" if options.function_logs else "WARNING",
-                # The SFTP server is this process's (local/sftp.py), reading the user records.
-                "EnableSftpServer": "false",
-            },
+            parameters=parameters,
+            console_sign_in=self._console_sign_in(),
             stack_name="rostersync-local",
             adapt=lambda deps: dataclasses.replace(
                 deps,
@@ -284,6 +294,7 @@ class LocalProduct:
             outbox=str(self.outbox_dir.resolve()),
             region=stack.region,
             extra=tenancy.extra(self._sftp, self.admin_token),
+            console_url=self.console_url,
         )
         path = options.workdir / "serve.json"
         path.write_text(self.endpoints.to_json(), encoding="utf-8")
@@ -373,17 +384,19 @@ class LocalProduct:
             "cognito:groups": ["district_admin"],
             "custom:districts": district_id,
         }
-        return issue_token(self._token_secret, claims, ttl_seconds=TOKEN_TTL_SECONDS)
+        return issue_token(self._secret, claims, ttl_seconds=TOKEN_TTL_SECONDS)
 
     def _start_api(self) -> tuple[str, str]:
         from rostersync.api import openapi_document
+        from rostersync.console import is_console_path
         from rostersync_tools.local.apigw import bearer_claims, issue_token, serve_api
+        from rostersync_tools.local.signin import PATH as SIGN_IN_PATH
         from rostersync_tools.local.stack import InvocationError
 
         options = self.options
         stack = self.stack
         assert stack is not None
-        secret = self._token_secret
+        secret = self._secret
         admin = {
             "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, options.admin_email)),
             "email": options.admin_email,
@@ -399,6 +412,11 @@ class LocalProduct:
         }
 
         def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+            if event["path"] == SIGN_IN_PATH:
+                return self._console_sign_in().handle(event)
+            if is_console_path(event["path"]):
+                # This server has no stage segment in its URLs (API Gateway's would be /v1).
+                event["requestContext"]["path"] = event["path"]
             try:
                 result: dict[str, Any] = stack.invoke("ApiFunction", event)
             except InvocationError as exc:
@@ -422,11 +440,44 @@ class LocalProduct:
             claims_for=bearer_claims(secret),
             resources=list(openapi_document()["paths"]),
             lock=self._lock,
+            public=lambda path: path == SIGN_IN_PATH or is_console_path(path),
         ).start()
         return (
             issue_token(secret, admin, ttl_seconds=TOKEN_TTL_SECONDS),
             issue_token(secret, operator, ttl_seconds=TOKEN_TTL_SECONDS),
         )
+
+    # ------------------------------------------------------------------ the console
+    @property
+    def console_url(self) -> str:
+        """The admin console's base URL (its pages: ``<base>/districts/<d>/syncs/<sync_id>``)."""
+        return f"http://{self.options.host}:{self.options.api_port}/console"
+
+    def _console_sign_in(self) -> LocalSignIn:
+        """The Hosted UI stand-in: signs in the operator or any district's admin, no password."""
+        from rostersync_tools.local.signin import LocalSignIn
+
+        if self._sign_in is None:
+            self._sign_in = LocalSignIn(self._secret, self._local_users, ttl_seconds=TOKEN_TTL_SECONDS)
+        return self._sign_in
+
+    def _local_users(self) -> list[LocalUser]:
+        """The operator, then each onboarded district's admins (claims as Cognito's would be)."""
+        from rostersync_tools.local.routing import serialized
+        from rostersync_tools.local.signin import LocalUser
+
+        users = [
+            LocalUser(f"{OPERATOR_EMAIL} (operator: every district)", _claims(OPERATOR_EMAIL, "operator"))
+        ]
+        if self.stack is None:
+            return users
+        with serialized():
+            districts = self.stack.api_deps().repo.list_settings()
+        for settings in sorted(districts, key=lambda s: s.district_id):
+            for email in settings.admin_emails or [f"admin@{settings.district_id}.example.org"]:
+                label = f"{email} (admin of {settings.name or settings.district_id}, {settings.district_id})"
+                users.append(LocalUser(label, _claims(email, "district_admin", settings.district_id)))
+        return users
 
     # ------------------------------------------------------------------ background work
     def _deliver_events(self) -> None:
@@ -502,6 +553,26 @@ def _guarded(log: Log) -> Log:
                 logging.getLogger(__name__).exception("could not print a serve line: %r", line)
 
     return guarded
+
+
+def _claims(email: str, group: str, district_id: str | None = None) -> dict[str, Any]:
+    """The ID token claims of a local user, as the Cognito user pool would issue them."""
+    claims: dict[str, Any] = {
+        "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{email}/{district_id or ''}")),
+        "email": email,
+        "cognito:username": email,
+        "cognito:groups": [group],
+        "token_use": "id",
+    }
+    if district_id is not None:
+        claims["custom:districts"] = district_id
+    return claims
+
+
+def _template_parameters(template: Path) -> set[str]:
+    from rostersync_tools.local.template import load_template
+
+    return set((load_template(template).get("Parameters") or {}).keys())
 
 
 class _WithoutMetrics:

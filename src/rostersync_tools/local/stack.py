@@ -69,6 +69,7 @@ from rostersync_tools.local.template import (
 
 if TYPE_CHECKING:
     from rostersync.api.deps import ApiDeps
+    from rostersync.console.signin import SignIn
     from rostersync.pipeline.ports import Deps
 
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -135,8 +136,10 @@ class LocalAws(StackOperations):
     ``parameters`` override the template's parameter defaults (e.g. ``QuietPeriodSeconds=0``);
     ``root`` is where ``CodeUri`` and ``DefinitionUri`` are resolved (default: the template's
     folder); ``adapt`` may replace adapters of the pipeline's :class:`~rostersync.pipeline.ports.Deps`
-    the functions get. Use as a context manager; only one local stack may be active at a time,
-    because moto's backends and the process environment are global.
+    the functions get; ``console_sign_in`` is the admin console's sign-in (the Hosted UI stand-in
+    of ``rostersync serve``; without it the console's pages cannot sign anyone in). Use as a
+    context manager; only one local stack may be active at a time, because moto's backends and
+    the process environment are global.
     """
 
     def __init__(
@@ -148,6 +151,7 @@ class LocalAws(StackOperations):
         region: str | None = None,
         root: Path | str | None = None,
         adapt: Callable[[Deps], Deps] | None = None,
+        console_sign_in: SignIn | None = None,
     ) -> None:
         self.template_path = Path(template_path).resolve()
         self.root = Path(root).resolve() if root is not None else self.template_path.parent
@@ -185,6 +189,7 @@ class LocalAws(StackOperations):
         # The pipeline's clock: tests advance it (pause ends, grace periods, hold deadlines)
         # instead of sleeping; it starts at the wall clock.
         self.clock = LocalClock()
+        self.console_sign_in = console_sign_in
         self.created: dict[str, str] = {}  # logical id of template.yaml -> its type
         self.skipped: dict[str, str] = {}  # logical id of template.yaml -> reason
         self.generated: dict[str, str] = {}  # logical id the transform added -> what became of it
@@ -223,7 +228,13 @@ class LocalAws(StackOperations):
             self._build()
             self._apply_environment()
             self._exits.enter_context(
-                runtime.provided(runtime.Provider(pipeline=self.pipeline_deps, api=self.api_deps))
+                runtime.provided(
+                    runtime.Provider(
+                        pipeline=self.pipeline_deps,
+                        api=self.api_deps,
+                        console=None if self.console_sign_in is None else self._console_sign_in,
+                    )
+                )
             )
         except BaseException:
             self.__exit__(None, None, None)
@@ -286,6 +297,10 @@ class LocalAws(StackOperations):
                 deps = dataclasses.replace(build_deps(self.settings), clock=self.clock)
                 self._pipeline_deps = self.adapt(deps) if self.adapt is not None else deps
             return self._pipeline_deps
+
+    def _console_sign_in(self) -> SignIn:
+        assert self.console_sign_in is not None
+        return self.console_sign_in
 
     def api_deps(self) -> ApiDeps:
         """The adapters the release API's services get on this stack (built once)."""

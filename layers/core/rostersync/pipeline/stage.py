@@ -26,6 +26,7 @@ from rostersync.changes import ChangeSet
 from rostersync.connectors.pages import PullManifest
 from rostersync.formats import load_roster
 from rostersync.issues import InvalidFilesError, concat_issues, empty_issues
+from rostersync.model import ENTITY_BY_NAME
 from rostersync.pipeline import inbox
 from rostersync.pipeline.changesets import change_counts, write_change_set
 from rostersync.pipeline.events import DiffInput, DiffOutput, NormalizeInput, NormalizeOutput
@@ -36,7 +37,14 @@ from rostersync.pipeline.pull import load_pulled, pulled_manifest
 from rostersync.roster import RosterSet
 from rostersync.settings import DistrictSettings
 from rostersync.snapdiff import diff_snapshots
-from rostersync.snapshot import latest_version, read_version, version_prefix, write_snapshot
+from rostersync.snapshot import (
+    latest_version,
+    read_entity,
+    read_manifest,
+    read_version,
+    version_prefix,
+    write_snapshot,
+)
 from rostersync.sources import API_KINDS
 from rostersync.validate import LoadResult
 
@@ -44,6 +52,29 @@ from rostersync.validate import LoadResult
 def accepted_roster(deps: Deps, district_id: str, version: int | None) -> RosterSet | None:
     """Accepted version ``version`` of the district (None before its first version)."""
     return read_version(deps.snapshots, district_prefix(district_id), version) if version else None
+
+
+def school_names(*tables: pa.Table) -> dict[str, str]:
+    """School ID → name over ``schools`` tables (later ones win): what the console shows beside
+    IDs."""
+    names: dict[str, str] = {}
+    for table in tables:
+        if "name" in table.column_names:
+            pairs = zip(table.column("school_id").to_pylist(), table.column("name").to_pylist(), strict=True)
+            names.update({school: name for school, name in pairs if school and name})
+    return names
+
+
+def _snapshot_school_names(deps: Deps, *prefixes: str | None) -> dict[str, str]:
+    """School names of the snapshots under ``prefixes`` (the accepted one, then the staged one):
+    only their schools entity is read."""
+    schools = ENTITY_BY_NAME["schools"]
+    tables = [
+        read_entity(deps.snapshots, prefix, read_manifest(deps.snapshots, prefix), schools)
+        for prefix in prefixes
+        if prefix is not None
+    ]
+    return school_names(*tables)
 
 
 # --- normalize -----------------------------------------------------------------------------------
@@ -220,6 +251,11 @@ def diff(inp: DiffInput, deps: Deps) -> DiffOutput:
         write_change_set(deps.snapshots, changes_prefix, changes)
         written.result()
     deps.snapshots.put(keys["summary"], json.dumps(summary.to_pylist(), indent=2).encode())
+    keys["school_names"] = f"{prefix}/school_names.json"
+    deps.snapshots.put(
+        keys["school_names"],
+        json.dumps(_snapshot_school_names(deps, accepted_prefix, inp.normalize.staged_prefix)).encode(),
+    )
     counts = change_counts(changes)
     deps.repo.update_sync(
         inp.district_id,
