@@ -26,6 +26,7 @@ FUNCTION_OF = {
     "notify.json": parse_holds_event,
     "finish.json": parse_holds_event,
     "finish_failed.json": parse_holds_event,
+    "execution_ended.json": parse_holds_event,
 }
 
 

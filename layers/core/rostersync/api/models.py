@@ -299,3 +299,20 @@ class AuditView(BaseModel):
 class AuditList(BaseModel):
     district_id: str
     entries: list[AuditView]
+
+
+class FailRequest(_Request):
+    """Why an operator fails a stuck sync; kept in the audit log and the sync's reason."""
+
+    comment: str | None = Field(None, max_length=1000)
+
+
+class FailResponse(BaseModel):
+    """An operator failed a sync: ``stopping`` (its execution is being stopped; the sync becomes
+    ``failed`` when it has) or ``failed`` (its execution had already ended)."""
+
+    district_id: str
+    sync_id: str
+    outcome: Literal["stopping", "failed"]
+    reason: str
+    actor: str

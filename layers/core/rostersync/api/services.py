@@ -29,6 +29,7 @@ from rostersync.api.models import (
     BulkReleaseResponse,
     DecisionResponse,
     DownloadLink,
+    FailResponse,
     HoldList,
     HoldView,
     OpenHold,
@@ -46,6 +47,7 @@ from rostersync.api.models import (
     VersionList,
     VersionView,
 )
+from rostersync.pipeline import stranded
 from rostersync.pipeline.decisions import (
     HELD_STATUSES,
     DecisionError,
@@ -610,4 +612,35 @@ def list_audit(
     return AuditList(
         district_id=district_id,
         entries=[AuditView.model_validate(e.model_dump()) for e in entries[:limit]],
+    )
+
+
+# --- operator actions ----------------------------------------------------------------------------
+
+
+def fail_sync(deps: ApiDeps, caller: Caller, sync_id: str, comment: str | None = None) -> FailResponse:
+    """An operator fails a stuck sync (lock released, schools restored; audited). Operators only:
+    a district admin gets 403 (a sync of a district it may not see stays "not found")."""
+    record = sync_for(deps, caller, sync_id)
+    if caller.role != OPERATOR_GROUP:
+        raise ForbiddenError("only an operator may fail a sync")
+    try:
+        outcome = stranded.fail_sync(
+            deps.repo,
+            deps.workflow,
+            deps.clock(),
+            district_id=record.district_id,
+            sync_id=sync_id,
+            actor=caller.label,
+            actor_id=caller.sub,
+            comment=comment,
+        )
+    except stranded.SyncNotStuckError as exc:
+        raise ConflictError(str(exc)) from None
+    return FailResponse(
+        district_id=record.district_id,
+        sync_id=sync_id,
+        outcome=outcome,
+        reason=f"failed by operator {caller.label}" + (f": {comment}" if comment else ""),
+        actor=caller.label,
     )

@@ -3,7 +3,9 @@
 :func:`finish` records the final status and reason, closes an open hold, settles the schools
 the sync left on hold, emails the admins about a failure or a rejection, and releases the
 district's lock if the sync still owns it. :func:`failure_reason` turns a state machine Catch's
-error into the short reason an admin reads.
+error into the short reason an admin reads. :func:`fail_stranded` is the finish of a sync whose
+execution ended without reaching Finish (stopped, crashed, timed out):
+:func:`rostersync.pipeline.stranded.settle_stranded`, and the admins are emailed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rostersync.pipeline.events import FinishInput, FinishOutput
 from rostersync.pipeline.models import SchoolState, SyncRecord
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.schools import set_school_states
+from rostersync.pipeline.stranded import settle_stranded
 
 _SCHOOL_STATE_ON_FINISH: dict[str, SchoolState] = {
     "rejected": "connected",
@@ -108,3 +111,16 @@ def _mail_admins(deps: Deps, district_id: str, dedupe_key: str, email: emails.Em
         text=email.text,
         html=email.html,
     )
+
+
+def fail_stranded(
+    deps: Deps, district_id: str, sync_id: str, *, reason: str, actor: str, release: bool = True
+) -> bool:
+    """:func:`settle_stranded`, and the admins are emailed that the sync failed (once per sync)."""
+    failed = settle_stranded(
+        deps.repo, district_id, sync_id, deps.clock(), reason=reason, actor=actor, release=release
+    )
+    if failed:
+        email = emails.failed_email(district_id=district_id, sync_id=sync_id, reason=reason)
+        _mail_admins(deps, district_id, f"failed-{sync_id}", email)
+    return failed

@@ -16,6 +16,7 @@ from rostersync.pipeline.events import (
     AwaitDecisionInput,
     DiffInput,
     EvaluateInput,
+    ExecutionStatusChangeEvent,
     FetchInput,
     FinishInput,
     LockInput,
@@ -37,6 +38,7 @@ _S3_EVENT: TypeAdapter[S3ObjectCreatedEvent] = TypeAdapter(S3ObjectCreatedEvent)
 _SCHEDULED: TypeAdapter[ScheduledSyncEvent] = TypeAdapter(ScheduledSyncEvent)
 DIFF_EVENTS: TypeAdapter[DiffStep] = TypeAdapter(DiffStep)
 HOLDS_EVENTS: TypeAdapter[HoldsStep] = TypeAdapter(HoldsStep)
+_EXECUTION_ENDED: TypeAdapter[ExecutionStatusChangeEvent] = TypeAdapter(ExecutionStatusChangeEvent)
 
 
 def parse_ingest_event(event: dict[str, Any]) -> Any:
@@ -54,4 +56,8 @@ def parse_diff_event(event: dict[str, Any]) -> Any:
 
 
 def parse_holds_event(event: dict[str, Any]) -> Any:
+    """A holds step, or Step Functions' execution status-change event (an execution that ended
+    without finishing)."""
+    if event.get("source") == "aws.states":
+        return _EXECUTION_ENDED.validate_python(event)
     return HOLDS_EVENTS.validate_python(event)
