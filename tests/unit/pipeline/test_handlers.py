@@ -27,6 +27,7 @@ FUNCTION_OF = {
     "finish.json": parse_holds_event,
     "finish_failed.json": parse_holds_event,
     "execution_ended.json": parse_holds_event,
+    "delivery_failed.json": parse_holds_event,
 }
 
 

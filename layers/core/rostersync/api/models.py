@@ -97,6 +97,11 @@ class SyncSummary(BaseModel):
     updated_at: datetime
     finished_at: datetime | None = None
     hold_expires_at: datetime | None = None
+    delivery: Literal["pending", "delivered", "failed"] | None = Field(
+        None,
+        description="after an apply: the RosterChangesApplied event and email (failed: see delivery_error)",
+    )
+    delivery_error: str | None = None
 
 
 class SyncDetail(SyncSummary):
@@ -256,6 +261,9 @@ class SchoolList(BaseModel):
     district_id: str
     paused: bool
     schools: list[SchoolView]
+    failed_sync: SyncSummary | None = Field(
+        None, description="the district's latest finished sync, when it failed (e.g. before any hold)"
+    )
 
 
 class VersionView(BaseModel):

@@ -118,6 +118,8 @@ def _summary(record: SyncRecord) -> dict[str, Any]:
         "updated_at": record.updated_at,
         "finished_at": record.finished_at,
         "hold_expires_at": record.hold_expires_at,
+        "delivery": record.delivery,
+        "delivery_error": record.delivery_error,
     }
 
 
@@ -144,6 +146,10 @@ def list_syncs(
     records = sorted(deps.repo.list_syncs(district_id), key=lambda r: r.created_at, reverse=True)
     if status is not None:
         records = [r for r in records if r.status == status]
+    else:
+        # Coalesced records (one per file of an upload that another sync processed) are noise
+        # in the default list; status=coalesced shows them.
+        records = [r for r in records if r.status != "coalesced"]
     return SyncList(district_id=district_id, syncs=[SyncSummary(**_summary(r)) for r in records[:limit]])
 
 
@@ -486,7 +492,14 @@ def list_schools(deps: ApiDeps, caller: Caller, district_id: str) -> SchoolList:
                 counts=item.counts if item else {},
             )
         )
-    return SchoolList(district_id=district_id, paused=paused, schools=views)
+    return SchoolList(district_id=district_id, paused=paused, schools=views, failed_sync=_failed_sync(syncs))
+
+
+def _failed_sync(syncs: list[SyncRecord]) -> SyncSummary | None:
+    """The district's latest finished sync when it failed (newest first in ``syncs``): a sync that
+    failed before any hold changed no school, and the board still shows it."""
+    finished = next((r for r in syncs if r.status not in ("coalesced", "waiting", "running")), None)
+    return SyncSummary(**_summary(finished)) if finished is not None and finished.status == "failed" else None
 
 
 # --- versions and rollback -----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from rostersync.pipeline import decide, ended, finish, intake, locks, pull, rele
 from rostersync.pipeline.events import (
     ApplyInput,
     AwaitDecisionInput,
+    DeliveryFailedInput,
     DiffInput,
     EvaluateInput,
     ExecutionStatusChangeEvent,
@@ -42,6 +43,7 @@ STEPS: dict[type[Any], Callable[[Any, Deps], Any]] = {
     AwaitDecisionInput: decide.await_decision,
     ApplyInput: release.apply,
     NotifyInput: release.notify,
+    DeliveryFailedInput: release.delivery_failed,
     FinishInput: finish.finish,
     ExecutionStatusChangeEvent: ended.execution_ended,
 }

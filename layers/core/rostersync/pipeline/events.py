@@ -129,6 +129,7 @@ class Decision(_Model):
 
 class ApplyOutput(_Model):
     version: int | None = None
+    previous_version: int | None = None
     promoted: bool = False
     complete: bool
     schools: list[str] | None = None
@@ -141,6 +142,11 @@ class ApplyOutput(_Model):
 
 class NotifyOutput(_Model):
     sent: bool
+
+
+class DeliveryFailedOutput(_Model):
+    delivery: Literal["failed"]
+    reason: str
 
 
 class FinishOutput(_Model):
@@ -220,6 +226,12 @@ class NotifyInput(SyncRef):
     apply: ApplyOutput
 
 
+class DeliveryFailedInput(SyncRef):
+    step: Literal["delivery_failed"]
+    # The Catch's ``{"Error": ..., "Cause": ...}`` of the Notify task after its retries.
+    error: dict[str, Any] | None = None
+
+
 class FinishInput(SyncRef):
     step: Literal["finish"]
     status: SyncStatus
@@ -238,6 +250,7 @@ StepEvent = Annotated[
     | AwaitDecisionInput
     | ApplyInput
     | NotifyInput
+    | DeliveryFailedInput
     | FinishInput,
     Field(discriminator="step"),
 ]

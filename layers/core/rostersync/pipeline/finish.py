@@ -18,8 +18,9 @@ from rostersync.pipeline.events import FinishInput, FinishOutput
 from rostersync.pipeline.models import SchoolState, SyncRecord
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.schools import set_school_states
-from rostersync.pipeline.stranded import settle_stranded
+from rostersync.pipeline.stranded import restore_schools, settle_stranded
 
+_NOTHING_MORE = frozenset({"rejected", "expired", "superseded"})
 _SCHOOL_STATE_ON_FINISH: dict[str, SchoolState] = {
     "rejected": "connected",
     "expired": "connected",
@@ -54,15 +55,36 @@ def failure_reason(error: dict[str, Any] | None) -> str:
     return text[:500]
 
 
+def truthful_reason(status: str, reason: str | None, applied_schools: list[str]) -> str | None:
+    """A reject, expiry or supersede after some schools were released applied nothing *more*:
+    the reason says so instead of "nothing applied"."""
+    if not reason or not applied_schools or status not in _NOTHING_MORE:
+        return reason
+    return reason.replace(
+        "nothing applied", f"nothing more applied (already applied: {', '.join(applied_schools)})"
+    )
+
+
 def finish(inp: FinishInput, deps: Deps) -> FinishOutput:
-    """Record the final status (and reason), close an open hold, release the lock if still ours."""
+    """Record the final status (and reason), close an open hold, release the lock if still ours.
+
+    A finished sync holds nothing and can release nothing: ``held_schools`` is emptied and
+    ``releasable`` false, whatever the outcome (the held schools' findings stay in ``holds``)."""
     now = deps.clock()
     reason = inp.reason
     if inp.status == "failed":
         reason = failure_reason(inp.error) if inp.error else (reason or "failed")
     record = deps.repo.get_sync(inp.district_id, inp.sync_id)
+    reason = truthful_reason(inp.status, reason, record.applied_schools if record else [])
     deps.repo.update_sync(
-        inp.district_id, inp.sync_id, now, status=inp.status, reason=reason, finished_at=now.isoformat()
+        inp.district_id,
+        inp.sync_id,
+        now,
+        status=inp.status,
+        reason=reason,
+        finished_at=now.isoformat(),
+        held_schools=[],
+        releasable=False,
     )
     if record is not None and record.hold_id:
         deps.repo.close_token(record.hold_id, "expired" if inp.status == "expired" else "closed")
@@ -77,7 +99,10 @@ def _settle_schools(inp: FinishInput, deps: Deps, record: SyncRecord | None) -> 
     school_state = _SCHOOL_STATE_ON_FINISH.get(inp.status)
     if record is not None and school_state is not None:
         schools = [s for s in record.held_schools if s not in record.applied_schools]
-        if schools:
+        if schools and school_state == "connected":
+            # Nothing of this sync reached them: the board points at their last applied sync.
+            restore_schools(deps.repo, inp.district_id, inp.sync_id, schools)
+        elif schools:
             set_school_states(deps, inp.district_id, inp.sync_id, schools, school_state)
     if inp.status == "paused":
         known = [s.school_id for s in deps.repo.list_school_status(inp.district_id)]

@@ -14,6 +14,7 @@ from pydantic import Field, TypeAdapter
 from rostersync.pipeline.events import (
     ApplyInput,
     AwaitDecisionInput,
+    DeliveryFailedInput,
     DiffInput,
     EvaluateInput,
     ExecutionStatusChangeEvent,
@@ -30,7 +31,8 @@ from rostersync.pipeline.events import (
 IngestStep = Annotated[SettleInput | LockInput | NormalizeInput | FetchInput, Field(discriminator="step")]
 DiffStep = Annotated[DiffInput | ApplyInput, Field(discriminator="step")]
 HoldsStep = Annotated[
-    EvaluateInput | AwaitDecisionInput | NotifyInput | FinishInput, Field(discriminator="step")
+    EvaluateInput | AwaitDecisionInput | NotifyInput | DeliveryFailedInput | FinishInput,
+    Field(discriminator="step"),
 ]
 
 _INGEST: TypeAdapter[IngestStep] = TypeAdapter(IngestStep)

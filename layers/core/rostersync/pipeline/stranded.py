@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from rostersync.pipeline.models import FINAL_STATUSES, AuditEntry, SchoolState, SchoolStatus, SyncRecord
+from rostersync.pipeline.models import FINAL_STATUSES, AuditEntry, SchoolState, SchoolStatus
 from rostersync.pipeline.ports import Repository, Workflow
 
 # A sync in one of these has finished; "waiting" is final for a sync that never took the lock,
@@ -22,14 +22,12 @@ from rostersync.pipeline.ports import Repository, Workflow
 FINISHED_STATUSES = FINAL_STATUSES - {"waiting"}
 
 
-def _restore_schools(repo: Repository, record: SyncRecord) -> None:
-    """Schools a stranded sync left on hold get back what they were: connected to the last
-    applied sync, or not connected when nothing was ever applied for them."""
-    pending = set(record.held_schools) - set(record.applied_schools)
-    for school in repo.list_school_status(record.district_id):
-        if school.school_id not in pending and not (
-            school.sync_id == record.sync_id and school.status == "on_hold"
-        ):
+def restore_schools(repo: Repository, district_id: str, sync_id: str, schools: list[str]) -> None:
+    """``schools`` (those ``sync_id`` held) get back what they were before it: connected to their
+    last applied sync (the board points at it), or not connected when nothing was ever applied."""
+    wanted = set(schools)
+    for school in repo.list_school_status(district_id):
+        if school.school_id not in wanted and not (school.sync_id == sync_id and school.status == "on_hold"):
             continue
         status: SchoolState = "connected" if school.last_applied_sync_id else "not_connected"
         repo.put_school_status(
@@ -62,10 +60,20 @@ def settle_stranded(
         if release:
             repo.release_lock(district_id, sync_id)
         return False
-    repo.update_sync(district_id, sync_id, now, status="failed", reason=reason, finished_at=now.isoformat())
+    repo.update_sync(
+        district_id,
+        sync_id,
+        now,
+        status="failed",
+        reason=reason,
+        finished_at=now.isoformat(),
+        held_schools=[],
+        releasable=False,
+    )
     if record.hold_id:
         repo.close_token(record.hold_id, "closed")
-    _restore_schools(repo, record)
+    pending = sorted(set(record.held_schools) - set(record.applied_schools))
+    restore_schools(repo, district_id, sync_id, pending)
     repo.put_audit(
         AuditEntry(
             district_id=district_id,
