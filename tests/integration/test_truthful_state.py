@@ -99,3 +99,29 @@ def test_a_sync_that_fails_before_any_hold_shows_on_the_board(stack: LocalAws, d
 
     assert board["failed_sync"]["sync_id"] == failed["sync_id"]
     assert "SnapshotError" in board["failed_sync"]["reason"]
+
+
+def test_a_partial_release_sends_one_email_naming_the_schools(stack: LocalAws, data: DistrictData) -> None:
+    _day1(stack, data)
+    released, still_held = data.schools[0], data.schools[1]
+    day2 = data.files(data.without_students_of(released, still_held), "day2-one-email")
+    sync_id = str(sync_set(stack, D, day2, {"held", "applied", "failed"})["sync_id"])
+    awaiting_decision(stack, D, sync_id)
+    before = len(stack.sent_emails())
+
+    decide(stack, D, sync_id, "release", [released])
+    awaiting_decision(stack, D, sync_id, rounds=2)
+
+    (mail,) = stack.sent_emails()[before:]
+    names = dict(
+        zip(
+            data.district.table("schools").column("school_id").to_pylist(),
+            data.district.table("schools").column("name").to_pylist(),
+            strict=True,
+        )
+    )
+    assert mail.subject == (
+        f"[rostersync] {D}: {names[released]} ({released}) applied; "
+        f"{names[still_held]} ({still_held}) still on hold"
+    )
+    assert "still on hold until" in (mail.text or "")

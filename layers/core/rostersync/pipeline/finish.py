@@ -16,6 +16,7 @@ from typing import Any
 from rostersync.pipeline import emails
 from rostersync.pipeline.events import FinishInput, FinishOutput
 from rostersync.pipeline.models import SchoolState, SyncRecord
+from rostersync.pipeline.names import names_of
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.schools import set_school_states
 from rostersync.pipeline.stranded import restore_schools, settle_stranded
@@ -112,7 +113,12 @@ def _settle_schools(inp: FinishInput, deps: Deps, record: SyncRecord | None) -> 
 def _email_outcome(inp: FinishInput, deps: Deps, record: SyncRecord | None, reason: str | None) -> None:
     """Email the admins that the sync failed or was rejected (once per sync)."""
     if inp.status == "failed":
-        email = emails.failed_email(district_id=inp.district_id, sync_id=inp.sync_id, reason=reason or "")
+        email = emails.failed_email(
+            district_id=inp.district_id,
+            sync_id=inp.sync_id,
+            reason=reason or "",
+            names=names_of(deps, inp.district_id, inp.sync_id),
+        )
         _mail_admins(deps, inp.district_id, f"failed-{inp.sync_id}", email)
     if inp.status == "rejected":
         # Who rejected it is on the decided token (the API wrote it there, with the audit entry).
@@ -122,6 +128,7 @@ def _email_outcome(inp: FinishInput, deps: Deps, record: SyncRecord | None, reas
             sync_id=inp.sync_id,
             actor=token.decided_by if token is not None else None,
             applied_schools=record.applied_schools if record is not None else [],
+            names=names_of(deps, inp.district_id, inp.sync_id),
         )
         _mail_admins(deps, inp.district_id, f"rejected-{inp.sync_id}", email)
 
@@ -146,6 +153,11 @@ def fail_stranded(
         deps.repo, district_id, sync_id, deps.clock(), reason=reason, actor=actor, release=release
     )
     if failed:
-        email = emails.failed_email(district_id=district_id, sync_id=sync_id, reason=reason)
+        email = emails.failed_email(
+            district_id=district_id,
+            sync_id=sync_id,
+            reason=reason,
+            names=names_of(deps, district_id, sync_id),
+        )
         _mail_admins(deps, district_id, f"failed-{sync_id}", email)
     return failed

@@ -44,6 +44,7 @@ from rostersync.pipeline.events import (
 from rostersync.pipeline.finish import failure_reason
 from rostersync.pipeline.layout import district_prefix
 from rostersync.pipeline.models import SchoolStatus, SyncStatus
+from rostersync.pipeline.names import names_of
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.stage import accepted_roster
 from rostersync.snapshot import join_key, promote_version, read_snapshot, version_prefix
@@ -319,6 +320,7 @@ def notify(inp: NotifyInput, deps: Deps) -> NotifyOutput:
         _publish(inp, deps, per_entity)
     except Exception as exc:  # the email still goes; the step is retried for the event
         errors.append(exc)
+    record = deps.repo.get_sync(inp.district_id, inp.sync_id)
     email = emails.applied_email(
         district_id=inp.district_id,
         sync_id=inp.sync_id,
@@ -327,6 +329,9 @@ def notify(inp: NotifyInput, deps: Deps) -> NotifyOutput:
         schools=applied.schools,
         complete=applied.complete,
         per_entity=per_entity,
+        names=names_of(deps, inp.district_id, inp.sync_id),
+        still_held=[] if applied.complete else applied.progress.held_schools,
+        hold_expires_at=record.hold_expires_at if record is not None else None,
     )
     sent = False
     try:
