@@ -116,5 +116,5 @@ def test_the_hold_email_groups_a_schools_holds_into_one_line_with_each_number_on
         "mass_update (students): 60 of 501 (12 %, limit 10 %)"
     )
     assert email.text.count("230 of 501") == 1
-    assert email.subject == "[rostersync] Springfield Public Schools: 1 school on hold"
+    assert email.subject == "[rostersync] sync d1-abc is on hold: Springfield Public Schools (1 school)"
     assert f"Decide here: {NAMES.link}" in email.text

@@ -200,9 +200,9 @@ def await_decision(inp: AwaitDecisionInput, deps: Deps) -> AwaitDecisionOutput:
     )
     found = [Hold.model_validate(h) for h in json.loads(deps.snapshots.get(holds_key))]
     settings = deps.repo.get_settings(inp.district_id)
-    if inp.progress.applies:
-        # A partial release's applied email already said what stays on hold, and until when:
-        # one decision, one email.
+    if record is not None and record.hold_id is not None:
+        # A later round, after an admin's partial release: its applied email already said what
+        # stays on hold, and until when (one decision, one email).
         return AwaitDecisionOutput(registered=True, round=inp.progress.applies, emailed=False)
     email = emails.hold_email(
         district_id=inp.district_id,

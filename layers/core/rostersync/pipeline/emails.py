@@ -82,9 +82,8 @@ def hold_email(
     names = names or Names(district=district_id)
     lines = _school_lines(holds, names)
     schools = sorted({h.school_id for h in holds if h.school_id is not None})
-    subject = f"[rostersync] {names.district}: {len(lines)} school{'s'[: len(lines) != 1]} on hold"
-    if not schools:
-        subject = f"[rostersync] {names.district}: sync on hold (district-wide)"
+    scope = f"{len(schools)} school{'s'[: len(schools) != 1]}" if schools else "district-wide"
+    subject = f"[rostersync] sync {sync_id} is on hold: {names.district} ({scope})"
     actions = [
         "Download the CSV of changes and the CSV of row errors for this sync.",
         (
