@@ -66,6 +66,7 @@ class RecordingWorkflow:
     started: dict[str, dict[str, Any]] = field(default_factory=dict)
     successes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     gone: bool = False
+    statuses: dict[str, str] = field(default_factory=dict)  # execution ARN -> status
 
     def start(self, name: str, payload: dict[str, Any]) -> str | None:
         if name in self.started:
@@ -77,6 +78,15 @@ class RecordingWorkflow:
         if self.gone:
             raise TaskGoneError("Task Timed Out")
         self.successes.append((task_token, output))
+
+    def execution_status(self, execution_arn: str) -> str | None:
+        """RUNNING for every started execution unless ``statuses`` says otherwise."""
+        if execution_arn in self.statuses:
+            return self.statuses[execution_arn]
+        return "RUNNING" if execution_arn.rsplit(":", 1)[-1] in self.started else None
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        self.statuses[execution_arn] = "ABORTED"
 
 
 class Clock:

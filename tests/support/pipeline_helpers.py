@@ -68,7 +68,7 @@ def deps(moto_aws: None, workflow: RecordingWorkflow, clock: Clock) -> Deps:
         raw=S3BlobStore(RAW),
         snapshots=S3BlobStore(SNAP),
         repo=repo,
-        mailer=SesMailer(SENDER, repo),
+        mailer=SesMailer(SENDER, TABLE),
         bus=EventBridgeBus(BUS, repo),
         workflow=workflow,
         clock=clock,

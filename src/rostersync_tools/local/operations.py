@@ -180,6 +180,18 @@ class StackOperations:
         results = {lid: self.invoke(lid, event) for lid in dict.fromkeys(targets)}
         return Delivery(event=event, results=results)
 
+    def deliver_matching(self, event: Mapping[str, Any], *, event_bus_name: str = "default") -> Delivery:
+        """Invoke the functions whose template rules match ``event``; none matching is no error
+        (e.g. a SUCCEEDED status change, which no rule selects)."""
+        event = dict(event)
+        targets = [
+            r.function_logical_id
+            for r in self.event_routes
+            if r.event_bus_name == bus_name(event_bus_name) and r.matches(event)
+        ]
+        results = {lid: self.invoke(lid, event) for lid in dict.fromkeys(targets)}
+        return Delivery(event=event, results=results)
+
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Invoke a function through moto's Lambda API; its result, or :class:`InvocationError`."""
         function = self.functions[logical_id]

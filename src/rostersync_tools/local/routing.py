@@ -18,6 +18,16 @@ function falls through to moto's own ``invoke``. Handler calls are serialised wi
 lock: moto runs each execution in its own thread, and on Lambda each invocation has a sandbox of
 its own, so handlers (and moto's backends behind them) are not written for concurrent calls.
 ``tests/unit/test_local_routing.py`` fails if a moto upgrade stops the calls reaching handlers.
+
+The second seam: moto's Step Functions puts no "Step Functions Execution Status Change" event on
+EventBridge when an execution ends, and the template routes FAILED, TIMED_OUT and ABORTED ones to
+a function. :func:`install` also wraps ``BaseExecutionWorkerCommunication.terminated`` (called in
+the execution's thread once its program has ended, after the status is set) so that every
+listener added with :func:`on_execution_ended` gets the event AWS documents for it
+(:func:`execution_status_event`); the local stack delivers it to the template's rules. And
+moto's StopExecution marks the program stopped but leaves a ``waitForTaskToken`` task waiting
+for its callback (up to the task's timeout: a held sync's hold expiry), where AWS ends the
+execution at once: ``Execution.stop`` is wrapped to interrupt the execution's open callbacks too.
 """
 
 from __future__ import annotations
@@ -39,6 +49,8 @@ from typing import Any
 
 import moto
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
 MOTO_VERSION_WRITTEN_AGAINST = "5.2.5"
 _EXPECTED_INVOKE_PARAMETERS = ["self", "function_name", "qualifier", "body", "headers", "response_headers"]
@@ -48,6 +60,10 @@ _CALL_LOCK = threading.RLock()
 _STATE_LOCK = threading.Lock()
 _ROUTES: dict[tuple[str, str, str], HandlerRoute] = {}
 _ORIGINAL_INVOKE: Callable[..., Any] | None = None
+_ORIGINAL_TERMINATED: Callable[..., Any] | None = None
+_ORIGINAL_STOP: Callable[..., Any] | None = None
+ExecutionListener = Callable[[dict[str, Any]], None]
+_EXECUTION_LISTENERS: dict[tuple[str, str], ExecutionListener] = {}
 
 
 class RoutingError(RuntimeError):
@@ -254,6 +270,99 @@ def _routed_invoke(
     return payload
 
 
+def _millis(value: Any) -> int | None:
+    return int(value.timestamp() * 1000) if value is not None else None
+
+
+def execution_status_event(execution: Any) -> dict[str, Any]:
+    """The EventBridge event Step Functions puts on the default bus when ``execution`` (moto's
+    parser ``Execution``) changed status, in the shape AWS documents."""
+    status = execution.exec_status.value
+    error = execution.error if isinstance(execution.error, str) and execution.error else None
+    cause = execution.cause if isinstance(execution.cause, str) and execution.cause else None
+    stop = execution.stop_date
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": execution.account_id,
+        "time": (stop or execution.start_date).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": execution.region_name,
+        "resources": [execution.exec_arn],
+        "detail": {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine.arn,
+            "name": execution.name,
+            "status": status,
+            "startDate": _millis(execution.start_date),
+            "stopDate": _millis(stop),
+            "input": json.dumps(execution.input_data),
+            "inputDetails": {"included": True},
+            "output": None,
+            "outputDetails": None,
+            "error": error,
+            "cause": cause,
+        },
+    }
+
+
+def _terminated(self: BaseExecutionWorkerCommunication) -> None:
+    assert _ORIGINAL_TERMINATED is not None
+    _ORIGINAL_TERMINATED(self)
+    execution = self.execution
+    stopped = getattr(execution, "_local_stopped", None)
+    if stopped is not None:
+        # The interrupted callback fails the task once the program is stopped, and moto then
+        # reports FAILED (States.Timeout); AWS reports what happened: ABORTED.
+        execution.exec_status = ExecutionStatus.ABORTED
+        execution.error, execution.cause = stopped
+    listener = _EXECUTION_LISTENERS.get((execution.account_id, execution.region_name))
+    if listener is not None:
+        listener(execution_status_event(execution))
+
+
+def on_execution_ended(account_id: str, region: str, listener: ExecutionListener | None) -> None:
+    """Call ``listener`` with the status-change event of every execution of that account and
+    region once it has ended (None removes it). Installs the routing."""
+    install()
+    with _STATE_LOCK:
+        if listener is None:
+            _EXECUTION_LISTENERS.pop((account_id, region), None)
+        else:
+            _EXECUTION_LISTENERS[(account_id, region)] = listener
+
+
+def _stop(self: Execution, stop_date: Any, error: str | None, cause: str | None) -> None:
+    assert _ORIGINAL_STOP is not None
+    self._local_stopped = (error, cause)  # type: ignore[attr-defined]
+    _ORIGINAL_STOP(self, stop_date, error, cause)
+    worker = self.exec_worker
+    pool = getattr(getattr(getattr(worker, "env", None), "callback_pool_manager", None), "_pool", None)
+    for endpoint in list((pool or {}).values()):
+        endpoint.interrupt_all()
+
+
+def _install_terminated() -> None:
+    global _ORIGINAL_TERMINATED, _ORIGINAL_STOP
+    stop = Execution.__dict__.get("stop")
+    if stop is None or list(inspect.signature(stop).parameters) != ["self", "stop_date", "error", "cause"]:
+        raise RoutingError(
+            f"moto {moto.__version__}: Execution.stop(self, stop_date, error, cause) is gone "
+            f"(written against {MOTO_VERSION_WRITTEN_AGAINST}); the local routing needs updating"
+        )
+    _ORIGINAL_STOP = stop
+    Execution.stop = _stop  # type: ignore[method-assign]
+    original = BaseExecutionWorkerCommunication.__dict__.get("terminated")
+    if original is None or list(inspect.signature(original).parameters) != ["self"]:
+        raise RoutingError(
+            f"moto {moto.__version__}: BaseExecutionWorkerCommunication.terminated(self) is gone "
+            f"(written against {MOTO_VERSION_WRITTEN_AGAINST}); the local routing needs updating"
+        )
+    _ORIGINAL_TERMINATED = original
+    BaseExecutionWorkerCommunication.terminated = _terminated  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Patch moto's simple Lambda backend (idempotent); RoutingError if moto changed shape."""
     global _ORIGINAL_INVOKE
@@ -272,18 +381,25 @@ def install() -> None:
                 f"moto {moto.__version__}: LambdaSimpleBackend.invoke{tuple(parameters)} differs from "
                 f"the {MOTO_VERSION_WRITTEN_AGAINST} signature the local routing was written against"
             )
+        _install_terminated()
         _ORIGINAL_INVOKE = original
         LambdaSimpleBackend.invoke = _routed_invoke  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     """Restore moto's own invoke (when no routes are left)."""
-    global _ORIGINAL_INVOKE
+    global _ORIGINAL_INVOKE, _ORIGINAL_TERMINATED, _ORIGINAL_STOP
     with _STATE_LOCK:
-        if _ORIGINAL_INVOKE is None or _ROUTES:
+        if _ORIGINAL_INVOKE is None or _ROUTES or _EXECUTION_LISTENERS:
             return
         LambdaSimpleBackend.invoke = _ORIGINAL_INVOKE  # type: ignore[method-assign]
         _ORIGINAL_INVOKE = None
+        if _ORIGINAL_TERMINATED is not None:
+            BaseExecutionWorkerCommunication.terminated = _ORIGINAL_TERMINATED  # type: ignore[method-assign]
+            _ORIGINAL_TERMINATED = None
+        if _ORIGINAL_STOP is not None:
+            Execution.stop = _ORIGINAL_STOP  # type: ignore[method-assign]
+            _ORIGINAL_STOP = None
 
 
 def is_installed() -> bool:

@@ -7,7 +7,9 @@ can hold (:mod:`rostersync_tools.local.resources`); each function's invocations 
 real handler (:mod:`rostersync_tools.local.routing`, the one moto seam). Everything else (IAM, log
 groups, layers, the Transfer server, APIs, schedules) is listed in :attr:`LocalAws.skipped` (the
 template's own resources) or :attr:`LocalAws.generated` (those the transform added) with the
-reason. While the stack is active it is the functions' composition root: it hands them its
+reason. Step Functions' execution status-change events (which moto does not emit) are built when
+an execution ends and delivered to the template's rules that match them (:mod:`routing`). While
+the stack is active it is the functions' composition root: it hands them its
 adapters through :func:`rostersync.runtime.provided` (built from the template's resolved
 settings; ``adapt`` lets the caller swap one, e.g. the serve command's recording mailer), and the
 functions' environment is set once for the stack's lifetime. The steps' clock is
@@ -209,6 +211,8 @@ class LocalAws(StackOperations):
         self._captured: list[dict[str, Any]] = []
         self._deps_lock = threading.Lock()
         self._pipeline_deps: Deps | None = None
+        # Step Functions status-change events delivered to the template's rules (and results).
+        self.execution_deliveries: list[Delivery] = []
         self._api_deps: ApiDeps | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -227,6 +231,7 @@ class LocalAws(StackOperations):
             self._exits.enter_context(mock_aws(config=MOTO_CONFIG))
             self._build()
             self._apply_environment()
+            routing.on_execution_ended(self.account_id, self.region, self._execution_ended)
             self._exits.enter_context(
                 runtime.provided(
                     runtime.Provider(
@@ -243,6 +248,8 @@ class LocalAws(StackOperations):
 
     def __exit__(self, *exc_info: object) -> None:
         try:
+            # Executions the stack stops on its way out are not a sync's business.
+            routing.on_execution_ended(self.account_id, self.region, None)
             if self._exits is not None:
                 self._stop_running_executions()
         finally:
@@ -489,6 +496,17 @@ class LocalAws(StackOperations):
                 EventBusName=bus,
                 Targets=[{"Id": "capture", "Arn": queue_arn}],
             )
+
+    def _execution_ended(self, event: dict[str, Any]) -> None:
+        """Deliver Step Functions' status-change event of an ended execution to the template's
+        rules that match it, as EventBridge would (the execution's thread; kept in
+        :attr:`execution_deliveries`). A handler error is kept, not raised into moto's thread."""
+        try:
+            delivery = self.deliver_matching(event)
+        except Exception as exc:  # EventBridge would retry; locally the test reads the error
+            delivery = Delivery(event=event, results={"error": f"{type(exc).__name__}: {exc}"})
+        if delivery.results:
+            self.execution_deliveries.append(delivery)
 
     # ------------------------------------------------------------------ outputs
     @property

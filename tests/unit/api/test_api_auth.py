@@ -75,7 +75,7 @@ def test_a_caller_without_a_role_group_is_forbidden() -> None:
 
 
 def test_the_route_table_covers_every_sample_event() -> None:
-    assert len(ROUTES) == 20
+    assert len(ROUTES) == 21
 
 
 def _seed_d1(deps: ApiDeps) -> None:

@@ -306,6 +306,15 @@ def _promote(deps: ApiDeps, versions: int) -> None:
         )
 
 
+def test_the_board_shows_a_sync_that_failed_before_any_hold(api_deps: ApiDeps, handler_module: Any) -> None:
+    seed_sync(api_deps, sync_id="d1-ok", status="applied", created_at=NOW - timedelta(days=1))
+    seed_sync(api_deps, sync_id="d1-bad", status="failed", held_schools=[], holds=[])
+
+    body = invoke(handler_module, api_event("list_schools")).json
+
+    assert body["failed_sync"]["sync_id"] == "d1-bad"
+
+
 def test_versions_list_what_promote_version_wrote(api_deps: ApiDeps, handler_module: Any) -> None:
     _promote(api_deps, 2)
 

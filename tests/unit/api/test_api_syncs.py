@@ -55,6 +55,32 @@ def test_list_syncs_is_newest_first_and_filters_by_status(api_deps: ApiDeps, han
     assert [s["sync_id"] for s in applied["syncs"]] == ["d1-old"]
 
 
+def test_coalesced_records_are_hidden_unless_asked_for(api_deps: ApiDeps, handler_module: Any) -> None:
+    seed_sync(api_deps, sync_id="d1-file1", status="coalesced", created_at=NOW - timedelta(minutes=1))
+    seed_sync(api_deps)
+
+    default = invoke(handler_module, api_event("list_syncs")).json
+    coalesced = invoke(handler_module, api_event("list_syncs", query={"status": "coalesced"})).json
+
+    assert [s["sync_id"] for s in default["syncs"]] == [SYNC]
+    assert [s["sync_id"] for s in coalesced["syncs"]] == ["d1-file1"]
+
+
+def test_an_operator_fails_a_stuck_sync_and_a_district_admin_may_not(
+    api_deps: ApiDeps, handler_module: Any, workflow: RecordingWorkflow
+) -> None:
+    seed_sync(api_deps)
+
+    refused = invoke(handler_module, api_event("fail", claims=ADMIN_D1))
+    failed = invoke(handler_module, api_event("fail", claims=OPERATOR))
+
+    assert refused.status == 403
+    assert failed.status == 202 and failed.json["outcome"] == "failed"
+    record = api_deps.repo.get_sync("d1", SYNC)
+    assert record is not None and record.status == "failed"
+    assert record.reason == f"failed by operator {failed.json['actor']}: execution stuck after a console stop"
+
+
 def test_list_holds_separates_open_from_closed(api_deps: ApiDeps, handler_module: Any) -> None:
     seed_sync(
         api_deps,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import pytest
 
 from rostersync.aws import DynamoRepository, EventBridgeBus, S3BlobStore, SesMailer, StepFunctionsWorkflow
+from rostersync.aws.mailer import MailInProgressError
 from rostersync.settings import DistrictSettings
 from rostersync.storage import BlobNotFoundError
 from tests.support.pipeline_helpers import BUS, NOW, SENDER, TABLE, sent_emails
@@ -85,7 +88,7 @@ def test_a_marker_is_claimed_once_except_by_its_owner(repo: DynamoRepository) ->
 
 
 def test_the_mailer_sends_once_per_dedupe_key(repo: DynamoRepository) -> None:
-    mailer = SesMailer(SENDER, repo)
+    mailer = SesMailer(SENDER, repo.table_name)
     kwargs = {"district_id": "d1", "to": ["a@example.org"], "subject": "s", "text": "t", "html": "<p>h</p>"}
 
     assert mailer.send(dedupe_key="hold-1", **kwargs)
@@ -94,7 +97,7 @@ def test_the_mailer_sends_once_per_dedupe_key(repo: DynamoRepository) -> None:
 
 
 def test_a_refused_email_can_be_sent_again_on_retry(repo: DynamoRepository) -> None:
-    mailer = SesMailer("unverified@example.com", repo)
+    mailer = SesMailer("unverified@example.com", repo.table_name)
     kwargs = {"district_id": "d1", "to": ["a@example.org"], "subject": "s", "text": "t", "html": "h"}
     with pytest.raises(Exception, match=r"not verified|MessageRejected"):
         mailer.send(dedupe_key="hold-1", **kwargs)
@@ -102,6 +105,55 @@ def test_a_refused_email_can_be_sent_again_on_retry(repo: DynamoRepository) -> N
     mailer.sender = SENDER
 
     assert mailer.send(dedupe_key="hold-1", **kwargs)
+
+
+class Killed(BaseException):
+    """The invocation dies between the claim and SES (a timeout, an out-of-memory kill)."""
+
+
+def _killed_once(mailer: SesMailer, **kwargs: Any) -> None:
+    def kill(**_: Any) -> None:
+        raise Killed
+
+    events = mailer.client.meta.events
+    events.register("before-call.ses.SendEmail", kill)
+    try:
+        with pytest.raises(Killed):
+            mailer.send(**kwargs)
+    finally:
+        events.unregister("before-call.ses.SendEmail", kill)
+
+
+def test_an_email_whose_sender_died_is_not_sent_twice_while_its_lease_runs(repo: DynamoRepository) -> None:
+    mailer = SesMailer(SENDER, repo.table_name)
+    kwargs = {
+        "district_id": "d1",
+        "dedupe_key": "hold-1",
+        "to": ["a@example.org"],
+        "subject": "s",
+        "text": "t",
+    }
+    _killed_once(mailer, html="h", **kwargs)
+
+    with pytest.raises(MailInProgressError):
+        mailer.send(html="h", **kwargs)
+    assert sent_emails() == []
+
+
+def test_an_email_whose_sender_died_is_sent_by_a_retry_after_the_lease(repo: DynamoRepository) -> None:
+    mailer = SesMailer(SENDER, repo.table_name, lease_seconds=0)
+    kwargs = {
+        "district_id": "d1",
+        "dedupe_key": "hold-1",
+        "to": ["a@example.org"],
+        "subject": "s",
+        "text": "t",
+    }
+    _killed_once(mailer, html="h", **kwargs)
+
+    assert mailer.send(html="h", **kwargs)
+    assert not mailer.send(html="h", **kwargs)
+    assert len(sent_emails()) == 1
 
 
 def test_the_bus_puts_an_event_once_per_dedupe_key(repo: DynamoRepository) -> None:

@@ -56,9 +56,17 @@ def test_the_decision_wait_has_a_timeout_and_an_expiry_branch_first() -> None:
     assert STATES[wait["Catch"][0]["Next"]]["Result"]["status"] == "expired"
 
 
+# After the commit (Apply promoted a version), a delivery failure is not a failed sync.
+AFTER_COMMIT = {"Notify", "DeliveryFailed"}
+
+
 def test_every_failure_path_records_the_failure_and_ends_failed() -> None:
     failure_targets = {
-        c["Next"] for s in TASKS.values() for c in s["Catch"] if c["ErrorEquals"] == ["States.ALL"]
+        c["Next"]
+        for name, s in TASKS.items()
+        if name not in AFTER_COMMIT
+        for c in s["Catch"]
+        if c["ErrorEquals"] == ["States.ALL"]
     }
 
     assert failure_targets <= {"RecordFailure", "Failed"}
@@ -80,3 +88,21 @@ def test_every_next_names_a_state() -> None:
     targets |= {s.get("Default") for s in STATES.values()}
 
     assert targets - {None} <= set(STATES)
+
+
+def test_a_delivery_failing_after_the_commit_is_recorded_not_failed() -> None:
+    notify = STATES["Notify"]
+
+    assert [r["ErrorEquals"] for r in notify["Retry"]][-1] == ["States.ALL"]
+    assert notify["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.delivery_error", "Next": "DeliveryFailed"}
+    ]
+    assert STATES["DeliveryFailed"]["Parameters"]["Payload"]["step"] == "delivery_failed"
+    assert STATES["DeliveryFailed"]["Next"] == "TrackAppliedProgress"
+
+
+def test_a_sync_gives_up_waiting_for_the_lock_as_failed() -> None:
+    choice = STATES["LockOutcome"]["Choices"][0]
+
+    assert (choice["Variable"], choice["Next"]) == ("$.lock.gave_up", "GaveUpWaiting")
+    assert STATES["GaveUpWaiting"]["Parameters"]["status"] == "failed"

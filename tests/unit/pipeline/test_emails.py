@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from rostersync.pipeline.emails import applied_email, hold_email
+from rostersync.pipeline.names import Names
 from rostersync.records import Hold
 
 HOLD = Hold(
@@ -59,8 +60,61 @@ def test_the_applied_email_counts_the_changes_per_entity() -> None:
         schools=["SCH0001"],
         complete=False,
         per_entity={"students": {"added": 3, "removed": 120, "changed": 7}},
+        still_held=["SCH0002"],
     )
 
     assert "accepted version 2" in email.text and "120 removed" in email.text
     assert "students | 3 | 120 | 7" in email.text
-    assert "stay on hold" in email.html
+    assert "SCH0002 still on hold" in email.html
+
+
+NAMES = Names(
+    district="Springfield Public Schools",
+    schools={"SCH0001": "Adams Elementary", "SCH0002": "Lincoln Elementary"},
+    link="https://console.example.org/districts/d1/syncs/d1-abc",
+)
+
+
+def test_a_partial_release_sends_one_email_naming_what_applied_and_what_still_waits() -> None:
+    email = applied_email(
+        district_id="d1",
+        sync_id="d1-abc",
+        version=3,
+        counts={"added": 0, "removed": 40, "changed": 0},
+        schools=["SCH0002"],
+        complete=False,
+        names=NAMES,
+        still_held=["SCH0001"],
+        hold_expires_at=datetime(2025, 3, 17, 7, 0, tzinfo=UTC),
+    )
+
+    assert email.subject == (
+        "[rostersync] Springfield Public Schools: Lincoln Elementary (SCH0002) applied; "
+        "Adams Elementary (SCH0001) still on hold"
+    )
+    assert email.text.startswith(
+        "Lincoln Elementary (SCH0002) applied; "
+        "Adams Elementary (SCH0001) still on hold until 2025-03-17 07:00 UTC."
+    )
+    assert NAMES.link in email.text and f'href="{NAMES.link}"' in email.html
+
+
+def test_the_hold_email_groups_a_schools_holds_into_one_line_with_each_number_once() -> None:
+    update = HOLD.model_copy(update={"type": "mass_update", "numerator": 60, "threshold": 10.0})
+
+    email = hold_email(
+        district_id="d1",
+        sync_id="d1-abc",
+        holds=[HOLD, update],
+        expires_at=datetime(2025, 3, 17, tzinfo=UTC),
+        names=NAMES,
+    )
+
+    (line,) = [line for line in email.text.splitlines() if line.startswith("- Adams Elementary")]
+    assert line == (
+        "- Adams Elementary (SCH0001): mass_removal (students): 230 of 501 (45.9 %, limit 10 %); "
+        "mass_update (students): 60 of 501 (12 %, limit 10 %)"
+    )
+    assert email.text.count("230 of 501") == 1
+    assert email.subject == "[rostersync] sync d1-abc is on hold: Springfield Public Schools (1 school)"
+    assert f"Decide here: {NAMES.link}" in email.text

@@ -26,6 +26,8 @@ FUNCTION_OF = {
     "notify.json": parse_holds_event,
     "finish.json": parse_holds_event,
     "finish_failed.json": parse_holds_event,
+    "execution_ended.json": parse_holds_event,
+    "delivery_failed.json": parse_holds_event,
 }
 
 
@@ -43,9 +45,11 @@ def test_every_sample_event_has_a_function() -> None:
 def test_each_sample_event_parses_for_its_function(name: str) -> None:
     model = FUNCTION_OF[name](event(name))
 
-    expected = {"s3_object_created.json": "arrival", "scheduled_pull.json": "scheduled_sync"}.get(
-        name, name.removesuffix(".json").removesuffix("_failed")
-    )
+    expected = {
+        "s3_object_created.json": "arrival",
+        "scheduled_pull.json": "scheduled_sync",
+        "delivery_failed.json": "delivery_failed",
+    }.get(name, name.removesuffix(".json").removesuffix("_failed"))
     assert getattr(model, "step", "arrival") == expected
 
 

@@ -1,23 +1,19 @@
-"""The intake stage on moto: arrival, settle (complete set, newest upload), lock (supersede, pause)."""
+"""The intake stage on moto: arrival, settle (complete set, newest upload)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from rostersync.pipeline import intake
-from rostersync.pipeline.events import LockInput, S3ObjectCreatedEvent, SettleInput
-from rostersync.pipeline.models import DecisionToken
+from rostersync.pipeline.events import S3ObjectCreatedEvent, SettleInput
 from rostersync.pipeline.ports import Deps
-from rostersync.settings import DistrictSettings, PauseWindow
 from tests.support.pipeline_helpers import (
     RAW,
     SNAP,
-    Clock,
     D,
-    RecordingWorkflow,
     copy_fixture,
     ref,
     upload_folder,
@@ -76,63 +72,6 @@ def test_settle_lets_one_sync_of_the_same_set_proceed(deps: Deps, tmp_path: Path
     second = intake.settle(SettleInput(step="settle", object_key=keys[0], **ref("s2")), deps)
 
     assert (first.outcome, second.outcome) == ("ready", "coalesced")
-
-
-# --- lock -----------------------------------------------------------------------------------------
-
-
-def test_lock_waits_while_another_sync_is_active(deps: Deps) -> None:
-    deps.repo.acquire_lock(D, "old", deps.clock())
-
-    out = intake.lock(LockInput(step="lock", **ref("new")), deps)
-
-    assert not out.acquired and out.owner == "old"
-
-
-def test_lock_supersedes_a_held_sync(deps: Deps, workflow: RecordingWorkflow) -> None:
-    now = deps.clock()
-    deps.repo.acquire_lock(D, "old", now)
-    deps.repo.set_lock_state(D, "old", "held")
-    deps.repo.update_sync(D, "old", now, status="held", hold_id="h-old")
-    deps.repo.put_token(
-        DecisionToken(
-            hold_id="h-old",
-            district_id=D,
-            sync_id="old",
-            task_token="tok-old",
-            status="open",
-            expires_at=2**40,
-        )
-    )
-
-    out = intake.lock(LockInput(step="lock", **ref("new")), deps)
-
-    assert out.acquired and out.superseded_sync_id == "old"
-    assert workflow.successes == [("tok-old", {"action": "superseded", "schools": None, "actor": "sync:new"})]
-    lock = deps.repo.get_lock(D)
-    assert lock is not None and lock.owner == "new"
-
-
-def test_lock_reports_a_pause_window_of_today(deps: Deps, clock: Clock) -> None:
-    today = clock.now.date()
-    deps.repo.put_settings(
-        DistrictSettings(
-            district_id=D, pause_windows=[PauseWindow(first_day=today, last_day=date(2025, 8, 1))]
-        )
-    )
-
-    out = intake.lock(LockInput(step="lock", **ref("s1")), deps)
-
-    assert out.acquired and out.paused
-
-
-def test_lock_takes_the_hold_timeout_from_the_district_or_the_deployment(deps: Deps) -> None:
-    default = intake.lock(LockInput(step="lock", **ref("s1")), deps)
-    deps.repo.put_settings(DistrictSettings(district_id=D, hold_expiry_days=3))
-
-    district = intake.lock(LockInput(step="lock", **ref("s1")), deps)
-
-    assert (default.hold_timeout_seconds, district.hold_timeout_seconds) == (120, 3 * 86400)
 
 
 @pytest.mark.parametrize("name", ["..\\..\\win.csv", "evil\nname.csv", "students\u202ecsv.exe"])

@@ -9,7 +9,7 @@ import boto3
 import pyarrow.compute as pc
 
 from rostersync.pipeline import release
-from rostersync.pipeline.events import ApplyInput, ApplyOutput
+from rostersync.pipeline.events import ApplyInput, ApplyOutput, DeliveryFailedInput, NotifyInput
 from rostersync.pipeline.ports import Deps
 from rostersync.snapshot import latest_version, read_snapshot, read_version
 from tests.support.pipeline_helpers import quiet_settings, ref, run_to_evaluate, upload_folder, write_district
@@ -67,7 +67,7 @@ def test_releasing_the_rest_applies_what_is_left_once(deps: Deps, tmp_path: Path
     )
 
 
-def test_a_retried_apply_returns_the_same_version_and_emits_once(deps: Deps, tmp_path: Path) -> None:
+def test_a_retried_apply_returns_the_same_version_and_notify_emits_once(deps: Deps, tmp_path: Path) -> None:
     day1, _day2, _schools = write_district(tmp_path)
     quiet_settings(deps)
     upload_folder(day1)
@@ -76,6 +76,8 @@ def test_a_retried_apply_returns_the_same_version_and_emits_once(deps: Deps, tmp
 
     first = _apply(deps, "s1", norm, diff, ev.progress, None)
     again = _apply(deps, "s1", norm, diff, ev.progress, None)
+    for _ in range(2):
+        release.notify(NotifyInput(step="notify", apply=again, **ref("s1")), deps)
 
     assert first.version == again.version == 1
     assert latest_version(deps.snapshots, "districts/d1") == 1
@@ -85,3 +87,31 @@ def test_a_retried_apply_returns_the_same_version_and_emits_once(deps: Deps, tmp
         ExpressionAttributeValues={":pk": {"S": "DISTRICT#d1"}, ":sk": {"S": "MARK#EVENT#"}},
     )["Items"]
     assert len(markers) == 1
+
+
+def test_apply_records_the_sync_applied_before_anything_is_delivered(deps: Deps, tmp_path: Path) -> None:
+    day1, _day2, _schools = write_district(tmp_path)
+    quiet_settings(deps)
+    upload_folder(day1)
+    norm, diff, ev = run_to_evaluate(deps, "s1")
+
+    out = _apply(deps, "s1", norm, diff, ev.progress, None)
+
+    record = deps.repo.get_sync("d1", "s1")
+    assert record is not None and (record.status, record.delivery) == ("applied", "pending")
+    assert (out.version, out.previous_version, out.event_id) == (1, None, "s1-v1")
+
+
+def test_a_failed_delivery_is_recorded_on_the_applied_sync(deps: Deps) -> None:
+    deps.repo.update_sync("d1", "s1", deps.clock(), status="applied", delivery="pending")
+    error = {"Error": "EndpointConnectionError", "Cause": "the bus is unreachable"}
+
+    release.delivery_failed(DeliveryFailedInput(step="delivery_failed", error=error, **ref("s1")), deps)
+
+    record = deps.repo.get_sync("d1", "s1")
+    assert record is not None
+    assert (record.status, record.delivery, record.delivery_error) == (
+        "applied",
+        "failed",
+        "EndpointConnectionError: the bus is unreachable",
+    )

@@ -103,6 +103,11 @@ class SyncSummary(BaseModel):
     updated_at: datetime
     finished_at: datetime | None = None
     hold_expires_at: datetime | None = None
+    delivery: Literal["pending", "delivered", "failed"] | None = Field(
+        None,
+        description="after an apply: the RosterChangesApplied event and email (failed: see delivery_error)",
+    )
+    delivery_error: str | None = None
 
 
 class SyncDetail(SyncSummary):
@@ -320,6 +325,9 @@ class SchoolList(BaseModel):
     district_id: str
     paused: bool
     schools: list[SchoolView]
+    failed_sync: SyncSummary | None = Field(
+        None, description="the district's latest finished sync, when it failed (e.g. before any hold)"
+    )
 
 
 class VersionView(BaseModel):
@@ -363,3 +371,20 @@ class AuditView(BaseModel):
 class AuditList(BaseModel):
     district_id: str
     entries: list[AuditView]
+
+
+class FailRequest(_Request):
+    """Why an operator fails a stuck sync; kept in the audit log and the sync's reason."""
+
+    comment: str | None = Field(None, max_length=1000)
+
+
+class FailResponse(BaseModel):
+    """An operator failed a sync: ``stopping`` (its execution is being stopped; the sync becomes
+    ``failed`` when it has) or ``failed`` (its execution had already ended)."""
+
+    district_id: str
+    sync_id: str
+    outcome: Literal["stopping", "failed"]
+    reason: str
+    actor: str

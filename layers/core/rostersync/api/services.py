@@ -30,6 +30,7 @@ from rostersync.api.models import (
     BulkReleaseResponse,
     DecisionResponse,
     DownloadLink,
+    FailResponse,
     HoldList,
     HoldView,
     OpenHold,
@@ -48,6 +49,7 @@ from rostersync.api.models import (
     VersionList,
     VersionView,
 )
+from rostersync.pipeline import stranded
 from rostersync.pipeline.decisions import (
     HELD_STATUSES,
     DecisionError,
@@ -123,6 +125,8 @@ def _summary(record: SyncRecord) -> dict[str, Any]:
         "updated_at": record.updated_at,
         "finished_at": record.finished_at,
         "hold_expires_at": record.hold_expires_at,
+        "delivery": record.delivery,
+        "delivery_error": record.delivery_error,
     }
 
 
@@ -149,6 +153,10 @@ def list_syncs(
     records = sorted(deps.repo.list_syncs(district_id), key=lambda r: r.created_at, reverse=True)
     if status is not None:
         records = [r for r in records if r.status == status]
+    else:
+        # Coalesced records (one per file of an upload that another sync processed) are noise
+        # in the default list; status=coalesced shows them.
+        records = [r for r in records if r.status != "coalesced"]
     return SyncList(district_id=district_id, syncs=[SyncSummary(**_summary(r)) for r in records[:limit]])
 
 
@@ -560,7 +568,14 @@ def list_schools(deps: ApiDeps, caller: Caller, district_id: str) -> SchoolList:
                 counts=item.counts if item else {},
             )
         )
-    return SchoolList(district_id=district_id, paused=paused, schools=views)
+    return SchoolList(district_id=district_id, paused=paused, schools=views, failed_sync=_failed_sync(syncs))
+
+
+def _failed_sync(syncs: list[SyncRecord]) -> SyncSummary | None:
+    """The district's latest finished sync when it failed (newest first in ``syncs``): a sync that
+    failed before any hold changed no school, and the board still shows it."""
+    finished = next((r for r in syncs if r.status not in ("coalesced", "waiting", "running")), None)
+    return SyncSummary(**_summary(finished)) if finished is not None and finished.status == "failed" else None
 
 
 # --- versions and rollback -----------------------------------------------------------------------
@@ -686,4 +701,35 @@ def list_audit(
     return AuditList(
         district_id=district_id,
         entries=[AuditView.model_validate(e.model_dump()) for e in entries[:limit]],
+    )
+
+
+# --- operator actions ----------------------------------------------------------------------------
+
+
+def fail_sync(deps: ApiDeps, caller: Caller, sync_id: str, comment: str | None = None) -> FailResponse:
+    """An operator fails a stuck sync (lock released, schools restored; audited). Operators only:
+    a district admin gets 403 (a sync of a district it may not see stays "not found")."""
+    record = sync_for(deps, caller, sync_id)
+    if caller.role != OPERATOR_GROUP:
+        raise ForbiddenError("only an operator may fail a sync")
+    try:
+        outcome = stranded.fail_sync(
+            deps.repo,
+            deps.workflow,
+            deps.clock(),
+            district_id=record.district_id,
+            sync_id=sync_id,
+            actor=caller.label,
+            actor_id=caller.sub,
+            comment=comment,
+        )
+    except stranded.SyncNotStuckError as exc:
+        raise ConflictError(str(exc)) from None
+    return FailResponse(
+        district_id=record.district_id,
+        sync_id=sync_id,
+        outcome=outcome,
+        reason=f"failed by operator {caller.label}" + (f": {comment}" if comment else ""),
+        actor=caller.label,
     )

@@ -29,7 +29,7 @@ def build_deps(config: PipelineConfig) -> Deps:
         raw=S3BlobStore(config.raw_bucket),
         snapshots=S3BlobStore(config.snapshot_bucket),
         repo=repo,
-        mailer=SesMailer(config.sender_email, repo),
+        mailer=SesMailer(config.sender_email, config.table_name),
         bus=EventBridgeBus(config.event_bus_name, repo),
         workflow=StepFunctionsWorkflow(config.state_machine_arn),
         puller=ConnectorPuller(SecretsManagerSecrets(), config),

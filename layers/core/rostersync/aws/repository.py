@@ -287,8 +287,13 @@ class DynamoRepository:
         item = self._get(district_pk(district_id), "LOCK")
         return Lock.model_validate(item) if item else None
 
-    def acquire_lock(self, district_id: str, sync_id: str, now: datetime) -> bool:
-        """Take the free lock (or keep our own): True if ``sync_id`` owns it now, as ``active``."""
+    def acquire_lock(
+        self, district_id: str, sync_id: str, now: datetime, execution_arn: str | None = None
+    ) -> bool:
+        """Take the free lock (or keep our own): True if ``sync_id`` owns it now, as ``active``.
+
+        The lock records ``execution_arn``, so a lock whose execution no longer runs can be
+        recognised as stranded (:meth:`take_over_stranded_lock`)."""
         return self._put(
             {
                 "pk": district_pk(district_id),
@@ -297,12 +302,39 @@ class DynamoRepository:
                 "owner": sync_id,
                 "state": "active",
                 "acquired_at": now.isoformat(),
+                "execution_arn": execution_arn,
             },
             "attribute_not_exists(#pk) OR #owner = :me",
             me=sync_id,
         )
 
-    def take_over_lock(self, district_id: str, old_owner: str, new_owner: str, now: datetime) -> bool:
+    def take_over_stranded_lock(
+        self, district_id: str, old_owner: str, new_owner: str, now: datetime, execution_arn: str | None
+    ) -> bool:
+        """Move the lock of ``old_owner`` (whose execution has ended) to ``new_owner``; False if
+        the lock changed meanwhile (conditional on the owner, whatever its state)."""
+        return self._put(
+            {
+                "pk": district_pk(district_id),
+                "sk": "LOCK",
+                "district_id": district_id,
+                "owner": new_owner,
+                "state": "active",
+                "acquired_at": now.isoformat(),
+                "execution_arn": execution_arn,
+            },
+            "#owner = :old",
+            old=old_owner,
+        )
+
+    def take_over_lock(
+        self,
+        district_id: str,
+        old_owner: str,
+        new_owner: str,
+        now: datetime,
+        execution_arn: str | None = None,
+    ) -> bool:
         """Move a lock held by a *held* sync to ``new_owner``; False if it changed meanwhile."""
         return self._put(
             {
@@ -312,6 +344,7 @@ class DynamoRepository:
                 "owner": new_owner,
                 "state": "active",
                 "acquired_at": now.isoformat(),
+                "execution_arn": execution_arn,
             },
             "#owner = :old AND #state = :held",
             old=old_owner,

@@ -1,4 +1,5 @@
-"""Step Functions: start the sync state machine under a deterministic name, resume a waiting task."""
+"""Step Functions: start the sync state machine under a deterministic name, resume a waiting task,
+read an execution's status (whether the owner of a district's lock still runs)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,19 @@ class StepFunctionsWorkflow:
             if exc.response.get("Error", {}).get("Code") in _GONE:
                 raise TaskGoneError(exc.response["Error"].get("Message", "")) from None
             raise
+
+    def execution_status(self, execution_arn: str) -> str | None:
+        try:
+            response = self.client.describe_execution(executionArn=execution_arn)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return None
+            raise
+        return str(response["status"])
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        try:
+            self.client.stop_execution(executionArn=execution_arn, cause=cause[:32768])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+                raise

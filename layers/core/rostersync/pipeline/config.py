@@ -36,6 +36,9 @@ class PipelineConfig(BaseModel):
     quiet_period_seconds: int = Field(300, ge=0, alias="QUIET_PERIOD_SECONDS")
     lock_retry_seconds: int = Field(60, ge=0, alias="LOCK_RETRY_SECONDS")
     hold_expiry_seconds: int = Field(DEFAULT_HOLD_EXPIRY_SECONDS, ge=1, alias="HOLD_EXPIRY_SECONDS")
+    # Where the admin console is served (its pages: <base>/districts/<d>/syncs/<sync_id>); emails
+    # link there. Unset: emails carry no link.
+    console_base_url: str | None = Field(None, alias="CONSOLE_BASE_URL")
     # Pulls (fetch step): attempts per request, first backoff, cap on a source's Retry-After and
     # the socket timeout. A source still failing after them is "disconnected".
     source_retry_attempts: int = Field(6, ge=1, le=20, alias="SOURCE_RETRY_ATTEMPTS")

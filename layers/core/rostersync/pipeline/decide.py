@@ -31,6 +31,7 @@ from rostersync.pipeline.events import (
 )
 from rostersync.pipeline.layout import district_prefix, sync_prefix
 from rostersync.pipeline.models import DecisionToken
+from rostersync.pipeline.names import names_of
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.pull import fetch_hold
 from rostersync.pipeline.schools import set_school_states
@@ -218,6 +219,10 @@ def await_decision(inp: AwaitDecisionInput, deps: Deps) -> AwaitDecisionOutput:
     )
     found = [Hold.model_validate(h) for h in json.loads(deps.snapshots.get(holds_key))]
     settings = deps.repo.get_settings(inp.district_id)
+    if record is not None and record.hold_id is not None:
+        # A later round, after an admin's partial release: its applied email already said what
+        # stays on hold, and until when (one decision, one email).
+        return AwaitDecisionOutput(registered=True, round=inp.progress.applies, emailed=False)
     email = emails.hold_email(
         district_id=inp.district_id,
         sync_id=inp.sync_id,
@@ -225,6 +230,7 @@ def await_decision(inp: AwaitDecisionInput, deps: Deps) -> AwaitDecisionOutput:
         expires_at=expires,
         applied_schools=inp.progress.applied_schools,
         releasable=inp.progress.releasable,
+        names=names_of(deps, inp.district_id, inp.sync_id),
     )
     sent = deps.mailer.send(
         district_id=inp.district_id,

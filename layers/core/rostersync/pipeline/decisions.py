@@ -54,6 +54,16 @@ class DecisionResult(BaseModel):
     decided_at: datetime
 
 
+def _expired(record: SyncRecord) -> HoldExpiredError:
+    """The hold timed out; what it applied is said as it is (released schools stay applied)."""
+    applied = (
+        f"nothing more was applied (already applied: {', '.join(record.applied_schools)})"
+        if record.applied_schools
+        else "nothing was applied"
+    )
+    return HoldExpiredError(f"the hold of sync {record.sync_id} expired; {applied}")
+
+
 def _open_hold(
     repo: Repository, district_id: str, sync_id: str, now: datetime
 ) -> tuple[SyncRecord, DecisionToken]:
@@ -69,11 +79,11 @@ def _open_hold(
     if token.status == "decided":
         raise AlreadyDecidedError(f"the hold of sync {sync_id} was already decided ({token.action})")
     if token.status == "expired" or record.status == "expired":
-        raise HoldExpiredError(f"the hold of sync {sync_id} expired; nothing was applied")
+        raise _expired(record)
     if token.status != "open" or record.status not in HELD_STATUSES:
         raise NotOnHoldError(f"sync {sync_id} is {record.status}, not on hold")
     if token.expires_at < int(now.timestamp()):
-        raise HoldExpiredError(f"the hold of sync {sync_id} expired; nothing was applied")
+        raise _expired(record)
     return record, token
 
 
@@ -139,7 +149,7 @@ def submit_decision(
             token.task_token, Decision(action=action, schools=schools, actor=actor).model_dump(mode="json")
         )
     except TaskGoneError:
-        raise HoldExpiredError(f"the hold of sync {sync_id} expired; nothing was applied") from None
+        raise _expired(record) from None
     repo.put_audit(
         AuditEntry(
             district_id=district_id,

@@ -2,8 +2,9 @@
 
 ``functions/<name>/app.py`` parses its event into a step model (:mod:`rostersync.pipeline.handlers`)
 and calls :func:`run_step`, which looks the model's type up below. The stages, in the order a
-sync lives: intake (arrival, settle, lock), pull (the schedule, fetch), stage (normalize, diff),
-decide (evaluate, await_decision), release (apply, notify), finish; and the scheduled tick.
+sync lives: intake (arrival, settle), locks (lock), pull (the schedule, fetch), stage (normalize, diff),
+decide (evaluate, await_decision), release (apply, notify), finish; the scheduled tick; and outside
+the machine, an execution that ended without finishing (ended).
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rostersync.pipeline import decide, finish, intake, pull, release, stage, tick
+from rostersync.pipeline import decide, ended, finish, intake, locks, pull, release, stage, tick
 from rostersync.pipeline.events import (
     ApplyInput,
     AwaitDecisionInput,
+    DeliveryFailedInput,
     DiffInput,
     EvaluateInput,
+    ExecutionStatusChangeEvent,
     FetchInput,
     FinishInput,
     LockInput,
@@ -31,7 +34,7 @@ from rostersync.pipeline.ports import Deps
 STEPS: dict[type[Any], Callable[[Any, Deps], Any]] = {
     S3ObjectCreatedEvent: intake.arrival,
     SettleInput: intake.settle,
-    LockInput: intake.lock,
+    LockInput: locks.lock,
     ScheduledSyncEvent: pull.start_scheduled,
     FetchInput: pull.fetch,
     NormalizeInput: stage.normalize,
@@ -40,8 +43,10 @@ STEPS: dict[type[Any], Callable[[Any, Deps], Any]] = {
     AwaitDecisionInput: decide.await_decision,
     ApplyInput: release.apply,
     NotifyInput: release.notify,
+    DeliveryFailedInput: release.delivery_failed,
     FinishInput: finish.finish,
     tick.TickEvent: tick.tick,
+    ExecutionStatusChangeEvent: ended.execution_ended,
 }
 
 

@@ -1,8 +1,11 @@
 """The emails the pipeline sends district admins, rendered as plain text and HTML.
 
-Bodies carry counts, school IDs, record IDs and hold numbers only, never a student's name or
-contact details: what tripped is told with the numbers the hold records store ("would remove 230
-of 501 students (45.9 %, limit 10 %)").
+Bodies carry the district's and schools' names (:class:`~rostersync.pipeline.names.Names`),
+counts, record IDs and hold numbers only, never a student's name or contact details: what
+tripped is told once per school, each number once ("Adams Elementary (SCH0001): mass_removal
+(students): 230 of 501 (45.9 %, limit 10 %)"), with a link to the console page of the sync when
+the deployment sets ``CONSOLE_BASE_URL``. One decision sends one email: after a partial release
+the applied email says what stays on hold until when.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from rostersync.holds import hold_summary_table
+from rostersync.pipeline.names import Names
 from rostersync.records import HOLD_RESOLUTIONS, Hold
 
 
@@ -52,6 +56,18 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return f'<table border="1" cellpadding="4" cellspacing="0"><tr>{head}</tr>{lines}</table>'
 
 
+def _school_lines(holds: list[Hold], names: Names) -> list[tuple[str, str]]:
+    """One line per school: its name, then each hold as "type (entity): numbers", numbers once."""
+    by_school: dict[str, list[str]] = {}
+    for row in hold_summary_table(holds):
+        school_id = None if row["school"] == "District" else str(row["school"])
+        entity = f" ({row['entity']})" if row["entity"] else ""
+        numbers = _numbers(row)
+        part = f"{row['hold']}{entity}: {numbers}" if numbers else f"{row['hold']}{entity}"
+        by_school.setdefault(names.school(school_id), []).append(part)
+    return [(school, "; ".join(parts)) for school, parts in by_school.items()]
+
+
 def hold_email(
     *,
     district_id: str,
@@ -60,16 +76,14 @@ def hold_email(
     expires_at: datetime,
     applied_schools: list[str] | None = None,
     releasable: bool = True,
+    names: Names | None = None,
 ) -> Email:
-    """A sync is on hold: a per-school table of what tripped, with the numbers, and what to do."""
-    rows = hold_summary_table(holds)
-    table_rows = [
-        [str(r["school"]), str(r["hold"]), str(r["entity"]), _numbers(r), str(r["message"])] for r in rows
-    ]
+    """A sync is on hold: one line per school with what tripped and its numbers, and what to do."""
+    names = names or Names(district=district_id)
+    lines = _school_lines(holds, names)
     schools = sorted({h.school_id for h in holds if h.school_id is not None})
-    subject = (
-        f"[rostersync] {district_id}: sync {sync_id} is on hold ({len(holds)} hold{'s'[: len(holds) != 1]})"
-    )
+    scope = f"{len(schools)} school{'s'[: len(schools) != 1]}" if schools else "district-wide"
+    subject = f"[rostersync] sync {sync_id} is on hold: {names.district} ({scope})"
     actions = [
         "Download the CSV of changes and the CSV of row errors for this sync.",
         (
@@ -78,30 +92,38 @@ def hold_email(
             if releasable
             else "Fix the files and send the complete set again, or retry; nothing can be released."
         ),
-        f"Without a decision the hold expires on {expires_at:%Y-%m-%d %H:%M} UTC and nothing is applied.",
+        f"Without a decision the hold expires on {expires_at:%Y-%m-%d %H:%M} UTC and "
+        + ("nothing more is applied." if applied_schools else "nothing is applied."),
     ]
+    if names.link:
+        actions.insert(0, f"Decide here: {names.link}")
     resolutions = [f"{kind}: {HOLD_RESOLUTIONS[kind]}" for kind in dict.fromkeys(h.type for h in holds)]
-    intro = f"Sync {sync_id} of district {district_id} was not applied: it tripped these safety holds."
+    intro = f"Sync {sync_id} of {names.district} was not applied for these schools: it tripped safety holds."
     if applied_schools:
-        intro += f" Already applied for schools: {', '.join(applied_schools)}."
-    text_lines = [intro, ""]
-    text_lines += [" | ".join(["School", "Hold", "Entity", "Numbers", "Detail"])]
-    text_lines += [" | ".join(r) for r in table_rows]
-    text_lines += ["", f"Schools on hold: {', '.join(schools) if schools else 'district-wide'}", ""]
-    text_lines += ["How to act:"] + [f"- {a}" for a in actions]
+        intro += f" Already applied: {names.schools_text(applied_schools)}."
+    text_lines = [intro, ""] + [f"- {school}: {detail}" for school, detail in lines]
+    text_lines += ["", "How to act:"] + [f"- {a}" for a in actions]
     text_lines += ["", "What each hold means:"] + [f"- {r}" for r in resolutions]
-    text_lines += ["", f"District: {district_id}", f"Sync: {sync_id}"]
+    text_lines += ["", f"District: {names.district} ({district_id})", f"Sync: {sync_id}"]
     body = (
         f"<p>{html.escape(intro)}</p>"
-        + _table(["School", "Hold", "Entity", "Numbers", "Detail"], table_rows)
-        + f"<p>Schools on hold: {html.escape(', '.join(schools) if schools else 'district-wide')}</p>"
+        + _table(["School", "Holds"], [[school, detail] for school, detail in lines])
         + "<h3>How to act</h3><ul>"
-        + "".join(f"<li>{html.escape(a)}</li>" for a in actions)
+        + "".join(f"<li>{_linked(a, names.link)}</li>" for a in actions)
         + "</ul><h3>What each hold means</h3><ul>"
         + "".join(f"<li>{html.escape(r)}</li>" for r in resolutions)
-        + f"</ul><p>District: {html.escape(district_id)}<br>Sync: {html.escape(sync_id)}</p>"
+        + f"</ul><p>District: {html.escape(names.district)} ({html.escape(district_id)})<br>"
+        + f"Sync: {html.escape(sync_id)}</p>"
     )
     return Email(subject, "\n".join(text_lines) + "\n", _html_page(subject, body))
+
+
+def _linked(text: str, link: str | None) -> str:
+    """``text`` escaped, with the console link made clickable."""
+    escaped = html.escape(text)
+    if link and link in text:
+        escaped = escaped.replace(html.escape(link), f'<a href="{html.escape(link)}">{html.escape(link)}</a>')
+    return escaped
 
 
 def applied_email(
@@ -113,14 +135,25 @@ def applied_email(
     schools: list[str] | None,
     complete: bool,
     per_entity: dict[str, dict[str, int]] | None = None,
+    names: Names | None = None,
+    still_held: list[str] | None = None,
+    hold_expires_at: datetime | None = None,
 ) -> Email:
-    """Changes were applied (all of them, or those of the released schools)."""
-    scope = "all schools" if schools is None else f"schools {', '.join(schools)}"
-    state = "applied" if complete else "partially applied"
-    subject = f"[rostersync] {district_id}: sync {sync_id} {state}"
+    """Changes were applied (all of them, or those of the released schools). After a partial
+    release this is the decision's only email: what applied, and what stays on hold until when."""
+    names = names or Names(district=district_id)
+    applied = "all schools" if schools is None else names.schools_text(schools)
+    held = names.schools_text(still_held or [])
+    until = f" until {hold_expires_at:%Y-%m-%d %H:%M} UTC" if hold_expires_at else ""
+    if complete or not still_held:
+        subject = f"[rostersync] {names.district}: sync {sync_id} applied"
+        headline = f"{applied} applied."
+    else:
+        subject = f"[rostersync] {names.district}: {applied} applied; {held} still on hold"
+        headline = f"{applied} applied; {held} still on hold{until}."
     version_text = f"accepted version {version}" if version is not None else "no new version (no changes)"
     intro = (
-        f"Sync {sync_id} of district {district_id} was {state} for {scope}: {version_text}. "
+        f"{headline} Sync {sync_id} of {names.district}: {version_text}, "
         f"{counts.get('added', 0):,} added, {counts.get('removed', 0):,} removed, "
         f"{counts.get('changed', 0):,} changed."
     )
@@ -131,36 +164,48 @@ def applied_email(
     text = intro + "\n"
     if rows:
         text += "\nEntity | Added | Removed | Changed\n" + "\n".join(" | ".join(r) for r in rows) + "\n"
-    if not complete:
-        text += "\nThe other schools stay on hold until released, rejected or expired.\n"
+    if names.link:
+        text += f"\nSee it and decide on what is still held: {names.link}\n"
     body = f"<p>{html.escape(intro)}</p>"
     if rows:
         body += _table(["Entity", "Added", "Removed", "Changed"], rows)
-    if not complete:
-        body += "<p>The other schools stay on hold until released, rejected or expired.</p>"
+    if names.link:
+        body += f'<p><a href="{html.escape(names.link)}">Open the sync in the console</a></p>'
     return Email(subject, text, _html_page(subject, body))
 
 
-def failed_email(*, district_id: str, sync_id: str, reason: str) -> Email:
+def failed_email(*, district_id: str, sync_id: str, reason: str, names: Names | None = None) -> Email:
     """A sync failed; nothing was applied by its failed step."""
-    subject = f"[rostersync] {district_id}: sync {sync_id} failed"
-    intro = f"Sync {sync_id} of district {district_id} failed and was stopped; nothing more was applied."
+    names = names or Names(district=district_id)
+    subject = f"[rostersync] {names.district}: sync {sync_id} failed"
+    intro = f"Sync {sync_id} of {names.district} failed and was stopped; nothing more was applied."
     text = f"{intro}\nReason: {reason}\nSend the files again or retry the sync once the cause is fixed.\n"
     body = (
         f"<p>{html.escape(intro)}</p><p>Reason: {html.escape(reason)}</p>"
         "<p>Send the files again or retry the sync once the cause is fixed.</p>"
     )
+    if names.link:
+        text += f"See it: {names.link}\n"
+        body += f'<p><a href="{html.escape(names.link)}">Open the sync in the console</a></p>'
     return Email(subject, text, _html_page(subject, body))
 
 
-def rejected_email(*, district_id: str, sync_id: str, actor: str | None, applied_schools: list[str]) -> Email:
+def rejected_email(
+    *,
+    district_id: str,
+    sync_id: str,
+    actor: str | None,
+    applied_schools: list[str],
+    names: Names | None = None,
+) -> Email:
     """An admin rejected a held sync: nothing more of it is applied."""
-    subject = f"[rostersync] {district_id}: sync {sync_id} rejected"
+    names = names or Names(district=district_id)
+    subject = f"[rostersync] {names.district}: sync {sync_id} rejected"
     by = f" by {actor}" if actor else ""
-    intro = f"Sync {sync_id} of district {district_id} was rejected{by}; its held changes were not applied."
+    intro = f"Sync {sync_id} of {names.district} was rejected{by}; its held changes were not applied."
     lines = [intro]
     if applied_schools:
-        lines.append(f"Schools released earlier stay applied: {', '.join(applied_schools)}.")
+        lines.append(f"Schools released earlier stay applied: {names.schools_text(applied_schools)}.")
     lines.append("The district's data stays as it was; send a corrected complete set when it is ready.")
     text = "\n".join(lines) + "\n"
     body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)

@@ -7,6 +7,7 @@ discriminated union a handler parses that into. Outputs are what the state keeps
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -37,6 +38,9 @@ class SettleOutput(_Model):
 
 class LockOutput(_Model):
     acquired: bool
+    # The sync waited longer than the lock wait bound: it ends ``failed`` with ``reason``.
+    gave_up: bool = False
+    reason: str | None = None
     paused: bool = False
     owner: str | None = None
     superseded_sync_id: str | None = None
@@ -125,6 +129,7 @@ class Decision(_Model):
 
 class ApplyOutput(_Model):
     version: int | None = None
+    previous_version: int | None = None
     promoted: bool = False
     complete: bool
     schools: list[str] | None = None
@@ -137,6 +142,11 @@ class ApplyOutput(_Model):
 
 class NotifyOutput(_Model):
     sent: bool
+
+
+class DeliveryFailedOutput(_Model):
+    delivery: Literal["failed"]
+    reason: str
 
 
 class FinishOutput(_Model):
@@ -166,6 +176,10 @@ class LockInput(SyncRef):
     step: Literal["lock"]
     trigger: Trigger = "upload"
     object_key: str | None = None
+    # ``$$.Execution.Id`` and ``$$.Execution.StartTime``: the lock records the execution, and a
+    # sync that has waited too long for the lock gives up (see rostersync.pipeline.locks).
+    execution_arn: str | None = None
+    started_at: datetime | None = None
 
 
 class NormalizeInput(SyncRef):
@@ -212,6 +226,12 @@ class NotifyInput(SyncRef):
     apply: ApplyOutput
 
 
+class DeliveryFailedInput(SyncRef):
+    step: Literal["delivery_failed"]
+    # The Catch's ``{"Error": ..., "Cause": ...}`` of the Notify task after its retries.
+    error: dict[str, Any] | None = None
+
+
 class FinishInput(SyncRef):
     step: Literal["finish"]
     status: SyncStatus
@@ -230,6 +250,7 @@ StepEvent = Annotated[
     | AwaitDecisionInput
     | ApplyInput
     | NotifyInput
+    | DeliveryFailedInput
     | FinishInput,
     Field(discriminator="step"),
 ]
@@ -294,3 +315,43 @@ class ScheduledSyncEvent(_Model):
 class ScheduledSyncOutput(_Model):
     started: list[str] = Field(default_factory=list)
     skipped: dict[str, str] = Field(default_factory=dict)
+
+
+# --- Step Functions -> holds (execution status change) ------------------------------------------
+
+
+class ExecutionStatusDetail(_Model):
+    """The ``detail`` of a "Step Functions Execution Status Change" event (fields we read)."""
+
+    executionArn: str
+    stateMachineArn: str
+    name: str
+    status: str
+    input: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionStatusChangeEvent(_Model):
+    """What EventBridge delivers when a sync execution ends FAILED, TIMED_OUT or ABORTED."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    source: Literal["aws.states"]
+    detail_type: str = Field(alias="detail-type")
+    detail: ExecutionStatusDetail
+
+    @property
+    def step(self) -> str:
+        """What the handlers log and count this event as."""
+        return "execution_ended"
+
+
+class ExecutionEndedOutput(_Model):
+    """What the status-change handler did about an execution that ended without finishing."""
+
+    district_id: str | None = None
+    sync_id: str | None = None
+    failed: bool = False
+    lock_released: bool = False
+    reason: str | None = None

@@ -3,7 +3,9 @@
 :func:`finish` records the final status and reason, closes an open hold, settles the schools
 the sync left on hold, emails the admins about a failure or a rejection, and releases the
 district's lock if the sync still owns it. :func:`failure_reason` turns a state machine Catch's
-error into the short reason an admin reads.
+error into the short reason an admin reads. :func:`fail_stranded` is the finish of a sync whose
+execution ended without reaching Finish (stopped, crashed, timed out):
+:func:`rostersync.pipeline.stranded.settle_stranded`, and the admins are emailed.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from typing import Any
 from rostersync.pipeline import emails, feed
 from rostersync.pipeline.events import FinishInput, FinishOutput
 from rostersync.pipeline.models import SchoolState, SyncRecord
+from rostersync.pipeline.names import names_of
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.schools import set_school_states
+from rostersync.pipeline.stranded import restore_schools, settle_stranded
 
+_NOTHING_MORE = frozenset({"rejected", "expired", "superseded"})
 _SCHOOL_STATE_ON_FINISH: dict[str, SchoolState] = {
     "rejected": "connected",
     "expired": "connected",
@@ -51,15 +56,36 @@ def failure_reason(error: dict[str, Any] | None) -> str:
     return text[:500]
 
 
+def truthful_reason(status: str, reason: str | None, applied_schools: list[str]) -> str | None:
+    """A reject, expiry or supersede after some schools were released applied nothing *more*:
+    the reason says so instead of "nothing applied"."""
+    if not reason or not applied_schools or status not in _NOTHING_MORE:
+        return reason
+    return reason.replace(
+        "nothing applied", f"nothing more applied (already applied: {', '.join(applied_schools)})"
+    )
+
+
 def finish(inp: FinishInput, deps: Deps) -> FinishOutput:
-    """Record the final status (and reason), close an open hold, release the lock if still ours."""
+    """Record the final status (and reason), close an open hold, release the lock if still ours.
+
+    A finished sync holds nothing and can release nothing: ``held_schools`` is emptied and
+    ``releasable`` false, whatever the outcome (the held schools' findings stay in ``holds``)."""
     now = deps.clock()
     reason = inp.reason
     if inp.status == "failed":
         reason = failure_reason(inp.error) if inp.error else (reason or "failed")
     record = deps.repo.get_sync(inp.district_id, inp.sync_id)
+    reason = truthful_reason(inp.status, reason, record.applied_schools if record else [])
     deps.repo.update_sync(
-        inp.district_id, inp.sync_id, now, status=inp.status, reason=reason, finished_at=now.isoformat()
+        inp.district_id,
+        inp.sync_id,
+        now,
+        status=inp.status,
+        reason=reason,
+        finished_at=now.isoformat(),
+        held_schools=[],
+        releasable=False,
     )
     if record is not None and record.hold_id:
         deps.repo.close_token(record.hold_id, "expired" if inp.status == "expired" else "closed")
@@ -82,7 +108,10 @@ def _settle_schools(inp: FinishInput, deps: Deps, record: SyncRecord | None) -> 
     school_state = _SCHOOL_STATE_ON_FINISH.get(inp.status)
     if record is not None and school_state is not None:
         schools = [s for s in record.held_schools if s not in record.applied_schools]
-        if schools:
+        if schools and school_state == "connected":
+            # Nothing of this sync reached them: the board points at their last applied sync.
+            restore_schools(deps.repo, inp.district_id, inp.sync_id, schools)
+        elif schools:
             set_school_states(deps, inp.district_id, inp.sync_id, schools, school_state)
     if inp.status == "paused":
         known = [s.school_id for s in deps.repo.list_school_status(inp.district_id)]
@@ -92,7 +121,12 @@ def _settle_schools(inp: FinishInput, deps: Deps, record: SyncRecord | None) -> 
 def _email_outcome(inp: FinishInput, deps: Deps, record: SyncRecord | None, reason: str | None) -> None:
     """Email the admins that the sync failed or was rejected (once per sync)."""
     if inp.status == "failed":
-        email = emails.failed_email(district_id=inp.district_id, sync_id=inp.sync_id, reason=reason or "")
+        email = emails.failed_email(
+            district_id=inp.district_id,
+            sync_id=inp.sync_id,
+            reason=reason or "",
+            names=names_of(deps, inp.district_id, inp.sync_id),
+        )
         _mail_admins(deps, inp.district_id, f"failed-{inp.sync_id}", email)
     if inp.status == "rejected":
         # Who rejected it is on the decided token (the API wrote it there, with the audit entry).
@@ -102,6 +136,7 @@ def _email_outcome(inp: FinishInput, deps: Deps, record: SyncRecord | None, reas
             sync_id=inp.sync_id,
             actor=token.decided_by if token is not None else None,
             applied_schools=record.applied_schools if record is not None else [],
+            names=names_of(deps, inp.district_id, inp.sync_id),
         )
         _mail_admins(deps, inp.district_id, f"rejected-{inp.sync_id}", email)
     if inp.status in ("expired", "superseded") and record is not None and record.hold_id:
@@ -131,3 +166,21 @@ def _mail_admins(deps: Deps, district_id: str, dedupe_key: str, email: emails.Em
         text=email.text,
         html=email.html,
     )
+
+
+def fail_stranded(
+    deps: Deps, district_id: str, sync_id: str, *, reason: str, actor: str, release: bool = True
+) -> bool:
+    """:func:`settle_stranded`, and the admins are emailed that the sync failed (once per sync)."""
+    failed = settle_stranded(
+        deps.repo, district_id, sync_id, deps.clock(), reason=reason, actor=actor, release=release
+    )
+    if failed:
+        email = emails.failed_email(
+            district_id=district_id,
+            sync_id=sync_id,
+            reason=reason,
+            names=names_of(deps, district_id, sync_id),
+        )
+        _mail_admins(deps, district_id, f"failed-{sync_id}", email)
+    return failed

@@ -14,8 +14,10 @@ from pydantic import Field, TypeAdapter
 from rostersync.pipeline.events import (
     ApplyInput,
     AwaitDecisionInput,
+    DeliveryFailedInput,
     DiffInput,
     EvaluateInput,
+    ExecutionStatusChangeEvent,
     FetchInput,
     FinishInput,
     LockInput,
@@ -30,7 +32,8 @@ from rostersync.pipeline.tick import TickEvent
 IngestStep = Annotated[SettleInput | LockInput | NormalizeInput | FetchInput, Field(discriminator="step")]
 DiffStep = Annotated[DiffInput | ApplyInput, Field(discriminator="step")]
 HoldsStep = Annotated[
-    EvaluateInput | AwaitDecisionInput | NotifyInput | FinishInput, Field(discriminator="step")
+    EvaluateInput | AwaitDecisionInput | NotifyInput | DeliveryFailedInput | FinishInput,
+    Field(discriminator="step"),
 ]
 
 _INGEST: TypeAdapter[IngestStep] = TypeAdapter(IngestStep)
@@ -38,6 +41,7 @@ _S3_EVENT: TypeAdapter[S3ObjectCreatedEvent] = TypeAdapter(S3ObjectCreatedEvent)
 _SCHEDULED: TypeAdapter[ScheduledSyncEvent] = TypeAdapter(ScheduledSyncEvent)
 DIFF_EVENTS: TypeAdapter[DiffStep] = TypeAdapter(DiffStep)
 HOLDS_EVENTS: TypeAdapter[HoldsStep] = TypeAdapter(HoldsStep)
+_EXECUTION_ENDED: TypeAdapter[ExecutionStatusChangeEvent] = TypeAdapter(ExecutionStatusChangeEvent)
 
 
 def parse_ingest_event(event: dict[str, Any]) -> Any:
@@ -55,6 +59,10 @@ def parse_diff_event(event: dict[str, Any]) -> Any:
 
 
 def parse_holds_event(event: dict[str, Any]) -> Any:
+    """A holds step, or Step Functions' execution status-change event (an execution that ended
+    without finishing)."""
+    if event.get("source") == "aws.states":
+        return _EXECUTION_ENDED.validate_python(event)
     return HOLDS_EVENTS.validate_python(event)
 
 

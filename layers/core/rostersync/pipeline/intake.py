@@ -1,13 +1,12 @@
-"""The intake stage: an upload arrives, the set settles, the sync takes the district's lock.
+"""The intake stage: an upload arrives and the set settles (the lock is :mod:`rostersync.pipeline.locks`).
 
 :func:`arrival` turns an S3 "Object Created" event under ``inbox/<district>/`` into one execution
 of the sync state machine, named after the upload so a duplicated event starts nothing new.
 :func:`settle` runs after the quiet period: is this still the newest upload, is the district
 paused (in its time zone), and is the file set complete? It takes a ready set out of the inbox
 (:mod:`rostersync.pipeline.inbox`); an incomplete one waits until its grace period ends, then is
-taken as it is for an ``invalid_files`` hold. :func:`lock` takes the district's lock
-(superseding a held sync) and reports a pause window of today. A rollback skips the inbox: its
-input is an accepted version.
+taken as it is for an ``invalid_files`` hold. The district's lock is :mod:`rostersync.pipeline.locks`.
+A rollback skips the inbox: its input is an accepted version.
 """
 
 from __future__ import annotations
@@ -32,16 +31,14 @@ from rostersync.formats.detect import (
 )
 from rostersync.pipeline.events import (
     ArrivalOutput,
-    LockInput,
-    LockOutput,
     S3ObjectCreatedEvent,
     SettleInput,
     SettleOutput,
 )
 from rostersync.pipeline.inbox import take
 from rostersync.pipeline.layout import file_name, inbox_files, name_problem, newest_by_name, upload_id
-from rostersync.pipeline.models import AuditEntry, SyncRecord
-from rostersync.pipeline.ports import Deps, ObjectInfo, TaskGoneError
+from rostersync.pipeline.models import SyncRecord
+from rostersync.pipeline.ports import Deps, ObjectInfo
 from rostersync.settings import DistrictSettings
 
 log = logging.getLogger(__name__)
@@ -49,13 +46,6 @@ log = logging.getLogger(__name__)
 _DISTRICT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # The "format" a rollback's input is read in: an accepted snapshot version.
 ROLLBACK_FORMAT = "snapshot"
-
-
-def hold_timeout_seconds(settings: DistrictSettings, default_seconds: int) -> int:
-    """The district's ``hold_expiry_days`` when it set one, else the deployment's default."""
-    if "hold_expiry_days" in settings.model_fields_set:
-        return settings.hold_expiry_days * 86400
-    return default_seconds
 
 
 def missing_files(names: list[str], manifest: dict[str, str] | None = None) -> tuple[str | None, list[str]]:
@@ -251,72 +241,3 @@ def settle(inp: SettleInput, deps: Deps) -> SettleOutput:
     if taken is None:
         return end("coalesced", "a file changed while the set was taken; the newer upload takes over")
     return SettleOutput(outcome="ready", format=fmt, files=len(taken.files), missing=missing)
-
-
-def _supersede(inp: LockInput, deps: Deps, held_owner: str, now: datetime) -> bool:
-    """Take the lock from a *held* sync: decide its token as ``superseded`` (conditional, so an
-    admin's concurrent decision wins or loses cleanly), move the lock, resume its execution."""
-    record = deps.repo.get_sync(inp.district_id, held_owner)
-    if record is None or record.hold_id is None:
-        return False
-    if not deps.repo.decide_token(record.hold_id, "superseded", f"sync:{inp.sync_id}", now):
-        return False  # decided meanwhile: that sync is moving on, wait for it
-    token = deps.repo.get_token(record.hold_id)
-    taken = deps.repo.take_over_lock(inp.district_id, held_owner, inp.sync_id, now)
-    if token is not None:
-        try:
-            deps.workflow.send_success(
-                token.task_token, {"action": "superseded", "schools": None, "actor": f"sync:{inp.sync_id}"}
-            )
-        except TaskGoneError:
-            log.info("held sync %s had already timed out", held_owner)
-    deps.repo.put_audit(
-        AuditEntry(
-            district_id=inp.district_id,
-            at=now,
-            actor=f"sync:{inp.sync_id}",
-            action="superseded",
-            sync_id=held_owner,
-        )
-    )
-    return taken
-
-
-def lock(inp: LockInput, deps: Deps) -> LockOutput:
-    """Take the district's lock (conditional write); supersede a held sync; check the pause."""
-    now = deps.clock()
-    settings = deps.repo.get_settings(inp.district_id)
-    timeout = hold_timeout_seconds(settings, deps.config.hold_expiry_seconds)
-    acquired = deps.repo.acquire_lock(inp.district_id, inp.sync_id, now)
-    superseded = None
-    owner = inp.sync_id
-    if not acquired:
-        current = deps.repo.get_lock(inp.district_id)
-        if current is None:
-            acquired = deps.repo.acquire_lock(inp.district_id, inp.sync_id, now)
-        elif current.state == "held" and _supersede(inp, deps, current.owner, now):
-            acquired, superseded = True, current.owner
-        else:
-            owner = current.owner
-    if not acquired:
-        deps.repo.update_sync(
-            inp.district_id, inp.sync_id, now, status="waiting", reason=f"waiting for sync {owner} to finish"
-        )
-        return LockOutput(acquired=False, owner=owner, hold_timeout_seconds=timeout)
-    window = settings.paused_at(now)
-    deps.repo.update_sync(
-        inp.district_id,
-        inp.sync_id,
-        now,
-        status="running",
-        reason=None,
-        trigger=inp.trigger,
-        upload=inp.object_key,
-    )
-    return LockOutput(
-        acquired=True,
-        paused=window is not None,
-        owner=inp.sync_id,
-        superseded_sync_id=superseded,
-        hold_timeout_seconds=timeout,
-    )

@@ -32,7 +32,7 @@ Trigger = Literal["upload", "schedule", "retry", "rollback"]
 # "expire" is sent by the scheduled tick when a hold reaches its absolute deadline.
 DecisionAction = Literal["release", "reject", "retry", "superseded", "expire"]
 LockState = Literal["active", "held"]
-TokenStatus = Literal["open", "decided", "expired"]
+TokenStatus = Literal["open", "decided", "expired", "closed"]
 SchoolState = Literal["connected", "on_hold", "paused", "not_connected", "disconnected", "failed"]
 
 
@@ -64,6 +64,12 @@ class SyncRecord(BaseModel):
     # new decision round does not restart it; a retry re-evaluates and places it afresh).
     hold_placed_at: datetime | None = None
     finished_at: datetime | None = None
+    # What follows an apply (applied change set, RosterChangesApplied, the email): "pending"
+    # while it is delivered, "delivered", or "failed" (with ``delivery_error``) after retries.
+    # An operator's reason for failing the sync, recorded before its execution is stopped.
+    stop_reason: str | None = None
+    delivery: Literal["pending", "delivered", "failed"] | None = None
+    delivery_error: str | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -75,6 +81,8 @@ class Lock(BaseModel):
     owner: str
     state: LockState
     acquired_at: datetime
+    # The Step Functions execution of the owner: a lock whose execution no longer runs is stranded.
+    execution_arn: str | None = None
 
 
 class DecisionToken(BaseModel):

@@ -3,10 +3,12 @@
 :func:`plan_release` is pure: from the sync's progress and the admin's choice of schools it
 decides what this apply releases and what the progress becomes, or refuses (invalid files,
 schools not on hold). :func:`apply` carries the plan out: it applies the released part of the
-change set to the accepted version, promotes the new version (a conditional create with
-``writer=sync_id``, so a retried apply returns the version it already promoted), writes the
-applied changes, puts ``RosterChangesApplied`` once per version and records the schools as
-connected. :func:`notify` emails the admins what was applied, once per apply.
+change set to the accepted version, writes the applied changes, promotes the new version (a
+conditional create with ``writer=sync_id``, so a retried apply returns the version it already
+promoted: the commit) and records the sync applied and the schools connected. :func:`notify`
+delivers what follows the commit (``RosterChangesApplied`` once per version, the admins' email
+once per apply), retried by the state machine; :func:`delivery_failed` records a delivery that
+still fails (``delivery: failed``), never a failed apply.
 """
 
 from __future__ import annotations
@@ -30,9 +32,19 @@ from rostersync.pipeline.changesets import (
     without_schools,
     write_change_set,
 )
-from rostersync.pipeline.events import ApplyInput, ApplyOutput, NotifyInput, NotifyOutput, Progress
+from rostersync.pipeline.events import (
+    ApplyInput,
+    ApplyOutput,
+    DeliveryFailedInput,
+    DeliveryFailedOutput,
+    NotifyInput,
+    NotifyOutput,
+    Progress,
+)
+from rostersync.pipeline.finish import failure_reason
 from rostersync.pipeline.layout import district_prefix
 from rostersync.pipeline.models import SchoolStatus, SyncStatus
+from rostersync.pipeline.names import names_of
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.stage import accepted_roster
 from rostersync.snapshot import join_key, promote_version, read_snapshot, version_prefix
@@ -136,7 +148,12 @@ def school_counts(changes: ChangeSet, school: str) -> dict[str, int]:
 
 
 def apply(inp: ApplyInput, deps: Deps) -> ApplyOutput:
-    """Apply the released part of the change set and promote a new accepted version."""
+    """Apply the released part of the change set and promote a new accepted version.
+
+    The applied change set is written first (a retried apply overwrites it); the promotion is
+    the commit: from there on the sync is recorded ``applied`` (or ``partially_applied``) with
+    ``delivery: pending``, and what follows (the event, the email) is :func:`notify`'s, retried
+    on its own, so it can never turn an applied sync into a failed one."""
     now = deps.clock()
     plan = plan_release(inp.progress, inp.schools)
     staged_prefix, diff_prefix = inp.normalize.staged_prefix, inp.diff.changes_prefix
@@ -145,26 +162,29 @@ def apply(inp: ApplyInput, deps: Deps) -> ApplyOutput:
     changes = without_schools(read_change_set(deps.snapshots, diff_prefix), plan.progress.applied_schools)
     applying = changes if plan.schools is None else only_schools(changes, plan.schools)
     counts = change_counts(applying)
-    version = plan.progress.accepted_version
+    base = plan.progress.accepted_version
     promoted = plan.promotes(counts)
-    if promoted:
-        version = _promote(inp, deps, plan, changes, staged_prefix)
+    # promote_version creates base + 1 (conditional on base): the changes are written there first.
+    version = (base or 0) + 1 if promoted else base
     changes_prefix, changes_key = _applied_changes(inp, deps, plan, applying, version)
-    event_id = None
-    if promoted and version is not None:
-        event_id = _publish(inp, deps, plan, version, applying, counts, changes_prefix, changes_key)
+    if promoted:
+        promoted_version = _promote(inp, deps, plan, changes, staged_prefix)
+        if promoted_version != version:
+            version = promoted_version
+            changes_prefix, changes_key = _applied_changes(inp, deps, plan, applying, version)
     progress = plan.progress_after(version)
     _record(inp, deps, plan, progress, version if promoted else None, changes_prefix, now)
     _mark_connected(inp, deps, applying, plan.released, now)
     return ApplyOutput(
         version=version,
+        previous_version=base,
         promoted=promoted,
         complete=plan.complete,
         schools=plan.schools,
         counts=counts,
         changes_prefix=changes_prefix,
         changes_key=changes_key,
-        event_id=event_id,
+        event_id=f"{inp.sync_id}-v{version}" if promoted else None,
         progress=progress,
     )
 
@@ -201,40 +221,32 @@ def _applied_changes(
     return changes_prefix, changes_key
 
 
-def _publish(
-    inp: ApplyInput,
-    deps: Deps,
-    plan: ReleasePlan,
-    version: int,
-    applying: ChangeSet,
-    counts: dict[str, int],
-    changes_prefix: str | None,
-    changes_key: str | None,
-) -> str:
-    """Put ``RosterChangesApplied`` for ``version`` (once: the event id is the dedupe key)."""
-    event_id = f"{inp.sync_id}-v{version}"
+def _publish(inp: NotifyInput, deps: Deps, per_entity: dict[str, dict[str, int]]) -> None:
+    """Put ``RosterChangesApplied`` for the promoted version (once: the event id is the dedupe key)."""
+    applied = inp.apply
+    if not applied.promoted or applied.version is None or applied.event_id is None:
+        return
     d_prefix = district_prefix(inp.district_id)
     deps.bus.publish(
         district_id=inp.district_id,
-        dedupe_key=event_id,
+        dedupe_key=applied.event_id,
         detail_type=APPLIED_DETAIL_TYPE,
         detail={
-            "event_id": event_id,
+            "event_id": applied.event_id,
             "district_id": inp.district_id,
             "sync_id": inp.sync_id,
-            "version": version,
-            "previous_version": plan.progress.accepted_version,
-            "schools": plan.schools,
-            "complete": plan.complete,
-            "counts": counts,
-            "entities": per_entity_counts(applying),
+            "version": applied.version,
+            "previous_version": applied.previous_version,
+            "schools": applied.schools,
+            "complete": applied.complete,
+            "counts": applied.counts,
+            "entities": per_entity,
             "bucket": deps.config.snapshot_bucket,
-            "snapshot_prefix": version_prefix(deps.snapshots, d_prefix, version),
-            "changes_prefix": changes_prefix,
-            "changes_key": changes_key,
+            "snapshot_prefix": version_prefix(deps.snapshots, d_prefix, applied.version),
+            "changes_prefix": applied.changes_prefix,
+            "changes_key": applied.changes_key,
         },
     )
-    return event_id
 
 
 def _record(
@@ -259,6 +271,8 @@ def _record(
         held_schools=progress.held_schools,
         versions=versions,
         keys={**(record.keys if record else {}), "applied_changes": changes_prefix},
+        delivery="pending",
+        delivery_error=None,
     )
 
 
@@ -283,17 +297,30 @@ def _mark_connected(
 # --- notify --------------------------------------------------------------------------------------
 
 
+def _entity_counts(deps: Deps, changes_prefix: str | None) -> dict[str, dict[str, int]]:
+    if not changes_prefix:
+        return {}
+    try:
+        index = json.loads(deps.snapshots.get(join_key(changes_prefix, "index.json")))
+    except KeyError:
+        return {}
+    return dict(index.get("entities", {}))
+
+
 def notify(inp: NotifyInput, deps: Deps) -> NotifyOutput:
-    """Email the admins what was applied (once per apply)."""
+    """Deliver what follows a committed apply: ``RosterChangesApplied`` and the admins' email
+    (each once, by its dedupe key). Both are attempted; the first error is raised afterwards so
+    the state machine retries the step (what was delivered is not repeated), and a delivery
+    still failing after the retries is recorded by :func:`delivery_failed`."""
     settings = deps.repo.get_settings(inp.district_id)
     applied = inp.apply
-    per_entity: dict[str, dict[str, int]] = {}
-    if applied.changes_prefix:
-        try:
-            index = json.loads(deps.snapshots.get(join_key(applied.changes_prefix, "index.json")))
-            per_entity = index.get("entities", {})
-        except KeyError:
-            per_entity = {}
+    per_entity = _entity_counts(deps, applied.changes_prefix)
+    errors: list[Exception] = []
+    try:
+        _publish(inp, deps, per_entity)
+    except Exception as exc:  # the email still goes; the step is retried for the event
+        errors.append(exc)
+    record = deps.repo.get_sync(inp.district_id, inp.sync_id)
     email = emails.applied_email(
         district_id=inp.district_id,
         sync_id=inp.sync_id,
@@ -302,13 +329,35 @@ def notify(inp: NotifyInput, deps: Deps) -> NotifyOutput:
         schools=applied.schools,
         complete=applied.complete,
         per_entity=per_entity,
+        names=names_of(deps, inp.district_id, inp.sync_id),
+        still_held=[] if applied.complete else applied.progress.held_schools,
+        hold_expires_at=record.hold_expires_at if record is not None else None,
     )
-    sent = deps.mailer.send(
-        district_id=inp.district_id,
-        dedupe_key=f"applied-{inp.sync_id}-{applied.progress.applies}-v{applied.version or 0}",
-        to=settings.admin_emails,
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
+    sent = False
+    try:
+        sent = deps.mailer.send(
+            district_id=inp.district_id,
+            dedupe_key=f"applied-{inp.sync_id}-{applied.progress.applies}-v{applied.version or 0}",
+            to=settings.admin_emails,
+            subject=email.subject,
+            text=email.text,
+            html=email.html,
+        )
+    except Exception as exc:
+        errors.append(exc)
+    if errors:
+        raise errors[0]
+    deps.repo.update_sync(
+        inp.district_id, inp.sync_id, deps.clock(), delivery="delivered", delivery_error=None
     )
     return NotifyOutput(sent=sent)
+
+
+def delivery_failed(inp: DeliveryFailedInput, deps: Deps) -> DeliveryFailedOutput:
+    """The delivery after an apply still failed after its retries: say so on the sync (its
+    status stays applied: the new version is accepted)."""
+    reason = failure_reason(inp.error)
+    deps.repo.update_sync(
+        inp.district_id, inp.sync_id, deps.clock(), delivery="failed", delivery_error=reason
+    )
+    return DeliveryFailedOutput(delivery="failed", reason=reason)

@@ -16,7 +16,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from rostersync.api import services
 from rostersync.api.errors import documented
-from rostersync.api.models import DecisionNote, DecisionResponse, DownloadLink, ReleaseRequest, SyncDetail
+from rostersync.api.models import (
+    DecisionNote,
+    DecisionResponse,
+    DownloadLink,
+    FailRequest,
+    FailResponse,
+    ReleaseRequest,
+    SyncDetail,
+)
 from rostersync.api.routes.common import SyncPath, caller_of, deps
 
 REDIRECT_KEY = "download_redirect"
@@ -73,6 +81,17 @@ def build_router() -> Router:
     )
     def retry(sync_id: SyncPath, body: Annotated[DecisionNote | None, Body()] = None) -> DecisionResponse:
         return services.retry(deps(), caller_of(router), sync_id, body.comment if body else None)
+
+    @router.post(
+        "/syncs/<sync_id>/fail",
+        summary="Operators: fail a stuck sync (stop its execution, restore its schools, release the lock)",
+        tags=["operators"],
+        operation_id="failSync",
+        status_code=HTTPStatus.ACCEPTED,
+        responses=documented(HTTPStatus.ACCEPTED),
+    )
+    def fail(sync_id: SyncPath, body: Annotated[FailRequest | None, Body()] = None) -> FailResponse:
+        return services.fail_sync(deps(), caller_of(router), sync_id, body.comment if body else None)
 
     def redirect_when_asked(app: Any, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
         # Runs around the response validation: the link was validated; with redirect=true the
