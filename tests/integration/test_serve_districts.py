@@ -184,9 +184,11 @@ def test_each_admin_is_emailed_about_its_own_district_only(
     for message in messages:
         (district_id,) = [d for d in DISTRICTS if served.district[d]["admin_email"] == str(message["To"])]
         other = next(d for d in DISTRICTS if d != district_id)
-        assert f"{district_id}:" in str(message["Subject"])
+        subject = str(message["Subject"])
+        # "[rostersync] <district name>: sync <district>-… applied"
+        assert f"sync {district_id}-" in subject
         body = message.get_body(preferencelist=("plain",)).get_content()
-        assert f"{other}-" not in body and f"{other}:" not in str(message["Subject"])
+        assert f"{other}-" not in body and f"{other}-" not in subject
 
 
 def test_an_sftp_user_added_by_the_operator_logs_in_until_removed(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rostersync.pipeline import decide, finish, release
-from rostersync.pipeline.events import ApplyInput, FinishInput
+from rostersync.pipeline.events import ApplyInput, FinishInput, NotifyInput
 from rostersync.pipeline.ports import Deps
 from tests.support.feed_events import SCHEMAS, BusCapture, schema_errors
 from tests.support.pipeline_helpers import (
@@ -35,9 +35,11 @@ def _held(deps: Deps, tmp_path: Path) -> tuple[list[str], Any, Any, Any]:
     quiet_settings(deps)
     upload_folder(day1)
     norm1, diff1, ev1 = run_to_evaluate(deps, "s1")
-    release.apply(
+    applied = release.apply(
         ApplyInput(step="apply", normalize=norm1, diff=diff1, progress=ev1.progress, **ref("s1")), deps
     )
+    # RosterChangesApplied goes out after the commit, from the notify step
+    release.notify(NotifyInput(step="notify", apply=applied, **ref("s1")), deps)
     upload_folder(day2)
     return schools, *run_to_evaluate(deps, "s2")
 

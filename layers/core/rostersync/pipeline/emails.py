@@ -57,13 +57,17 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _school_lines(holds: list[Hold], names: Names) -> list[tuple[str, str]]:
-    """One line per school: its name, then each hold as "type (entity): numbers", numbers once."""
+    """One line per school: its name, then each hold as "type (entity): numbers" (numbers once;
+    the message where a hold has none)."""
     by_school: dict[str, list[str]] = {}
     for row in hold_summary_table(holds):
         school_id = None if row["school"] == "District" else str(row["school"])
         entity = f" ({row['entity']})" if row["entity"] else ""
         numbers = _numbers(row)
-        part = f"{row['hold']}{entity}: {numbers}" if numbers else f"{row['hold']}{entity}"
+        # A hold without numbers (a missing or unreadable file) is told by its message, which
+        # names the file and what was expected.
+        detail = numbers or str(row["message"] or "")
+        part = f"{row['hold']}{entity}: {detail}" if detail else f"{row['hold']}{entity}"
         by_school.setdefault(names.school(school_id), []).append(part)
     return [(school, "; ".join(parts)) for school, parts in by_school.items()]
 
