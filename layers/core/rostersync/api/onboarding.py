@@ -30,8 +30,8 @@ from rostersync.api.onboarding_models import (
     SftpUserView,
 )
 from rostersync.api.onboarding_ports import OnboardingDeps, OnboardingUnavailableError
-from rostersync.api.services import ConflictError, NotFoundError
-from rostersync.pipeline.models import AuditEntry, SyncRecord
+from rostersync.api.services import ConflictError, NotFoundError, start_requested_sync
+from rostersync.pipeline.models import AuditEntry
 from rostersync.settings import DistrictSettings
 from rostersync.sources import PULL_KINDS
 
@@ -272,34 +272,13 @@ def pull_now(deps: ApiDeps, caller: Caller, district_id: str) -> PullNowResponse
         raise ConflictError(
             f"district {district_id}'s roster is uploaded over SFTP ({settings.source.kind}); nothing to pull"
         )
-    now = deps.clock()
-    sync_id = f"{district_id}-pull{secrets.token_hex(5)}"
-    created = deps.repo.create_sync(
-        SyncRecord(
-            district_id=district_id,
-            sync_id=sync_id,
-            status="waiting",
-            reason=f"pull from {settings.source.kind} requested by {caller.label}",
-            trigger="schedule",
-            created_at=now,
-            updated_at=now,
-        )
+    sync_id = start_requested_sync(
+        deps,
+        district_id,
+        f"{district_id}-pull{secrets.token_hex(5)}",
+        trigger="schedule",
+        reason=f"pull from {settings.source.kind} requested by {caller.label}",
+        pull=True,
     )
-    if not created:  # pragma: no cover - 40 random bits
-        raise ConflictError("could not allocate a sync id; try again")
-    arn = deps.workflow.start(
-        sync_id,
-        {
-            "district_id": district_id,
-            "sync_id": sync_id,
-            "trigger": "schedule",
-            "object_key": None,
-            "quiet_seconds": 0,
-            "lock_retry_seconds": deps.config.lock_retry_seconds,
-            "pull": True,
-        },
-    )
-    if arn is not None:
-        deps.repo.update_sync(district_id, sync_id, now, execution_arn=arn)
     _audit(deps, caller, district_id, "pull_requested", sync_id=sync_id)
     return PullNowResponse(district_id=district_id, sync_id=sync_id)

@@ -634,6 +634,49 @@ def list_versions(deps: ApiDeps, caller: Caller, district_id: str, *, limit: int
     )
 
 
+def start_requested_sync(
+    deps: ApiDeps,
+    district_id: str,
+    sync_id: str,
+    *,
+    trigger: Literal["rollback", "schedule"],
+    reason: str,
+    source_version: int | None = None,
+    pull: bool = False,
+) -> str:
+    """Start a sync someone asked for (a rollback, a pull now): its record first (normalize reads
+    what to stage from it), then its execution, whose ARN the record keeps. ``sync_id``."""
+    now = deps.clock()
+    created = deps.repo.create_sync(
+        SyncRecord(
+            district_id=district_id,
+            sync_id=sync_id,
+            status="waiting",
+            reason=reason,
+            trigger=trigger,
+            source_version=source_version,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    if not created:  # pragma: no cover - 40 random bits
+        raise ConflictError("could not allocate a sync id; try again")
+    payload: dict[str, Any] = {
+        "district_id": district_id,
+        "sync_id": sync_id,
+        "trigger": trigger,
+        "object_key": None,
+        "quiet_seconds": 0,
+        "lock_retry_seconds": deps.config.lock_retry_seconds,
+    }
+    if pull:
+        payload["pull"] = True
+    arn = deps.workflow.start(sync_id, payload)
+    if arn is not None:
+        deps.repo.update_sync(district_id, sync_id, now, execution_arn=arn)
+    return sync_id
+
+
 def rollback(deps: ApiDeps, caller: Caller, district_id: str, body: RollbackRequest) -> RollbackResponse:
     """Start a sync whose input is accepted version ``body.version``: it is diffed against the
     latest version and goes through the holds like any upload (trigger ``rollback``)."""
@@ -643,36 +686,14 @@ def rollback(deps: ApiDeps, caller: Caller, district_id: str, body: RollbackRequ
         raise NotFoundError(f"district {district_id} has no accepted version {body.version}")
     if body.version == max(markers):
         raise ConflictError(f"version {body.version} is already the latest accepted version")
-    now = deps.clock()
-    sync_id = f"{district_id}-rb{secrets.token_hex(5)}"
-    # The record comes first: normalize reads the version to stage from it.
-    created = deps.repo.create_sync(
-        SyncRecord(
-            district_id=district_id,
-            sync_id=sync_id,
-            status="waiting",
-            reason=f"rollback to version {body.version} requested",
-            trigger="rollback",
-            source_version=body.version,
-            created_at=now,
-            updated_at=now,
-        )
+    sync_id = start_requested_sync(
+        deps,
+        district_id,
+        f"{district_id}-rb{secrets.token_hex(5)}",
+        trigger="rollback",
+        reason=f"rollback to version {body.version} requested",
+        source_version=body.version,
     )
-    if not created:  # pragma: no cover - 40 random bits
-        raise ConflictError("could not allocate a sync id; try again")
-    arn = deps.workflow.start(
-        sync_id,
-        {
-            "district_id": district_id,
-            "sync_id": sync_id,
-            "trigger": "rollback",
-            "object_key": None,
-            "quiet_seconds": 0,
-            "lock_retry_seconds": deps.config.lock_retry_seconds,
-        },
-    )
-    if arn is not None:
-        deps.repo.update_sync(district_id, sync_id, now, execution_arn=arn)
     _audit(
         deps,
         caller,
