@@ -244,22 +244,30 @@ class CrashAfterPromotion:
 def crash(stack: LocalAws) -> Iterator[CrashAfterPromotion]:
     hook = CrashAfterPromotion()
     s3_events, ddb_events = clients.s3().meta.events, clients.dynamodb().meta.events
-    s3_events.register("before-call.s3.PutObject", hook.saw_put)
+    s3_events.register("before-parameter-build.s3.PutObject", hook.saw_put)
     ddb_events.register("before-call.dynamodb.UpdateItem", hook.write)
     yield hook
-    s3_events.unregister("before-call.s3.PutObject", hook.saw_put)
+    s3_events.unregister("before-parameter-build.s3.PutObject", hook.saw_put)
     ddb_events.unregister("before-call.dynamodb.UpdateItem", hook.write)
 
 
 def test_a_crash_after_promotion_leaves_a_truthful_applied_sync(
     stack: LocalAws, data: DistrictData, crash: CrashAfterPromotion
 ) -> None:
-    record = _day1(stack, data)
+    put_settings(stack, district_settings(D))
+    record = sync_set(stack, D, data.day1, {"applied", "failed"})
+    sync_id = str(record["sync_id"])
+    assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
+    record = stack.sync_record(D, sync_id) or {}
 
     assert crash.crashed == 1
     assert accepted_version(stack, D) == 1
     # The data changed: the sync must not say "failed" with nothing applied.
-    assert record["status"] == "applied", (record["status"], record.get("reason"))
+    assert (record["status"], record["delivery"]) == ("applied", "delivered"), record.get("reason")
+    assert record["versions"] == [1]
+    assert len(stack.history(sync_id, "TaskFailed")) == 1  # the crash, then the retried apply
+    assert [e["detail"]["version"] for e in stack.captured_events("RosterChangesApplied")] == [1]
+    assert len(_applied_emails(stack, sync_id)) == 1
     assert_invariants(stack, data, D, 1, [str(record["sync_id"])])
     assert_whole_upload(stack, data, D, 1)
 
@@ -296,7 +304,7 @@ def test_two_districts_at_once_each_apply_their_own_version(stack: LocalAws, dat
     for district, sync_id in zip(("d1", "d2"), ids, strict=True):
         assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
         record = stack.sync_record(district, sync_id)
-        assert record is not None and record["status"] == "applied"
+        assert record is not None and record["status"] == "applied", (record or {}).get("holds")
         assert_invariants(stack, data, district, 1, [sync_id])
         assert_whole_upload(stack, data, district, 1)
         assert len(_applied_emails(stack, sync_id)) == 1
