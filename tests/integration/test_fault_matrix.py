@@ -27,7 +27,6 @@ from rostersync_tools.local import LocalAws
 
 from .conftest import (
     DistrictData,
-    Files,
     accepted,
     accepted_version,
     awaiting_decision,
@@ -104,7 +103,9 @@ def test_duplicate_object_created_events_apply_one_version(stack: LocalAws, data
     twice = stack.deliver_event(first.event)
 
     sync_id = first.results["IngestFunction"]["sync_id"]
-    assert {again.results["IngestFunction"]["sync_id"], twice.results["IngestFunction"]["sync_id"]} == {sync_id}
+    assert {again.results["IngestFunction"]["sync_id"], twice.results["IngestFunction"]["sync_id"]} == {
+        sync_id
+    }
     assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
     assert [e["name"] for e in stack.executions(f"{D}-")] == [sync_id]
     record = stack.sync_record(D, sync_id)
@@ -120,7 +121,8 @@ def test_duplicate_object_created_events_apply_one_version(stack: LocalAws, data
 def _step_inputs(stack: LocalAws, sync_id: str, step: str) -> list[dict[str, Any]]:
     """The payloads the state machine gave its tasks of ``step`` (from the execution history)."""
     parameters = [
-        json.loads(e["taskScheduledEventDetails"]["parameters"]) for e in stack.history(sync_id, "TaskScheduled")
+        json.loads(e["taskScheduledEventDetails"]["parameters"])
+        for e in stack.history(sync_id, "TaskScheduled")
     ]
     return [p["Payload"] for p in parameters if p["Payload"].get("step") == step]
 
@@ -158,11 +160,17 @@ class _Raw:
 
 
 THROTTLED = {
-    "s3": (503, {}, b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"),
+    "s3": (
+        503,
+        {},
+        b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+    ),
     "dynamodb": (
         400,
         {"x-amzn-ErrorType": "ThrottlingException"},
-        json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}).encode(),
+        json.dumps(
+            {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}
+        ).encode(),
     ),
 }
 
@@ -277,10 +285,10 @@ def test_a_crash_after_promotion_leaves_a_truthful_applied_sync(
 
 def test_two_uploads_racing_for_one_district_apply_one_version(stack: LocalAws, data: DistrictData) -> None:
     put_settings(stack, district_settings(D))
-    second: Files = data.files(data.without_students_of(data.schools[2], fraction=0.01), "race-b")
+    first, second = data.day1, data.files(data.without_students_of(data.schools[2], fraction=0.01), "race-b")
 
     with ThreadPoolExecutor(2) as pool:
-        first_ids, second_ids = pool.map(lambda files: upload(stack, D, files), [data.day1, second])
+        first_ids, second_ids = pool.map(lambda files: upload(stack, D, files), [first, second])
 
     syncs = [*first_ids, *second_ids]
     for sync_id in syncs:
@@ -297,9 +305,10 @@ def test_two_uploads_racing_for_one_district_apply_one_version(stack: LocalAws, 
 def test_two_districts_at_once_each_apply_their_own_version(stack: LocalAws, data: DistrictData) -> None:
     for district in ("d1", "d2"):
         put_settings(stack, district_settings(district))
+    files = data.day1  # written once: the threads only upload it
 
     with ThreadPoolExecutor(2) as pool:
-        ids = list(pool.map(lambda d: processing_sync(stack, d, upload(stack, d, data.day1)), ["d1", "d2"]))
+        ids = list(pool.map(lambda d: processing_sync(stack, d, upload(stack, d, files)), ["d1", "d2"]))
 
     for district, sync_id in zip(("d1", "d2"), ids, strict=True):
         assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"

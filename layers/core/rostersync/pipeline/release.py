@@ -265,7 +265,7 @@ def _record(
     # A replayed apply of a version this sync already recorded keeps what its delivery said:
     # Notify ran (or runs) for that version; resetting it to pending would be a lie.
     replayed = record is not None and promoted_version is not None and promoted_version in record.versions
-    delivery: dict[str, Any] = {} if replayed else {"delivery": "pending", "delivery_error": None}
+    delivery: dict[str, str | None] = {} if replayed else {"delivery": "pending", "delivery_error": None}
     deps.repo.update_sync(
         inp.district_id,
         inp.sync_id,
