@@ -280,6 +280,37 @@ def test_a_crash_after_promotion_leaves_a_truthful_applied_sync(
     assert_whole_upload(stack, data, D, 1)
 
 
+class CrashBeforePromotion:
+    """The apply invocation dies once just before it claims the version marker (the commit)."""
+
+    def __init__(self) -> None:
+        self.crashed = 0
+
+    def __call__(self, params: dict[str, Any], **_: Any) -> None:
+        if "/versions/" in str(params.get("Key", "")) and self.crashed == 0:
+            self.crashed += 1
+            raise RuntimeError("the apply invocation was killed before promotion")
+
+
+def test_a_crash_before_promotion_is_retried_and_applies_once(stack: LocalAws, data: DistrictData) -> None:
+    hook = CrashBeforePromotion()
+    events = clients.s3().meta.events
+    events.register("before-parameter-build.s3.PutObject", hook)
+    try:
+        record = _day1(stack, data)
+    finally:
+        events.unregister("before-parameter-build.s3.PutObject", hook)
+
+    sync_id = str(record["sync_id"])
+    assert hook.crashed == 1
+    assert (record["status"], record["delivery"], record["versions"]) == ("applied", "delivered", [1])
+    assert len(stack.history(sync_id, "TaskFailed")) == 1
+    assert [e["detail"]["version"] for e in stack.captured_events("RosterChangesApplied")] == [1]
+    assert len(_applied_emails(stack, sync_id)) == 1
+    assert_invariants(stack, data, D, 1, [sync_id])
+    assert_whole_upload(stack, data, D, 1)
+
+
 # ----------------------------------------------------------------------------------- (5) races
 
 
