@@ -378,6 +378,32 @@ def test_a_decision_on_a_superseded_sync_is_refused_and_changes_nothing(
     assert_invariants(stack, data, D, 2, [newer])
 
 
+def test_a_decision_delivered_twice_applies_once(stack: LocalAws, data: DistrictData) -> None:
+    put_settings(stack, district_settings(D))
+    sync_set(stack, D, data.day1, ENDED)
+    day2 = data.files(data.without_students_of(data.schools[0]), "twice-day2")
+    held = sync_set(stack, D, day2, ENDED)
+    assert held["status"] == "held", held
+    held_id = str(held["sync_id"])
+    awaiting_decision(stack, D, held_id)
+
+    decide(stack, D, held_id, "release")
+    with pytest.raises(DecisionError) as again:
+        decide(stack, D, held_id, "release")
+
+    assert "already" in str(again.value)
+    assert wait_ended(stack, held_id)["status"] == "SUCCEEDED"
+    record = stack.sync_record(D, held_id)
+    assert record is not None and (record["status"], record["delivery"], record["versions"]) == (
+        "applied",
+        "delivered",
+        [2],
+    )
+    assert [e["detail"]["version"] for e in stack.captured_events("RosterChangesApplied")] == [1, 2]
+    assert len(_applied_emails(stack, held_id)) == 1
+    assert_invariants(stack, data, D, 2, [held_id])
+
+
 # ------------------------------------------------------- (4b) notify crashes around its effects
 
 
