@@ -262,6 +262,10 @@ def _record(
     versions = sorted(
         {*(record.versions if record else []), *([promoted_version] if promoted_version else [])}
     )
+    # A replayed apply of a version this sync already recorded keeps what its delivery said:
+    # Notify ran (or runs) for that version; resetting it to pending would be a lie.
+    replayed = record is not None and promoted_version is not None and promoted_version in record.versions
+    delivery: dict[str, str | None] = {} if replayed else {"delivery": "pending", "delivery_error": None}
     deps.repo.update_sync(
         inp.district_id,
         inp.sync_id,
@@ -271,8 +275,7 @@ def _record(
         held_schools=progress.held_schools,
         versions=versions,
         keys={**(record.keys if record else {}), "applied_changes": changes_prefix},
-        delivery="pending",
-        delivery_error=None,
+        **delivery,
     )
 
 
