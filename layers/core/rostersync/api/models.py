@@ -18,6 +18,7 @@ from rostersync.settings import (
     EMAIL_PATTERN,
     HoldSettings,
     PauseWindow,
+    RemovalsMode,
     SafetyFloors,
     ordered_pause_windows,
 )
@@ -228,6 +229,12 @@ class SettingsRequest(_Request):
     excluded_contact_types: list[ShortText] = Field(max_length=50)
     holds: HoldSettings
     hold_expiry_days: int | None = Field(None, ge=1, le=365)
+    removals: RemovalsMode | None = Field(
+        None,
+        description="when removals hold: hold_over_threshold (past the mass_removal thresholds, the "
+        "default) or hold_always (any removal of people or enrollments holds its school); omitted: "
+        "unchanged",
+    )
     pause_windows: list[PauseWindow] | None = Field(None, max_length=50)
     source: SourceSettings | None = Field(
         None,
@@ -282,6 +289,10 @@ class SettingsPatch(_Request):
     excluded_contact_types: list[ShortText] | None = Field(None, max_length=50)
     holds: HoldSettingsPatch | None = None
     hold_expiry_days: int | None = Field(None, ge=1, le=365)
+    removals: RemovalsMode | None = Field(
+        None,
+        description="when removals hold: hold_over_threshold or hold_always (see docs/holds.md)",
+    )
     pause_windows: list[PauseWindow] | None = Field(None, max_length=50)
     source: SourceSettings | None = None
     floors: SafetyFloors | None = None

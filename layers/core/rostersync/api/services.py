@@ -448,15 +448,18 @@ def _store_settings(
 
 def put_settings(deps: ApiDeps, caller: Caller, district_id: str, body: SettingsRequest) -> DistrictSettings:
     """Replace the settings (PUT): the fields a PUT must carry are required by the request model;
-    pause windows, source and floors are kept unless given."""
+    pause windows, the removals mode, source and floors are kept unless given."""
     require_district(caller, district_id)
     current = deps.repo.get_settings(district_id)
     given = body.model_dump(
-        exclude_unset=True, exclude={"pause_windows", "hold_expiry_days", "source", "floors"}
+        exclude_unset=True, exclude={"pause_windows", "hold_expiry_days", "source", "floors", "removals"}
     )
     values: dict[str, Any] = {**given, "district_id": district_id}
     if body.hold_expiry_days is not None:
         values["hold_expiry_days"] = body.hold_expiry_days
+    # Omitted, the removals mode is kept: a PUT written before the setting never loosens it.
+    if body.removals is not None or "removals" in current.model_fields_set:
+        values["removals"] = body.removals or current.removals
     windows = body.pause_windows if body.pause_windows is not None else current.pause_windows
     if windows:
         values["pause_windows"] = [w.model_dump() for w in windows]
