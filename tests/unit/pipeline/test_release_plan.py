@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from builders import change_set, entity_changes
 
 from rostersync.changes import ChangeSet

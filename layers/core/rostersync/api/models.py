@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rostersync.pipeline.models import SchoolState, SyncStatus, Trigger
+from rostersync.pipeline.models import RemovalsOption, SchoolState, SyncStatus, Trigger
 from rostersync.records import HOLD_RESOLUTIONS, Hold, HoldType
 from rostersync.settings import (
     EMAIL_PATTERN,
@@ -156,6 +156,11 @@ class ReleaseRequest(_Request):
     schools: list[SchoolId] | None = Field(None, min_length=1, max_length=MAX_SCHOOLS)
     hold_types: list[HoldType] = Field(max_length=20)
     comment: str | None = Field(None, max_length=1000)
+    removals: RemovalsOption = Field(
+        "apply",
+        description="apply: the removals released apply (default); keep_held: apply the additions "
+        "and changes only, the removals stay held and a later release of the sync applies them",
+    )
 
 
 class DecisionNote(_Request):

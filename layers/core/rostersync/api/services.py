@@ -57,7 +57,7 @@ from rostersync.pipeline.decisions import (
     SyncNotFoundError,
     submit_decision,
 )
-from rostersync.pipeline.models import AuditEntry, SchoolState, SyncRecord
+from rostersync.pipeline.models import AuditEntry, RemovalsOption, SchoolState, SyncRecord
 from rostersync.settings import DistrictSettings, PauseWindow, floor_violations, settings_changes
 from rostersync.storage import BlobNotFoundError
 
@@ -248,6 +248,7 @@ def _decide(
     *,
     schools: list[str] | None = None,
     details: dict[str, Any] | None = None,
+    removals: RemovalsOption = "apply",
 ) -> DecisionResponse:
     result = submit_decision(
         deps.repo,
@@ -260,6 +261,7 @@ def _decide(
         schools=schools,
         now=deps.clock(),
         details={k: v for k, v in (details or {}).items() if v is not None},
+        removals=removals,
     )
     return DecisionResponse(
         district_id=result.district_id,
@@ -280,7 +282,12 @@ def release(deps: ApiDeps, caller: Caller, sync_id: str, body: ReleaseRequest) -
         record,
         "release",
         schools=body.schools,
-        details={"hold_types": sorted(set(body.hold_types)), "comment": body.comment},
+        details={
+            "hold_types": sorted(set(body.hold_types)),
+            "comment": body.comment,
+            "removals": body.removals if body.removals != "apply" else None,
+        },
+        removals=body.removals,
     )
 
 
