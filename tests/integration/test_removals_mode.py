@@ -1,10 +1,19 @@
-"""The district setting ``removals`` on the local stack (moto, the state machine of template.yaml):
-a few removals at one school, under the mass_removal thresholds, apply with the default mode and
-hold that school with ``hold_always``; the held school's release applies them."""
+"""Apply modes on the local stack (moto, the state machine of template.yaml): the district setting
+``removals`` (a few removals at one school, under the mass_removal thresholds, apply with the
+default mode and hold that school with ``hold_always``; the held school's release applies them),
+and the release option ``removals: keep_held`` (additions and changes apply, the removals stay
+held and a later release applies them)."""
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rostersync.pipeline.decisions import submit_decision
+from rostersync.roster import RosterSet
 from rostersync_tools.local import LocalAws
+from rostersync_tools.local.routing import serialized
+from rostersync_tools.synthetic.days import make_day2
 
 from .conftest import (
     DistrictData,
@@ -12,6 +21,7 @@ from .conftest import (
     accepted_version,
     awaiting_decision,
     decide,
+    deps_of,
     district_settings,
     put_settings,
     student_ids,
@@ -65,3 +75,64 @@ def test_hold_always_holds_the_school_with_a_few_removals_until_released(
     after = student_ids(accepted(stack, D, 2), school)
     assert len(before - after) == round(len(before) * FEW)
     assert after < before
+
+
+# --- the release option "apply adds and updates, keep removals held" ------------------------------
+
+
+def _release(stack: LocalAws, sync_id: str, removals: str) -> None:
+    deps = deps_of(stack)
+    with serialized():
+        submit_decision(
+            deps.repo,
+            deps.workflow,
+            district_id=D,
+            sync_id=sync_id,
+            action="release",
+            actor="integration-test",
+            removals=removals,  # type: ignore[arg-type]
+        )
+
+
+def _students(roster: RosterSet, ids: list[str]) -> list[dict[str, object]]:
+    table = roster.tables["students"]
+    picked = table.filter(pc.is_in(table.column("person_id"), value_set=pa.array(ids, pa.string())))
+    return picked.sort_by("person_id").to_pylist()  # type: ignore[no-any-return]
+
+
+def _people(roster: RosterSet) -> set[str]:
+    return set(roster.tables["students"].column("person_id").to_pylist())
+
+
+def test_a_release_keeping_removals_applies_adds_and_updates_then_the_removals_on_their_own(
+    stack: LocalAws, data: DistrictData
+) -> None:
+    put_settings(stack, district_settings(D, removals="hold_always"))
+    day1 = sync_set(stack, D, data.day1, {"applied", "failed", "held"})
+    assert wait_ended(stack, str(day1["sync_id"]))["status"] == "SUCCEEDED"
+    nightly = make_day2(data.district, seed=3, removed=0.02, added=0.03, changed=0.05)
+    record = sync_set(stack, D, data.files(nightly, "day2-nightly"), {"held", "applied", "failed"})
+    sync_id = str(record["sync_id"])
+    held = awaiting_decision(stack, D, sync_id)
+    before, wanted = _people(accepted(stack, D, 1)), _people(nightly)
+    removed, added = before - wanted, wanted - before
+    assert removed and added and held["held_schools"]
+
+    _release(stack, sync_id, "keep_held")
+
+    kept = awaiting_decision(stack, D, sync_id, rounds=2)
+    assert kept["status"] == "partially_applied", kept
+    assert kept["held_schools"]
+    v2 = _people(accepted(stack, D, 2))
+    assert v2 == before | added  # additions applied, every removal still held
+    assert "mass_removal" in {h["type"] for h in kept["holds"]}
+
+    _release(stack, sync_id, "apply")
+
+    assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
+    assert stack.sync_record(D, sync_id)["status"] == "applied"  # type: ignore[index]
+    v1, v2_set, v3 = accepted(stack, D, 1), accepted(stack, D, 2), accepted(stack, D, 3)
+    assert _people(v3) == wanted
+    # The changes were applied with the additions: the second release only removed.
+    staying = sorted(before & wanted)
+    assert _students(v2_set, staying) == _students(v3, staying) != _students(v1, staying)
