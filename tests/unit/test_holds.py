@@ -274,6 +274,20 @@ def test_hold_always_is_evaluated_with_the_other_rules() -> None:
     assert [(h.type, h.school_id, h.numerator) for h in held] == [("mass_removal", "1", 1)]
 
 
+def test_never_automatic_holds_any_removal_of_any_entity_and_names_the_setting() -> None:
+    sections = [{"section_id": f"SEC{i}", "school_id": "1"} for i in range(100)]
+    changes = change_set(entity_changes(SECTIONS, removed=sections[:1]))
+    rule = DistrictSettings(removals="never_automatic")
+
+    (hold,) = holds.mass_removal(changes, roster({"sections": sections}), rule)
+
+    assert (hold.type, hold.school_id, hold.entity, hold.threshold) == ("mass_removal", "1", "sections", 0.0)
+    assert hold.message == (
+        "School 1: would remove 1 of 100 sections (1.0 %); removals are never applied automatically "
+        "(setting removals: never_automatic)"
+    )
+
+
 # -- mass_update ---------------------------------------------------------------------------------
 
 

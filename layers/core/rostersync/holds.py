@@ -258,11 +258,16 @@ def mass_removal(changes: ChangeSet, accepted: RosterSet | None, settings: Distr
 
     With the district setting ``removals: hold_always``, any removal of people or enrollments
     holds its school (threshold 0 %, no minimum count; the message names the setting); the other
-    entities keep the thresholds."""
+    entities keep the thresholds. With ``never_automatic`` any removal of any entity holds."""
     h = settings.holds
-    always = settings.removals == "hold_always"
-    every = {e.name for e in ALWAYS_HELD_REMOVALS} if always else set()
-    entities = [e for e in ENTITIES if e.name not in every]
+    mode = settings.removals
+    every = {
+        "hold_over_threshold": (),
+        "hold_always": ALWAYS_HELD_REMOVALS,
+        "never_automatic": ENTITIES,
+    }[mode]
+    names = {e.name for e in every}
+    entities = [e for e in ENTITIES if e.name not in names]
     found = _ratio_rule(
         "mass_removal",
         "remove",
@@ -273,17 +278,26 @@ def mass_removal(changes: ChangeSet, accepted: RosterSet | None, settings: Distr
         h.mass_removal_min_count,
         entities,
     )
-    if always:
-        found += _every_removal(changes, accepted)
+    if every:
+        found += _every_removal(changes, accepted, every, _EVERY_REMOVAL_REASON[mode])
     return found
 
 
-def _every_removal(changes: ChangeSet, accepted: RosterSet | None) -> list[Hold]:
-    """A ``mass_removal`` hold per school with any removal of people or enrollments."""
+_EVERY_REMOVAL_REASON = {
+    "hold_always": "the district holds every removal of people and enrollments (setting removals: "
+    "hold_always)",
+    "never_automatic": "removals are never applied automatically (setting removals: never_automatic)",
+}
+
+
+def _every_removal(
+    changes: ChangeSet, accepted: RosterSet | None, entities: Sequence[Entity], reason: str
+) -> list[Hold]:
+    """A ``mass_removal`` hold per school (or district-wide) with any removal of ``entities``."""
     if accepted is None:
         return []
     holds = []
-    for entity in ALWAYS_HELD_REMOVALS:
+    for entity in entities:
         ec = _entity_changes(changes, entity)
         if ec is None or ec.removed.num_rows == 0:
             continue
@@ -301,8 +315,7 @@ def _every_removal(changes: ChangeSet, accepted: RosterSet | None) -> list[Hold]
                     message=(
                         f"{_where(g.school_id, scoped=_is_school_scoped(entity))}: would remove "
                         f"{g.numerator:,} of {g.denominator or 0:,} "
-                        f"{_noun(entity)} ({_pct(g.numerator, g.denominator)}); the district holds every "
-                        "removal of people and enrollments (setting removals: hold_always)"
+                        f"{_noun(entity)} ({_pct(g.numerator, g.denominator)}); {reason}"
                     ),
                     sample_ids=g.sample_ids,
                 )

@@ -58,6 +58,7 @@ def test_a_partial_release_leaves_the_other_schools_held() -> None:
         "unheld_schools": ["C"],
         "removals_held": [],
         "removals_only": False,
+        "unheld_removals": "apply",
     }
 
 

@@ -107,6 +107,9 @@ class Progress(_Model):
     removals_held: list[str] = Field(default_factory=list)
     # Everything but removals has been applied (a complete release that kept the removals held).
     removals_only: bool = False
+    # How the unheld schools apply before the sync waits: "keep_held" under the district setting
+    # removals: never_automatic (unheld_schools then also names the schools held for removals only).
+    unheld_removals: RemovalsOption = "apply"
 
 
 class EvaluateOutput(_Model):
