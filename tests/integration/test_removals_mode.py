@@ -136,3 +136,27 @@ def test_a_release_keeping_removals_applies_adds_and_updates_then_the_removals_o
     # The changes were applied with the additions: the second release only removed.
     staying = sorted(before & wanted)
     assert _students(v2_set, staying) == _students(v3, staying) != _students(v1, staying)
+
+
+def test_never_automatic_applies_adds_and_changes_at_once_and_waits_with_the_removals(
+    stack: LocalAws, data: DistrictData
+) -> None:
+    put_settings(stack, district_settings(D, removals="never_automatic"))
+    day1 = sync_set(stack, D, data.day1, {"applied", "failed", "held"})
+    assert wait_ended(stack, str(day1["sync_id"]))["status"] == "SUCCEEDED"
+    nightly = make_day2(data.district, seed=4, removed=0.02, added=0.03, changed=0.05)
+    record = sync_set(stack, D, data.files(nightly, "day2-never"), {"held", "partially_applied", "failed"})
+    sync_id = str(record["sync_id"])
+    before, wanted = _people(accepted(stack, D, 1)), _people(nightly)
+
+    waiting = awaiting_decision(stack, D, sync_id)
+
+    assert waiting["status"] == "partially_applied", waiting
+    assert waiting["held_schools"]
+    assert all("setting removals: never_automatic" in h["message"] for h in waiting["holds"])
+    assert _people(accepted(stack, D, 2)) == before | wanted  # nothing removed automatically
+
+    _release(stack, sync_id, "apply")
+
+    assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
+    assert _people(accepted(stack, D, 3)) == wanted
