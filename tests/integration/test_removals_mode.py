@@ -126,6 +126,8 @@ def test_a_release_keeping_removals_applies_adds_and_updates_then_the_removals_o
     v2 = _people(accepted(stack, D, 2))
     assert v2 == before | added  # additions applied, every removal still held
     assert "mass_removal" in {h["type"] for h in kept["holds"]}
+    states = {st.school_id: st.status for st in deps_of(stack).repo.list_school_status(D)}
+    assert {states[school] for school in kept["held_schools"]} == {"on_hold"}
 
     _release(stack, sync_id, "apply")
 

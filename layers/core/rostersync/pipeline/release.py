@@ -220,7 +220,7 @@ def apply(inp: ApplyInput, deps: Deps) -> ApplyOutput:
         changes_prefix,
         now,
     )
-    _mark_connected(inp, deps, applying, plan.released, now)
+    _mark_connected(inp, deps, applying, plan.released, now, still_held=set(progress.held_schools))
     return ApplyOutput(
         version=version,
         previous_version=base,
@@ -330,10 +330,16 @@ def _record(
 
 
 def _mark_connected(
-    inp: ApplyInput, deps: Deps, applying: ChangeSet, released: list[str], now: datetime
+    inp: ApplyInput,
+    deps: Deps,
+    applying: ChangeSet,
+    released: list[str],
+    now: datetime,
+    still_held: set[str],
 ) -> None:
-    """Every school this apply touched is connected, with what was applied to it."""
-    for school in sorted(change_schools(applying) | set(released)):
+    """Every school this apply touched is connected, with what was applied to it; a school whose
+    removals this apply kept held stays on hold."""
+    for school in sorted((change_schools(applying) | set(released)) - still_held):
         deps.repo.put_school_status(
             SchoolStatus(
                 district_id=inp.district_id,
