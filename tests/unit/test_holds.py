@@ -182,6 +182,112 @@ def test_mass_removal_composite_key_samples_read_student_slash_contact() -> None
     assert "10 of 10 contact links" in hold.message
 
 
+# -- removals: hold_always -----------------------------------------------------------------------
+
+
+def always(**hold_settings: Any) -> DistrictSettings:
+    return DistrictSettings(removals="hold_always", holds=HoldSettings(**hold_settings))
+
+
+def test_removals_default_mode_is_hold_over_threshold() -> None:
+    assert DistrictSettings().removals == "hold_over_threshold"
+
+
+def test_removals_mode_rejects_an_unknown_value() -> None:
+    with pytest.raises(ValueError, match="removals"):
+        DistrictSettings(removals="sometimes")  # type: ignore[arg-type]
+
+
+def test_hold_always_holds_a_single_student_removal_and_names_the_setting() -> None:
+    school = people("102", 501)
+    changes = change_set(entity_changes(STUDENTS, removed=school[:1]))
+
+    (hold,) = holds.mass_removal(changes, roster({"students": school}), always())
+
+    assert (hold.type, hold.school_id, hold.entity) == ("mass_removal", "102", "students")
+    assert (hold.numerator, hold.denominator, hold.threshold) == (1, 501, 0.0)
+    assert hold.message == (
+        "School 102: would remove 1 of 501 students (0.2 %); the district holds every removal of "
+        "people and enrollments (setting removals: hold_always)"
+    )
+    assert hold.sample_ids == [school[0]["person_id"]]
+
+
+def test_hold_always_holds_only_the_schools_with_removals() -> None:
+    a, b = people("A", 100), people("B", 100)
+    changes = change_set(entity_changes(STUDENTS, removed=a[:2]))
+
+    result = holds.mass_removal(changes, roster({"students": a + b}), always())
+
+    assert [(h.school_id, h.numerator) for h in result] == [("A", 2)]
+
+
+def test_hold_always_holds_enrollment_removals() -> None:
+    rows = [
+        {"section_id": "SEC1", "person_id": f"S{i}", "school_id": "1", "role": "student"} for i in range(30)
+    ]
+    changes = change_set(entity_changes(ENROLLMENTS, removed=rows[:1]))
+
+    (hold,) = holds.mass_removal(changes, roster({"enrollments": rows}), always())
+
+    assert (hold.entity, hold.school_id, hold.numerator, hold.denominator) == ("enrollments", "1", 1, 30)
+
+
+def test_hold_always_makes_one_hold_per_school_and_entity_even_over_the_threshold() -> None:
+    school = people("1", 100)
+    changes = change_set(entity_changes(STUDENTS, removed=school[:50]))
+
+    result = holds.mass_removal(changes, roster({"students": school}), always())
+
+    assert [(h.entity, h.numerator, h.threshold) for h in result] == [("students", 50, 0.0)]
+
+
+def test_hold_always_keeps_the_threshold_for_sections() -> None:
+    sections = [{"section_id": f"SEC{i}", "school_id": "1"} for i in range(100)]
+    accepted = roster({"sections": sections})
+
+    under = holds.mass_removal(
+        change_set(entity_changes(SECTIONS, removed=sections[:10])), accepted, always()
+    )
+    over = holds.mass_removal(change_set(entity_changes(SECTIONS, removed=sections[:11])), accepted, always())
+
+    assert under == []
+    assert [(h.entity, h.numerator, h.threshold) for h in over] == [("sections", 11, 10.0)]
+
+
+def test_hold_always_without_accepted_snapshot_never_holds() -> None:
+    changes = change_set(entity_changes(STUDENTS, removed=people("1", 3)))
+
+    assert holds.mass_removal(changes, None, always()) == []
+
+
+def test_hold_always_is_evaluated_with_the_other_rules() -> None:
+    school = people("1", 100)
+    accepted = roster({"students": school})
+    staged = roster({"students": school[1:]})
+    changes = change_set(entity_changes(STUDENTS, removed=school[:1]))
+
+    default = holds.evaluate_holds(changes, staged, accepted, settings())
+    held = holds.evaluate_holds(changes, staged, accepted, always())
+
+    assert default == []
+    assert [(h.type, h.school_id, h.numerator) for h in held] == [("mass_removal", "1", 1)]
+
+
+def test_never_automatic_holds_any_removal_of_any_entity_and_names_the_setting() -> None:
+    sections = [{"section_id": f"SEC{i}", "school_id": "1"} for i in range(100)]
+    changes = change_set(entity_changes(SECTIONS, removed=sections[:1]))
+    rule = DistrictSettings(removals="never_automatic")
+
+    (hold,) = holds.mass_removal(changes, roster({"sections": sections}), rule)
+
+    assert (hold.type, hold.school_id, hold.entity, hold.threshold) == ("mass_removal", "1", "sections", 0.0)
+    assert hold.message == (
+        "School 1: would remove 1 of 100 sections (1.0 %); removals are never applied automatically "
+        "(setting removals: never_automatic)"
+    )
+
+
 # -- mass_update ---------------------------------------------------------------------------------
 
 

@@ -183,11 +183,12 @@ def _ratio_rule(
     accepted: RosterSet | None,
     percent: float,
     min_count: int,
+    entities: Sequence[Entity] = ENTITIES,
 ) -> list[Hold]:
     if accepted is None:
         return []
     holds = []
-    for entity in ENTITIES:
+    for entity in entities:
         ec = _entity_changes(changes, entity)
         if ec is None:
             continue
@@ -247,11 +248,27 @@ def _top_changed_fields(ec: EntityChanges, entity: Entity, top: int = 3) -> dict
     return {school: ", ".join(items) for school, items in out.items()}
 
 
+# The entities whose every removal holds under ``removals: hold_always``: people and enrollments.
+ALWAYS_HELD_REMOVALS: tuple[Entity, ...] = (*PERSON_ENTITIES, ENTITY_BY_NAME["enrollments"])
+
+
 def mass_removal(changes: ChangeSet, accepted: RosterSet | None, settings: DistrictSettings) -> list[Hold]:
     """Removals of an entity type in a school strictly exceed ``mass_removal_percent`` of that
-    school's accepted records of the type, and number at least ``mass_removal_min_count``."""
+    school's accepted records of the type, and number at least ``mass_removal_min_count``.
+
+    With the district setting ``removals: hold_always``, any removal of people or enrollments
+    holds its school (threshold 0 %, no minimum count; the message names the setting); the other
+    entities keep the thresholds. With ``never_automatic`` any removal of any entity holds."""
     h = settings.holds
-    return _ratio_rule(
+    mode = settings.removals
+    every = {
+        "hold_over_threshold": (),
+        "hold_always": ALWAYS_HELD_REMOVALS,
+        "never_automatic": ENTITIES,
+    }[mode]
+    names = {e.name for e in every}
+    entities = [e for e in ENTITIES if e.name not in names]
+    found = _ratio_rule(
         "mass_removal",
         "remove",
         "removed",
@@ -259,7 +276,51 @@ def mass_removal(changes: ChangeSet, accepted: RosterSet | None, settings: Distr
         accepted,
         h.mass_removal_percent,
         h.mass_removal_min_count,
+        entities,
     )
+    if every:
+        found += _every_removal(changes, accepted, every, _EVERY_REMOVAL_REASON[mode])
+    return found
+
+
+_EVERY_REMOVAL_REASON = {
+    "hold_always": "the district holds every removal of people and enrollments (setting removals: "
+    "hold_always)",
+    "never_automatic": "removals are never applied automatically (setting removals: never_automatic)",
+}
+
+
+def _every_removal(
+    changes: ChangeSet, accepted: RosterSet | None, entities: Sequence[Entity], reason: str
+) -> list[Hold]:
+    """A ``mass_removal`` hold per school (or district-wide) with any removal of ``entities``."""
+    if accepted is None:
+        return []
+    holds = []
+    for entity in entities:
+        ec = _entity_changes(changes, entity)
+        if ec is None or ec.removed.num_rows == 0:
+            continue
+        hits = _groups(ec.removed, entity)
+        base = _groups(accepted.table(entity.name), entity)
+        for g in tripped_groups(hits, base):
+            holds.append(
+                Hold(
+                    type="mass_removal",
+                    school_id=g.school_id,
+                    entity=entity.name,
+                    numerator=g.numerator,
+                    denominator=g.denominator,
+                    threshold=0.0,
+                    message=(
+                        f"{_where(g.school_id, scoped=_is_school_scoped(entity))}: would remove "
+                        f"{g.numerator:,} of {g.denominator or 0:,} "
+                        f"{_noun(entity)} ({_pct(g.numerator, g.denominator)}); {reason}"
+                    ),
+                    sample_ids=g.sample_ids,
+                )
+            )
+    return holds
 
 
 def mass_update(changes: ChangeSet, accepted: RosterSet | None, settings: DistrictSettings) -> list[Hold]:

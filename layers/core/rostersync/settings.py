@@ -19,6 +19,14 @@ from rostersync.sources import SftpPushSource, SourceSettings
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
+# How removals are held (docs/holds.md): "hold_over_threshold" only past the mass_removal
+# thresholds (the default); "hold_always": any removal of people or enrollments at a school holds
+# that school (a ``mass_removal`` hold whose message names the setting); "never_automatic": any
+# removal of any entity holds, and the additions and changes of the schools held only for
+# removals apply at once (the removals wait for an admin's release).
+RemovalsMode = Literal["hold_over_threshold", "hold_always", "never_automatic"]
+REMOVALS_MODES: tuple[str, ...] = RemovalsMode.__args__  # type: ignore[attr-defined]
+
 
 class HoldSettings(BaseModel):
     """Thresholds of the safety holds. Percentages are 0-100; a hold trips when *exceeded*."""
@@ -117,6 +125,9 @@ class DistrictSettings(BaseModel):
     missing_files_grace_minutes: int = Field(60, ge=0, le=7 * 24 * 60)
     # Admins are reminded of an undecided hold this long before it expires.
     hold_reminder_hours: int = Field(48, ge=1, le=365 * 24)
+    # When removals hold: past the mass_removal thresholds, always, or never applied
+    # automatically (see RemovalsMode).
+    removals: RemovalsMode = "hold_over_threshold"
 
     @field_validator("admin_emails")
     @classmethod

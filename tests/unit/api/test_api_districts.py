@@ -131,6 +131,49 @@ def test_a_settings_change_is_audited_with_old_and_new_values(api_deps: ApiDeps,
     assert entry.details["changes"] == {"holds.mass_removal_percent": {"old": 10.0, "new": 20.0}}
 
 
+def test_a_patch_sets_the_removals_mode_and_audits_it(api_deps: ApiDeps, handler_module: Any) -> None:
+    _seeded(api_deps)
+
+    response = invoke(handler_module, api_event("patch_settings", body={"removals": "hold_always"}))
+
+    assert response.status == 200, response.text
+    assert response.json["removals"] == "hold_always"
+    assert api_deps.repo.get_settings("d1").removals == "hold_always"
+    [entry] = api_deps.repo.list_audit("d1")
+    assert entry.details["changes"] == {"removals": {"old": "hold_over_threshold", "new": "hold_always"}}
+
+
+def test_a_put_without_the_removals_mode_keeps_it(api_deps: ApiDeps, handler_module: Any) -> None:
+    api_deps.repo.put_settings(
+        DistrictSettings(district_id="d1", admin_emails=["a@d1.example.org"], removals="hold_always")
+    )
+
+    response = invoke(handler_module, api_event("put_settings", body=WHOLE))
+
+    assert response.status == 200, response.text
+    assert api_deps.repo.get_settings("d1").removals == "hold_always"
+
+
+def test_a_put_may_set_the_removals_mode_back_to_the_default(api_deps: ApiDeps, handler_module: Any) -> None:
+    api_deps.repo.put_settings(
+        DistrictSettings(district_id="d1", admin_emails=["a@d1.example.org"], removals="hold_always")
+    )
+
+    invoke(handler_module, api_event("put_settings", body={**WHOLE, "removals": "hold_over_threshold"}))
+
+    assert api_deps.repo.get_settings("d1").removals == "hold_over_threshold"
+
+
+def test_an_unknown_removals_mode_is_422_and_changes_nothing(api_deps: ApiDeps, handler_module: Any) -> None:
+    seeded = _seeded(api_deps)
+
+    response = invoke(handler_module, api_event("patch_settings", body={"removals": "never"}))
+
+    assert response.status == 422, response.text
+    assert response.json["detail"][0]["loc"] == ["body", "removals"]
+    assert api_deps.repo.get_settings("d1") == seeded
+
+
 def test_settings_without_an_admin_email_are_refused(api_deps: ApiDeps, handler_module: Any) -> None:
     seeded = _seeded(api_deps)
 

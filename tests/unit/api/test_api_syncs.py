@@ -102,6 +102,21 @@ def test_list_holds_separates_open_from_closed(api_deps: ApiDeps, handler_module
 # --- decisions -----------------------------------------------------------------------------------
 
 
+def test_a_release_may_keep_the_removals_held_and_is_audited_so(
+    api_deps: ApiDeps, handler_module: Any, workflow: RecordingWorkflow
+) -> None:
+    seed_sync(api_deps)
+
+    response = invoke(
+        handler_module, api_event("release", body={"hold_types": ["mass_removal"], "removals": "keep_held"})
+    )
+
+    assert response.status == 202, response.text
+    assert workflow.successes[0][1]["removals"] == "keep_held"
+    [entry] = api_deps.repo.list_audit("d1")
+    assert entry.details["removals"] == "keep_held"
+
+
 def test_releasing_some_schools_resumes_the_execution_once_with_them(
     api_deps: ApiDeps, handler_module: Any, workflow: RecordingWorkflow
 ) -> None:
@@ -116,7 +131,12 @@ def test_releasing_some_schools_resumes_the_execution_once_with_them(
     assert workflow.successes == [
         (
             "task-token-of-d1-0123456789ab",
-            {"action": "release", "schools": ["sch-001"], "actor": "admin@d1.example.org"},
+            {
+                "action": "release",
+                "schools": ["sch-001"],
+                "actor": "admin@d1.example.org",
+                "removals": "apply",
+            },
         )
     ]
 

@@ -39,7 +39,9 @@ def test_a_second_decision_is_refused_and_resumes_nothing(held: Deps, workflow: 
 
     with pytest.raises(AlreadyDecidedError):
         submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="release", actor="other")
-    assert workflow.successes == [("tok", {"action": "reject", "schools": None, "actor": "admin"})]
+    assert workflow.successes == [
+        ("tok", {"action": "reject", "schools": None, "actor": "admin", "removals": "apply"})
+    ]
 
 
 def test_a_release_names_only_held_schools(held: Deps, workflow: RecordingWorkflow) -> None:
@@ -59,10 +61,46 @@ def test_a_partial_release_resumes_with_the_schools_and_is_audited(
     )
 
     assert result.schools == ["B"]
-    assert workflow.successes[0][1] == {"action": "release", "schools": ["B"], "actor": "admin"}
+    assert workflow.successes[0][1] == {
+        "action": "release",
+        "schools": ["B"],
+        "actor": "admin",
+        "removals": "apply",
+    }
     lock = held.repo.get_lock(D)
     assert lock is not None and lock.state == "active"
     assert [(e.action, e.schools) for e in held.repo.list_audit(D)] == [("release", ["B"])]
+
+
+def test_a_release_keeping_removals_held_resumes_with_the_option(
+    held: Deps, workflow: RecordingWorkflow
+) -> None:
+    submit_decision(
+        held.repo,
+        held.workflow,
+        district_id=D,
+        sync_id=S,
+        action="release",
+        actor="admin",
+        removals="keep_held",
+    )
+
+    assert workflow.successes[0][1]["removals"] == "keep_held"
+
+
+def test_only_a_release_can_keep_removals_held(held: Deps, workflow: RecordingWorkflow) -> None:
+    with pytest.raises(InvalidDecisionError, match="only a release can keep removals held"):
+        submit_decision(
+            held.repo,
+            held.workflow,
+            district_id=D,
+            sync_id=S,
+            action="reject",
+            actor="a",
+            removals="keep_held",
+        )
+
+    assert workflow.successes == []
 
 
 def test_an_unknown_sync_is_not_found(deps: Deps) -> None:

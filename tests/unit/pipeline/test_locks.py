@@ -44,7 +44,9 @@ def test_lock_supersedes_a_held_sync(deps: Deps, workflow: RecordingWorkflow) ->
     out = locks.lock(LockInput(step="lock", **ref("new")), deps)
 
     assert out.acquired and out.superseded_sync_id == "old"
-    assert workflow.successes == [("tok-old", {"action": "superseded", "schools": None, "actor": "sync:new"})]
+    assert workflow.successes == [
+        ("tok-old", {"action": "superseded", "schools": None, "actor": "sync:new", "removals": "apply"})
+    ]
     lock = deps.repo.get_lock(D)
     assert lock is not None and lock.owner == "new"
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from builders import change_set, entity_changes
 
+from rostersync.changes import ChangeSet
+from rostersync.model import STUDENTS, TERMS
 from rostersync.pipeline.events import Progress
 from rostersync.pipeline.release import plan_release
 
@@ -53,6 +56,9 @@ def test_a_partial_release_leaves_the_other_schools_held() -> None:
         "releasable": True,
         "applies": 2,
         "unheld_schools": ["C"],
+        "removals_held": [],
+        "removals_only": False,
+        "unheld_removals": "apply",
     }
 
 
@@ -79,3 +85,49 @@ def test_a_version_is_promoted_when_something_changes_or_for_the_first_one() -> 
     assert not plan_release(held_on(), None).promotes(unchanged)
     assert plan_release(held_on(), None).promotes({**unchanged, "removed": 3})
     assert plan_release(held_on(accepted_version=None), None).promotes(unchanged)
+
+
+# --- "keep removals held" -------------------------------------------------------------------------
+
+
+def removed_students(*schools: str) -> ChangeSet:
+    rows = [{"person_id": f"S-{school}", "school_id": school} for school in schools]
+    return change_set(entity_changes(STUDENTS, removed=rows))
+
+
+def test_keeping_removals_of_a_complete_release_holds_their_schools_again() -> None:
+    plan = plan_release(held_on("A", "B"), None, "keep_held")
+
+    after = plan.progress_after(5, removed_students("A"))
+
+    assert (after.held_schools, after.removals_held, after.removals_only) == (["A"], ["A"], True)
+    assert (after.applied_schools, after.district_hold) == (["A", "B"], False)
+
+
+def test_a_kept_removal_without_a_school_is_a_district_wide_hold() -> None:
+    kept = change_set(entity_changes(TERMS, removed=[{"term_id": "T1", "school_id": None}]))
+
+    after = plan_release(held_on("A"), None, "keep_held").progress_after(5, kept)
+
+    assert (after.held_schools, after.district_hold, after.removals_only) == ([], True, True)
+
+
+def test_keeping_removals_of_a_partial_release_keeps_the_other_schools_held() -> None:
+    plan = plan_release(held_on("A", "B"), ["A"], "keep_held")
+
+    after = plan.progress_after(5, removed_students("A"))
+
+    assert (after.held_schools, after.removals_held, after.removals_only) == (["A", "B"], ["A"], False)
+
+
+def test_releasing_kept_removals_clears_them() -> None:
+    progress = held_on("A", applied_schools=["A", "B"], removals_held=["A"], removals_only=True)
+
+    after = plan_release(progress, ["A"]).progress_after(6)
+
+    assert (after.held_schools, after.removals_held, after.removals_only) == ([], [], True)
+
+
+def test_a_release_keeping_removals_never_reuses_the_diffs_change_set() -> None:
+    assert not plan_release(held_on("A"), None, "keep_held").reuses_diff
+    assert not plan_release(held_on("A", removals_only=True), None).reuses_diff

@@ -108,7 +108,9 @@ def test_a_hold_past_its_deadline_is_expired_once(
     second = tick.tick(EVENT, deps)
 
     assert first.expired == ["s1"] and second.expired == []
-    assert workflow.successes == [("tok", {"action": "expire", "schools": None, "actor": tick.TICK_ACTOR})]
+    assert workflow.successes == [
+        ("tok", {"action": "expire", "schools": None, "actor": tick.TICK_ACTOR, "removals": "apply"})
+    ]
     token = deps.repo.get_token("h1")
     assert token is not None and token.status == "expired"
 

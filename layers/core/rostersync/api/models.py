@@ -12,12 +12,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rostersync.pipeline.models import SchoolState, SyncStatus, Trigger
+from rostersync.pipeline.models import RemovalsOption, SchoolState, SyncStatus, Trigger
 from rostersync.records import HOLD_RESOLUTIONS, Hold, HoldType
 from rostersync.settings import (
     EMAIL_PATTERN,
     HoldSettings,
     PauseWindow,
+    RemovalsMode,
     SafetyFloors,
     ordered_pause_windows,
 )
@@ -155,6 +156,11 @@ class ReleaseRequest(_Request):
     schools: list[SchoolId] | None = Field(None, min_length=1, max_length=MAX_SCHOOLS)
     hold_types: list[HoldType] = Field(max_length=20)
     comment: str | None = Field(None, max_length=1000)
+    removals: RemovalsOption = Field(
+        "apply",
+        description="apply: the removals released apply (default); keep_held: apply the additions "
+        "and changes only, the removals stay held and a later release of the sync applies them",
+    )
 
 
 class DecisionNote(_Request):
@@ -228,6 +234,12 @@ class SettingsRequest(_Request):
     excluded_contact_types: list[ShortText] = Field(max_length=50)
     holds: HoldSettings
     hold_expiry_days: int | None = Field(None, ge=1, le=365)
+    removals: RemovalsMode | None = Field(
+        None,
+        description="when removals hold: hold_over_threshold (past the mass_removal thresholds, the "
+        "default) or hold_always (any removal of people or enrollments holds its school); omitted: "
+        "unchanged",
+    )
     pause_windows: list[PauseWindow] | None = Field(None, max_length=50)
     source: SourceSettings | None = Field(
         None,
@@ -282,6 +294,10 @@ class SettingsPatch(_Request):
     excluded_contact_types: list[ShortText] | None = Field(None, max_length=50)
     holds: HoldSettingsPatch | None = None
     hold_expiry_days: int | None = Field(None, ge=1, le=365)
+    removals: RemovalsMode | None = Field(
+        None,
+        description="when removals hold: hold_over_threshold or hold_always (see docs/holds.md)",
+    )
     pause_windows: list[PauseWindow] | None = Field(None, max_length=50)
     source: SourceSettings | None = None
     floors: SafetyFloors | None = None

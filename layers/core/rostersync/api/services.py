@@ -57,7 +57,7 @@ from rostersync.pipeline.decisions import (
     SyncNotFoundError,
     submit_decision,
 )
-from rostersync.pipeline.models import AuditEntry, SchoolState, SyncRecord
+from rostersync.pipeline.models import AuditEntry, RemovalsOption, SchoolState, SyncRecord
 from rostersync.settings import DistrictSettings, PauseWindow, floor_violations, settings_changes
 from rostersync.storage import BlobNotFoundError
 
@@ -248,6 +248,7 @@ def _decide(
     *,
     schools: list[str] | None = None,
     details: dict[str, Any] | None = None,
+    removals: RemovalsOption = "apply",
 ) -> DecisionResponse:
     result = submit_decision(
         deps.repo,
@@ -260,6 +261,7 @@ def _decide(
         schools=schools,
         now=deps.clock(),
         details={k: v for k, v in (details or {}).items() if v is not None},
+        removals=removals,
     )
     return DecisionResponse(
         district_id=result.district_id,
@@ -280,7 +282,12 @@ def release(deps: ApiDeps, caller: Caller, sync_id: str, body: ReleaseRequest) -
         record,
         "release",
         schools=body.schools,
-        details={"hold_types": sorted(set(body.hold_types)), "comment": body.comment},
+        details={
+            "hold_types": sorted(set(body.hold_types)),
+            "comment": body.comment,
+            "removals": body.removals if body.removals != "apply" else None,
+        },
+        removals=body.removals,
     )
 
 
@@ -448,15 +455,18 @@ def _store_settings(
 
 def put_settings(deps: ApiDeps, caller: Caller, district_id: str, body: SettingsRequest) -> DistrictSettings:
     """Replace the settings (PUT): the fields a PUT must carry are required by the request model;
-    pause windows, source and floors are kept unless given."""
+    pause windows, the removals mode, source and floors are kept unless given."""
     require_district(caller, district_id)
     current = deps.repo.get_settings(district_id)
     given = body.model_dump(
-        exclude_unset=True, exclude={"pause_windows", "hold_expiry_days", "source", "floors"}
+        exclude_unset=True, exclude={"pause_windows", "hold_expiry_days", "source", "floors", "removals"}
     )
     values: dict[str, Any] = {**given, "district_id": district_id}
     if body.hold_expiry_days is not None:
         values["hold_expiry_days"] = body.hold_expiry_days
+    # Omitted, the removals mode is kept: a PUT written before the setting never loosens it.
+    if body.removals is not None or "removals" in current.model_fields_set:
+        values["removals"] = body.removals or current.removals
     windows = body.pause_windows if body.pause_windows is not None else current.pause_windows
     if windows:
         values["pause_windows"] = [w.model_dump() for w in windows]

@@ -129,6 +129,75 @@ def only_schools(changes: ChangeSet, schools: list[str]) -> ChangeSet:
     )
 
 
+def _empty_like(table: pa.Table) -> pa.Table:
+    return table.schema.empty_table()
+
+
+def only_removals(changes: ChangeSet) -> ChangeSet:
+    """The removals of ``changes`` alone (additions and changes emptied)."""
+    return ChangeSet(
+        entities={
+            name: EntityChanges(
+                name,
+                _empty_like(ec.added),
+                ec.removed,
+                _empty_like(ec.changed_new),
+                _empty_like(ec.changed_old),
+                ec.changed_fields.slice(0, 0),
+            )
+            for name, ec in changes.entities.items()
+        },
+        id_changes=changes.id_changes,
+    )
+
+
+def without_removals(changes: ChangeSet) -> ChangeSet:
+    """``changes`` with every removal left out: what "apply adds and updates, keep removals
+    held" applies."""
+    return ChangeSet(
+        entities={
+            name: EntityChanges(
+                name, ec.added, _empty_like(ec.removed), ec.changed_new, ec.changed_old, ec.changed_fields
+            )
+            for name, ec in changes.entities.items()
+        },
+        id_changes=changes.id_changes,
+    )
+
+
+def with_removals_of(changes: ChangeSet, extra: ChangeSet) -> ChangeSet:
+    """``changes`` plus the removals of ``extra`` (records the two do not share)."""
+    entities = dict(changes.entities)
+    for name, ec in extra.entities.items():
+        if not ec.removed.num_rows:
+            continue
+        mine = entities[name]
+        removed = pa.concat_tables([mine.removed, ec.removed.cast(mine.removed.schema)])
+        entities[name] = EntityChanges(
+            name, mine.added, removed, mine.changed_new, mine.changed_old, mine.changed_fields
+        )
+    return ChangeSet(entities=entities, id_changes=changes.id_changes)
+
+
+def has_removals(changes: ChangeSet) -> bool:
+    return any(ec.removed.num_rows for ec in changes.entities.values())
+
+
+def removal_schools(changes: ChangeSet) -> tuple[set[str], bool]:
+    """The schools of the removals in ``changes``, and whether a removal has no school."""
+    found: set[str] = set()
+    unscoped = False
+    for ec in changes.entities.values():
+        table = ec.removed
+        if not table.num_rows or "school_id" not in table.column_names:
+            unscoped = unscoped or bool(table.num_rows)
+            continue
+        schools = pc.unique(table.column("school_id")).to_pylist()
+        found.update(s for s in schools if s is not None)
+        unscoped = unscoped or None in schools
+    return found, unscoped
+
+
 def change_counts(changes: ChangeSet) -> dict[str, int]:
     """Totals of added, removed and changed records over every entity."""
     totals = {"added": 0, "removed": 0, "changed": 0}

@@ -58,25 +58,40 @@ class Judgement:
     prefix: str
     releasable: bool
     changed_schools: set[str] = field(default_factory=set)
+    # The district's removals mode: "never_automatic" applies the additions and changes of the
+    # schools held for removals only before the sync waits.
+    removals_mode: str = "hold_over_threshold"
+
+
+# Holds about removals alone: under removals: never_automatic a school held only by these applies
+# its additions and changes at once and keeps the removals held.
+_REMOVAL_HOLDS = frozenset({"mass_removal", "stale_upload"})
+
+
+def _removals_only_schools(found: list[Hold]) -> set[str]:
+    """Schools whose every hold is about removals."""
+    other = {h.school_id for h in found if h.type not in _REMOVAL_HOLDS}
+    return {h.school_id for h in found if h.school_id is not None and h.school_id not in other}
 
 
 def progress_of(judgement: Judgement) -> Progress:
     """The release progress a judgement starts: held schools, a district-wide hold, and the
-    changed schools without a hold (applied first, when the sync is releasable)."""
+    changed schools without a hold (applied first, when the sync is releasable). Under the
+    district setting ``removals: never_automatic`` the schools held for removals only are applied
+    first too, their removals kept held."""
     found = judgement.found
     held_schools = sorted({h.school_id for h in found if h.school_id is not None})
     district_hold = any(h.school_id is None for h in found)
-    unheld = (
-        []
-        if district_hold or not judgement.releasable
-        else sorted(judgement.changed_schools - set(held_schools))
-    )
+    keep = judgement.removals_mode == "never_automatic"
+    waiting = set(held_schools) - (_removals_only_schools(found) if keep else set())
+    unheld = [] if district_hold or not judgement.releasable else sorted(judgement.changed_schools - waiting)
     return Progress(
         accepted_version=judgement.base,
         held_schools=held_schools,
         district_hold=district_hold,
         releasable=judgement.releasable,
         unheld_schools=unheld if found else [],
+        unheld_removals="keep_held" if keep else "apply",
     )
 
 
@@ -109,6 +124,7 @@ def _rules(inp: EvaluateInput, normalized: NormalizeOutput, diffed: DiffOutput, 
         prefix=normalized.prefix,
         releasable=not any(h.type == "invalid_files" for h in found),
         changed_schools=change_schools(changes),
+        removals_mode=settings.removals,
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from rostersync.pipeline.events import Decision
-from rostersync.pipeline.models import AuditEntry, DecisionAction, DecisionToken, SyncRecord
+from rostersync.pipeline.models import AuditEntry, DecisionAction, DecisionToken, RemovalsOption, SyncRecord
 from rostersync.pipeline.ports import Repository, TaskGoneError, Workflow
 
 HELD_STATUSES = frozenset({"held", "partially_applied"})
@@ -123,6 +123,7 @@ def submit_decision(
     now: datetime | None = None,
     actor_id: str | None = None,
     details: dict[str, Any] | None = None,
+    removals: RemovalsOption = "apply",
 ) -> DecisionResult:
     """Decide the open hold of ``sync_id`` and resume its execution.
 
@@ -130,11 +131,14 @@ def submit_decision(
     on hold; None releases everything. Raises :class:`SyncNotFoundError`,
     :class:`NotOnHoldError`, :class:`AlreadyDecidedError`, :class:`HoldExpiredError` or
     :class:`InvalidDecisionError`. ``actor_id`` (the caller's stable identity) and ``details``
-    (e.g. the hold types acknowledged) go to the audit entry.
+    (e.g. the hold types acknowledged) go to the audit entry. ``removals`` "keep_held"
+    (release only) applies the additions and changes and keeps the removals held.
     """
     now = now or datetime.now(UTC)
     record, token = _open_hold(repo, district_id, sync_id, now)
     schools = _decided_schools(record, action, schools)
+    if removals != "apply" and action != "release":
+        raise InvalidDecisionError("only a release can keep removals held")
     # The lock goes back to "active" first, so a newer upload cannot supersede a sync that is
     # being released; if the lock is no longer ours, a newer upload superseded this sync.
     if action != "superseded" and not repo.set_lock_state(district_id, sync_id, "active"):
@@ -146,7 +150,8 @@ def submit_decision(
         repo.update_sync(district_id, sync_id, now, attempt=record.attempt + 1)
     try:
         workflow.send_success(
-            token.task_token, Decision(action=action, schools=schools, actor=actor).model_dump(mode="json")
+            token.task_token,
+            Decision(action=action, schools=schools, actor=actor, removals=removals).model_dump(mode="json"),
         )
     except TaskGoneError:
         raise _expired(record) from None

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from rostersync.pipeline.models import DecisionAction, SyncStatus, Trigger
+from rostersync.pipeline.models import DecisionAction, RemovalsOption, SyncStatus, Trigger
 
 
 class _Model(BaseModel):
@@ -102,6 +102,14 @@ class Progress(_Model):
     # Schools with changes and no hold of their own: applied before the sync waits, so one
     # school's hold does not keep the others' rosters back (empty under a district-wide hold).
     unheld_schools: list[str] = Field(default_factory=list)
+    # Schools released with "keep removals held": their additions and changes are applied, their
+    # removals wait (they are in held_schools again until released).
+    removals_held: list[str] = Field(default_factory=list)
+    # Everything but removals has been applied (a complete release that kept the removals held).
+    removals_only: bool = False
+    # How the unheld schools apply before the sync waits: "keep_held" under the district setting
+    # removals: never_automatic (unheld_schools then also names the schools held for removals only).
+    unheld_removals: RemovalsOption = "apply"
 
 
 class EvaluateOutput(_Model):
@@ -125,6 +133,7 @@ class Decision(_Model):
     action: DecisionAction
     schools: list[str] | None = None
     actor: str | None = None
+    removals: RemovalsOption = "apply"
 
 
 class ApplyOutput(_Model):
@@ -219,6 +228,8 @@ class ApplyInput(SyncRef):
     progress: Progress
     # The released schools; None releases everything still held.
     schools: list[str] | None = None
+    # "keep_held": apply the additions and changes only; the removals stay held.
+    removals: RemovalsOption = "apply"
 
 
 class NotifyInput(SyncRef):

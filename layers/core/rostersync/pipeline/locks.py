@@ -56,7 +56,14 @@ def _supersede(inp: LockInput, deps: Deps, held_owner: str, now: datetime) -> bo
     if token is not None:
         try:
             deps.workflow.send_success(
-                token.task_token, {"action": "superseded", "schools": None, "actor": f"sync:{inp.sync_id}"}
+                token.task_token,
+                {
+                    "action": "superseded",
+                    "schools": None,
+                    "actor": f"sync:{inp.sync_id}",
+                    # Every decision names what it does with removals (the state machine reads it).
+                    "removals": "apply",
+                },
             )
         except TaskGoneError:
             log.info("held sync %s had already timed out", held_owner)

@@ -34,6 +34,9 @@ DecisionAction = Literal["release", "reject", "retry", "superseded", "expire"]
 LockState = Literal["active", "held"]
 TokenStatus = Literal["open", "decided", "expired", "closed"]
 SchoolState = Literal["connected", "on_hold", "paused", "not_connected", "disconnected", "failed"]
+# What a release does with the removals it covers: apply them (default), or apply the additions
+# and changes only and keep the removals held, releasable on their own later (docs/holds.md).
+RemovalsOption = Literal["apply", "keep_held"]
 
 
 class SyncRecord(BaseModel):

@@ -27,8 +27,13 @@ from rostersync.pipeline import emails
 from rostersync.pipeline.changesets import (
     change_counts,
     change_schools,
+    has_removals,
+    only_removals,
     only_schools,
     read_change_set,
+    removal_schools,
+    with_removals_of,
+    without_removals,
     without_schools,
     write_change_set,
 )
@@ -43,7 +48,7 @@ from rostersync.pipeline.events import (
 )
 from rostersync.pipeline.finish import failure_reason
 from rostersync.pipeline.layout import district_prefix
-from rostersync.pipeline.models import SchoolStatus, SyncStatus
+from rostersync.pipeline.models import RemovalsOption, SchoolStatus, SyncStatus
 from rostersync.pipeline.names import names_of
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.stage import accepted_roster
@@ -61,12 +66,14 @@ class ReleasePlan:
 
     ``schools`` None applies every change not yet applied (the sync is complete afterwards);
     otherwise only the changes of those schools, and the rest stay on hold. ``released`` are the
-    held schools whose hold this apply lifts.
+    held schools whose hold this apply lifts. ``removals`` "keep_held" applies the additions and
+    changes only: the removals stay held (see :meth:`progress_after`).
     """
 
     progress: Progress
     schools: list[str] | None
     released: list[str]
+    removals: RemovalsOption = "apply"
 
     @property
     def complete(self) -> bool:
@@ -79,17 +86,30 @@ class ReleasePlan:
     @property
     def reuses_diff(self) -> bool:
         """A first, complete apply applies the diff's own change set (nothing new to write)."""
-        return self.complete and not self.progress.applied_schools
+        before = self.progress
+        return (
+            self.complete
+            and self.removals == "apply"
+            and not before.applied_schools
+            and not before.removals_held
+            and not before.removals_only
+        )
 
     def promotes(self, counts: dict[str, int]) -> bool:
         """A new version is promoted when something changes, or for the district's first one."""
         return bool(sum(counts.values())) or self.progress.accepted_version is None
 
-    def progress_after(self, version: int | None) -> Progress:
-        """The progress once this apply promoted ``version`` (the accepted version it leaves)."""
+    def progress_after(self, version: int | None, kept: ChangeSet | None = None) -> Progress:
+        """The progress once this apply promoted ``version`` (the accepted version it leaves).
+
+        ``kept`` are the removals this apply kept held ("keep_held"): their schools are held
+        again (and a removal without a school is a district-wide hold) until a later release."""
         before = self.progress
         held = set(before.held_schools)
         schools = self.schools
+        kept_schools, unscoped = removal_schools(kept) if kept is not None else (set(), False)
+        district_hold = (False if schools is None else before.district_hold) or unscoped
+        removals_held = (set(before.removals_held) - set(self.released)) | kept_schools
         return before.model_copy(
             update={
                 "accepted_version": version,
@@ -97,14 +117,31 @@ class ReleasePlan:
                 "unheld_schools": []
                 if schools is None
                 else sorted(set(before.unheld_schools) - set(schools)),
-                "held_schools": [] if schools is None else sorted(held - set(schools)),
-                "district_hold": False if schools is None else before.district_hold,
+                "held_schools": sorted(kept_schools | (set() if schools is None else held - set(schools))),
+                "district_hold": district_hold,
                 "applies": before.applies + 1,
+                "removals_held": sorted(removals_held),
+                "removals_only": before.removals_only or (schools is None and kept is not None),
             }
         )
 
 
-def plan_release(progress: Progress, schools: list[str] | None) -> ReleasePlan:
+def pending_changes(changes: ChangeSet, progress: Progress) -> ChangeSet:
+    """What of the diff's ``changes`` is not applied yet at ``progress``: the records of the
+    schools not applied (only their removals once ``removals_only``), plus the removals kept held
+    in applied schools (``removals_held``)."""
+    rest = without_schools(changes, progress.applied_schools)
+    if progress.removals_only:
+        rest = only_removals(rest)
+    kept_in_applied = sorted(set(progress.removals_held) & set(progress.applied_schools))
+    if not kept_in_applied:
+        return rest
+    return with_removals_of(rest, only_removals(only_schools(changes, kept_in_applied)))
+
+
+def plan_release(
+    progress: Progress, schools: list[str] | None, removals: RemovalsOption = "apply"
+) -> ReleasePlan:
     """The plan of releasing ``schools`` (None: everything) of a sync at ``progress``.
 
     Naming every school still held, with no district-wide hold, is releasing everything. Raises
@@ -121,7 +158,7 @@ def plan_release(progress: Progress, schools: list[str] | None) -> ReleasePlan:
         if held <= set(schools) and not progress.district_hold:
             schools = None
     released = sorted(held) if schools is None else sorted(schools)
-    return ReleasePlan(progress=progress, schools=schools, released=released)
+    return ReleasePlan(progress=progress, schools=schools, released=released, removals=removals)
 
 
 def per_entity_counts(changes: ChangeSet) -> dict[str, dict[str, int]]:
@@ -155,12 +192,12 @@ def apply(inp: ApplyInput, deps: Deps) -> ApplyOutput:
     ``delivery: pending``, and what follows (the event, the email) is :func:`notify`'s, retried
     on its own, so it can never turn an applied sync into a failed one."""
     now = deps.clock()
-    plan = plan_release(inp.progress, inp.schools)
+    plan = plan_release(inp.progress, inp.schools, inp.removals)
     staged_prefix, diff_prefix = inp.normalize.staged_prefix, inp.diff.changes_prefix
     if staged_prefix is None or diff_prefix is None:
         raise ValueError("nothing staged to apply")
-    changes = without_schools(read_change_set(deps.snapshots, diff_prefix), plan.progress.applied_schools)
-    applying = changes if plan.schools is None else only_schools(changes, plan.schools)
+    changes = pending_changes(read_change_set(deps.snapshots, diff_prefix), plan.progress)
+    applying, kept = _split(changes if plan.schools is None else only_schools(changes, plan.schools), plan)
     counts = change_counts(applying)
     base = plan.progress.accepted_version
     promoted = plan.promotes(counts)
@@ -168,18 +205,27 @@ def apply(inp: ApplyInput, deps: Deps) -> ApplyOutput:
     version = (base or 0) + 1 if promoted else base
     changes_prefix, changes_key = _applied_changes(inp, deps, plan, applying, version)
     if promoted:
-        promoted_version = _promote(inp, deps, plan, changes, staged_prefix)
+        promoted_version = _promote(inp, deps, plan, applying, staged_prefix)
         if promoted_version != version:
             version = promoted_version
             changes_prefix, changes_key = _applied_changes(inp, deps, plan, applying, version)
-    progress = plan.progress_after(version)
-    _record(inp, deps, plan, progress, version if promoted else None, changes_prefix, now)
-    _mark_connected(inp, deps, applying, plan.released, now)
+    progress = plan.progress_after(version, kept)
+    complete = plan.complete and kept is None
+    _record(
+        inp,
+        deps,
+        "applied" if complete else "partially_applied",
+        progress,
+        version if promoted else None,
+        changes_prefix,
+        now,
+    )
+    _mark_connected(inp, deps, applying, plan.released, now, still_held=set(progress.held_schools))
     return ApplyOutput(
         version=version,
         previous_version=base,
         promoted=promoted,
-        complete=plan.complete,
+        complete=complete,
         schools=plan.schools,
         counts=counts,
         changes_prefix=changes_prefix,
@@ -189,13 +235,20 @@ def apply(inp: ApplyInput, deps: Deps) -> ApplyOutput:
     )
 
 
-def _promote(inp: ApplyInput, deps: Deps, plan: ReleasePlan, changes: ChangeSet, staged_prefix: str) -> int:
-    """Apply the plan to the accepted version and promote the result (conditional create)."""
+def _split(selected: ChangeSet, plan: ReleasePlan) -> tuple[ChangeSet, ChangeSet | None]:
+    """What this apply applies, and the removals it keeps held (None: it keeps none)."""
+    if plan.removals != "keep_held" or not has_removals(selected):
+        return selected, None
+    return without_removals(selected), only_removals(selected)
+
+
+def _promote(inp: ApplyInput, deps: Deps, plan: ReleasePlan, applying: ChangeSet, staged_prefix: str) -> int:
+    """Apply the plan's changes to the accepted version and promote the result (conditional
+    create). ``applying`` is already narrowed to the released schools."""
     base = plan.progress.accepted_version
     staged = read_snapshot(deps.snapshots, staged_prefix)
     accepted = accepted_roster(deps, inp.district_id, base)
-    schools = set(plan.schools) if plan.schools is not None else None
-    roster = apply_changes(accepted, changes, schools=schools, staged=staged)
+    roster = apply_changes(accepted, applying, staged=staged)
     return promote_version(
         deps.snapshots,
         district_prefix(inp.district_id),
@@ -252,7 +305,7 @@ def _publish(inp: NotifyInput, deps: Deps, per_entity: dict[str, dict[str, int]]
 def _record(
     inp: ApplyInput,
     deps: Deps,
-    plan: ReleasePlan,
+    status: SyncStatus,
     progress: Progress,
     promoted_version: int | None,
     changes_prefix: str | None,
@@ -270,7 +323,7 @@ def _record(
         inp.district_id,
         inp.sync_id,
         now,
-        status=plan.status,
+        status=status,
         applied_schools=progress.applied_schools,
         held_schools=progress.held_schools,
         versions=versions,
@@ -280,10 +333,16 @@ def _record(
 
 
 def _mark_connected(
-    inp: ApplyInput, deps: Deps, applying: ChangeSet, released: list[str], now: datetime
+    inp: ApplyInput,
+    deps: Deps,
+    applying: ChangeSet,
+    released: list[str],
+    now: datetime,
+    still_held: set[str],
 ) -> None:
-    """Every school this apply touched is connected, with what was applied to it."""
-    for school in sorted(change_schools(applying) | set(released)):
+    """Every school this apply touched is connected, with what was applied to it; a school whose
+    removals this apply kept held stays on hold."""
+    for school in sorted((change_schools(applying) | set(released)) - still_held):
         deps.repo.put_school_status(
             SchoolStatus(
                 district_id=inp.district_id,
