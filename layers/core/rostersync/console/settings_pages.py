@@ -53,9 +53,10 @@ def build_router() -> Router:
         current = services.get_settings(deps, p.caller, district_id)
         try:
             body = SettingsRequest.model_validate(_settings_values(p, current))
+            # The safety floors (an admin email, threshold limits) are checked by the service.
+            services.put_settings(deps, p.caller, district_id, body)
         except ValidationError as exc:
             return settings_page(p, deps, district_id, _errors(exc), HTTPStatus.UNPROCESSABLE_ENTITY)
-        services.put_settings(deps, p.caller, district_id, body)
         return p.redirect(p.url(f"/districts/{district_id}/settings"), flash="Settings saved.")
 
     @router.post(f"{PREFIX}/districts/<district_id>/pause-windows")
