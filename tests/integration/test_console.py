@@ -310,6 +310,102 @@ def test_releasing_one_school_goes_through_the_api_services_and_is_audited(
     assert (entry.actor, entry.schools) == ("admin@d1.example.org", ["sch-002"])
 
 
+def _flash(result: dict[str, Any]) -> str:
+    (cookie,) = cookies_set(result)
+    return unquote(cookie.split(";")[0].split("=", 1)[1])
+
+
+def test_after_a_partial_release_the_page_says_applying_and_offers_no_decision(
+    deps: ApiDeps, handler_module: ModuleType
+) -> None:
+    seed_sync(deps)  # sch-001 and sch-002 held; the recording workflow never opens a next round
+    browser = Browser(handler_module, ADMIN_D1)
+    page = f"/console/districts/d1/syncs/{SYNC}"
+    browser.post(
+        f"{page}/decision",
+        {"action": "release", "school": "sch-002", "acknowledge": "mass_removal", "csrf": browser.csrf},
+    )
+
+    result = browser.get(page)
+
+    assert "Applying… Applying the decision just taken." in text_of(result)
+    assert 'name="action"' not in result["body"]
+    assert '<meta http-equiv="refresh" content="3">' in result["body"]
+
+
+def test_a_reject_before_the_next_decision_round_opens_is_refused_as_still_being_applied(
+    deps: ApiDeps, handler_module: ModuleType, workflow: RecordingWorkflow
+) -> None:
+    seed_sync(deps)
+    browser = Browser(handler_module, ADMIN_D1)
+    page = f"/console/districts/d1/syncs/{SYNC}"
+    browser.post(
+        f"{page}/decision",
+        {"action": "release", "school": "sch-002", "acknowledge": "mass_removal", "csrf": browser.csrf},
+    )
+
+    result = browser.post(f"{page}/decision", {"action": "reject", "csrf": browser.csrf})
+
+    assert _flash(result) == (
+        f"Not done: the previous decision on sync {SYNC} (release by admin@d1.example.org) is still "
+        "being applied; try again in a few seconds"
+    )
+    assert len(workflow.successes) == 1
+
+
+def test_an_open_decision_round_shows_the_buttons_and_no_refresh(
+    deps: ApiDeps, handler_module: ModuleType
+) -> None:
+    seed_sync(deps)
+
+    result = Browser(handler_module, ADMIN_D1).get(f"/console/districts/d1/syncs/{SYNC}")
+
+    assert 'name="action" value="reject"' in result["body"]
+    assert "http-equiv" not in result["body"] and "Applying" not in text_of(result)
+
+
+def test_the_keep_removals_option_is_offered_only_for_removal_holds(
+    deps: ApiDeps, handler_module: ModuleType
+) -> None:
+    browser = Browser(handler_module, ADMIN_D1)
+    seed_sync(deps, held_schools=["sch-001"], holds=[hold("sch-001")])
+    seed_sync(
+        deps, sync_id="s-contacts", held_schools=["sch-001"], holds=[hold("sch-001", "too_many_contacts")]
+    )
+
+    removals = browser.get(f"/console/districts/d1/syncs/{SYNC}")
+    contacts = browser.get("/console/districts/d1/syncs/s-contacts")
+
+    assert "Apply adds and updates, keep removals held" in text_of(removals)
+    assert 'name="keep_removals"' not in contacts["body"]
+
+
+def test_releasing_with_keep_removals_ticked_keeps_the_removals_held(
+    deps: ApiDeps, handler_module: ModuleType, workflow: RecordingWorkflow
+) -> None:
+    seed_sync(deps, held_schools=["sch-001"], holds=[hold("sch-001")])
+    browser = Browser(handler_module, ADMIN_D1)
+
+    result = browser.post(
+        f"/console/districts/d1/syncs/{SYNC}/decision",
+        {
+            "action": "release",
+            "school": "sch-001",
+            "acknowledge": "mass_removal",
+            "keep_removals": "1",
+            "csrf": browser.csrf,
+        },
+    )
+
+    ((_, output),) = workflow.successes
+    assert (output["schools"], output["removals"]) == (None, "keep_held")
+    assert (
+        _flash(result) == "Released every held school (removals kept on hold). The changes are being applied."
+    )
+    (entry,) = deps.repo.list_audit("d1")
+    assert entry.details["removals"] == "keep_held"
+
+
 def test_settings_saved_from_the_form_are_the_districts_and_bad_values_are_named(
     deps: ApiDeps, handler_module: ModuleType
 ) -> None:
@@ -367,6 +463,7 @@ FIELDS = [
     "version",
     "emergency_contacts",
     "school_ids",
+    "keep_removals",
 ]
 segment = st.one_of(st.sampled_from(["d1", "d2", SYNC, "", "..", "%00"]), st.text(min_size=1, max_size=12))
 

@@ -172,8 +172,43 @@ def test_a_double_release_is_409_and_resumes_once(
     second = invoke(handler_module, api_event("release"))
 
     assert (first.status, second.status) == (202, 409)
-    assert second.json["error"] == "already_decided"
+    assert second.json["error"] == "decision_in_progress"
     assert len(workflow.successes) == 1
+
+
+def test_a_decision_while_the_previous_one_is_applied_is_409_saying_to_try_again(
+    api_deps: ApiDeps, handler_module: Any
+) -> None:
+    seed_sync(api_deps)
+    invoke(
+        handler_module, api_event("release", body={"schools": ["sch-002"], "hold_types": ["mass_removal"]})
+    )
+
+    response = invoke(handler_module, api_event("reject"))
+    detail = invoke(handler_module, api_event("get_sync")).json
+
+    assert (response.status, response.json["error"]) == (409, "decision_in_progress")
+    assert response.json["message"] == (
+        f"the previous decision on sync {SYNC} (release by admin@d1.example.org) is still being "
+        "applied; try again in a few seconds"
+    )
+    assert detail["applying"] is True
+
+
+def test_a_decision_on_a_sync_whose_decision_was_carried_out_is_already_decided(
+    api_deps: ApiDeps, handler_module: Any
+) -> None:
+    seed_sync(api_deps, status="applied", token_status="decided")
+
+    response = invoke(handler_module, api_event("reject"))
+
+    assert (response.status, response.json["error"]) == (409, "already_decided")
+
+
+def test_an_open_hold_is_not_applying(api_deps: ApiDeps, handler_module: Any) -> None:
+    seed_sync(api_deps)
+
+    assert invoke(handler_module, api_event("get_sync")).json["applying"] is False
 
 
 def test_a_reject_after_a_release_is_409(
@@ -319,12 +354,43 @@ def test_bulk_release_reports_a_refusal_per_sync_instead_of_failing(
     assert workflow.successes == []
 
 
-def test_bulk_release_skips_a_hold_already_decided(api_deps: ApiDeps, handler_module: Any) -> None:
+def test_bulk_release_skips_a_hold_whose_decision_is_being_applied(
+    api_deps: ApiDeps, handler_module: Any
+) -> None:
     seed_sync(api_deps, token_status="decided")
 
     body = invoke(handler_module, api_event("bulk_release", body={"hold_types": ["mass_removal"]})).json
 
-    assert [(r["outcome"], r["error"]) for r in body["results"]] == [("refused", "already_decided")]
+    assert [(r["outcome"], r["status_code"], r["error"]) for r in body["results"]] == [
+        ("refused", 409, "decision_in_progress")
+    ]
+
+
+def test_bulk_release_can_keep_the_removals_held(
+    api_deps: ApiDeps, handler_module: Any, workflow: RecordingWorkflow
+) -> None:
+    seed_sync(api_deps)
+
+    body = invoke(
+        handler_module,
+        api_event("bulk_release", body={"hold_types": ["mass_removal"], "removals": "keep_held"}),
+    ).json
+
+    assert [r["outcome"] for r in body["results"]] == ["released"]
+    assert [o["removals"] for _, o in workflow.successes] == ["keep_held"]
+    (entry,) = api_deps.repo.list_audit("d1")
+    assert (entry.details["bulk"], entry.details["removals"]) == (True, "keep_held")
+
+
+def test_bulk_release_applies_the_removals_unless_told_otherwise(
+    api_deps: ApiDeps, handler_module: Any, workflow: RecordingWorkflow
+) -> None:
+    seed_sync(api_deps)
+
+    invoke(handler_module, api_event("bulk_release", body={"hold_types": ["mass_removal"]}))
+
+    assert [o["removals"] for _, o in workflow.successes] == ["apply"]
+    assert "removals" not in api_deps.repo.list_audit("d1")[0].details
 
 
 # --- downloads -----------------------------------------------------------------------------------

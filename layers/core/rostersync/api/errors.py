@@ -28,6 +28,7 @@ from rostersync.api.onboarding_ports import OnboardingUnavailableError
 from rostersync.api.services import ConflictError, NotFoundError
 from rostersync.pipeline.decisions import (
     AlreadyDecidedError,
+    DecisionInProgressError,
     HoldExpiredError,
     InvalidDecisionError,
     NotOnHoldError,
@@ -50,6 +51,7 @@ ERROR_STATUS: dict[type[Exception], tuple[HTTPStatus, str]] = {
     NotFoundError: (HTTPStatus.NOT_FOUND, "not_found"),
     NotOnHoldError: (HTTPStatus.CONFLICT, "not_on_hold"),
     AlreadyDecidedError: (HTTPStatus.CONFLICT, "already_decided"),
+    DecisionInProgressError: (HTTPStatus.CONFLICT, "decision_in_progress"),
     ConflictError: (HTTPStatus.CONFLICT, "conflict"),
     HoldExpiredError: (HTTPStatus.GONE, "hold_expired"),
     InvalidDecisionError: (HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_decision"),

@@ -117,6 +117,11 @@ class SyncDetail(SyncSummary):
     holds: list[HoldView]
     schools: list[SchoolFindings]
     downloads: list[Literal["changes.csv", "changes.csv.gz", "errors.csv"]]
+    applying: bool = Field(
+        False,
+        description="a decision on this sync is still being applied: until its next decision round "
+        "opens (after a partial release) or it ends, a decision is refused (409 decision_in_progress)",
+    )
 
 
 class SyncList(BaseModel):
@@ -187,6 +192,11 @@ class BulkReleaseRequest(_Request):
     sync_ids: list[SyncId] | None = Field(None, min_length=1, max_length=100)
     hold_types: list[HoldType] = Field(max_length=20)
     comment: str | None = Field(None, max_length=1000)
+    removals: RemovalsOption = Field(
+        "apply",
+        description="as in a single release: keep_held applies the additions and changes of each "
+        "sync released and keeps its removals held",
+    )
 
 
 class BulkReleaseItem(BaseModel):

@@ -55,6 +55,7 @@ from rostersync.pipeline.decisions import (
     DecisionError,
     InvalidDecisionError,
     SyncNotFoundError,
+    decision_in_progress,
     submit_decision,
 )
 from rostersync.pipeline.models import AuditEntry, RemovalsOption, SchoolState, SyncRecord
@@ -190,6 +191,7 @@ def get_sync(deps: ApiDeps, caller: Caller, sync_id: str) -> SyncDetail:
         holds=_holds(record),
         schools=_school_findings(record),
         downloads=downloads,
+        applying=decision_in_progress(deps.repo, record),
     )
 
 
@@ -336,7 +338,13 @@ def bulk_release(
                 record,
                 "release",
                 schools=schools,
-                details={"hold_types": sorted(set(body.hold_types)), "comment": body.comment, "bulk": True},
+                details={
+                    "hold_types": sorted(set(body.hold_types)),
+                    "comment": body.comment,
+                    "bulk": True,
+                    "removals": body.removals if body.removals != "apply" else None,
+                },
+                removals=body.removals,
             )
         except DecisionError as exc:
             name = type(exc).__name__

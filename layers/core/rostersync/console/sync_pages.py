@@ -36,6 +36,10 @@ from rostersync.pipeline.decisions import DecisionError, SyncNotFoundError
 from rostersync.pipeline.models import SyncRecord
 
 DISTRICT_WIDE = ""  # the form value of the district-wide holds
+# Hold types that stand for removals: a release may apply the rest and keep these held.
+REMOVAL_HOLDS = frozenset({"mass_removal"})
+# Seconds between reloads of a page whose decision is being applied.
+APPLYING_REFRESH_SECONDS = 3
 
 
 def _record(deps: ApiDeps, caller: Caller, district_id: str, sync_id: str) -> SyncRecord:
@@ -58,7 +62,10 @@ def _release_request(p: Page, held: list[str], district_wide: bool) -> ReleaseRe
         return "District-wide holds are released with every held school: select them all."
     schools = None if chosen == everything else sorted(chosen - {DISTRICT_WIDE})
     return ReleaseRequest(
-        schools=schools, hold_types=p.fields("acknowledge"), comment=p.field("comment") or None
+        schools=schools,
+        hold_types=p.fields("acknowledge"),
+        comment=p.field("comment") or None,
+        removals="keep_held" if p.field("keep_removals") else "apply",
     )
 
 
@@ -74,6 +81,7 @@ def build_router() -> Router:
         names = school_names(deps.snapshots, keys.get("school_names"))
         pending = [f for f in detail.schools if f.state == "held"]
         pending_types = sorted({h.type for f in pending for h in f.holds})
+        waiting = bool(pending) and detail.status in ("held", "partially_applied")
         return p.render(
             "sync.html",
             district=settings,
@@ -88,7 +96,10 @@ def build_router() -> Router:
             changes=changes_by_school(deps.snapshots, keys.get("summary"), names),
             first=first_changes(deps.snapshots, keys.get("changes_csv")),
             school_label=lambda s: school_label(s, names),
-            decidable=bool(pending) and detail.status in ("held", "partially_applied"),
+            decidable=waiting and not detail.applying,
+            applying=detail.applying,
+            refresh_seconds=APPLYING_REFRESH_SECONDS if detail.applying else None,
+            removal_holds=bool(REMOVAL_HOLDS & set(pending_types)),
         )
 
     @router.post(f"{PREFIX}/districts/<district_id>/syncs/<sync_id>/decision")
@@ -106,7 +117,8 @@ def build_router() -> Router:
                     return p.redirect(here, flash=f"Not released: {request}")
                 done = services.release(deps, p.caller, sync_id, request)
                 which = ", ".join(done.schools) if done.schools else "every held school"
-                message = f"Released {which}. The changes are being applied."
+                kept = " (removals kept on hold)" if request.removals == "keep_held" else ""
+                message = f"Released {which}{kept}. The changes are being applied."
             elif action == "reject":
                 services.reject(deps, p.caller, sync_id, p.field("comment") or None)
                 message = "Rejected: nothing more of this sync will be applied."

@@ -37,6 +37,12 @@ class AlreadyDecidedError(DecisionError):
     """Someone already decided this hold; the execution was resumed once, by them."""
 
 
+class DecisionInProgressError(AlreadyDecidedError):
+    """The hold's previous decision is still being carried out: the sync has not yet reached its
+    next decision round (after a partial release) or its end. Asking again in a few seconds
+    gets either the next round or the sync's final status."""
+
+
 class HoldExpiredError(DecisionError):
     """The hold timed out: the sync ended as ``expired`` and nothing was applied."""
 
@@ -64,6 +70,24 @@ def _expired(record: SyncRecord) -> HoldExpiredError:
     return HoldExpiredError(f"the hold of sync {record.sync_id} expired; {applied}")
 
 
+def _in_progress(sync_id: str, token: DecisionToken) -> DecisionInProgressError:
+    by = f" by {token.decided_by}" if token.decided_by else ""
+    return DecisionInProgressError(
+        f"the previous decision on sync {sync_id} ({token.action}{by}) is still being applied; "
+        "try again in a few seconds"
+    )
+
+
+def decision_in_progress(repo: Repository, record: SyncRecord) -> bool:
+    """True in the gap between a decision and what follows it: the sync still says held (or
+    partly applied) while its decision token is decided, i.e. the released changes are being
+    applied and, after a partial release, the next decision round is not open yet."""
+    if record.status not in HELD_STATUSES or record.hold_id is None:
+        return False
+    token = repo.get_token(record.hold_id)
+    return token is not None and token.status == "decided"
+
+
 def _open_hold(
     repo: Repository, district_id: str, sync_id: str, now: datetime
 ) -> tuple[SyncRecord, DecisionToken]:
@@ -77,6 +101,8 @@ def _open_hold(
     if token is None or token.district_id != district_id or token.sync_id != sync_id:
         raise NotOnHoldError(f"sync {sync_id} has no open hold")
     if token.status == "decided":
+        if record.status in HELD_STATUSES:
+            raise _in_progress(sync_id, token)
         raise AlreadyDecidedError(f"the hold of sync {sync_id} was already decided ({token.action})")
     if token.status == "expired" or record.status == "expired":
         raise _expired(record)
