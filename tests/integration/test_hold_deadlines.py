@@ -75,6 +75,22 @@ def test_admins_are_reminded_once_before_the_hold_expires(stack: LocalAws, data:
     assert "expires" in (mail.subject or "") and str(held["sync_id"]) in (mail.subject or "")
 
 
+def test_the_reminder_names_the_held_schools_by_their_roster_names(
+    stack: LocalAws, data: DistrictData
+) -> None:
+    held = _held_two_schools(stack, data)
+    before = len(stack.sent_emails())
+    stack.clock.advance(_expires(held) - stack.clock() - timedelta(hours=47))
+
+    stack.tick()
+
+    (mail,) = stack.sent_emails()[before:]
+    table = data.district.table("schools")
+    names = dict(zip(table.column("school_id").to_pylist(), table.column("name").to_pylist(), strict=True))
+    held_text = ", ".join(f"{names[s]} ({s})" for s in sorted(data.schools[:2]))
+    assert f"is still on hold (schools: {held_text})." in (mail.text or "")
+
+
 def test_the_tick_expires_a_hold_at_its_deadline_after_a_partial_release(
     stack: LocalAws, data: DistrictData
 ) -> None:

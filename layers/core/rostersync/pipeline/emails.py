@@ -229,10 +229,29 @@ def _simple(subject: str, lines: list[str]) -> Email:
     return Email(subject, text, _html_page(subject, body))
 
 
+# How many schools a pause email lists by name before "and N more".
+PAUSE_SCHOOLS_LISTED = 30
+
+
+def _schools_line(label: str, names: Names | None) -> list[str]:
+    """``label``: the district's schools by name (those its latest accepted version has)."""
+    if names is None or not names.schools:
+        return []
+    ordered = sorted(names.schools, key=lambda s: (names.schools[s].casefold(), s))
+    listed = names.schools_text(ordered[:PAUSE_SCHOOLS_LISTED])
+    more = len(ordered) - PAUSE_SCHOOLS_LISTED
+    return [f"{label}: {listed}" + (f" and {more} more." if more > 0 else ".")]
+
+
 def pause_starting_email(
-    *, district_id: str, district_name: str | None, first_day: date, last_day: date
+    *,
+    district_id: str,
+    district_name: str | None,
+    first_day: date,
+    last_day: date,
+    names: Names | None = None,
 ) -> Email:
-    """The day before a pause window starts."""
+    """The day before a pause window starts (naming the schools that pause, when known)."""
     who = _district(district_id, district_name)
     subject = f"[rostersync] {who}: syncing pauses tomorrow ({first_day:%Y-%m-%d})"
     return _simple(
@@ -240,6 +259,7 @@ def pause_starting_email(
         [
             f"District {who} is paused from {first_day:%Y-%m-%d} to {last_day:%Y-%m-%d} "
             "(both days included).",
+            *_schools_line("Schools paused", names),
             "Files uploaded meanwhile are kept but not processed, and scheduled pulls do not run.",
             "When the pause ends, the latest complete set received during it is processed automatically.",
         ],
@@ -247,7 +267,12 @@ def pause_starting_email(
 
 
 def pause_ending_email(
-    *, district_id: str, district_name: str | None, last_day: date, waiting_files: int
+    *,
+    district_id: str,
+    district_name: str | None,
+    last_day: date,
+    waiting_files: int,
+    names: Names | None = None,
 ) -> Email:
     """The last day of a pause window: processing resumes tomorrow."""
     who = _district(district_id, district_name)
@@ -258,7 +283,14 @@ def pause_ending_email(
         if waiting_files
         else "No files were received during the pause; the next upload or scheduled pull is processed."
     )
-    return _simple(subject, [f"The pause of district {who} ends after {last_day:%Y-%m-%d}.", kept])
+    return _simple(
+        subject,
+        [
+            f"The pause of district {who} ends after {last_day:%Y-%m-%d}.",
+            *_schools_line("Schools that resume", names),
+            kept,
+        ],
+    )
 
 
 def hold_reminder_email(
@@ -268,25 +300,33 @@ def hold_reminder_email(
     sync_id: str,
     held_schools: list[str],
     expires_at: datetime,
+    names: Names | None = None,
 ) -> Email:
-    """A hold is about to expire without a decision."""
+    """A hold is about to expire without a decision (the held schools by name, and the link)."""
+    names = names or Names(district=district_name or district_id)
     who = _district(district_id, district_name)
     subject = f"[rostersync] {who}: hold on sync {sync_id} expires {expires_at:%Y-%m-%d %H:%M} UTC"
-    schools = ", ".join(held_schools) if held_schools else "district-wide"
-    return _simple(
-        subject,
-        [
-            f"Sync {sync_id} of district {who} is still on hold (schools: {schools}).",
-            f"Without a decision it expires on {expires_at:%Y-%m-%d %H:%M} UTC; nothing more is applied.",
-            "Release it (all schools or some), reject it, or fix the data and retry.",
-        ],
-    )
+    schools = names.schools_text(held_schools) if held_schools else "district-wide"
+    lines = [
+        f"Sync {sync_id} of district {who} is still on hold (schools: {schools}).",
+        f"Without a decision it expires on {expires_at:%Y-%m-%d %H:%M} UTC; nothing more is applied.",
+        "Release it (all schools or some), reject it, or fix the data and retry.",
+    ]
+    if names.link:
+        lines.append(f"Decide here: {names.link}")
+    return _simple(subject, lines)
 
 
 def hold_expired_email(
-    *, district_id: str, district_name: str | None, sync_id: str, applied_schools: list[str]
+    *,
+    district_id: str,
+    district_name: str | None,
+    sync_id: str,
+    applied_schools: list[str],
+    names: Names | None = None,
 ) -> Email:
     """A hold reached its deadline without a decision."""
+    names = names or Names(district=district_name or district_id)
     who = _district(district_id, district_name)
     subject = f"[rostersync] {who}: hold on sync {sync_id} expired"
     lines = [
@@ -294,15 +334,21 @@ def hold_expired_email(
         "its held changes were not applied."
     ]
     if applied_schools:
-        lines.append(f"Schools released earlier stay applied: {', '.join(applied_schools)}.")
+        lines.append(f"Schools released earlier stay applied: {names.schools_text(applied_schools)}.")
     lines.append("Send a corrected complete set when it is ready.")
     return _simple(subject, lines)
 
 
 def hold_superseded_email(
-    *, district_id: str, district_name: str | None, sync_id: str, applied_schools: list[str]
+    *,
+    district_id: str,
+    district_name: str | None,
+    sync_id: str,
+    applied_schools: list[str],
+    names: Names | None = None,
 ) -> Email:
     """A newer upload replaced a held sync (it is evaluated afresh)."""
+    names = names or Names(district=district_name or district_id)
     who = _district(district_id, district_name)
     subject = f"[rostersync] {who}: held sync {sync_id} superseded by a newer upload"
     lines = [
@@ -310,5 +356,5 @@ def hold_superseded_email(
         "The newer upload is evaluated afresh: a hold it trips is emailed separately.",
     ]
     if applied_schools:
-        lines.insert(1, f"Schools released earlier stay applied: {', '.join(applied_schools)}.")
+        lines.insert(1, f"Schools released earlier stay applied: {names.schools_text(applied_schools)}.")
     return _simple(subject, lines)

@@ -152,6 +152,7 @@ def _email_hold_ended(inp: FinishInput, deps: Deps, record: SyncRecord) -> None:
         district_name=name,
         sync_id=inp.sync_id,
         applied_schools=record.applied_schools,
+        names=names_of(deps, inp.district_id, inp.sync_id) if record.applied_schools else None,
     )
     _mail_admins(deps, inp.district_id, f"{inp.status}-{inp.sync_id}", email)
 

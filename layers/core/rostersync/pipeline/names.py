@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rostersync.model import ENTITY_BY_NAME
 from rostersync.pipeline.layout import district_prefix
 from rostersync.pipeline.ports import Deps
-from rostersync.snapshot import SnapshotError, latest_version, read_version
+from rostersync.snapshot import SnapshotError, latest_version, read_entity, read_manifest, version_prefix
 from rostersync.storage import BlobNotFoundError
 
 
@@ -39,16 +40,19 @@ def console_link(base_url: str | None, district_id: str, sync_id: str) -> str | 
     return f"{base_url.rstrip('/')}/districts/{district_id}/syncs/{sync_id}"
 
 
-def names_of(deps: Deps, district_id: str, sync_id: str) -> Names:
-    """The names of ``district_id`` and its schools, and the console link of ``sync_id``."""
+def names_of(deps: Deps, district_id: str, sync_id: str | None = None) -> Names:
+    """The names of ``district_id`` and its schools, and the console link of ``sync_id`` (none
+    without one). Only the latest version's schools table is read."""
     settings = deps.repo.get_settings(district_id)
     schools: dict[str, str] = {}
     prefix = district_prefix(district_id)
     try:
         version = latest_version(deps.snapshots, prefix)
         if version is not None:
-            table = read_version(deps.snapshots, prefix, version).tables.get("schools")
-            if table is not None and table.num_rows:
+            found = version_prefix(deps.snapshots, prefix, version)
+            manifest = read_manifest(deps.snapshots, found)
+            if "schools.parquet" in manifest.files:
+                table = read_entity(deps.snapshots, found, manifest, ENTITY_BY_NAME["schools"])
                 ids, names = table.column("school_id").to_pylist(), table.column("name").to_pylist()
                 schools = {str(i): str(n) for i, n in zip(ids, names, strict=True) if i and n}
     except (SnapshotError, BlobNotFoundError, KeyError):
@@ -56,5 +60,5 @@ def names_of(deps: Deps, district_id: str, sync_id: str) -> Names:
     return Names(
         district=settings.name or district_id,
         schools=schools,
-        link=console_link(deps.config.console_base_url, district_id, sync_id),
+        link=console_link(deps.config.console_base_url, district_id, sync_id) if sync_id else None,
     )

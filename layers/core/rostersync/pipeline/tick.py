@@ -34,6 +34,7 @@ from rostersync.pipeline.events import Decision
 from rostersync.pipeline.intake import grace_ends, inbox_fingerprint, inbox_set
 from rostersync.pipeline.layout import upload_id
 from rostersync.pipeline.models import AuditEntry, SyncRecord
+from rostersync.pipeline.names import names_of
 from rostersync.pipeline.ports import Deps, TaskGoneError
 from rostersync.pipeline.schools import set_school_states
 from rostersync.settings import DistrictSettings
@@ -116,6 +117,7 @@ def pause_reminders(settings: DistrictSettings, deps: Deps, now: datetime, out: 
                 district_name=settings.name,
                 first_day=window.first_day,
                 last_day=window.last_day,
+                names=names_of(deps, settings.district_id),
             )
             _mail(deps, settings, f"pause-start-{window.first_day}", email, out)
         if today == window.last_day:
@@ -125,6 +127,7 @@ def pause_reminders(settings: DistrictSettings, deps: Deps, now: datetime, out: 
                 district_name=settings.name,
                 last_day=window.last_day,
                 waiting_files=len(found.files) if found is not None else 0,
+                names=names_of(deps, settings.district_id),
             )
             _mail(deps, settings, f"pause-end-{window.last_day}", email, out)
 
@@ -213,6 +216,7 @@ def hold_deadline(settings: DistrictSettings, deps: Deps, now: datetime, out: Ti
             sync_id=record.sync_id,
             held_schools=record.held_schools,
             expires_at=expires,
+            names=names_of(deps, settings.district_id, record.sync_id),
         )
         _mail(deps, settings, f"hold-reminder-{record.sync_id}-{int(expires.timestamp())}", email, out)
 
