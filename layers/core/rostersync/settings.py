@@ -26,6 +26,9 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 # removals apply at once (the removals wait for an admin's release).
 RemovalsMode = Literal["hold_over_threshold", "hold_always", "never_automatic"]
 REMOVALS_MODES: tuple[str, ...] = RemovalsMode.__args__  # type: ignore[attr-defined]
+# Which days count towards a district's sync cadence.
+SyncDays = Literal["every_day", "weekdays"]
+MAX_EXPECTED_SYNC_HOURS = 31 * 24
 
 
 class HoldSettings(BaseModel):
@@ -128,6 +131,12 @@ class DistrictSettings(BaseModel):
     # When removals hold: past the mass_removal thresholds, always, or never applied
     # automatically (see RemovalsMode).
     removals: RemovalsMode = "hold_over_threshold"
+    # The district's sync cadence (the overdue alarm and email, docs/deploy.md "Monitoring"): its
+    # newest accepted version is overdue once older than this many hours; None: the stack's
+    # default (SyncCadenceAlarmHours). With "weekdays", Saturdays and Sundays on the district's
+    # calendar are not counted (a district that uploads on school days only).
+    expected_sync_hours: int | None = Field(None, ge=1, le=MAX_EXPECTED_SYNC_HOURS)
+    expected_sync_days: SyncDays = "every_day"
 
     @field_validator("admin_emails")
     @classmethod

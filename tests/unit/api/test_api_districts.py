@@ -174,6 +174,65 @@ def test_an_unknown_removals_mode_is_422_and_changes_nothing(api_deps: ApiDeps, 
     assert api_deps.repo.get_settings("d1") == seeded
 
 
+def test_a_patch_sets_the_sync_cadence_and_audits_it(api_deps: ApiDeps, handler_module: Any) -> None:
+    _seeded(api_deps)
+
+    response = invoke(
+        handler_module,
+        api_event("patch_settings", body={"expected_sync_hours": 72, "expected_sync_days": "weekdays"}),
+    )
+
+    assert response.status == 200, response.text
+    stored = api_deps.repo.get_settings("d1")
+    assert (stored.expected_sync_hours, stored.expected_sync_days) == (72, "weekdays")
+    [entry] = api_deps.repo.list_audit("d1")
+    assert entry.details["changes"] == {
+        "expected_sync_days": {"old": "every_day", "new": "weekdays"},
+        "expected_sync_hours": {"old": None, "new": 72},
+    }
+
+
+def test_a_patch_of_null_sets_the_cadence_back_to_the_stacks_default(
+    api_deps: ApiDeps, handler_module: Any
+) -> None:
+    api_deps.repo.put_settings(
+        DistrictSettings(district_id="d1", admin_emails=["a@d1.example.org"], expected_sync_hours=72)
+    )
+
+    invoke(handler_module, api_event("patch_settings", body={"expected_sync_hours": None}))
+
+    assert api_deps.repo.get_settings("d1").expected_sync_hours is None
+
+
+@pytest.mark.parametrize("hours", [0, 745])
+def test_a_cadence_outside_one_hour_to_31_days_is_422(
+    api_deps: ApiDeps, handler_module: Any, hours: int
+) -> None:
+    seeded = _seeded(api_deps)
+
+    response = invoke(handler_module, api_event("patch_settings", body={"expected_sync_hours": hours}))
+
+    assert response.status == 422, response.text
+    assert response.json["detail"][0]["loc"] == ["body", "expected_sync_hours"]
+    assert api_deps.repo.get_settings("d1") == seeded
+
+
+def test_a_put_without_the_cadence_keeps_it(api_deps: ApiDeps, handler_module: Any) -> None:
+    api_deps.repo.put_settings(
+        DistrictSettings(
+            district_id="d1",
+            admin_emails=["a@d1.example.org"],
+            expected_sync_hours=72,
+            expected_sync_days="weekdays",
+        )
+    )
+
+    invoke(handler_module, api_event("put_settings", body=WHOLE))
+
+    stored = api_deps.repo.get_settings("d1")
+    assert (stored.expected_sync_hours, stored.expected_sync_days) == (72, "weekdays")
+
+
 def test_settings_without_an_admin_email_are_refused(api_deps: ApiDeps, handler_module: Any) -> None:
     seeded = _seeded(api_deps)
 

@@ -4,8 +4,9 @@ last accepted version, written as CloudWatch embedded-metric-format records by P
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -84,7 +85,15 @@ def test_metrics_are_written_per_district_and_as_the_stack_wide_worst(
 ) -> None:
     healths = [
         health.DistrictHealth("d1", held_sync_age_days=4.0, hours_since_last_accepted=10.0, paused=False),
-        health.DistrictHealth("d2", held_sync_age_days=0.0, hours_since_last_accepted=70.0, paused=False),
+        health.DistrictHealth(
+            "d2",
+            held_sync_age_days=0.0,
+            hours_since_last_accepted=70.0,
+            paused=False,
+            expected_sync_hours=48,
+            counted_hours=70.0,
+            last_version=3,
+        ),
     ]
 
     health.put_health_metrics(healths)
@@ -96,34 +105,92 @@ def test_metrics_are_written_per_district_and_as_the_stack_wide_worst(
             "dimensions": {"service": "rostersync", "district_id": "d1"},
             "HeldSyncAgeDays": 4.0,
             "HoursSinceLastAccepted": 10.0,
+            "SyncOverdue": 0.0,
         },
         {
             "namespace": "rostersync",
             "dimensions": {"service": "rostersync", "district_id": "d2"},
             "HeldSyncAgeDays": 0.0,
             "HoursSinceLastAccepted": 70.0,
+            "SyncOverdue": 1.0,
         },
         {
             "namespace": "rostersync",
             "dimensions": {"service": "rostersync"},
             "OldestHeldSyncAgeDays": 4.0,
             "MaxHoursSinceLastAccepted": 70.0,
+            "OverdueDistricts": 1.0,
         },
     ]
 
 
 def test_a_paused_district_is_not_counted_as_overdue(deps: Deps, capsys: pytest.CaptureFixture[str]) -> None:
     healths = [
-        health.DistrictHealth("d1", held_sync_age_days=0.0, hours_since_last_accepted=900.0, paused=True)
+        health.DistrictHealth(
+            "d1",
+            held_sync_age_days=0.0,
+            hours_since_last_accepted=900.0,
+            paused=True,
+            expected_sync_hours=48,
+            counted_hours=900.0,
+            last_version=1,
+        )
     ]
 
     health.put_health_metrics(healths)
 
     records = _emf(capsys.readouterr().out)
     assert [sorted(k for k in r if k[0].isupper()) for r in records] == [
-        ["HeldSyncAgeDays"],
-        ["OldestHeldSyncAgeDays"],
+        ["HeldSyncAgeDays", "SyncOverdue"],
+        ["OldestHeldSyncAgeDays", "OverdueDistricts"],
     ]
+    assert [records[0]["SyncOverdue"], records[1]["OverdueDistricts"]] == [0.0, 0.0]
+
+
+def test_a_district_is_overdue_past_its_own_expected_hours(deps: Deps) -> None:
+    created = _accepted_hours_ago(deps, "d1")
+    settings = DistrictSettings(district_id="d1", expected_sync_hours=24)
+
+    found = health.district_health(deps, settings, created + timedelta(hours=30))
+
+    assert (found.overdue, found.expected_sync_hours, found.last_version) == (True, 24, 1)
+
+
+def test_without_its_own_cadence_a_district_gets_the_stacks_default(deps: Deps) -> None:
+    created = _accepted_hours_ago(deps, "d1")
+
+    found = health.district_health(deps, DistrictSettings(district_id="d1"), created + timedelta(hours=30))
+
+    assert (found.overdue, found.expected_sync_hours) == (False, deps.config.sync_cadence_hours)
+
+
+def test_a_district_without_a_version_yet_is_not_overdue(deps: Deps) -> None:
+    settings = DistrictSettings(district_id="d1", expected_sync_hours=1)
+
+    assert not health.district_health(deps, settings, deps.clock()).overdue
+
+
+def test_weekday_hours_leave_out_the_weekend_on_the_districts_calendar() -> None:
+    zone = ZoneInfo("America/Chicago")
+    friday_evening = datetime(2026, 12, 4, 18, 0, tzinfo=zone)  # a Friday
+    monday_morning = datetime(2026, 12, 7, 8, 0, tzinfo=zone)
+
+    hours = health.weekday_hours(friday_evening.astimezone(UTC), monday_morning.astimezone(UTC), zone)
+
+    assert hours == 6 + 8
+
+
+def test_a_weekdays_only_district_does_not_count_the_weekend_against_its_cadence(deps: Deps) -> None:
+    created = _accepted_hours_ago(deps, "d1")
+    week_later = created + timedelta(days=7)  # any seven days hold five weekdays: 120 hours
+    weekdays = DistrictSettings(district_id="d1", expected_sync_hours=130, expected_sync_days="weekdays")
+    every_day = DistrictSettings(district_id="d1", expected_sync_hours=130)
+
+    counted = health.district_health(deps, weekdays, week_later)
+    elapsed = health.district_health(deps, every_day, week_later)
+
+    assert (counted.counted_hours, counted.overdue) == (120.0, False)
+    assert (elapsed.counted_hours, elapsed.overdue) == (168.0, True)
 
 
 def test_a_district_in_a_pause_window_today_is_paused(deps: Deps) -> None:

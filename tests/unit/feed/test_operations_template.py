@@ -55,13 +55,20 @@ def test_the_functions_that_emit_events_may_put_them_on_the_roster_bus() -> None
 def test_health_alarms_watch_the_metrics_the_code_puts_in_its_namespace() -> None:
     namespace = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
     watched = {
-        "HeldSyncAgeAlarm": (health.OLDEST_HELD, "HoldAgeAlarmDays"),
-        "SyncOverdueAlarm": (health.MAX_SINCE_ACCEPTED, "SyncCadenceAlarmHours"),
+        "HeldSyncAgeAlarm": (health.OLDEST_HELD, {"Ref": "HoldAgeAlarmDays"}),
+        "SyncOverdueAlarm": (health.OVERDUE_DISTRICTS, 0),
     }
     for name, (metric, threshold) in watched.items():
         alarm = _alarm(name)
         assert (alarm["Namespace"], alarm["MetricName"]) == (namespace, metric), name
-        assert alarm["Threshold"] == {"Ref": threshold} and alarm["TreatMissingData"] == "ignore", name
+        assert alarm["Threshold"] == threshold and alarm["TreatMissingData"] == "ignore", name
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold", name
+
+
+def test_the_default_cadence_reaches_the_functions_from_the_alarm_parameter() -> None:
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+
+    assert variables["SYNC_CADENCE_HOURS"] == {"Ref": "SyncCadenceAlarmHours"}
 
 
 def test_failed_executions_and_every_dead_letter_queue_are_alarmed() -> None:
@@ -101,3 +108,4 @@ def test_the_dashboard_body_is_json_once_substituted() -> None:
     titles = [w["properties"]["title"] for w in parsed["widgets"]]
     assert "Held sync age (days), per district" in titles and "Alarms" in titles
     assert health.HELD_AGE in body and health.SINCE_ACCEPTED in body
+    assert f'MetricName=\\"{health.SYNC_OVERDUE}\\"' in body and health.OVERDUE_DISTRICTS in body

@@ -16,10 +16,12 @@ from rostersync.pipeline.models import RemovalsOption, SchoolState, SyncStatus, 
 from rostersync.records import HOLD_RESOLUTIONS, Hold, HoldType
 from rostersync.settings import (
     EMAIL_PATTERN,
+    MAX_EXPECTED_SYNC_HOURS,
     HoldSettings,
     PauseWindow,
     RemovalsMode,
     SafetyFloors,
+    SyncDays,
     ordered_pause_windows,
 )
 from rostersync.sources import SourceSettings
@@ -250,6 +252,18 @@ class SettingsRequest(_Request):
         "default) or hold_always (any removal of people or enrollments holds its school); omitted: "
         "unchanged",
     )
+    expected_sync_hours: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_EXPECTED_SYNC_HOURS,
+        description="the district's sync cadence: its newest accepted version is overdue (alarm, "
+        "email) once older than this many hours; omitted: unchanged (unset: the stack's default)",
+    )
+    expected_sync_days: SyncDays | None = Field(
+        None,
+        description="weekdays: Saturdays and Sundays (district calendar) do not count towards "
+        "expected_sync_hours; omitted: unchanged",
+    )
     pause_windows: list[PauseWindow] | None = Field(None, max_length=50)
     source: SourceSettings | None = Field(
         None,
@@ -311,6 +325,16 @@ class SettingsPatch(_Request):
     pause_windows: list[PauseWindow] | None = Field(None, max_length=50)
     source: SourceSettings | None = None
     floors: SafetyFloors | None = None
+    expected_sync_hours: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_EXPECTED_SYNC_HOURS,
+        description="the district's sync cadence in hours (overdue alarm and email); null: the "
+        "stack's default",
+    )
+    expected_sync_days: SyncDays | None = Field(
+        None, description="every_day, or weekdays (weekends on the district's calendar do not count)"
+    )
 
     @field_validator("pause_windows")
     @classmethod

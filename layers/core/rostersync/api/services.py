@@ -410,6 +410,8 @@ def get_settings(deps: ApiDeps, caller: Caller, district_id: str) -> DistrictSet
 
 
 OPERATOR_ONLY_SETTINGS = ("source", "floors")
+# Settings a PUT keeps when it omits them (added after PUT's first clients).
+KEPT_WHEN_OMITTED = ("expected_sync_hours", "expected_sync_days")
 
 
 def _refuse_below_floors(settings: DistrictSettings, changed: Iterable[str], whole: bool) -> None:
@@ -475,6 +477,9 @@ def put_settings(deps: ApiDeps, caller: Caller, district_id: str, body: Settings
     # Omitted, the removals mode is kept: a PUT written before the setting never loosens it.
     if body.removals is not None or "removals" in current.model_fields_set:
         values["removals"] = body.removals or current.removals
+    for name in KEPT_WHEN_OMITTED:
+        if name not in body.model_fields_set and name in current.model_fields_set:
+            values[name] = getattr(current, name)
     windows = body.pause_windows if body.pause_windows is not None else current.pause_windows
     if windows:
         values["pause_windows"] = [w.model_dump() for w in windows]

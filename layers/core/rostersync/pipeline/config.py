@@ -39,6 +39,9 @@ class PipelineConfig(BaseModel):
     # Where the admin console is served (its pages: <base>/districts/<d>/syncs/<sync_id>); emails
     # link there. Unset: emails carry no link.
     console_base_url: str | None = Field(None, alias="CONSOLE_BASE_URL")
+    # A district's expected sync cadence when its settings name none (expected_sync_hours): the
+    # template's SyncCadenceAlarmHours.
+    sync_cadence_hours: int = Field(48, ge=1, le=8760, alias="SYNC_CADENCE_HOURS")
     # Pulls (fetch step): attempts per request, first backoff, cap on a source's Retry-After and
     # the socket timeout. A source still failing after them is "disconnected".
     source_retry_attempts: int = Field(6, ge=1, le=20, alias="SOURCE_RETRY_ATTEMPTS")

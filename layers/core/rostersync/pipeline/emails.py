@@ -358,3 +358,34 @@ def hold_superseded_email(
     if applied_schools:
         lines.insert(1, f"Schools released earlier stay applied: {names.schools_text(applied_schools)}.")
     return _simple(subject, lines)
+
+
+def sync_overdue_email(
+    *,
+    district_id: str,
+    district_name: str | None,
+    last_version: int,
+    hours_since: float,
+    expected_hours: int,
+    weekdays_only: bool,
+    held_since_days: float,
+    console_url: str | None = None,
+) -> Email:
+    """The district's newest accepted version is older than its expected cadence (sent once per
+    version that goes overdue)."""
+    who = _district(district_id, district_name)
+    every = f"every {expected_hours} hours" + (" (weekdays only)" if weekdays_only else "")
+    subject = f"[rostersync] {who}: no accepted sync for {hours_since:.0f} hours"
+    lines = [
+        f"The newest accepted version of district {who} (version {last_version}) is {hours_since:.0f} "
+        f"hours old; a sync is expected {every}.",
+        (
+            f"A sync has waited on hold for {held_since_days:.1f} days: decide it in the console."
+            if held_since_days > 0
+            else "Check that the files are still being uploaded (or that the scheduled pulls succeed)."
+        ),
+        "The expected cadence is the district setting expected_sync_hours (and expected_sync_days).",
+    ]
+    if console_url:
+        lines.append(f"Console: {console_url}")
+    return _simple(subject, lines)

@@ -13,7 +13,8 @@ with stored settings it:
 - reminds the admins of a hold about to expire (``hold_reminder_hours`` before), and expires a
   hold at its absolute deadline (the hold's task is resumed with ``expire``);
 
-and then reports the operations metrics of :mod:`rostersync.pipeline.health`.
+and then reports the operations metrics of :mod:`rostersync.pipeline.health` and emails the
+admins of a district whose newest accepted version is overdue for its cadence (once per version).
 
 Running it twice does nothing twice: a sync's name is derived from the inbox's exact content
 (the state machine refuses a name twice, and the sync record is a conditional create), every
@@ -69,7 +70,8 @@ def tick(event: TickEvent, deps: Deps) -> TickOutput:
     """Do the time-based work of every district (see the module docstring)."""
     now = deps.clock()
     out = TickOutput()
-    for settings in deps.repo.list_settings():
+    districts = deps.repo.list_settings()
+    for settings in districts:
         out.districts += 1
         try:
             district_tick(settings, deps, now, out)
@@ -77,9 +79,12 @@ def tick(event: TickEvent, deps: Deps) -> TickOutput:
             log.exception("tick of district %s failed", settings.district_id)
             out.failed[settings.district_id] = f"{type(exc).__name__}: {exc}"[:300]
     try:
-        health.report_health(deps)  # the alarms' metrics (held sync age, hours since accepted)
+        # The alarms' metrics (held sync age, hours since accepted, overdue districts).
+        healths = health.report_health(deps)
     except Exception:
         log.exception("the health metrics could not be reported")
+        healths = []
+    overdue_notices(districts, healths, deps, out)
     return out
 
 
@@ -138,6 +143,37 @@ def resume_paused_schools(settings: DistrictSettings, deps: Deps) -> None:
     if paused:
         sync_id = paused[0].sync_id or TICK_ACTOR
         set_school_states(deps, settings.district_id, sync_id, [s.school_id for s in paused], "connected")
+
+
+# --- sync cadence ----------------------------------------------------------------------------------
+
+
+def overdue_notices(
+    districts: list[DistrictSettings], healths: list[health.DistrictHealth], deps: Deps, out: TickOutput
+) -> None:
+    """Email the admins of each district whose newest accepted version is overdue for its cadence:
+    once per such version (the dedupe key names it), so once per overdue episode."""
+    by_id = {s.district_id: s for s in districts}
+    for found in healths:
+        settings = by_id.get(found.district_id)
+        if settings is None or not found.overdue or found.last_version is None:
+            continue
+        base = deps.config.console_base_url
+        email = emails.sync_overdue_email(
+            district_id=settings.district_id,
+            district_name=settings.name,
+            last_version=found.last_version,
+            hours_since=found.hours_since_last_accepted or 0.0,
+            expected_hours=found.expected_sync_hours or deps.config.sync_cadence_hours,
+            weekdays_only=settings.expected_sync_days == "weekdays",
+            held_since_days=found.held_sync_age_days,
+            console_url=f"{base.rstrip('/')}/districts/{settings.district_id}" if base else None,
+        )
+        try:
+            _mail(deps, settings, f"sync-overdue-v{found.last_version}", email, out)
+        except Exception as exc:  # one district's mail must not stop the others'
+            log.exception("the overdue email of district %s failed", settings.district_id)
+            out.failed[settings.district_id] = f"{type(exc).__name__}: {exc}"[:300]
 
 
 # --- the inbox -------------------------------------------------------------------------------------
