@@ -49,7 +49,11 @@ def add_parser(sub: Any) -> None:
     add = commands.add_parser("add", help="onboard a district")
     add.add_argument("district_id")
     add.add_argument("--name", required=True)
-    add.add_argument("--time-zone", default="UTC", help="IANA time zone, e.g. America/Chicago")
+    add.add_argument(
+        "--time-zone",
+        default="UTC",
+        help="IANA time zone, e.g. America/Chicago: stored in the district's settings (time_zone)",
+    )
     add.add_argument("--admin", action="append", required=True, help="admin email (repeat for more)")
     add.add_argument("--school", action="append", default=[], help="school ID to sync (default: all)")
     add.add_argument("--holds", type=Path, help="JSON file of hold thresholds (docs/holds.md)")

@@ -18,6 +18,7 @@ from rostersync.api.deps import ApiDeps
 from rostersync.api.onboarding_ports import OnboardingDeps
 from rostersync.aws.districts import DynamoDistrictDirectory
 from rostersync.aws.provisioning import SchedulerPullSchedules, SecretsManagerWriter, TransferSftpUsers
+from rostersync.settings import DistrictSettings
 from tests.support.api_helpers import ADMIN_D1, OPERATOR, TABLE, RecordingWorkflow, invoke
 
 RAW = "raw-bucket"
@@ -330,3 +331,73 @@ def test_without_onboarding_adapters_the_routes_answer_503(api_deps: ApiDeps, ha
     response = invoke(handler_module, request("GET", "/operator/districts"))
 
     assert response.status == 503
+
+
+# --- one time zone: the settings own it ------------------------------------------------------------
+
+
+def patch_settings(body: dict[str, Any], claims: dict[str, Any] = OPERATOR) -> dict[str, Any]:
+    event = request("PATCH", "/districts/d7/settings", body, claims=claims, params={"district_id": "d7"})
+    event["resource"] = "/districts/{district_id}/settings"
+    return event
+
+
+def test_the_onboarded_time_zone_is_the_settings_time_zone(
+    api_deps: ApiDeps, server_id: str, handler_module: Any
+) -> None:
+    onboard(handler_module)
+
+    assert api_deps.repo.get_settings("d7").time_zone == "America/Chicago"
+
+
+def test_a_settings_change_of_the_time_zone_is_what_the_operator_sees_and_the_pulls_follow(
+    api_deps: ApiDeps, server_id: str, handler_module: Any
+) -> None:
+    onboard(
+        handler_module,
+        source={"kind": "clever", "base_url": "http://127.0.0.1:9"},
+        credentials={"token": "t"},
+        pull_times=["03:30"],
+    )
+
+    patched = invoke(handler_module, patch_settings({"time_zone": "America/Denver"}))
+    shown = invoke(handler_module, request("GET", "/operator/districts/d7", params={"district_id": "d7"}))
+    listed = invoke(handler_module, request("GET", "/operator/districts"))
+
+    assert patched.status == 200, patched.text
+    assert shown.json["profile"]["time_zone"] == shown.json["settings"]["time_zone"] == "America/Denver"
+    assert [p["time_zone"] for p in listed.json["districts"]] == ["America/Denver"]
+    assert DynamoDistrictDirectory(TABLE).get_profile("d7").time_zone == "America/Denver"  # type: ignore[union-attr]
+    detail = boto3.client("scheduler").get_schedule(Name="stack-pull-d7-0330")
+    assert detail["ScheduleExpressionTimezone"] == "America/Denver"
+
+
+def test_an_unknown_time_zone_in_the_settings_is_422_with_a_hint(
+    api_deps: ApiDeps, server_id: str, handler_module: Any
+) -> None:
+    onboard(handler_module)
+
+    response = invoke(handler_module, patch_settings({"time_zone": "america/denver"}))
+
+    assert response.status == 422, response.text
+    (error,) = response.json["detail"]
+    assert error["loc"] == ["time_zone"]
+    assert "did you mean America/Denver?" in error["msg"]
+    assert api_deps.repo.get_settings("d7").time_zone == "America/Chicago"
+
+
+def test_a_district_whose_profile_alone_kept_the_zone_has_it_moved_into_its_settings_on_read(
+    api_deps: ApiDeps, server_id: str, handler_module: Any
+) -> None:
+    onboard(handler_module)
+    legacy = api_deps.repo.get_settings("d7").model_dump(mode="json", exclude_unset=True)
+    del legacy["time_zone"]  # as onboarding wrote the settings before they owned the zone
+    api_deps.repo.put_settings(DistrictSettings.model_validate(legacy))
+
+    listed = invoke(handler_module, request("GET", "/operator/districts"))
+
+    assert [p["time_zone"] for p in listed.json["districts"]] == ["America/Chicago"]
+    assert api_deps.repo.get_settings("d7").time_zone == "America/Chicago"
+    (entry,) = [e for e in api_deps.repo.list_audit("d7") if e.action == "settings_updated"]
+    assert entry.details["changes"] == {"time_zone": {"old": "UTC", "new": "America/Chicago"}}
+    assert entry.details["moved_from"] == "district profile"

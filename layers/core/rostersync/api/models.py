@@ -264,6 +264,12 @@ class SettingsRequest(_Request):
         description="weekdays: Saturdays and Sundays (district calendar) do not count towards "
         "expected_sync_hours; omitted: unchanged",
     )
+    time_zone: str | None = Field(
+        None,
+        max_length=64,
+        description="IANA time zone (e.g. America/Chicago) the pause windows, reminders, sync cadence "
+        "and pull times are read in; omitted: unchanged",
+    )
     pause_windows: list[PauseWindow] | None = Field(None, max_length=50)
     source: SourceSettings | None = Field(
         None,
@@ -334,6 +340,12 @@ class SettingsPatch(_Request):
     )
     expected_sync_days: SyncDays | None = Field(
         None, description="every_day, or weekdays (weekends on the district's calendar do not count)"
+    )
+    time_zone: str | None = Field(
+        None,
+        max_length=64,
+        description="IANA time zone (e.g. America/Chicago) the pause windows, reminders, sync cadence "
+        "and pull times are read in",
     )
 
     @field_validator("pause_windows")

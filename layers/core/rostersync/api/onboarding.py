@@ -1,8 +1,9 @@
 """Onboarding as an operation: the operator adds a district, its SFTP logins, pulls it now, and
 deactivates it, through the API (``/operator/districts``) instead of a stack change.
 
-A district is its settings (the pipeline's), its profile (name, time zone, pull times, status)
-and its SFTP users; all live in the district table. The outside world is reached through the
+A district is its settings (the pipeline's, which own its ``time_zone``), its profile (name, pull
+times, status, and a copy of the time zone the pull schedules are made in) and its SFTP users;
+all live in the district table. The outside world is reached through the
 ports below: the SFTP server's users (Transfer Family ``CreateUser`` with a LOGICAL home
 directory mapping ``/`` to ``/<raw bucket>/inbox/<district_id>``; the local SFTP server reads the
 user records instead), the secret store (the source's credentials) and the per-district pull
@@ -32,7 +33,7 @@ from rostersync.api.onboarding_models import (
 from rostersync.api.onboarding_ports import OnboardingDeps, OnboardingUnavailableError
 from rostersync.api.services import ConflictError, NotFoundError, start_requested_sync
 from rostersync.pipeline.models import AuditEntry
-from rostersync.settings import DistrictSettings
+from rostersync.settings import DistrictSettings, settings_changes
 from rostersync.sources import PULL_KINDS
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -72,28 +73,60 @@ def _profile(onboarding: OnboardingDeps, district_id: str, *, active: bool = Tru
     return profile
 
 
-def _view(deps: ApiDeps, onboarding: OnboardingDeps, profile: DistrictProfile) -> DistrictView:
+def _view(
+    deps: ApiDeps, caller: Caller, onboarding: OnboardingDeps, profile: DistrictProfile
+) -> DistrictView:
     users = onboarding.directory.list_sftp_users(profile.district_id)
+    settings = _settings_with_zone(deps, caller, profile, deps.repo.get_settings(profile.district_id))
     return DistrictView(
-        profile=profile,
-        settings=deps.repo.get_settings(profile.district_id),
+        profile=profile.model_copy(update={"time_zone": settings.time_zone}),
+        settings=settings,
         sftp_users=[SftpUserView.of(u) for u in sorted(users, key=lambda u: u.username)],
     )
+
+
+def _settings_with_zone(
+    deps: ApiDeps, caller: Caller, profile: DistrictProfile, settings: DistrictSettings
+) -> DistrictSettings:
+    """The district's settings own its ``time_zone``; the profile keeps a copy (the pull schedules
+    are made in it). A district onboarded before kept its zone in the profile only: read here, the
+    zone moves into the settings (audited like a settings change)."""
+    if "time_zone" in settings.model_fields_set or profile.time_zone == settings.time_zone:
+        return settings
+    values = settings.model_dump(mode="json", exclude_unset=True) | {"time_zone": profile.time_zone}
+    migrated = DistrictSettings.model_validate(values)
+    deps.repo.put_settings(migrated)
+    changes = settings_changes(settings, migrated)
+    _audit(
+        deps,
+        caller,
+        profile.district_id,
+        "settings_updated",
+        details={"fields": sorted(changes), "changes": changes, "moved_from": "district profile"},
+    )
+    return migrated
 
 
 # --- districts -----------------------------------------------------------------------------------
 
 
 def list_districts(deps: ApiDeps, caller: Caller) -> DistrictList:
+    """Every onboarded district's profile, its ``time_zone`` read from its settings."""
     require_operator(caller)
     profiles = _onboarding(deps).directory.list_profiles()
-    return DistrictList(districts=sorted(profiles, key=lambda p: p.district_id))
+    stored = {s.district_id: s for s in deps.repo.list_settings()}
+    shown = []
+    for profile in sorted(profiles, key=lambda p: p.district_id):
+        settings = stored.get(profile.district_id) or deps.repo.get_settings(profile.district_id)
+        zone = _settings_with_zone(deps, caller, profile, settings).time_zone
+        shown.append(profile.model_copy(update={"time_zone": zone}))
+    return DistrictList(districts=shown)
 
 
 def get_district(deps: ApiDeps, caller: Caller, district_id: str) -> DistrictView:
     require_operator(caller)
     onboarding = _onboarding(deps)
-    return _view(deps, onboarding, _profile(onboarding, district_id, active=False))
+    return _view(deps, caller, onboarding, _profile(onboarding, district_id, active=False))
 
 
 def onboard_district(deps: ApiDeps, caller: Caller, body: DistrictRequest) -> DistrictView:
@@ -120,6 +153,7 @@ def onboard_district(deps: ApiDeps, caller: Caller, body: DistrictRequest) -> Di
     values: dict[str, Any] = {
         "district_id": district_id,
         "name": body.name,
+        "time_zone": body.time_zone,
         "admin_emails": body.admin_emails,
         "school_ids": body.school_ids,
         "holds": body.holds.model_dump(),
@@ -143,7 +177,7 @@ def onboard_district(deps: ApiDeps, caller: Caller, body: DistrictRequest) -> Di
     for user in body.sftp_users:
         _add_user(deps, onboarding, caller, district_id, user)
     _schedule(onboarding, profile, source)
-    return _view(deps, onboarding, profile)
+    return _view(deps, caller, onboarding, profile)
 
 
 def _stored_source(onboarding: OnboardingDeps, body: DistrictRequest) -> dict[str, Any] | None:
@@ -199,7 +233,7 @@ def deactivate_district(deps: ApiDeps, caller: Caller, district_id: str) -> Dist
         "district_deactivated",
         details={"sftp_users_removed": removed, "source_was": previous_source},
     )
-    return _view(deps, onboarding, profile)
+    return _view(deps, caller, onboarding, profile)
 
 
 # --- SFTP users ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Bodies of the operator's onboarding routes (``/operator/districts``) and the district records
-they keep: the district's profile (name, time zone, pull times, active or deactivated) and its
-SFTP users (user name, district, SSH public keys).
+they keep: the district's profile (name, pull times, active or deactivated, a copy of the
+settings' time zone) and its SFTP users (user name, district, SSH public keys).
 
 The profile and the users live in the district table next to the settings
 (:mod:`rostersync.aws.districts`); the local SFTP server reads the same user records.
@@ -72,6 +72,8 @@ class DistrictProfile(BaseModel):
 
     district_id: DistrictId
     name: str = Field(min_length=1, max_length=255)
+    # A copy of the settings' time_zone (which owns it: pauses, reminders, cadence read it there),
+    # written through by every change of it; the API shows the settings' value here.
     time_zone: str = "UTC"
     # Local times (in ``time_zone``) of the district's scheduled pulls; empty: the stack's
     # nightly schedule only. Ignored for SFTP-push districts (their uploads start the syncs).
@@ -126,7 +128,12 @@ class DistrictRequest(_Request):
 
     district_id: DistrictId
     name: str = Field(min_length=1, max_length=255)
-    time_zone: str = Field("UTC", description="IANA time zone (e.g. America/Chicago)")
+    time_zone: str = Field(
+        "UTC",
+        description="IANA time zone (e.g. America/Chicago): stored in the district's settings "
+        "(time_zone; change it there), which its pause windows, reminders, sync cadence and pull "
+        "times are read in",
+    )
     pull_times: list[time] = Field(
         default_factory=list, max_length=24, description="local times of the scheduled pulls (HH:MM)"
     )

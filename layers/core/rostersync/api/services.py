@@ -60,6 +60,7 @@ from rostersync.pipeline.decisions import (
 )
 from rostersync.pipeline.models import AuditEntry, RemovalsOption, SchoolState, SyncRecord
 from rostersync.settings import DistrictSettings, PauseWindow, floor_violations, settings_changes
+from rostersync.sources import PULL_KINDS
 from rostersync.storage import BlobNotFoundError
 
 # What each sync status means for the schools it still holds, on the status page.
@@ -411,7 +412,7 @@ def get_settings(deps: ApiDeps, caller: Caller, district_id: str) -> DistrictSet
 
 OPERATOR_ONLY_SETTINGS = ("source", "floors")
 # Settings a PUT keeps when it omits them (added after PUT's first clients).
-KEPT_WHEN_OMITTED = ("expected_sync_hours", "expected_sync_days")
+KEPT_WHEN_OMITTED = ("expected_sync_hours", "expected_sync_days", "time_zone")
 
 
 def _refuse_below_floors(settings: DistrictSettings, changed: Iterable[str], whole: bool) -> None:
@@ -457,10 +458,25 @@ def _store_settings(
     changes = settings_changes(current, settings)
     _refuse_below_floors(settings, changes, whole)
     deps.repo.put_settings(settings)
+    if "time_zone" in changes:
+        _time_zone_follows(deps, settings)
     _audit(
         deps, caller, settings.district_id, action, details={"fields": sorted(changes), "changes": changes}
     )
     return deps.repo.get_settings(settings.district_id)
+
+
+def _time_zone_follows(deps: ApiDeps, settings: DistrictSettings) -> None:
+    """The settings own a district's ``time_zone``; its onboarding profile keeps a copy (what its
+    pull schedules are made in): a change is written through, and the pull schedule made anew."""
+    onboarding = deps.onboarding
+    profile = onboarding.directory.get_profile(settings.district_id) if onboarding is not None else None
+    if onboarding is None or profile is None or profile.time_zone == settings.time_zone:
+        return
+    onboarding.directory.put_profile(profile.model_copy(update={"time_zone": settings.time_zone}))
+    pulled = settings.source.kind in PULL_KINDS and profile.status == "active" and profile.pull_times
+    if onboarding.schedules is not None and pulled:
+        onboarding.schedules.put_schedule(settings.district_id, profile.pull_times, settings.time_zone)
 
 
 def put_settings(deps: ApiDeps, caller: Caller, district_id: str, body: SettingsRequest) -> DistrictSettings:
