@@ -428,6 +428,53 @@ def test_settings_saved_from_the_form_are_the_districts_and_bad_values_are_named
     assert "mass removal percent: Input should be less than or equal to 100" in text_of(refused)
 
 
+def test_the_time_zone_and_sync_cadence_are_saved_from_the_settings_form(
+    deps: ApiDeps, handler_module: ModuleType
+) -> None:
+    browser = Browser(handler_module, ADMIN_D1)
+    form = {"admin_emails": "a@d1.example.org", "time_zone": "America/Chicago"}
+
+    saved = browser.post(
+        "/console/districts/d1/settings",
+        {**form, "expected_sync_hours": "72", "sync_weekdays_only": "on", "csrf": browser.csrf},
+    )
+    refused = browser.post(
+        "/console/districts/d1/settings",
+        {**form, "time_zone": "america/denver", "expected_sync_hours": "", "csrf": browser.csrf},
+    )
+
+    assert saved["statusCode"] == 303
+    stored = deps.repo.get_settings("d1")
+    assert (stored.time_zone, stored.expected_sync_hours, stored.expected_sync_days) == (
+        "America/Chicago",
+        72,
+        "weekdays",
+    )
+    assert refused["statusCode"] == 422
+    assert (
+        "time zone: Value error, not a time zone: america/denver (did you mean America/Denver?)"
+        in text_of(refused)
+    )
+
+
+def test_an_empty_cadence_on_the_form_is_the_stacks_default(
+    deps: ApiDeps, handler_module: ModuleType
+) -> None:
+    deps.repo.put_settings(
+        DistrictSettings(
+            district_id="d1", name="Lincoln USD", admin_emails=["a@d1.example.org"], expected_sync_hours=72
+        )
+    )
+    browser = Browser(handler_module, ADMIN_D1)
+
+    browser.post(
+        "/console/districts/d1/settings",
+        {"admin_emails": "a@d1.example.org", "expected_sync_hours": "", "csrf": browser.csrf},
+    )
+
+    assert deps.repo.get_settings("d1").expected_sync_hours is None
+
+
 # ------------------------------------------------------------------------------------ fuzz
 
 ROUTES = [
@@ -464,6 +511,9 @@ FIELDS = [
     "emergency_contacts",
     "school_ids",
     "keep_removals",
+    "time_zone",
+    "expected_sync_hours",
+    "sync_weekdays_only",
 ]
 segment = st.one_of(st.sampled_from(["d1", "d2", SYNC, "", "..", "%00"]), st.text(min_size=1, max_size=12))
 

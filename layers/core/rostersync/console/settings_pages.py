@@ -1,6 +1,7 @@
 """The console's settings page: thresholds, emergency-contact handling, admin emails, schools,
-hold expiry, and the pause windows, saved through the release API's services (the same
-validation, floors and audit as ``PUT /districts/<d>/settings`` and ``/pause-windows``)."""
+hold expiry, time zone, sync cadence, and the pause windows, saved through the release API's
+services (the same validation, floors and audit as ``PUT /districts/<d>/settings`` and
+``/pause-windows``)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def build_router() -> Router:
             pauses=pauses,
             errors=errors,
             status=status,
+            default_sync_hours=deps.config.sync_cadence_hours,
         )
 
     @router.get(f"{PREFIX}/districts/<district_id>/settings")
@@ -120,6 +122,17 @@ def _settings_values(p: Page, current: DistrictSettings) -> dict[str, Any]:
         values["hold_expiry_days"] = p.field("hold_expiry_days")
     elif "hold_expiry_days" in current.model_fields_set:
         values["hold_expiry_days"] = current.hold_expiry_days
+    return values | _zone_and_cadence(p)
+
+
+def _zone_and_cadence(p: Page) -> dict[str, Any]:
+    """The time zone and the sync cadence, when the form carries them (omitted: kept)."""
+    values: dict[str, Any] = {}
+    if p.field("time_zone"):
+        values["time_zone"] = p.field("time_zone")
+    if "expected_sync_hours" in p.form:
+        values["expected_sync_hours"] = p.field("expected_sync_hours") or None
+        values["expected_sync_days"] = "weekdays" if p.field("sync_weekdays_only") == "on" else "every_day"
     return values
 
 
