@@ -347,8 +347,8 @@ def test_a_reject_before_the_next_decision_round_opens_is_refused_as_still_being
     result = browser.post(f"{page}/decision", {"action": "reject", "csrf": browser.csrf})
 
     assert _flash(result) == (
-        f"Not done: the previous decision on sync {SYNC} (release by admin@d1.example.org) is still "
-        "being applied; try again in a few seconds"
+        f"Not done: the hold of sync {SYNC} was already decided (release by admin@d1.example.org) "
+        "and that decision is still being applied; try again in a few seconds"
     )
     assert len(workflow.successes) == 1
 

@@ -189,8 +189,8 @@ def test_a_decision_while_the_previous_one_is_applied_is_409_saying_to_try_again
 
     assert (response.status, response.json["error"]) == (409, "decision_in_progress")
     assert response.json["message"] == (
-        f"the previous decision on sync {SYNC} (release by admin@d1.example.org) is still being "
-        "applied; try again in a few seconds"
+        f"the hold of sync {SYNC} was already decided (release by admin@d1.example.org) and that "
+        "decision is still being applied; try again in a few seconds"
     )
     assert detail["applying"] is True
 

@@ -73,8 +73,8 @@ def _expired(record: SyncRecord) -> HoldExpiredError:
 def _in_progress(sync_id: str, token: DecisionToken) -> DecisionInProgressError:
     by = f" by {token.decided_by}" if token.decided_by else ""
     return DecisionInProgressError(
-        f"the previous decision on sync {sync_id} ({token.action}{by}) is still being applied; "
-        "try again in a few seconds"
+        f"the hold of sync {sync_id} was already decided ({token.action}{by}) and that decision is "
+        "still being applied; try again in a few seconds"
     )
 
 
