@@ -457,6 +457,28 @@ def test_the_ingest_function_imports_what_the_fetch_step_loads(packages: dict[st
     assert {module: results[module].get("error") for module in FETCH_MODULES} == dict.fromkeys(FETCH_MODULES)
 
 
+# -------------------------------------------------------------------------- the console layer
+CONSOLE_LAYER = ROOT / "layers" / "console"
+
+
+@pytest.mark.parametrize("logical_id", [f.logical_id for f in FUNCTIONS if f.logical_id != "ApiFunction"])
+def test_only_the_api_function_carries_the_console_layer(logical_id: str) -> None:
+    function = next(f for f in FUNCTIONS if f.logical_id == logical_id)
+
+    assert CONSOLE_LAYER not in function.layers
+    assert not {"jinja2", "jwt"} & allowed_modules(function)
+
+
+def test_the_api_function_verifies_rs256_console_sessions(packages: dict[str, Package]) -> None:
+    package = packages["ApiFunction"]
+    modules = ("rostersync.console", "rostersync.console.signin")
+
+    results = probe(package, modules, run="import jwt.algorithms as a\nresult = a.has_crypto")
+
+    assert {module: results[module].get("error") for module in modules} == dict.fromkeys(modules)
+    assert results["run"] == {"ok": True, "value": True}
+
+
 # ------------------------------------------------------------------- the pruned pyarrow layer
 PYARROW_FUNCTIONS = [f for f in FUNCTIONS if PYARROW_LAYER in f.layers]
 # The pyarrow modules the core imports, and those pyarrow.parquet and joins load underneath.

@@ -500,10 +500,10 @@ def test_the_cognito_authorizer_guards_every_api_method(transformed: dict[str, A
         assert operation["security"] == [{name: []}], f"{method.upper()} {path} is not authorized"
 
 
-def test_api_function_has_the_core_layer_only_and_no_delete() -> None:
+def test_api_function_has_the_core_and_console_layers_only_and_no_delete() -> None:
     props = load_template()["Resources"]["ApiFunction"]["Properties"]
 
-    assert props["Layers"] == [{"Ref": "CoreLayer"}]
+    assert props["Layers"] == [{"Ref": "CoreLayer"}, {"Ref": "ConsoleLayer"}]
     policies = [next(iter(p)) for p in props["Policies"] if isinstance(p, dict)]
     assert "DynamoDBCrudPolicy" not in policies and "S3CrudPolicy" not in policies
     assert {
