@@ -175,7 +175,7 @@ def build_makefile_layer(layer: Path, into: Path) -> Path:
     """A Makefile-built layer's ``python/`` folder from the venv's copies of its distributions.
 
     The files each distribution installed (its RECORD) are linked in, then the layer's own
-    ``prune.py`` runs on the result in a subprocess, exactly as its Makefile runs it.
+    ``prune.py``, when it has one, runs on the result in a subprocess, as its Makefile runs it.
     """
     site_packages = Path(sysconfig.get_paths()["platlib"])
     for name in sorted(_closure(_requirements(layer))):
@@ -186,6 +186,9 @@ def build_makefile_layer(layer: Path, into: Path) -> Path:
             target = into / source.relative_to(site_packages)
             target.parent.mkdir(parents=True, exist_ok=True)
             _link(source, target)
+    into.mkdir(parents=True, exist_ok=True)
+    if not (layer / "prune.py").is_file():
+        return into
     pruned = subprocess.run(
         [sys.executable, str(layer / "prune.py"), str(into)], capture_output=True, text=True, check=False
     )
