@@ -8,12 +8,14 @@ scoping settings (school IDs, excluded or dropped contact types) before the diff
 :func:`evaluate_holds` runs every enabled rule in a deterministic order.
 
 The package is split by responsibility: ``common`` (grouping, counting, thresholds, samples),
-``removals`` (mass_removal, mass_update, stale_upload), ``rules`` (contacts, section reuse, files,
-schools), ``evaluate`` (every rule, ordering, summary rows) and ``scoping`` (prepare_staged).
+``removals`` (mass_removal, mass_update, stale_upload), ``idchange`` (id_change), ``rules``
+(contacts, section reuse, files, schools), ``evaluate`` (every rule, ordering, summary rows) and
+``scoping`` (prepare_staged).
 """
 
 from rostersync.holds.common import NO_SCHOOL, SAMPLE_LIMIT, TrippedGroup, tripped_groups
 from rostersync.holds.evaluate import evaluate_holds, hold_summary_table, sort_holds
+from rostersync.holds.idchange import id_change
 from rostersync.holds.removals import ALWAYS_HELD_REMOVALS, mass_removal, mass_update, stale_upload
 from rostersync.holds.rules import (
     class_id_reuse,
@@ -33,6 +35,7 @@ __all__ = [
     "emergency_contacts",
     "evaluate_holds",
     "hold_summary_table",
+    "id_change",
     "invalid_files",
     "mass_removal",
     "mass_update",

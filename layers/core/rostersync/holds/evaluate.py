@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rostersync.changes import ChangeSet
+from rostersync.holds.idchange import id_change
 from rostersync.holds.removals import mass_removal, mass_update, stale_upload
 from rostersync.holds.rules import (
     class_id_reuse,
@@ -50,6 +51,7 @@ def evaluate_holds(
     holds = [
         *mass_removal(changes, accepted, settings),
         *mass_update(changes, accepted, settings),
+        *id_change(changes, accepted, settings),
         *too_many_contacts(changes, staged, settings),
         *emergency_contacts(changes, settings),
         *class_id_reuse(changes, settings),

@@ -25,6 +25,7 @@ from rostersync.holds.common import (
 )
 from rostersync.model import ENTITIES, ENTITY_BY_NAME, PERSON_ENTITIES, Entity
 from rostersync.records import Hold, HoldType
+from rostersync.rekeys import without_rekeyed_removals
 from rostersync.roster import RosterSet
 from rostersync.settings import DistrictSettings
 
@@ -112,7 +113,11 @@ def mass_removal(changes: ChangeSet, accepted: RosterSet | None, settings: Distr
 
     With the district setting ``removals: hold_always``, any removal of people or enrollments
     holds its school (threshold 0 %, no minimum count; the message names the setting); the other
-    entities keep the thresholds. With ``never_automatic`` any removal of any entity holds."""
+    entities keep the thresholds. With ``never_automatic`` any removal of any entity holds.
+
+    A re-key (a suspected source-ID change, and the links that only follow it) is not a removal:
+    the ``id_change`` rule holds those."""
+    changes = without_rekeyed_removals(changes)
     h = settings.holds
     mode = settings.removals
     every = {
@@ -205,9 +210,10 @@ def stale_upload(
 ) -> list[Hold]:
     """Removals of an entity whose data had not been received for more than
     ``stale_upload_days`` whole days before this upload are held (per school), so that an
-    occasional file cannot silently remove what it no longer lists."""
+    occasional file cannot silently remove what it no longer lists. Re-keys are not removals."""
     if accepted is None:
         return []
+    changes = without_rekeyed_removals(changes)
     days_limit = settings.holds.stale_upload_days
     holds = []
     for entity in ENTITIES:
