@@ -3,7 +3,7 @@ their school, explained pair by pair without personal data; a re-key is no remov
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from builders import table
 from rostersync import holds
 from rostersync.diff import diff_rosters
 from rostersync.model import ENTITY_BY_NAME
+from rostersync.pipeline.emails import hold_email
 from rostersync.records import HOLD_RESOLUTIONS, HOLD_TYPES
 from rostersync.rekeys import rekeyed_removals
 from rostersync.roster import FORMAT_CLEVER_CSV, RosterSet
@@ -197,3 +198,16 @@ def test_id_change_percent_is_held_to_its_safety_floor() -> None:
 
     assert [path for path, _ in floor_violations(beyond)] == [("holds", "id_change_percent")]
     assert floor_violations(within) == []
+
+
+def test_the_hold_email_gives_an_id_change_its_numbers_limit_and_what_to_do() -> None:
+    school = school_people("3", 10)
+    (hold,) = holds_of(school, rekey(school, 5), id_change_percent=10, id_change_min_count=5)
+
+    email = hold_email(
+        district_id="d1", sync_id="s1", holds=[hold], expires_at=datetime(2025, 3, 17, tzinfo=UTC)
+    )
+
+    assert "5 of 10 (50 %, limit 10 %)" in email.text
+    assert f"id_change: {HOLD_RESOLUTIONS['id_change']}" in email.text
+    assert "@" not in email.text

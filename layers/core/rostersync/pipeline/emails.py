@@ -33,7 +33,7 @@ def _numbers(row: dict[str, object]) -> str:
     text = f"{numerator:,} of {denominator:,}"
     if row["percent"] is not None:
         text += f" ({row['percent']:g} %"
-        if row["threshold"] is not None and row["hold"] in ("mass_removal", "mass_update"):
+        if row["threshold"] is not None and row["hold"] in ("mass_removal", "mass_update", "id_change"):
             text += f", limit {row['threshold']:g} %"
         text += ")"
     return text
