@@ -12,7 +12,7 @@ from builders import table
 from rostersync import holds
 from rostersync.diff import diff_rosters
 from rostersync.model import ENTITY_BY_NAME
-from rostersync.pipeline.emails import hold_email
+from rostersync.pipeline.emails import applied_email, hold_email
 from rostersync.records import HOLD_RESOLUTIONS, HOLD_TYPES
 from rostersync.rekeys import rekeyed_removals
 from rostersync.roster import FORMAT_CLEVER_CSV, RosterSet
@@ -211,3 +211,16 @@ def test_the_hold_email_gives_an_id_change_its_numbers_limit_and_what_to_do() ->
     assert "5 of 10 (50 %, limit 10 %)" in email.text
     assert f"id_change: {HOLD_RESOLUTIONS['id_change']}" in email.text
     assert "@" not in email.text
+
+
+def test_the_applied_email_counts_the_rekeys() -> None:
+    email = applied_email(
+        district_id="d1",
+        sync_id="s1",
+        version=2,
+        counts={"added": 0, "removed": 0, "changed": 0, "id_changed": 20},
+        schools=None,
+        complete=True,
+    )
+
+    assert "0 added, 0 removed, 0 changed. 20 people were re-keyed" in email.text

@@ -22,6 +22,7 @@ from rostersync.pipeline.changesets import (
     without_removals,
     write_change_set,
 )
+from rostersync.reports import changes_table
 from rostersync.roster import FORMAT_CLEVER_CSV, RosterSet
 from rostersync.storage import LocalBlobStore
 
@@ -122,3 +123,12 @@ def test_a_pair_split_between_schools_is_published_as_a_removal_and_an_addition(
     assert index["students"] == {"added": 1, "removed": 0, "changed": 0, "id_changed": 0}
     assert published["students"]["added"].column("person_id").to_pylist() == ["A2"]
     assert pairs.num_rows == 0
+
+
+def test_the_changes_csv_shows_a_split_pair_as_the_addition_it_applies() -> None:
+    old = roster(students=[{"person_id": "A", "school_id": "1", "email": "a@d.org"}])
+    new = roster(students=[{"person_id": "A2", "school_id": "2", "email": "a@d.org"}])
+
+    rows = changes_table(only_schools(diff_rosters(old, new), ["2"])).select(["id", "change"]).to_pylist()
+
+    assert rows == [{"id": "A2", "change": "added"}]

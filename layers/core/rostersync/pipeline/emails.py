@@ -161,6 +161,8 @@ def applied_email(
         f"{counts.get('added', 0):,} added, {counts.get('removed', 0):,} removed, "
         f"{counts.get('changed', 0):,} changed."
     )
+    if counts.get("id_changed"):
+        intro += f" {counts['id_changed']:,} people were re-keyed (ID changes: same person, new ID)."
     rows = [
         [name, f"{c.get('added', 0):,}", f"{c.get('removed', 0):,}", f"{c.get('changed', 0):,}"]
         for name, c in sorted((per_entity or {}).items())
