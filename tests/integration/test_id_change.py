@@ -19,6 +19,7 @@ from .conftest import (
     accepted_version,
     awaiting_decision,
     decide,
+    deps_of,
     district_settings,
     put_settings,
     student_ids,
@@ -103,6 +104,8 @@ def test_a_released_id_change_hold_applies_the_pairs_as_rekeys(stack: LocalAws, 
         "changed": 0,
         "id_changed": COUNT,
     }
+    (board,) = [s for s in deps_of(stack).repo.list_school_status(D) if s.school_id == SCHOOL]
+    assert board.counts["id_changed"] == COUNT
     assert student_ids(accepted(stack, D, 2), SCHOOL) == (
         student_ids(accepted(stack, D, 1), SCHOOL) - set(old_ids)
     ) | {f"{old}-new" for old in old_ids}
