@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from rostersync.consumer import read_changes
 from rostersync_tools.local import LocalAws
 from rostersync_tools.synthetic import SyntheticDistrict
+from tests.support.feed_events import schema_errors
 
 from .conftest import (
     DistrictData,
@@ -98,6 +99,7 @@ def test_a_released_id_change_hold_applies_the_pairs_as_rekeys(stack: LocalAws, 
     assert (students.removed.num_rows, students.added.num_rows) == (0, 0)
     (event,) = [e for e in stack.captured_events("RosterChangesApplied") if e["detail"]["version"] == 2]
     assert event["detail"]["counts"]["id_changed"] == COUNT
+    assert schema_errors(event) == []
     assert event["detail"]["entities"]["students"] == {
         "added": 0,
         "removed": 0,
