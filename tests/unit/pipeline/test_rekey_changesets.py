@@ -132,3 +132,16 @@ def test_the_changes_csv_shows_a_split_pair_as_the_addition_it_applies() -> None
     rows = changes_table(only_schools(diff_rosters(old, new), ["2"])).select(["id", "change"]).to_pylist()
 
     assert rows == [{"id": "A2", "change": "added"}]
+
+
+def test_a_rekey_lists_a_changed_list_column_among_its_changed_fields(tmp_path: Path) -> None:
+    old = roster(students=[{"person_id": "A", "school_id": "1", "email": "a@d.org", "school_ids": ["1"]}])
+    new = roster(
+        students=[{"person_id": "A2", "school_id": "1", "email": "a@d.org", "school_ids": ["1", "2"]}]
+    )
+    store = LocalBlobStore(tmp_path)
+    write_change_set(store, "cs", diff_rosters(old, new))
+
+    published, _ = read_published(store, "cs")
+
+    assert published["students"]["id_changed"].column("_changed_fields").to_pylist() == [["school_ids"]]
