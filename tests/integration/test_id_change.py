@@ -122,3 +122,29 @@ def test_a_rejected_id_change_hold_applies_nothing(stack: LocalAws, data: Distri
     assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
     assert stack.sync_record(D, sync_id)["status"] == "rejected"
     assert accepted_version(stack, D) == 1
+
+
+def test_never_automatic_applies_rekeys_at_once_and_keeps_only_true_removals_held(
+    stack: LocalAws, data: DistrictData
+) -> None:
+    put_settings(stack, district_settings(D, removals="never_automatic"))
+    day1 = sync_set(stack, D, data.day1, {"applied", "failed", "held"})
+    assert wait_ended(stack, str(day1["sync_id"]))["status"] == "SUCCEEDED"
+    day2, old_ids = rekeyed(data.without_students_of(SCHOOL, fraction=0.05), SCHOOL, 2)
+    record = sync_set(
+        stack, D, data.files(day2, "day2-rekeyed-never"), {"held", "partially_applied", "failed"}
+    )
+    sync_id = str(record["sync_id"])
+    source = f"s3://{stack.env('SNAPSHOT_BUCKET')}"
+
+    waiting = awaiting_decision(stack, D, sync_id)
+
+    assert {h["type"] for h in waiting["holds"]} == {"mass_removal"}
+    first = read_changes(2, district_id=D, location=source).entities["students"]
+    assert sorted(first.id_changed.column("_old_id").to_pylist()) == old_ids
+    assert first.removed.num_rows == 0
+    decide(stack, D, sync_id, "release")
+    assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
+    second = read_changes(3, district_id=D, location=source).entities["students"]
+    assert second.removed.num_rows and second.id_changed.num_rows == 0
+    assert not set(old_ids) & set(second.removed.column("person_id").to_pylist())
