@@ -224,3 +224,36 @@ def test_the_applied_email_counts_the_rekeys() -> None:
     )
 
     assert "0 added, 0 removed, 0 changed. 20 people were re-keyed" in email.text
+
+
+def _rekeyed_student_with_links(contact_type: str, links: int) -> tuple[Any, RosterSet]:
+    student = person("S1", email="s1@d.org")
+    contacts = [person(f"C{i}") for i in range(links)]
+
+    def linked(student_id: str) -> list[Row]:
+        return [
+            {
+                "student_id": student_id,
+                "contact_id": c["person_id"],
+                "school_id": "1",
+                "contact_type": contact_type,
+            }
+            for c in contacts
+        ]
+
+    accepted = roster(students=[student], contacts=contacts, contact_links=linked("S1"))
+    staged = roster(students=[{**student, "person_id": "S2"}], contacts=contacts, contact_links=linked("S2"))
+    return diff_rosters(accepted, staged), staged
+
+
+def test_the_emergency_contacts_of_a_rekeyed_student_are_not_new_contacts() -> None:
+    changes, _ = _rekeyed_student_with_links("Emergency", 2)
+
+    assert holds.emergency_contacts(changes, settings()) == []
+    assert changes["contact_links"].added.num_rows == 2
+
+
+def test_a_rekeyed_student_does_not_gain_contacts_for_too_many_contacts() -> None:
+    changes, staged = _rekeyed_student_with_links("Primary", 7)
+
+    assert holds.too_many_contacts(changes, staged, settings()) == []

@@ -52,11 +52,12 @@ def present_pairs(changes: ChangeSet) -> pa.Table:
     return pa.concat_tables(parts).cast(ID_CHANGE_SCHEMA)
 
 
-def _mapped(values: pa.ChunkedArray, pairs: pa.Table) -> tuple[pa.Array, pa.Array]:
-    """``values`` with re-keyed IDs replaced by their new ID, and where that happened."""
-    found = pc.index_in(values, value_set=pairs.column("old_id"))
-    new = pc.take(pairs.column("new_id"), found)
-    return pc.coalesce(new, values), pc.is_valid(found)
+def _mapped(values: pa.ChunkedArray, pairs: pa.Table, side: str) -> tuple[pa.Array, pa.Array]:
+    """``values`` with re-keyed IDs of ``side`` ("old_id" or "new_id") replaced by the other side's,
+    and where that happened."""
+    other = "new_id" if side == "old_id" else "old_id"
+    found = pc.index_in(values, value_set=pairs.column(side))
+    return pc.coalesce(pc.take(pairs.column(other), found), values), pc.is_valid(found)
 
 
 def _link_keys(table: pa.Table, entity: Entity, replace: dict[str, pa.Array]) -> pa.Array:
@@ -64,27 +65,40 @@ def _link_keys(table: pa.Table, entity: Entity, replace: dict[str, pa.Array]) ->
     return pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
 
 
+def _rekeyed(changes: ChangeSet, entity_name: str, pairs: pa.Table | None, side: str) -> pa.Array:
+    """Per row of the entity's ``removed`` (``side`` "old_id") or ``added`` ("new_id"): whether it
+    is a half of a re-key, or a link that only follows its re-keyed people (its twin under the
+    other IDs is on the other side)."""
+    ec = changes.entities[entity_name]
+    mine, theirs = (ec.removed, ec.added) if side == "old_id" else (ec.added, ec.removed)
+    entity = ENTITY_BY_NAME[entity_name]
+    pairs = present_pairs(changes) if pairs is None else pairs
+    if not mine.num_rows or not pairs.num_rows:
+        return _falses(mine.num_rows)
+    if entity.is_person:
+        ids = pairs.filter(pc.equal(pairs.column("entity"), entity_name)).column(side)
+        return pc.fill_null(pc.is_in(key_column(mine, entity), value_set=ids), False)
+    columns = _PERSON_COLUMNS.get(entity_name)
+    if columns is None or not theirs.num_rows:
+        return _falses(mine.num_rows)
+    replace, moved = {}, _falses(mine.num_rows)
+    for column in columns:
+        replace[column], hit = _mapped(mine.column(column), pairs, side)
+        moved = pc.or_(moved, hit)
+    twin = pc.is_in(_link_keys(mine, entity, replace), value_set=_link_keys(theirs, entity, {}))
+    return pc.fill_null(pc.and_(moved, twin), False)
+
+
 def rekeyed_removals(changes: ChangeSet, entity_name: str, pairs: pa.Table | None = None) -> pa.Array:
     """Per row of the entity's ``removed``: true when it is the old half of a re-key (a person),
     or a link that only follows its re-keyed people (the same link under the new IDs is added)."""
-    ec = changes.entities[entity_name]
-    removed = ec.removed
-    entity = ENTITY_BY_NAME[entity_name]
-    pairs = present_pairs(changes) if pairs is None else pairs
-    if not removed.num_rows or not pairs.num_rows:
-        return _falses(removed.num_rows)
-    if entity.is_person:
-        mine = pairs.filter(pc.equal(pairs.column("entity"), entity_name)).column("old_id")
-        return pc.fill_null(pc.is_in(key_column(removed, entity), value_set=mine), False)
-    columns = _PERSON_COLUMNS.get(entity_name)
-    if columns is None or not ec.added.num_rows:
-        return _falses(removed.num_rows)
-    replace, moved = {}, _falses(removed.num_rows)
-    for column in columns:
-        replace[column], hit = _mapped(removed.column(column), pairs)
-        moved = pc.or_(moved, hit)
-    twin = pc.is_in(_link_keys(removed, entity, replace), value_set=_link_keys(ec.added, entity, {}))
-    return pc.fill_null(pc.and_(moved, twin), False)
+    return _rekeyed(changes, entity_name, pairs, "old_id")
+
+
+def rekeyed_additions(changes: ChangeSet, entity_name: str, pairs: pa.Table | None = None) -> pa.Array:
+    """Per row of the entity's ``added``: true when it is the new half of a re-key, or a link that
+    only follows its re-keyed people (the same link under the old IDs is removed)."""
+    return _rekeyed(changes, entity_name, pairs, "new_id")
 
 
 def _falses(n: int) -> pa.Array:
@@ -165,3 +179,23 @@ def only_rekeyed_removals(changes: ChangeSet) -> dict[str, pa.Table]:
         if ec.removed.num_rows and pc.any(mask).as_py():
             out[name] = ec.removed.filter(mask)
     return out
+
+
+def without_rekeys(changes: ChangeSet) -> ChangeSet:
+    """``changes`` without any re-key on either side (:func:`rekeyed_removals`,
+    :func:`rekeyed_additions`): the removals and additions that are new facts, which the hold
+    rules about new or removed records count."""
+    pairs = present_pairs(changes)
+    if not pairs.num_rows:
+        return changes
+    entities = {}
+    for name, ec in changes.entities.items():
+        entities[name] = EntityChanges(
+            name,
+            ec.added.filter(pc.invert(rekeyed_additions(changes, name, pairs))),
+            ec.removed.filter(pc.invert(rekeyed_removals(changes, name, pairs))),
+            ec.changed_new,
+            ec.changed_old,
+            ec.changed_fields,
+        )
+    return ChangeSet(entities=entities, id_changes=changes.id_changes)

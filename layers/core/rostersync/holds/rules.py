@@ -23,6 +23,7 @@ from rostersync.holds.common import (
 from rostersync.issues import FileProblem
 from rostersync.model import ENTITIES, ENTITY_BY_NAME
 from rostersync.records import Hold
+from rostersync.rekeys import without_rekeys
 from rostersync.roster import RosterSet
 from rostersync.settings import DistrictSettings
 
@@ -36,6 +37,7 @@ def too_many_contacts(changes: ChangeSet, staged: RosterSet, settings: DistrictS
     """
     limit = settings.holds.max_contacts_per_student
     links = staged.table("contact_links")
+    changes = without_rekeys(changes)  # a re-keyed student's links are not new
     ec = changes.entities.get("contact_links")
     if links.num_rows == 0 or ec is None or ec.added.num_rows == 0:
         return []
@@ -93,7 +95,7 @@ def emergency_contacts(changes: ChangeSet, settings: DistrictSettings) -> list[H
     when the district holds them (``emergency_contacts == "hold"``). Per school: numerator such
     links, denominator all new links of the school."""
     h = settings.holds
-    ec = changes.entities.get("contact_links")
+    ec = without_rekeys(changes).entities.get("contact_links")  # a re-key's links are not new
     if h.emergency_contacts != "hold" or not h.emergency_contact_types or ec is None:
         return []
     added = ec.added
