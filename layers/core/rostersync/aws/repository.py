@@ -10,7 +10,8 @@ from __future__ import annotations
 import builtins
 import json
 import secrets
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from botocore.exceptions import ClientError
 from pydantic_core import to_jsonable_python
 
 from rostersync.aws import clients
+from rostersync.pipeline.decisions import HELD_STATUSES
 from rostersync.pipeline.models import (
     AuditEntry,
     DecisionToken,
@@ -31,6 +33,12 @@ from rostersync.settings import DistrictSettings
 
 GSI1 = "gsi1"
 SETTINGS_INDEX_PK = "SETTINGS"
+# gsi2 lists a district's syncs without reading its history: the sync records whose hold is open
+# under ``OPEN#`` (a handful), every other one under ``SYNC#``, each by creation time. The keys
+# are written with the record (put, create, update), so they follow every status change.
+GSI2 = "gsi2"
+OPEN_PREFIX = "OPEN#"
+SYNC_PREFIX = "SYNC#"
 MARKER_TTL = timedelta(days=90)
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -79,8 +87,34 @@ def _condition(condition: str, values: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def _shown(record: SyncRecord, status: str | None, hide: str | None) -> bool:
+    return record.status == status if status is not None else record.status != hide
+
+
 def district_pk(district_id: str) -> str:
     return f"DISTRICT#{district_id}"
+
+
+def syncs_pk(district_id: str) -> str:
+    return f"SYNCS#{district_id}"
+
+
+def _utc_stamp(value: Any) -> str:
+    """A creation time as a string that sorts as the time does (UTC, microseconds)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def sync_index_keys(item: dict[str, Any]) -> dict[str, str]:
+    """The gsi2 keys of a sync record (a dict of its fields): ``OPEN#`` while its hold is open
+    (held or partially applied, with a decision token), ``SYNC#`` otherwise, then its creation
+    time and id."""
+    is_open = item.get("status") in HELD_STATUSES and item.get("hold_id") is not None
+    prefix = OPEN_PREFIX if is_open else SYNC_PREFIX
+    return {
+        "gsi2pk": syncs_pk(str(item["district_id"])),
+        "gsi2sk": f"{prefix}{_utc_stamp(item['created_at'])}#{item['sync_id']}",
+    }
 
 
 class DynamoRepository:
@@ -218,7 +252,8 @@ class DynamoRepository:
 
     # -- syncs -----------------------------------------------------------------------------------
 
-    def put_sync(self, record: SyncRecord) -> None:
+    @staticmethod
+    def _sync_item(record: SyncRecord) -> dict[str, Any]:
         item = record.model_dump(mode="json")
         item |= {
             "pk": district_pk(record.district_id),
@@ -226,18 +261,14 @@ class DynamoRepository:
             "gsi1pk": f"SYNC#{record.sync_id}",
             "gsi1sk": district_pk(record.district_id),
         }
-        self._put(item)
+        return item | sync_index_keys(item)
+
+    def put_sync(self, record: SyncRecord) -> None:
+        self._put(self._sync_item(record))
 
     def create_sync(self, record: SyncRecord) -> bool:
         """Create the record unless the sync already has one (False then; nothing changed)."""
-        item = record.model_dump(mode="json")
-        item |= {
-            "pk": district_pk(record.district_id),
-            "sk": f"SYNC#{record.sync_id}",
-            "gsi1pk": f"SYNC#{record.sync_id}",
-            "gsi1sk": district_pk(record.district_id),
-        }
-        return self._put(item, "attribute_not_exists(#pk)")
+        return self._put(self._sync_item(record), "attribute_not_exists(#pk)")
 
     def get_sync(self, district_id: str, sync_id: str) -> SyncRecord | None:
         item = self._get(district_pk(district_id), f"SYNC#{sync_id}")
@@ -254,7 +285,83 @@ class DynamoRepository:
         return SyncRecord.model_validate(_unmarshal(items[0])) if items else None
 
     def list_syncs(self, district_id: str) -> builtins.list[SyncRecord]:
+        """Every sync of the district (its whole history: prefer the two below)."""
         return [SyncRecord.model_validate(i) for i in self._query(district_pk(district_id), "SYNC#")]
+
+    def _index_items(
+        self,
+        district_id: str,
+        prefix: str,
+        *,
+        page: int | None = None,
+        status_filter: str | None = None,
+        status: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The sync items under ``prefix`` of gsi2, newest first, a page of ``page`` at a time
+        (read lazily: stop iterating and no further page is read); ``status_filter`` is a
+        condition on ``#status`` with ``:status`` bound to ``status``."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": GSI2,
+            "KeyConditionExpression": "gsi2pk = :pk AND begins_with(gsi2sk, :prefix)",
+            "ExpressionAttributeValues": _marshal({":pk": syncs_pk(district_id), ":prefix": prefix}),
+            "ScanIndexForward": False,
+        }
+        if page is not None:
+            kwargs["Limit"] = page
+        if status_filter is not None:
+            kwargs["FilterExpression"] = status_filter
+            kwargs["ExpressionAttributeNames"] = {"#status": "status"}
+            kwargs["ExpressionAttributeValues"] |= _marshal({":status": status})
+        while True:
+            response = self.client.query(**kwargs)
+            yield from (_unmarshal(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def ensure_sync_index(self, district_id: str) -> int:
+        """Write the gsi2 keys on the district's sync records written before gsi2 existed, once
+        (a marker item says it was done, so later calls cost one read); the number written. The
+        scheduled tick calls it for every district."""
+        marker = (district_pk(district_id), "INDEX#gsi2")
+        if self._get(*marker) is not None:
+            return 0
+        written = 0
+        for item in self._query(district_pk(district_id), "SYNC#"):
+            if "gsi2sk" in item:
+                continue
+            # Only where the keys are still missing: a record updated meanwhile has its own.
+            if self._update(item["pk"], item["sk"], sync_index_keys(item), "attribute_not_exists(gsi2sk)"):
+                written += 1
+        self._put({"pk": marker[0], "sk": marker[1], "district_id": district_id, "written": written})
+        return written
+
+    def list_open_holds(self, district_id: str) -> builtins.list[SyncRecord]:
+        """The district's syncs whose hold is open (held or partially applied, with a decision
+        token), newest first: one query of gsi2, whatever the length of its history."""
+        return [SyncRecord.model_validate(i) for i in self._index_items(district_id, OPEN_PREFIX)]
+
+    def recent_syncs(
+        self, district_id: str, limit: int, *, status: str | None = None, hide: str | None = "coalesced"
+    ) -> builtins.list[SyncRecord]:
+        """The district's ``limit`` newest syncs (only those of ``status`` when given, else all
+        but those of status ``hide``): its open holds and the newest pages of the rest, read from
+        gsi2 until ``limit`` are found, never its whole history."""
+        if status is not None:
+            condition: str | None = "#status = :status"
+        else:
+            condition = "#status <> :status" if hide is not None else None
+        wanted = status if status is not None else hide
+        found = [r for r in self.list_open_holds(district_id) if _shown(r, status, hide)]
+        rest = self._index_items(
+            district_id, SYNC_PREFIX, page=max(limit, 25), status_filter=condition, status=wanted
+        )
+        for count, item in enumerate(rest, start=1):
+            found.append(SyncRecord.model_validate(item))
+            if count >= limit:
+                break
+        return sorted(found, key=lambda r: r.created_at, reverse=True)[:limit]
 
     def update_sync(self, district_id: str, sync_id: str, now: datetime, **fields: Any) -> None:
         """Set ``fields`` on the sync record (creating a bare one if missing); None removes a field."""
@@ -272,14 +379,15 @@ class DynamoRepository:
                 "status": values.get("status", "running"),
                 "created_at": now.isoformat(),
             }
+            item = base | {k: v for k, v in values.items() if v is not None}
             self._put(
-                base
-                | {k: v for k, v in values.items() if v is not None}
-                | {"pk": pk, "sk": sk, "gsi1pk": f"SYNC#{sync_id}", "gsi1sk": pk},
+                item
+                | {"pk": pk, "sk": sk, "gsi1pk": f"SYNC#{sync_id}", "gsi1sk": pk}
+                | sync_index_keys(item),
                 "attribute_not_exists(#pk)",
             )
             return
-        self._update(pk, sk, values)
+        self._update(pk, sk, values | sync_index_keys(existing | values))
 
     # -- lock ------------------------------------------------------------------------------------
 
