@@ -10,3 +10,6 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "rostersync")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "rostersync")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+# Powertools prints each metric flush as a CloudWatch EMF JSON line on stdout; tests that assert
+# the metrics (tests/unit/feed/test_health.py) turn them back on for themselves.
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")

@@ -10,7 +10,9 @@ timer (it catches up from the version it last applied to the newest one):
 ``--source`` is the snapshot bucket (read with your AWS credentials: the stack's
 ``ConsumerPrincipalArn`` parameter grants them) or a local folder holding the same keys. One table
 per entity, named after it, its key as the primary key; dates are ISO text and ID lists JSON
-arrays of strings. Removals are deleted, changes replace the record (``_changed_fields`` says
+arrays of strings. Removals are deleted, re-keys (``id_changed``: a person the SIS gave a new
+ID) update the record's key from ``_old_id`` to the new one in place, so whatever the application
+keeps under that row stays with the person; changes replace the record (``_changed_fields`` says
 which columns moved, if your application needs to react to some), additions are inserted.
 """
 
@@ -26,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.consumer import EntityFeed, Location, latest_accepted, read_changes
+from rostersync.consumer import OLD_ID_COLUMN, EntityFeed, Location, latest_accepted, read_changes
 from rostersync.model import ENTITIES, Entity
 
 FEED_TABLE = "_feed"
@@ -83,6 +85,13 @@ def _apply_entity(db: sqlite3.Connection, entity: Entity, feed: EntityFeed) -> N
         if table.num_rows:
             db.executemany(f'DELETE FROM "{name}" WHERE {where}', _rows(table.select(list(key))))
     columns = [f.name for f in entity.schema]
+    if feed.id_changed.num_rows:
+        # A re-key: the same row, its key (and any column that changed with it) updated in place.
+        assignments = ", ".join(f'"{c}" = ?' for c in columns)
+        db.executemany(
+            f'UPDATE "{name}" SET {assignments} WHERE "{key[0]}" = ?',
+            _rows(feed.id_changed.select([*columns, OLD_ID_COLUMN])),
+        )
     quoted = ", ".join(f'"{c}"' for c in columns)
     insert = f'INSERT INTO "{name}" ({quoted}) VALUES ({", ".join("?" * len(columns))})'
     for table in (feed.changed.select(columns), feed.added.select(columns)):

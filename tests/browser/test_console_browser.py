@@ -6,7 +6,10 @@ One scenario, as the people who use the console would go through it: ``make demo
 (day 1 applied, day 2 held at two schools) and a second district onboarded beside it. The admin
 signs in, reads both holds with their numbers, downloads the changes CSV, releases one school,
 rejects the other and sees the board update; the other district's admin is refused (404); the
-operator sees both districts. The screenshots it takes are the README's (docs/console-*.png).
+operator sees both districts. The screenshots it takes are the README's (docs/console-*.png):
+they are written there only with ``ROSTERSYNC_SCREENSHOTS=docs`` (another value: that folder, e.g.
+a CI artifact directory); otherwise they stay in the test's temporary folder, so that an ordinary
+run leaves the work tree clean.
 """
 
 from __future__ import annotations
@@ -45,6 +48,14 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 OTHER_DISTRICT = "riverside"
 OTHER_ADMIN = "admin@riverside.example.org"
 TIMEOUT_MS = 30_000
+
+
+def _screenshots_to() -> Path | None:
+    """Where the screenshots are copied (ROSTERSYNC_SCREENSHOTS: ``docs`` or a folder), or None."""
+    wanted = os.environ.get("ROSTERSYNC_SCREENSHOTS", "").strip()
+    if not wanted:
+        return None
+    return DOCS if wanted == "docs" else Path(wanted)
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +227,10 @@ def test_admin_decides_the_held_sync_in_the_browser_and_others_are_scoped(
     page.screenshot(path=str(shots / "console-districts.png"), full_page=True)
     operator.close()
 
-    DOCS.mkdir(exist_ok=True)
-    for shot in shots.glob("*.png"):
-        shutil.copyfile(shot, DOCS / shot.name)
+    target = _screenshots_to()
+    if target is not None:
+        target.mkdir(parents=True, exist_ok=True)
+        for shot in shots.glob("*.png"):
+            shutil.copyfile(shot, target / shot.name)
+    print(f"screenshots: {target or shots}")
     print(f"browser scenario: {time.monotonic() - started:.1f} s")

@@ -100,21 +100,31 @@ def test_the_consumer_database_equals_the_snapshot_after_adds_updates_removals_a
     put_settings(stack, district_settings(D))
     _applied(stack, data.day1)
     day2, old_ids = rekeyed(make_day2(data.district, seed=1), 2)
-    _applied(stack, data.files(day2, "feed-day2"))
     source = f"s3://{stack.env('SNAPSHOT_BUCKET')}"
 
     with sqlite3.connect(tmp_path / "roster.db") as db:
-        assert consumer.catch_up(db, D, source) == [1, 2]
+        assert consumer.catch_up(db, D, source) == [1]
+        rows_before = _rowids(db, old_ids)
+        _applied(stack, data.files(day2, "feed-day2"))
+        assert consumer.catch_up(db, D, source) == [2]
         assert_database_is_version(db, consumer, stack, 2)
+        # Re-keyed in place: the same SQLite rows, now under the new ids.
+        assert _rowids(db, [f"{old}-rekeyed" for old in old_ids]) == rows_before
 
     feed = read_changes(2, district_id=D, location=source)
     changes = feed.entities["students"]
     assert changes.added.num_rows and changes.removed.num_rows and changes.changed.num_rows
-    assert set(old_ids) <= set(changes.removed.column("person_id").to_pylist())
     assert changes.changed.column("_changed_fields").null_count == 0
-    ids = feed.id_changes
-    pairs = set(zip(ids.column("old_id").to_pylist(), ids.column("new_id").to_pylist(), strict=True))
-    assert {(old, f"{old}-rekeyed") for old in old_ids} <= pairs
+    rekeys = changes.id_changed
+    pairs = zip(rekeys.column("_old_id").to_pylist(), rekeys.column("person_id").to_pylist(), strict=True)
+    assert sorted(pairs) == sorted((old, f"{old}-rekeyed") for old in old_ids)
+    assert not set(old_ids) & set(changes.removed.column("person_id").to_pylist())
+
+
+def _rowids(db: sqlite3.Connection, ids: list[str]) -> list[int]:
+    marks = ", ".join("?" * len(ids))
+    rows = db.execute(f"SELECT rowid FROM students WHERE person_id IN ({marks}) ORDER BY person_id", ids)
+    return [int(row[0]) for row in rows.fetchall()]
 
 
 def test_a_consumer_follows_a_sync_released_school_by_school(

@@ -7,7 +7,7 @@ upload completes the set and supersedes the hold.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,8 +17,10 @@ from rostersync_tools.local import LocalAws
 from .conftest import (
     ADMIN,
     DistrictData,
+    accepted,
     accepted_version,
     awaiting_decision,
+    decide,
     district_settings,
     put_settings,
     raw_keys,
@@ -100,3 +102,43 @@ def test_the_missing_files_upload_completes_the_set_and_supersedes_the_hold(
     superseded = [m for m in stack.sent_emails() if "superseded" in (m.subject or "")]
     assert len(superseded) == 1 and held_id in (superseded[0].subject or "")
     assert raw_keys(stack, f"inbox/{D}/") == []
+
+
+def test_a_rejected_missing_files_hold_moves_its_files_to_the_archive(
+    stack: LocalAws, data: DistrictData
+) -> None:
+    held = _held_for_missing_files(stack, data)
+    sync_id = str(held["sync_id"])
+
+    decide(stack, D, sync_id, "reject")
+
+    assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
+    assert stack.sync_record(D, sync_id)["status"] == "rejected"  # type: ignore[index]
+    assert raw_keys(stack, f"inbox/{D}/") == []
+    archived = sorted(k.rsplit("/", 1)[-1] for k in raw_keys(stack, f"archive/{D}/{sync_id}/"))
+    assert archived == sorted(n for n in data.day1 if n != MISSING)
+
+
+def test_after_an_expired_missing_files_hold_the_next_upload_is_not_mixed_with_its_files(
+    stack: LocalAws, data: DistrictData
+) -> None:
+    """The partial set had staff.csv (optional); the next complete upload has none: its sync
+    must read only its own files, not the expired set's staff."""
+    assert "staff.csv" in data.day1
+    held = _held_for_missing_files(stack, data)
+    sync_id = str(held["sync_id"])
+    stack.clock.advance(
+        datetime.fromisoformat(str(held["hold_expires_at"])) - stack.clock() + timedelta(minutes=1)
+    )
+    assert stack.tick()["expired"] == [sync_id]
+    assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
+    assert raw_keys(stack, f"inbox/{D}/") == []
+    assert len(raw_keys(stack, f"archive/{D}/{sync_id}/")) == len(data.day1) - 1
+
+    complete = {n: b for n, b in data.day1.items() if n != "staff.csv"}
+    record = sync_set(stack, D, complete, {"applied", "failed", "held"})
+
+    assert record["status"] == "applied", record
+    taken = sorted(k.rsplit("/", 1)[-1] for k in raw_keys(stack, f"syncs/{D}/{record['sync_id']}/"))
+    assert "staff.csv" not in taken and "students.csv" in taken
+    assert accepted(stack, D, 1).table("staff").num_rows == 0

@@ -67,7 +67,7 @@ class FakeClever(LoopbackServer):
             return self.users.get(role or "", [])
         return self.data.get(resource, [])
 
-    def handle(self, method, path, query, headers, body, raw):  # type: ignore[no-untyped-def]
+    def answer(self, method, path, query, headers, body, raw):  # type: ignore[no-untyped-def]
         if headers.get("Authorization") != f"Bearer {self.token}":
             raise Reply(401, {"error": "Unauthorized"})
         prefix = f"/{self.version}/"

@@ -121,7 +121,7 @@ class FakeOneRoster(LoopbackServer):
         self.bearer_tokens.add(token)
         return Reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600})
 
-    def handle(self, method, path, query, headers, body, raw):  # type: ignore[no-untyped-def]
+    def answer(self, method, path, query, headers, body, raw):  # type: ignore[no-untyped-def]
         if path == "/oauth/token" and method == "POST":
             return self._token(headers, body)
         if not self._authorized(method, raw, headers, body):

@@ -11,12 +11,20 @@ meta-path blocker lets the venv's site-packages answer only for the top-level mo
 distributions that function's layers name (with their transitive dependencies, read from
 ``importlib.metadata``) and of boto3's. A function without the connectors layer therefore cannot
 import requests or paramiko, exactly as in Lambda.
+
+A layer built by its own Makefile (``BuildMethod: makefile``: the pyarrow layer, which its
+``prune.py`` slims) is laid out as that build leaves it: the venv's installed files of the
+distributions its requirements name (hard links), pruned by the same ``prune.py``, with none of
+the folder's own build files. Each function with that layer imports its handler and pyarrow's
+modules from the pruned copy and runs Parquet, CSV, JSON, compute, join and group-by code on it,
+so a prune rule that removes something the functions load fails here.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -117,6 +125,21 @@ def _functions() -> list[Function]:
 FUNCTIONS = _functions()
 
 
+def _makefile_layers() -> frozenset[Path]:
+    """The ContentUri folders of the layers SAM builds with their own Makefile."""
+    resources = load_template()["Resources"]
+    return frozenset(
+        ROOT / resource["Properties"]["ContentUri"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Serverless::LayerVersion"
+        and resource.get("Metadata", {}).get("BuildMethod") == "makefile"
+    )
+
+
+MAKEFILE_LAYERS = _makefile_layers()
+PYARROW_LAYER = ROOT / "layers" / "pyarrow"
+
+
 def _ids(functions: list[Function]) -> list[str]:
     return [function.logical_id for function in functions]
 
@@ -136,20 +159,65 @@ class Package:
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
-def build(function: Function, into: Path) -> Package:
-    """The function's package as ``sam build`` lays it out (without the pip installs)."""
+def _link(source: str | Path, target: str | Path) -> None:
+    """A hard link (a copy across file systems): the layer's 100+ MB are not copied per function."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _link_tree(source: Path, into: Path) -> None:
+    shutil.copytree(source, into, ignore=_IGNORE, copy_function=_link, dirs_exist_ok=True)
+
+
+def build_makefile_layer(layer: Path, into: Path) -> Path:
+    """A Makefile-built layer's ``python/`` folder from the venv's copies of its distributions.
+
+    The files each distribution installed (its RECORD) are linked in, then the layer's own
+    ``prune.py``, when it has one, runs on the result in a subprocess, as its Makefile runs it.
+    """
+    site_packages = Path(sysconfig.get_paths()["platlib"])
+    for name in sorted(_closure(_requirements(layer))):
+        for file in metadata.distribution(name).files or []:
+            source = Path(str(file.locate()))
+            if ".." in file.parts or "__pycache__" in file.parts or not source.is_file():
+                continue
+            target = into / source.relative_to(site_packages)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _link(source, target)
+    into.mkdir(parents=True, exist_ok=True)
+    if not (layer / "prune.py").is_file():
+        return into
+    pruned = subprocess.run(
+        [sys.executable, str(layer / "prune.py"), str(into)], capture_output=True, text=True, check=False
+    )
+    assert pruned.returncode == 0, f"{layer / 'prune.py'} failed:\n{pruned.stderr}"
+    return into
+
+
+def build(function: Function, into: Path, built_layers: dict[Path, Path] | None = None) -> Package:
+    """The function's package as ``sam build`` lays it out (without the pip installs).
+
+    ``built_layers`` maps a Makefile-built layer's folder to its built ``python/`` folder, which
+    replaces the folder itself (whose Makefile and scripts are not part of the layer).
+    """
     task_root, opt_python = into / "task", into / "opt" / "python"
     shutil.copytree(function.code_uri, task_root, ignore=_IGNORE)
     opt_python.mkdir(parents=True)
     for layer in function.layers:
-        shutil.copytree(layer, opt_python, ignore=_IGNORE, dirs_exist_ok=True)
+        if built_layers is not None and layer in built_layers:
+            _link_tree(built_layers[layer], opt_python)
+        else:
+            shutil.copytree(layer, opt_python, ignore=_IGNORE, dirs_exist_ok=True)
     return Package(function, task_root, opt_python)
 
 
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Package]:
     root = tmp_path_factory.mktemp("packages")
-    return {f.logical_id: build(f, root / f.logical_id) for f in FUNCTIONS}
+    built = {layer: build_makefile_layer(layer, root / "layers" / layer.name) for layer in MAKEFILE_LAYERS}
+    return {f.logical_id: build(f, root / f.logical_id, built) for f in FUNCTIONS}
 
 
 # ------------------------------------------------------------------------------ dependencies
@@ -201,6 +269,13 @@ def allowed_modules(function: Function) -> frozenset[str]:
     return frozenset(name for dist in _closure(requirements) for name in _top_level_modules(dist))
 
 
+@cache
+def third_party_modules() -> frozenset[str]:
+    """Top-level modules of the distributions the Makefile-built layers install (not our code)."""
+    distributions = {dist for layer in MAKEFILE_LAYERS for dist in _closure(_requirements(layer))}
+    return frozenset(name for dist in distributions for name in _top_level_modules(dist))
+
+
 # -------------------------------------------------------------------------------- sandbox
 # Runs under ``python -I -S``: sys.path holds the standard library only until the probe adds the
 # package's folders, then the venv's site-packages behind the blocker.
@@ -242,6 +317,14 @@ for module in config["modules"]:
         results[module] = {"ok": False, "error": "".join(traceback.format_exception_only(exc)).strip()}
     else:
         results[module] = {"ok": True, "file": getattr(loaded, "__file__", None)}
+if config.get("run"):
+    scope = {}
+    try:
+        exec(config["run"], scope)
+    except BaseException as exc:
+        results["run"] = {"ok": False, "error": "".join(traceback.format_exception(exc))}
+    else:
+        results["run"] = {"ok": True, "value": scope.get("result")}
 print(json.dumps(results))
 """
 
@@ -251,13 +334,17 @@ def _site_packages() -> list[str]:
     return sorted({paths["purelib"], paths["platlib"]})
 
 
-def probe(package: Package, modules: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """Import ``modules`` in order inside the function's sandbox; what each import gave."""
+def probe(package: Package, modules: tuple[str, ...], run: str = "") -> dict[str, dict[str, Any]]:
+    """Import ``modules`` in order inside the function's sandbox; what each import gave.
+
+    ``run``: code executed there afterwards; its ``result`` variable comes back under ``"run"``.
+    """
     config = {
         "roots": [str(root) for root in package.roots],
         "allowed": sorted(allowed_modules(package.function)),
         "site_packages": _site_packages(),
         "modules": list(modules),
+        "run": run,
     }
     env = {
         **package.function.environment,
@@ -308,6 +395,8 @@ def test_a_package_carries_no_dev_only_code(function: Function, packages: dict[s
     for root in package.roots:
         offenders += [str(p.relative_to(root)) for p in root.rglob("*") if p.name in DEV_ONLY]
         for path in root.rglob("*.py"):
+            if path.relative_to(root).parts[0] in third_party_modules():
+                continue  # numpy.testing imports pytest inside its functions: never at run time
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
             for node in ast.walk(tree):
                 names = []
@@ -369,3 +458,92 @@ def test_the_ingest_function_imports_what_the_fetch_step_loads(packages: dict[st
     results = probed(package)
 
     assert {module: results[module].get("error") for module in FETCH_MODULES} == dict.fromkeys(FETCH_MODULES)
+
+
+# -------------------------------------------------------------------------- the console layer
+CONSOLE_LAYER = ROOT / "layers" / "console"
+
+
+@pytest.mark.parametrize("logical_id", [f.logical_id for f in FUNCTIONS if f.logical_id != "ApiFunction"])
+def test_only_the_api_function_carries_the_console_layer(logical_id: str) -> None:
+    function = next(f for f in FUNCTIONS if f.logical_id == logical_id)
+
+    assert CONSOLE_LAYER not in function.layers
+    assert not {"jinja2", "jwt"} & allowed_modules(function)
+
+
+def test_the_api_function_verifies_rs256_console_sessions(packages: dict[str, Package]) -> None:
+    package = packages["ApiFunction"]
+    modules = ("rostersync.console", "rostersync.console.signin")
+
+    results = probe(package, modules, run="import jwt.algorithms as a\nresult = a.has_crypto")
+
+    assert {module: results[module].get("error") for module in modules} == dict.fromkeys(modules)
+    assert results["run"] == {"ok": True, "value": True}
+
+
+# ------------------------------------------------------------------- the pruned pyarrow layer
+PYARROW_FUNCTIONS = [f for f in FUNCTIONS if PYARROW_LAYER in f.layers]
+# The pyarrow modules the core imports, and those pyarrow.parquet and joins load underneath.
+PYARROW_MODULES = (
+    "pyarrow",
+    "pyarrow.compute",
+    "pyarrow.csv",
+    "pyarrow.json",
+    "pyarrow.parquet",
+    "pyarrow.dataset",
+    "pyarrow.acero",
+    "pyarrow.fs",
+)
+# What the functions do with pyarrow, on a few rows: read CSV and JSON lines, compute, join and
+# group (Acero), write and read Parquet with zstd (snapshots, change sets), write CSV (reports).
+PYARROW_WORK = """
+import io
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+people = pacsv.read_csv(io.BytesIO(b"id,name\\n1,Ann\\n2,Bo\\n3,Cy\\n"))
+grades = pajson.read_json(io.BytesIO(b'{"id": 2, "grade": "05"}\\n{"id": 3, "grade": "07"}\\n'))
+joined = people.join(grades, keys="id", join_type="inner").sort_by("id")
+counts = joined.group_by("grade").aggregate([([], "count_all")]).sort_by("grade")
+sink = pa.BufferOutputStream()
+pq.write_table(joined.append_column("upper", pc.utf8_upper(joined["name"])), sink, compression="zstd")
+back = pq.read_table(pa.BufferReader(sink.getvalue()))
+report = pa.BufferOutputStream()
+pacsv.write_csv(counts, report)
+result = {
+    "rows": back.to_pylist(),
+    "csv": report.getvalue().to_pybytes().decode(),
+    "pyarrow": pa.__file__,
+}
+"""
+
+
+@pytest.mark.parametrize("function", PYARROW_FUNCTIONS, ids=_ids(PYARROW_FUNCTIONS))
+def test_pyarrow_is_imported_from_the_pruned_layer(function: Function, packages: dict[str, Package]) -> None:
+    package = packages[function.logical_id]
+
+    results = probe(package, (_handler_module(function), *PYARROW_MODULES))
+
+    assert {module: results[module].get("error") for module in PYARROW_MODULES} == dict.fromkeys(
+        PYARROW_MODULES
+    )
+    assert Path(results["pyarrow"]["file"]).is_relative_to(package.opt_python)
+    assert not list(package.opt_python.glob("pyarrow/libarrow_flight.so*"))
+
+
+def test_the_pruned_pyarrow_layer_reads_joins_and_writes(packages: dict[str, Package]) -> None:
+    package = packages[PYARROW_FUNCTIONS[0].logical_id]
+
+    result = probe(package, ("pyarrow",), run=PYARROW_WORK)["run"]
+
+    assert result["ok"], result.get("error")
+    assert result["value"]["rows"] == [
+        {"id": 2, "name": "Bo", "grade": "05", "upper": "BO"},
+        {"id": 3, "name": "Cy", "grade": "07", "upper": "CY"},
+    ]
+    assert result["value"]["csv"] == '"grade","count_all"\n"05",1\n"07",1\n'
+    assert Path(result["value"]["pyarrow"]).is_relative_to(package.opt_python)

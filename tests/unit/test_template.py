@@ -355,10 +355,14 @@ def test_table_matches_the_architecture() -> None:
         ("sk", "S"),
         ("gsi1pk", "S"),
         ("gsi1sk", "S"),
+        ("gsi2pk", "S"),
+        ("gsi2sk", "S"),
     }
-    (gsi,) = props["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == "gsi1"
-    assert [k["AttributeName"] for k in gsi["KeySchema"]] == ["gsi1pk", "gsi1sk"]
+    indexes = {
+        i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in props["GlobalSecondaryIndexes"]
+    }
+    # gsi1: a sync by id, districts' settings; gsi2: a district's syncs by time, open holds apart.
+    assert indexes == {"gsi1": ["gsi1pk", "gsi1sk"], "gsi2": ["gsi2pk", "gsi2sk"]}
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}
@@ -500,10 +504,10 @@ def test_the_cognito_authorizer_guards_every_api_method(transformed: dict[str, A
         assert operation["security"] == [{name: []}], f"{method.upper()} {path} is not authorized"
 
 
-def test_api_function_has_the_core_layer_only_and_no_delete() -> None:
+def test_api_function_has_the_core_and_console_layers_only_and_no_delete() -> None:
     props = load_template()["Resources"]["ApiFunction"]["Properties"]
 
-    assert props["Layers"] == [{"Ref": "CoreLayer"}]
+    assert props["Layers"] == [{"Ref": "CoreLayer"}, {"Ref": "ConsoleLayer"}]
     policies = [next(iter(p)) for p in props["Policies"] if isinstance(p, dict)]
     assert "DynamoDBCrudPolicy" not in policies and "S3CrudPolicy" not in policies
     assert {

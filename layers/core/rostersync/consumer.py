@@ -18,14 +18,27 @@ from typing import Any
 
 import pyarrow as pa
 
-from rostersync.changes import EntityChanges
 from rostersync.model import ENTITY_BY_NAME
-from rostersync.pipeline.changesets import FIELDS_COLUMN, INDEX, read_change_set
+from rostersync.pipeline.changesets import INDEX, read_published
 from rostersync.pipeline.layout import district_prefix
+from rostersync.rekeys import MATCHED_ON_COLUMN, OLD_ID_COLUMN
 from rostersync.snapshot import latest_version, read_manifest, read_snapshot, version_prefix
 from rostersync.storage import BlobStore, LocalBlobStore
 
 Location = str | Path | BlobStore
+# The columns an ``id_changed`` table adds to its entity's (with ``_changed_fields``).
+__all__ = [
+    "MATCHED_ON_COLUMN",
+    "OLD_ID_COLUMN",
+    "EntityFeed",
+    "FeedError",
+    "Location",
+    "VersionChanges",
+    "latest_accepted",
+    "open_store",
+    "read_changes",
+    "read_version_tables",
+]
 _ATTEMPT = re.compile(r"/attempt-(\d+)/")
 
 
@@ -37,7 +50,13 @@ class FeedError(LookupError):
 class EntityFeed:
     """The changes of one entity. ``changed`` holds the new records with the ``_changed_fields``
     column (the names of the columns that differ); ``changed_old`` the same records before, row
-    for row. ``key`` names the columns that identify a record."""
+    for row. ``key`` names the columns that identify a record.
+
+    ``id_changed`` (people only) holds the re-keys: a person the SIS gave a new ID, as the new
+    record (its key is the new ID) with ``_old_id``, ``_matched_on`` (``email`` or
+    ``name_birth_date``) and ``_changed_fields`` (the other columns that differ, often none);
+    ``id_changed_old`` the same people before, row for row. A re-keyed person is in neither
+    ``added`` nor ``removed``: update the record's key from ``_old_id`` to the new one."""
 
     entity: str
     key: tuple[str, ...]
@@ -45,10 +64,14 @@ class EntityFeed:
     removed: pa.Table
     changed: pa.Table
     changed_old: pa.Table
+    id_changed: pa.Table
+    id_changed_old: pa.Table
 
     @property
     def is_empty(self) -> bool:
-        return not (self.added.num_rows or self.removed.num_rows or self.changed.num_rows)
+        return not (
+            self.added.num_rows or self.removed.num_rows or self.changed.num_rows or self.id_changed.num_rows
+        )
 
 
 @dataclass(frozen=True)
@@ -61,8 +84,8 @@ class VersionChanges:
     sync_id: str
     changes_prefix: str
     entities: dict[str, EntityFeed]
-    # Pairs of a removed and an added record the diff matched as one person re-keyed in the SIS
-    # (entity, school_id, old_id, new_id, matched_on); the pair is also in removed and added.
+    # The re-keys of every entity in one table (entity, school_id, old_id, new_id, matched_on); the
+    # records themselves are each entity's ``id_changed``.
     id_changes: pa.Table
 
 
@@ -111,8 +134,8 @@ def read_changes(
     manifest = read_manifest(store, version_prefix(store, district_prefix(district_id), version))
     sync_id = str(manifest.meta.get("sync_id") or "")
     prefix = changes_prefix or _find_changes(store, district_id, sync_id, version)
-    changes = read_change_set(store, prefix)
-    entities = {name: _entity_feed(ec) for name, ec in changes.entities.items()}
+    published, id_changes = read_published(store, prefix)
+    entities = {name: _entity_feed(name, tables) for name, tables in published.items()}
     return VersionChanges(
         district_id=district_id,
         version=version,
@@ -120,21 +143,20 @@ def read_changes(
         sync_id=sync_id,
         changes_prefix=prefix,
         entities=entities,
-        id_changes=changes.id_changes,
+        id_changes=id_changes,
     )
 
 
-def _entity_feed(ec: EntityChanges) -> EntityFeed:
-    fields = ec.changed_fields
-    if not isinstance(fields, pa.ChunkedArray):
-        fields = pa.chunked_array([fields], pa.list_(pa.string()))
+def _entity_feed(name: str, tables: dict[str, pa.Table]) -> EntityFeed:
     return EntityFeed(
-        entity=ec.entity,
-        key=ENTITY_BY_NAME[ec.entity].key,
-        added=ec.added,
-        removed=ec.removed,
-        changed=ec.changed_new.append_column(FIELDS_COLUMN, fields),
-        changed_old=ec.changed_old,
+        entity=name,
+        key=ENTITY_BY_NAME[name].key,
+        added=tables["added"],
+        removed=tables["removed"],
+        changed=tables["changed"],
+        changed_old=tables["changed_old"],
+        id_changed=tables["id_changed"],
+        id_changed_old=tables["id_changed_old"],
     )
 
 

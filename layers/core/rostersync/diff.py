@@ -388,6 +388,24 @@ def suspected_id_changes(entity: Entity, removed: pa.Table, added: pa.Table) -> 
     return pa.concat_tables([by_email, by_name])
 
 
+def pair_changed_fields(entity: Entity, old: pa.Table, new: pa.Table) -> pa.Array:
+    """Per row of two aligned tables of ``entity`` (a re-keyed record before and after), the value
+    columns that differ (``list<string>``, empty when only the key changed); the key itself and
+    ``*_raw`` columns are not listed, as in a change's ``_changed_fields``."""
+    columns = entity.value_columns
+    if old.num_rows == 0 or not columns:
+        none = pa.array(np.zeros(old.num_rows + 1, dtype=np.int32), pa.int32())
+        return pa.ListArray.from_arrays(none, pa.array([], pa.string()))
+    old, new = conform(old, entity), conform(new, entity)
+    masks = [_differs(old.column(c), new.column(c)) for c in columns]
+    matrix = np.column_stack([m.to_numpy(zero_copy_only=False) for m in masks])
+    _, cols = np.nonzero(matrix)
+    offsets = np.zeros(old.num_rows + 1, dtype=np.int32)
+    np.cumsum(matrix.sum(axis=1), out=offsets[1:])
+    values = pa.array(columns, pa.string()).take(pa.array(cols, pa.int64()))
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+
+
 # --- summary ------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from rostersync.redact import safe_id
 HoldType = Literal[
     "mass_removal",
     "mass_update",
+    "id_change",
     "too_many_contacts",
     "emergency_contacts",
     "class_id_reuse",
@@ -73,6 +74,9 @@ HOLD_RESOLUTIONS: dict[str, str] = {
     "mass_removal": "Review the changes CSV. Release to confirm the removals, reject, or fix the data "
     "in your SIS and send the complete set again.",
     "mass_update": "Review the changes CSV (IDs re-keyed in the SIS look like this). Release or reject.",
+    "id_change": "Review the pairs (old ID → new ID) in the changes CSV (change: id_changed). Release "
+    "to apply them as ID changes (each person keeps their account under the new ID), or reject and "
+    "fix the IDs in your SIS.",
     "too_many_contacts": "Release to create accounts for these contacts, or remove the extra contacts "
     "in your SIS and send the set again.",
     "emergency_contacts": "Release to create accounts for emergency/secondary contacts, or filter them "

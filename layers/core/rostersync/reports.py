@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 from rostersync.changes import ChangeSet, EntityChanges
 from rostersync.issues import ISSUE_SCHEMA
 from rostersync.model import ENTITIES, ENTITY_BY_NAME, KEY_SEPARATOR, Entity
+from rostersync.rekeys import present_pairs
 
 ADDED = "added"
 REMOVED = "removed"
@@ -337,19 +338,13 @@ def _entity_tables(changes: ChangeSet, threads: int) -> Iterator[pa.Table]:
     """:func:`entity_changes_table` of each entity in registry order, built ``threads`` at a time
     (Arrow releases the GIL) and yielded as each is ready, so only a few are ever held."""
     names = [e.name for e in ENTITIES if e.name in changes.entities]
+    pairs = present_pairs(changes)
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="changes") as pool:
-        pending = [
-            pool.submit(entity_changes_table, changes.entities[n], changes.id_changes)
-            for n in names[:threads]
-        ]
+        pending = [pool.submit(entity_changes_table, changes.entities[n], pairs) for n in names[:threads]]
         for i in range(len(names)):
             table = pending.pop(0).result()
             if i + threads < len(names):
-                pending.append(
-                    pool.submit(
-                        entity_changes_table, changes.entities[names[i + threads]], changes.id_changes
-                    )
-                )
+                pending.append(pool.submit(entity_changes_table, changes.entities[names[i + threads]], pairs))
             yield table
 
 
@@ -362,11 +357,12 @@ def changes_table(changes: ChangeSet) -> pa.Table:
     for added and removed rows).
     """
     tables = []
+    pairs = present_pairs(changes)
     for entity in ENTITIES:
         ec = changes.entities.get(entity.name)
         if ec is None:
             continue
-        table = entity_changes_table(ec, changes.id_changes)
+        table = entity_changes_table(ec, pairs)
         if table.num_rows:
             tables.append(table)
     if not tables:

@@ -48,6 +48,11 @@ class HoldSettings(BaseModel):
     class_id_reuse: bool = True
     stale_upload_days: int = Field(90, ge=1)
     schools_not_found: bool = True
+    # Suspected source-ID changes (a removed and an added person matched on email or name and
+    # birth date) hold their school when they strictly exceed this percent of the school's people
+    # and number at least the minimum; released (or below the threshold) they apply as re-keys.
+    id_change_percent: float = Field(5.0, ge=0, le=100)
+    id_change_min_count: int = Field(5, ge=0)
 
 
 class PauseWindow(BaseModel):
@@ -92,6 +97,7 @@ class SafetyFloors(BaseModel):
 
     max_mass_removal_percent: float = Field(50.0, ge=0, le=100)
     max_mass_update_percent: float = Field(95.0, ge=0, le=100)
+    max_id_change_percent: float = Field(50.0, ge=0, le=100)
     max_min_count: int = Field(100, ge=0)
     max_contacts_per_student: int = Field(20, ge=1)
     max_stale_upload_days: int = Field(365, ge=1)
@@ -201,6 +207,8 @@ def floor_violations(settings: DistrictSettings) -> list[tuple[tuple[str, ...], 
         ("mass_update_percent", h.mass_update_percent, floors.max_mass_update_percent, " %"),
         ("mass_removal_min_count", h.mass_removal_min_count, floors.max_min_count, ""),
         ("mass_update_min_count", h.mass_update_min_count, floors.max_min_count, ""),
+        ("id_change_percent", h.id_change_percent, floors.max_id_change_percent, " %"),
+        ("id_change_min_count", h.id_change_min_count, floors.max_min_count, ""),
         ("max_contacts_per_student", h.max_contacts_per_student, floors.max_contacts_per_student, ""),
         ("stale_upload_days", h.stale_upload_days, floors.max_stale_upload_days, " days"),
     )

@@ -32,7 +32,7 @@ TOKEN_SECONDS = 3600
 @dataclass
 class Reply:
     status: int
-    body: Any
+    body: Any  # JSON-encoded, unless already bytes
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -43,6 +43,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    target: str = ""  # the request target as sent: path and query string (OAuth 1.0a signs it)
 
     def param(self, name: str, default: str | None = None) -> str | None:
         return self.query.get(name, [default])[0]
@@ -53,7 +54,13 @@ class Request:
 
 
 class JsonServer:
-    """A threaded JSON-over-HTTP server on 127.0.0.1; subclasses answer :meth:`handle`."""
+    """A threaded JSON-over-HTTP server on 127.0.0.1; subclasses answer :meth:`handle`.
+
+    Every request goes through :meth:`respond` (by default :meth:`handle`), the hook for a server
+    that wraps the answer (the test suite's fakes script faults and log requests there).
+    """
+
+    poll_interval = 0.1  # seconds: how soon :meth:`stop` is noticed
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         outer = self
@@ -77,9 +84,10 @@ class JsonServer:
                     parse_qs(parts.query, keep_blank_values=True),
                     dict(self.headers.items()),
                     self.rfile.read(length) if length else b"",
+                    self.path,
                 )
-                reply = outer.handle(request)
-                data = json.dumps(reply.body).encode()
+                reply = outer.respond(request)
+                data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -96,12 +104,17 @@ class JsonServer:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(self.poll_interval,), daemon=True
+        )
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def respond(self, request: Request) -> Reply:
+        return self.handle(request)
 
     def handle(self, request: Request) -> Reply:
         raise NotImplementedError

@@ -28,7 +28,6 @@ import secrets
 import socket
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -376,14 +375,9 @@ class LocalProduct:
     def admin_token(self, district_id: str, email: str) -> str:
         """A bearer token of a district admin of ``district_id`` for the local API."""
         from rostersync_tools.local.apigw import issue_token
+        from rostersync_tools.local.signin import api_token_claims
 
-        claims = {
-            "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, email)),
-            "email": email,
-            "cognito:username": email,
-            "cognito:groups": ["district_admin"],
-            "custom:districts": district_id,
-        }
+        claims = api_token_claims(email, "district_admin", district_id)
         return issue_token(self._secret, claims, ttl_seconds=TOKEN_TTL_SECONDS)
 
     def _start_api(self) -> tuple[str, str]:
@@ -391,25 +385,15 @@ class LocalProduct:
         from rostersync.console import is_console_path
         from rostersync_tools.local.apigw import bearer_claims, issue_token, serve_api
         from rostersync_tools.local.signin import PATH as SIGN_IN_PATH
+        from rostersync_tools.local.signin import api_token_claims
         from rostersync_tools.local.stack import InvocationError
 
         options = self.options
         stack = self.stack
         assert stack is not None
         secret = self._secret
-        admin = {
-            "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, options.admin_email)),
-            "email": options.admin_email,
-            "cognito:username": options.admin_email,
-            "cognito:groups": ["district_admin"],
-            "custom:districts": options.district_id,
-        }
-        operator = {
-            "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, OPERATOR_EMAIL)),
-            "email": OPERATOR_EMAIL,
-            "cognito:username": OPERATOR_EMAIL,
-            "cognito:groups": ["operator"],
-        }
+        admin = api_token_claims(options.admin_email, "district_admin", options.district_id)
+        operator = api_token_claims(OPERATOR_EMAIL, "operator")
 
         def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
             if event["path"] == SIGN_IN_PATH:
@@ -463,21 +447,9 @@ class LocalProduct:
 
     def _local_users(self) -> list[LocalUser]:
         """The operator, then each onboarded district's admins (claims as Cognito's would be)."""
-        from rostersync_tools.local.routing import serialized
-        from rostersync_tools.local.signin import LocalUser
+        from rostersync_tools.local.signin import local_users
 
-        users = [
-            LocalUser(f"{OPERATOR_EMAIL} (operator: every district)", _claims(OPERATOR_EMAIL, "operator"))
-        ]
-        if self.stack is None:
-            return users
-        with serialized():
-            districts = self.stack.api_deps().repo.list_settings()
-        for settings in sorted(districts, key=lambda s: s.district_id):
-            for email in settings.admin_emails or [f"admin@{settings.district_id}.example.org"]:
-                label = f"{email} (admin of {settings.name or settings.district_id}, {settings.district_id})"
-                users.append(LocalUser(label, _claims(email, "district_admin", settings.district_id)))
-        return users
+        return local_users(self.stack, OPERATOR_EMAIL)
 
     # ------------------------------------------------------------------ background work
     def _deliver_events(self) -> None:
@@ -553,20 +525,6 @@ def _guarded(log: Log) -> Log:
                 logging.getLogger(__name__).exception("could not print a serve line: %r", line)
 
     return guarded
-
-
-def _claims(email: str, group: str, district_id: str | None = None) -> dict[str, Any]:
-    """The ID token claims of a local user, as the Cognito user pool would issue them."""
-    claims: dict[str, Any] = {
-        "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{email}/{district_id or ''}")),
-        "email": email,
-        "cognito:username": email,
-        "cognito:groups": [group],
-        "token_use": "id",
-    }
-    if district_id is not None:
-        claims["custom:districts"] = district_id
-    return claims
 
 
 def _template_parameters(template: Path) -> set[str]:

@@ -15,14 +15,18 @@ import html
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from rostersync.console.signin import code_challenge
 from rostersync.console.web import SECURITY_HEADERS
 from rostersync_tools.local.apigw import issue_token, verify_token
+
+if TYPE_CHECKING:
+    from rostersync_tools.local.stack import LocalAws
 
 PATH = "/local-sign-in"
 CODE_SECONDS = 120
@@ -128,3 +132,49 @@ def _html(status: int, main: str) -> dict[str, Any]:
         "headers": {**SECURITY_HEADERS, "Content-Type": "text/html; charset=utf-8"},
         "body": body,
     }
+
+
+# ------------------------------------------------------------------ who can sign in
+def local_users(stack: LocalAws | None, operator_email: str) -> list[LocalUser]:
+    """The operator, then each onboarded district's admins (claims as Cognito's would be)."""
+    from rostersync_tools.local.routing import serialized  # imports moto: only once serve runs
+
+    users = [
+        LocalUser(f"{operator_email} (operator: every district)", id_token_claims(operator_email, "operator"))
+    ]
+    if stack is None:
+        return users
+    with serialized():
+        districts = stack.api_deps().repo.list_settings()
+    for settings in sorted(districts, key=lambda s: s.district_id):
+        for email in settings.admin_emails or [f"admin@{settings.district_id}.example.org"]:
+            label = f"{email} (admin of {settings.name or settings.district_id}, {settings.district_id})"
+            users.append(LocalUser(label, id_token_claims(email, "district_admin", settings.district_id)))
+    return users
+
+
+def id_token_claims(email: str, group: str, district_id: str | None = None) -> dict[str, Any]:
+    """The ID token claims of a local user, as the Cognito user pool would issue them."""
+    claims: dict[str, Any] = {
+        "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{email}/{district_id or ''}")),
+        "email": email,
+        "cognito:username": email,
+        "cognito:groups": [group],
+        "token_use": "id",
+    }
+    if district_id is not None:
+        claims["custom:districts"] = district_id
+    return claims
+
+
+def api_token_claims(email: str, group: str, district_id: str | None = None) -> dict[str, Any]:
+    """The claims of a local bearer token for the API (serve prints the admin's and operator's)."""
+    claims: dict[str, Any] = {
+        "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, email)),
+        "email": email,
+        "cognito:username": email,
+        "cognito:groups": [group],
+    }
+    if district_id is not None:
+        claims["custom:districts"] = district_id
+    return claims

@@ -19,6 +19,12 @@ from rostersync.settings import DistrictSettings, PauseWindow
 from rostersync.snapshot import promote_version, read_manifest, version_prefix
 
 
+@pytest.fixture(autouse=True)
+def metrics_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The root conftest.py silences Powertools metrics for the suite; these tests read them."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+
+
 def _emf(out: str) -> list[dict[str, Any]]:
     """The EMF records printed: {metric name: value} plus the dimensions of each."""
     records = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from rostersync.pipeline.decisions import (
@@ -135,3 +137,43 @@ def test_retry_starts_a_new_attempt(held: Deps) -> None:
 
     record = held.repo.get_sync(D, S)
     assert record is not None and record.attempt == 2
+
+
+def _held_until(deps: Deps, deadline: datetime) -> None:
+    deps.repo.update_sync(D, S, deps.clock(), hold_expires_at=deadline.isoformat())
+
+
+def test_a_decision_after_the_tick_expired_the_token_is_gone_with_the_expiry_time(
+    held: Deps, workflow: RecordingWorkflow
+) -> None:
+    """The gap: the tick marked the token expired, Finish has not run (the sync still says
+    held, or is on its way to Finish): 410 naming when it expired, never 409."""
+    _held_until(held, datetime(2026, 3, 1, 17, 0, tzinfo=UTC))
+    held.repo.close_token("hold-1", "expired")
+    held.repo.update_sync(D, S, held.clock(), status="running")
+
+    with pytest.raises(HoldExpiredError, match=r"expired at 2026-03-01 17:00 UTC; nothing was applied"):
+        submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="reject", actor="a")
+    assert workflow.successes == []
+
+
+def test_a_decision_past_the_deadline_before_the_tick_came_is_gone(
+    held: Deps, workflow: RecordingWorkflow
+) -> None:
+    deadline = held.clock() - timedelta(minutes=5)
+    _held_until(held, deadline)
+
+    with pytest.raises(HoldExpiredError, match=f"expired at {deadline:%Y-%m-%d %H:%M} UTC"):
+        submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="release", actor="a")
+    assert workflow.successes == []
+    token = held.repo.get_token("hold-1")
+    assert token is not None and token.status == "open"  # the tick expires it and resumes the task
+
+
+def test_a_superseded_hold_past_its_deadline_is_not_on_hold_rather_than_expired(held: Deps) -> None:
+    _held_until(held, held.clock() - timedelta(minutes=5))
+    held.repo.close_token("hold-1", "closed")
+    held.repo.update_sync(D, S, held.clock(), status="superseded")
+
+    with pytest.raises(NotOnHoldError):
+        submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="reject", actor="a")

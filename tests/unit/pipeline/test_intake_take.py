@@ -116,3 +116,24 @@ def test_a_retry_takes_the_same_set_with_the_files_uploaded_since(deps: Deps, tm
     )
     assert body == b"fixed students"
     assert _keys(f"inbox/{D}/") == []
+
+
+def test_an_incomplete_sets_files_are_archived_once_when_its_hold_ends_and_a_newer_upload_stays(
+    deps: Deps, tmp_path: Path
+) -> None:
+    folder = copy_fixture("clever_basic", tmp_path / "set")
+    (folder / "enrollments.csv").unlink()
+    (folder / "notes.txt").write_text("not a roster file", encoding="utf-8")
+    upload_folder(folder)
+    listed = intake.inbox_set(deps, D)
+    assert listed is not None and listed.missing == ["enrollments.csv"]
+    intake.take(deps, D, "s1", listed.files, fmt=listed.format, missing=listed.missing, archive=False)
+    assert len(_keys(f"inbox/{D}/")) == 6  # left for the missing file's upload
+    boto3.client("s3").put_object(Bucket=RAW, Key=f"inbox/{D}/students.csv", Body=b"a newer upload")
+
+    moved = inbox.archive_left(deps, D, "s1")
+    again = inbox.archive_left(deps, D, "s1")
+
+    assert (moved, again) == (5, 0)
+    assert _keys(f"inbox/{D}/") == [f"inbox/{D}/students.csv"]  # the newer upload, for its own sync
+    assert f"archive/{D}/s1/notes.txt" in _keys(f"archive/{D}/s1/")

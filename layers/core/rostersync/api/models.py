@@ -311,6 +311,8 @@ class HoldSettingsPatch(_Request):
     class_id_reuse: bool | None = None
     stale_upload_days: int | None = Field(None, ge=1)
     schools_not_found: bool | None = None
+    id_change_percent: float | None = Field(None, ge=0, le=100)
+    id_change_min_count: int | None = Field(None, ge=0)
 
 
 class SettingsPatch(_Request):

@@ -152,14 +152,11 @@ def list_syncs(
     deps: ApiDeps, caller: Caller, district_id: str, *, status: str | None = None, limit: int = 50
 ) -> SyncList:
     require_district(caller, district_id)
-    records = sorted(deps.repo.list_syncs(district_id), key=lambda r: r.created_at, reverse=True)
-    if status is not None:
-        records = [r for r in records if r.status == status]
-    else:
-        # Coalesced records (one per file of an upload that another sync processed) are noise
-        # in the default list; status=coalesced shows them.
-        records = [r for r in records if r.status != "coalesced"]
-    return SyncList(district_id=district_id, syncs=[SyncSummary(**_summary(r)) for r in records[:limit]])
+    # Newest first, read page by page (never the whole history). Coalesced records (one per
+    # file of an upload that another sync processed) are noise in the default list;
+    # status=coalesced shows them.
+    records = deps.repo.recent_syncs(district_id, limit, status=status, hide="coalesced")
+    return SyncList(district_id=district_id, syncs=[SyncSummary(**_summary(r)) for r in records])
 
 
 def _school_findings(record: SyncRecord) -> list[SchoolFindings]:
@@ -220,7 +217,11 @@ def list_holds(
     deps: ApiDeps, caller: Caller, district_id: str, *, status: Literal["open", "closed", "all"] = "open"
 ) -> HoldList:
     require_district(caller, district_id)
-    records = sorted(deps.repo.list_syncs(district_id), key=lambda r: r.created_at, reverse=True)
+    if status == "open":
+        # One query of the open holds (gsi2), however long the district's history.
+        records = deps.repo.list_open_holds(district_id)
+    else:
+        records = sorted(deps.repo.list_syncs(district_id), key=lambda r: r.created_at, reverse=True)
     chosen = [r for r in records if r.holds and (status == "all" or (status == "open") == _is_open(r))]
     return HoldList(district_id=district_id, status=status, holds=[_open_hold(r) for r in chosen])
 
@@ -579,8 +580,7 @@ def list_schools(deps: ApiDeps, caller: Caller, district_id: str) -> SchoolList:
     settings = deps.repo.get_settings(district_id)
     paused = settings.paused_at(deps.clock()) is not None
     stored = {s.school_id: s for s in deps.repo.list_school_status(district_id)}
-    syncs = sorted(deps.repo.list_syncs(district_id), key=lambda r: r.created_at, reverse=True)
-    current = next((r for r in syncs if _is_open(r)), None)
+    current = next((r for r in deps.repo.list_open_holds(district_id) if _is_open(r)), None)
     disconnected = current is not None and any(h.type in _DISCONNECTED_HOLDS for h in _pending_holds(current))
     views = []
     for school_id in sorted(set(stored) | set(settings.school_ids)):
@@ -607,13 +607,22 @@ def list_schools(deps: ApiDeps, caller: Caller, district_id: str) -> SchoolList:
                 counts=item.counts if item else {},
             )
         )
-    return SchoolList(district_id=district_id, paused=paused, schools=views, failed_sync=_failed_sync(syncs))
+    return SchoolList(
+        district_id=district_id, paused=paused, schools=views, failed_sync=_failed_sync(deps, district_id)
+    )
 
 
-def _failed_sync(syncs: list[SyncRecord]) -> SyncSummary | None:
-    """The district's latest finished sync when it failed (newest first in ``syncs``): a sync that
-    failed before any hold changed no school, and the board still shows it."""
-    finished = next((r for r in syncs if r.status not in ("coalesced", "waiting", "running")), None)
+# Pages of the newest syncs read to find the latest finished one (running, waiting and
+# coalesced records are skipped); a district with more unfinished syncs than this in a row
+# shows no failed sync on the board until they finish.
+_FAILED_SYNC_WINDOW = 50
+
+
+def _failed_sync(deps: ApiDeps, district_id: str) -> SyncSummary | None:
+    """The district's latest finished sync when it failed: a sync that failed before any hold
+    changed no school, and the board still shows it. Reads the newest syncs, not the history."""
+    recent = deps.repo.recent_syncs(district_id, _FAILED_SYNC_WINDOW)
+    finished = next((r for r in recent if r.status not in ("coalesced", "waiting", "running")), None)
     return SyncSummary(**_summary(finished)) if finished is not None and finished.status == "failed" else None
 
 

@@ -11,14 +11,14 @@ import builtins
 import json
 import secrets
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic_core import to_jsonable_python
 
 from rostersync.aws import clients
+from rostersync.aws.codec import marshal, unmarshal
+from rostersync.aws.sync_index import SyncIndex, sync_index_keys
 from rostersync.pipeline.models import (
     AuditEntry,
     DecisionToken,
@@ -29,34 +29,13 @@ from rostersync.pipeline.models import (
 )
 from rostersync.settings import DistrictSettings
 
+# The item codec (rostersync.aws.codec), under the names this module's users import.
+_marshal = marshal
+_unmarshal = unmarshal
+
 GSI1 = "gsi1"
 SETTINGS_INDEX_PK = "SETTINGS"
 MARKER_TTL = timedelta(days=90)
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
-
-
-def _to_dynamo(value: Any) -> Any:
-    """A JSON-compatible copy of ``value`` with floats as Decimal (DynamoDB numbers)."""
-    return json.loads(json.dumps(to_jsonable_python(value)), parse_float=Decimal)
-
-
-def _from_dynamo(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list | set):
-        return [_from_dynamo(v) for v in value]
-    return value
-
-
-def _marshal(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _SERIALIZER.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
-
-
-def _unmarshal(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _from_dynamo(_DESERIALIZER.deserialize(v)) for k, v in item.items()}
 
 
 def _failed_condition(exc: ClientError) -> bool:
@@ -89,6 +68,7 @@ class DynamoRepository:
     def __init__(self, table_name: str, client: Any = None) -> None:
         self.table_name = table_name
         self._client = client
+        self._sync_index = SyncIndex(table_name, lambda: self.client)
 
     @property
     def client(self) -> Any:
@@ -218,7 +198,8 @@ class DynamoRepository:
 
     # -- syncs -----------------------------------------------------------------------------------
 
-    def put_sync(self, record: SyncRecord) -> None:
+    @staticmethod
+    def _sync_item(record: SyncRecord) -> dict[str, Any]:
         item = record.model_dump(mode="json")
         item |= {
             "pk": district_pk(record.district_id),
@@ -226,18 +207,14 @@ class DynamoRepository:
             "gsi1pk": f"SYNC#{record.sync_id}",
             "gsi1sk": district_pk(record.district_id),
         }
-        self._put(item)
+        return item | sync_index_keys(item)
+
+    def put_sync(self, record: SyncRecord) -> None:
+        self._put(self._sync_item(record))
 
     def create_sync(self, record: SyncRecord) -> bool:
         """Create the record unless the sync already has one (False then; nothing changed)."""
-        item = record.model_dump(mode="json")
-        item |= {
-            "pk": district_pk(record.district_id),
-            "sk": f"SYNC#{record.sync_id}",
-            "gsi1pk": f"SYNC#{record.sync_id}",
-            "gsi1sk": district_pk(record.district_id),
-        }
-        return self._put(item, "attribute_not_exists(#pk)")
+        return self._put(self._sync_item(record), "attribute_not_exists(#pk)")
 
     def get_sync(self, district_id: str, sync_id: str) -> SyncRecord | None:
         item = self._get(district_pk(district_id), f"SYNC#{sync_id}")
@@ -254,7 +231,36 @@ class DynamoRepository:
         return SyncRecord.model_validate(_unmarshal(items[0])) if items else None
 
     def list_syncs(self, district_id: str) -> builtins.list[SyncRecord]:
+        """Every sync of the district (its whole history: prefer the two below)."""
         return [SyncRecord.model_validate(i) for i in self._query(district_pk(district_id), "SYNC#")]
+
+    def ensure_sync_index(self, district_id: str) -> int:
+        """Write the gsi2 keys on the district's sync records written before gsi2 existed, once
+        (a marker item says it was done, so later calls cost one read); the number written. The
+        scheduled tick calls it for every district."""
+        marker = (district_pk(district_id), "INDEX#gsi2")
+        if self._get(*marker) is not None:
+            return 0
+        written = 0
+        for item in self._query(district_pk(district_id), "SYNC#"):
+            if "gsi2sk" in item:
+                continue
+            # Only where the keys are still missing: a record updated meanwhile has its own.
+            if self._update(item["pk"], item["sk"], sync_index_keys(item), "attribute_not_exists(gsi2sk)"):
+                written += 1
+        self._put({"pk": marker[0], "sk": marker[1], "district_id": district_id, "written": written})
+        return written
+
+    def list_open_holds(self, district_id: str) -> builtins.list[SyncRecord]:
+        """The district's syncs whose hold is open, newest first: one query of gsi2, whatever
+        the length of its history (:meth:`SyncIndex.open_holds`)."""
+        return self._sync_index.open_holds(district_id)
+
+    def recent_syncs(
+        self, district_id: str, limit: int, *, status: str | None = None, hide: str | None = "coalesced"
+    ) -> builtins.list[SyncRecord]:
+        """The district's ``limit`` newest syncs, never its whole history (:meth:`SyncIndex.recent`)."""
+        return self._sync_index.recent(district_id, limit, status=status, hide=hide)
 
     def update_sync(self, district_id: str, sync_id: str, now: datetime, **fields: Any) -> None:
         """Set ``fields`` on the sync record (creating a bare one if missing); None removes a field."""
@@ -272,14 +278,15 @@ class DynamoRepository:
                 "status": values.get("status", "running"),
                 "created_at": now.isoformat(),
             }
+            item = base | {k: v for k, v in values.items() if v is not None}
             self._put(
-                base
-                | {k: v for k, v in values.items() if v is not None}
-                | {"pk": pk, "sk": sk, "gsi1pk": f"SYNC#{sync_id}", "gsi1sk": pk},
+                item
+                | {"pk": pk, "sk": sk, "gsi1pk": f"SYNC#{sync_id}", "gsi1sk": pk}
+                | sync_index_keys(item),
                 "attribute_not_exists(#pk)",
             )
             return
-        self._update(pk, sk, values)
+        self._update(pk, sk, values | sync_index_keys(existing | values))
 
     # -- lock ------------------------------------------------------------------------------------
 

@@ -106,7 +106,7 @@ def build_router() -> Router:
             schools=schools,
             holds=holds,
             syncs=syncs,
-            names=latest_school_names(deps.snapshots, deps.repo.list_syncs(district_id)),
+            names=latest_school_names(deps.snapshots, deps.repo.recent_syncs(district_id, 5 * RECENT_SYNCS)),
             school_label=school_label,
             school_words=SCHOOL_STATUS_WORDS,
             symbols=STATUS_SYMBOLS,

@@ -45,6 +45,7 @@ SYNC_STATUS_WORDS: dict[str, str] = {
 HOLD_TITLES: dict[str, str] = {
     "mass_removal": "Mass removal",
     "mass_update": "Mass update",
+    "id_change": "People re-keyed in the SIS (suspected ID changes)",
     "too_many_contacts": "Too many contacts per student",
     "emergency_contacts": "Emergency or secondary contacts",
     "class_id_reuse": "Section IDs reused from an earlier term",
@@ -58,6 +59,7 @@ HOLD_TITLES: dict[str, str] = {
 HOLD_CONFIRMATIONS: dict[str, str] = {
     "mass_removal": "I reviewed the removals and they are intended",
     "mass_update": "I reviewed the updates and they are intended",
+    "id_change": "These are the same people under new IDs: apply them as ID changes",
     "too_many_contacts": "Create accounts for these contacts",
     "emergency_contacts": "Create accounts for emergency and secondary contacts",
     "class_id_reuse": "The section ID reuse is intended",

@@ -1,9 +1,12 @@
 """A :class:`~rostersync.changes.ChangeSet` stored as Parquet under a blob-store prefix.
 
 Layout: ``<prefix>/<entity>/{added,removed,changed,changed_old}.parquet`` for each entity with
-changes (``changed`` carries the list of changed columns in ``_changed_fields``),
-``<prefix>/id_changes.parquet`` and ``<prefix>/index.json`` (counts per entity), written last.
-Consumers read the Parquet files; the pipeline reads the set back to evaluate and apply it.
+changes (``changed`` carries the list of changed columns in ``_changed_fields``), and for people
+``id_changed.parquet`` / ``id_changed_old.parquet`` (the re-keys: :mod:`rostersync.rekeys`; a
+re-keyed pair is in neither ``added`` nor ``removed``), ``<prefix>/id_changes.parquet`` (the
+pairs) and ``<prefix>/index.json`` (counts per entity), written last. Consumers read the Parquet
+files; the pipeline reads the set back (a re-key as the removal and addition it is in memory) to
+evaluate and apply it.
 """
 
 from __future__ import annotations
@@ -16,13 +19,21 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rostersync.changes import ID_CHANGE_SCHEMA, ChangeSet, EntityChanges
-from rostersync.model import ENTITIES, ENTITY_BY_NAME, conform
+from rostersync.model import ENTITIES, ENTITY_BY_NAME, Entity, conform
+from rostersync.rekeys import (
+    id_changed_schema,
+    only_rekeyed_removals,
+    present_pairs,
+    publish,
+    without_rekeyed_removals,
+)
 from rostersync.snapshot import join_key
 from rostersync.storage import BlobNotFoundError, BlobStore
 
 INDEX = "index.json"
 FIELDS_COLUMN = "_changed_fields"
 _KINDS = ("added", "removed", "changed", "changed_old")
+_REKEY_KINDS = ("id_changed", "id_changed_old")
 
 
 def _bytes(table: pa.Table) -> bytes:
@@ -36,8 +47,10 @@ def _read(store: BlobStore, key: str) -> pa.Table:
 
 
 def write_change_set(store: BlobStore, prefix: str, changes: ChangeSet) -> dict[str, dict[str, int]]:
-    """Write ``changes``; returns ``{entity: {"added": n, "removed": n, "changed": n}}``."""
+    """Write ``changes`` as the feed publishes them (re-keys as ``id_changed``); returns
+    ``{entity: {"added": n, "removed": n, "changed": n, "id_changed": n}}``."""
     index: dict[str, dict[str, int]] = {}
+    pairs = present_pairs(changes)
     for entity in ENTITIES:
         ec = changes.entities.get(entity.name)
         if ec is None or ec.is_empty:
@@ -46,48 +59,79 @@ def write_change_set(store: BlobStore, prefix: str, changes: ChangeSet) -> dict[
         if not isinstance(fields, pa.ChunkedArray):
             fields = pa.chunked_array([fields], pa.list_(pa.string()))
         changed = conform(ec.changed_new, entity).append_column(FIELDS_COLUMN, fields)
+        published = publish(ec, pairs)
         tables = {
-            "added": conform(ec.added, entity),
-            "removed": conform(ec.removed, entity),
+            "added": published.added,
+            "removed": published.removed,
             "changed": changed,
             "changed_old": conform(ec.changed_old, entity),
         }
+        if entity.is_person:
+            tables |= {"id_changed": published.id_changed, "id_changed_old": published.id_changed_old}
         for kind, table in tables.items():
             store.put(join_key(prefix, f"{entity.name}/{kind}.parquet"), _bytes(table))
-        added, removed, n_changed = ec.counts
-        index[entity.name] = {"added": added, "removed": removed, "changed": n_changed}
-    store.put(join_key(prefix, "id_changes.parquet"), _bytes(changes.id_changes.cast(ID_CHANGE_SCHEMA)))
+        index[entity.name] = {
+            "added": published.added.num_rows,
+            "removed": published.removed.num_rows,
+            "changed": changed.num_rows,
+            "id_changed": published.id_changed.num_rows,
+        }
+    store.put(join_key(prefix, "id_changes.parquet"), _bytes(pairs))
     store.put(join_key(prefix, INDEX), json.dumps({"entities": index}, sort_keys=True).encode())
     return index
 
 
-def read_change_set(store: BlobStore, prefix: str) -> ChangeSet:
-    """The change set under ``prefix`` (every entity present, empty where nothing changed)."""
+def _empty_kinds(entity: Entity) -> dict[str, pa.Table]:
+    empty = entity.schema.empty_table()
+    return {
+        "added": empty,
+        "removed": empty,
+        "changed": empty.append_column(FIELDS_COLUMN, pa.array([], pa.list_(pa.string()))),
+        "changed_old": empty,
+        "id_changed": id_changed_schema(entity).empty_table(),
+        "id_changed_old": empty,
+    }
+
+
+def read_published(store: BlobStore, prefix: str) -> tuple[dict[str, dict[str, pa.Table]], pa.Table]:
+    """The change set under ``prefix`` as written: per entity, each kind (``added``, ``removed``,
+    ``changed``, ``changed_old``, ``id_changed``, ``id_changed_old``; empty where the entity or
+    the kind is absent), and the ``id_changes`` pairs."""
     try:
         index = json.loads(store.get(join_key(prefix, INDEX)))["entities"]
     except BlobNotFoundError:
         raise FileNotFoundError(f"no change set at {prefix!r}") from None
-    entities: dict[str, EntityChanges] = {}
+    out: dict[str, dict[str, pa.Table]] = {}
     for entity in ENTITIES:
-        if entity.name not in index:
-            empty = entity.schema.empty_table()
-            entities[entity.name] = EntityChanges(
-                entity.name, empty, empty, empty, empty, pa.array([], pa.list_(pa.string()))
-            )
-            continue
-        tables = {k: _read(store, join_key(prefix, f"{entity.name}/{k}.parquet")) for k in _KINDS}
+        tables = _empty_kinds(entity)
+        if entity.name in index:
+            tables |= {k: _read(store, join_key(prefix, f"{entity.name}/{k}.parquet")) for k in _KINDS}
+            if entity.is_person and "id_changed" in index[entity.name]:
+                tables |= {
+                    k: _read(store, join_key(prefix, f"{entity.name}/{k}.parquet")) for k in _REKEY_KINDS
+                }
+        out[entity.name] = tables
+    id_changes = _read(store, join_key(prefix, "id_changes.parquet")).cast(ID_CHANGE_SCHEMA)
+    return out, id_changes
+
+
+def read_change_set(store: BlobStore, prefix: str) -> ChangeSet:
+    """The change set under ``prefix`` (every entity present, empty where nothing changed), each
+    re-key back as the removal and addition the pipeline applies."""
+    published, id_changes = read_published(store, prefix)
+    entities: dict[str, EntityChanges] = {}
+    for name, tables in published.items():
+        spec = ENTITY_BY_NAME[name]
         changed = tables["changed"]
-        fields = changed.column(FIELDS_COLUMN).combine_chunks()
-        spec = ENTITY_BY_NAME[entity.name]
-        entities[entity.name] = EntityChanges(
-            entity.name,
-            conform(tables["added"], spec),
-            conform(tables["removed"], spec),
+        rekeyed = conform(tables["id_changed"].select(spec.schema.names), spec)
+        entities[name] = EntityChanges(
+            name,
+            pa.concat_tables([conform(tables["added"], spec), rekeyed]),
+            pa.concat_tables([conform(tables["removed"], spec), conform(tables["id_changed_old"], spec)]),
             conform(changed.drop_columns([FIELDS_COLUMN]), spec),
             conform(tables["changed_old"], spec),
-            fields,
+            changed.column(FIELDS_COLUMN).combine_chunks(),
         )
-    id_changes = _read(store, join_key(prefix, "id_changes.parquet")).cast(ID_CHANGE_SCHEMA)
     return ChangeSet(entities=entities, id_changes=id_changes)
 
 
@@ -134,7 +178,9 @@ def _empty_like(table: pa.Table) -> pa.Table:
 
 
 def only_removals(changes: ChangeSet) -> ChangeSet:
-    """The removals of ``changes`` alone (additions and changes emptied)."""
+    """The removals of ``changes`` alone (additions and changes emptied); a re-key is not a
+    removal (:mod:`rostersync.rekeys`) and is left out with the additions."""
+    removals = without_rekeyed_removals(changes)
     return ChangeSet(
         entities={
             name: EntityChanges(
@@ -145,7 +191,7 @@ def only_removals(changes: ChangeSet) -> ChangeSet:
                 _empty_like(ec.changed_old),
                 ec.changed_fields.slice(0, 0),
             )
-            for name, ec in changes.entities.items()
+            for name, ec in removals.entities.items()
         },
         id_changes=changes.id_changes,
     )
@@ -153,11 +199,17 @@ def only_removals(changes: ChangeSet) -> ChangeSet:
 
 def without_removals(changes: ChangeSet) -> ChangeSet:
     """``changes`` with every removal left out: what "apply adds and updates, keep removals
-    held" applies."""
+    held" applies. Re-keys stay: their old halves go with their additions."""
+    rekeyed = only_rekeyed_removals(changes)
     return ChangeSet(
         entities={
             name: EntityChanges(
-                name, ec.added, _empty_like(ec.removed), ec.changed_new, ec.changed_old, ec.changed_fields
+                name,
+                ec.added,
+                rekeyed.get(name, _empty_like(ec.removed)),
+                ec.changed_new,
+                ec.changed_old,
+                ec.changed_fields,
             )
             for name, ec in changes.entities.items()
         },
@@ -180,11 +232,14 @@ def with_removals_of(changes: ChangeSet, extra: ChangeSet) -> ChangeSet:
 
 
 def has_removals(changes: ChangeSet) -> bool:
-    return any(ec.removed.num_rows for ec in changes.entities.values())
+    """Whether ``changes`` removes anything (a re-key is no removal)."""
+    return any(ec.removed.num_rows for ec in without_rekeyed_removals(changes).entities.values())
 
 
 def removal_schools(changes: ChangeSet) -> tuple[set[str], bool]:
-    """The schools of the removals in ``changes``, and whether a removal has no school."""
+    """The schools of the removals in ``changes`` (re-keys are no removals), and whether a
+    removal has no school."""
+    changes = without_rekeyed_removals(changes)
     found: set[str] = set()
     unscoped = False
     for ec in changes.entities.values():
@@ -199,8 +254,10 @@ def removal_schools(changes: ChangeSet) -> tuple[set[str], bool]:
 
 
 def change_counts(changes: ChangeSet) -> dict[str, int]:
-    """Totals of added, removed and changed records over every entity."""
-    totals = {"added": 0, "removed": 0, "changed": 0}
+    """Totals over every entity as the feed publishes them: records added, removed and changed,
+    and re-keys (``id_changed``), which are neither added nor removed."""
+    rekeys = present_pairs(changes).num_rows
+    totals = {"added": -rekeys, "removed": -rekeys, "changed": 0, "id_changed": rekeys}
     for ec in changes.entities.values():
         added, removed, changed = ec.counts
         totals["added"] += added

@@ -61,13 +61,28 @@ class DecisionResult(BaseModel):
 
 
 def _expired(record: SyncRecord) -> HoldExpiredError:
-    """The hold timed out; what it applied is said as it is (released schools stay applied)."""
+    """The hold timed out (at its deadline, when the sync says it); what it applied is said as it
+    is (released schools stay applied)."""
     applied = (
         f"nothing more was applied (already applied: {', '.join(record.applied_schools)})"
         if record.applied_schools
         else "nothing was applied"
     )
-    return HoldExpiredError(f"the hold of sync {record.sync_id} expired; {applied}")
+    deadline = record.hold_expires_at
+    when = f" at {deadline.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if deadline is not None else ""
+    return HoldExpiredError(f"the hold of sync {record.sync_id} expired{when}; {applied}")
+
+
+def _past_deadline(record: SyncRecord, token: DecisionToken, now: datetime) -> bool:
+    """The hold is expired, whatever step the sync is at: the tick marked its token ``expired``
+    (Finish may not have run yet, so the sync can still say ``held``), the sync ended
+    ``expired``, or the open hold's absolute deadline has passed before the tick came round."""
+    if token.status == "expired" or record.status == "expired":
+        return True
+    if token.status != "open":
+        return False  # closed by a reject, a supersede or a failure: not on hold, not expired
+    deadline = record.hold_expires_at
+    return (deadline is not None and now >= deadline) or token.expires_at < int(now.timestamp())
 
 
 def _in_progress(sync_id: str, token: DecisionToken) -> DecisionInProgressError:
@@ -104,12 +119,10 @@ def _open_hold(
         if record.status in HELD_STATUSES:
             raise _in_progress(sync_id, token)
         raise AlreadyDecidedError(f"the hold of sync {sync_id} was already decided ({token.action})")
-    if token.status == "expired" or record.status == "expired":
+    if _past_deadline(record, token, now):
         raise _expired(record)
     if token.status != "open" or record.status not in HELD_STATUSES:
         raise NotOnHoldError(f"sync {sync_id} is {record.status}, not on hold")
-    if token.expires_at < int(now.timestamp()):
-        raise _expired(record)
     return record, token
 
 

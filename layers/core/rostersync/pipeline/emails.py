@@ -33,7 +33,7 @@ def _numbers(row: dict[str, object]) -> str:
     text = f"{numerator:,} of {denominator:,}"
     if row["percent"] is not None:
         text += f" ({row['percent']:g} %"
-        if row["threshold"] is not None and row["hold"] in ("mass_removal", "mass_update"):
+        if row["threshold"] is not None and row["hold"] in ("mass_removal", "mass_update", "id_change"):
             text += f", limit {row['threshold']:g} %"
         text += ")"
     return text
@@ -161,6 +161,8 @@ def applied_email(
         f"{counts.get('added', 0):,} added, {counts.get('removed', 0):,} removed, "
         f"{counts.get('changed', 0):,} changed."
     )
+    if counts.get("id_changed"):
+        intro += f" {counts['id_changed']:,} people were re-keyed (ID changes: same person, new ID)."
     rows = [
         [name, f"{c.get('added', 0):,}", f"{c.get('removed', 0):,}", f"{c.get('changed', 0):,}"]
         for name, c in sorted((per_entity or {}).items())

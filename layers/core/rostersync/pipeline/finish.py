@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rostersync.pipeline import emails, feed
+from rostersync.pipeline import emails, feed, inbox
 from rostersync.pipeline.events import FinishInput, FinishOutput
 from rostersync.pipeline.models import SchoolState, SyncRecord
 from rostersync.pipeline.names import names_of
@@ -90,6 +90,9 @@ def finish(inp: FinishInput, deps: Deps) -> FinishOutput:
     if record is not None and record.hold_id:
         deps.repo.close_token(record.hold_id, "expired" if inp.status == "expired" else "closed")
     _settle_schools(inp, deps, record)
+    if inp.status in ("rejected", "expired") and record is not None:
+        # An incomplete set's files leave the inbox with its hold (nothing lost: archived).
+        inbox.archive_left(deps, inp.district_id, inp.sync_id, record.attempt)
     _email_outcome(inp, deps, record, reason)
     feed.publish_ended(
         deps,

@@ -7,8 +7,11 @@ is never mixed into the set. A complete set's files are then moved to
 ``archive/<district>/<sync>/``: the inbox holds only what has not been processed, so a later upload
 of one file is never processed with weeks-old others, and every file's arrival time is real. An
 incomplete set taken for its ``invalid_files`` hold stays in the inbox, so the missing file's
-upload completes it. Files the format does not read are not copied; they are reported as alerts.
-``taken.json`` records each file's arrival time (its entity's "received at").
+upload completes it; ``taken.json`` records those files (``left``), and when that hold ends
+rejected or expired (:func:`archive_left`, from Finish) they move to the archive like any taken
+set: nothing is lost, the inbox is emptied, and the next upload is not mixed with them. Files
+the format does not read are not copied; they are reported as alerts. ``taken.json`` records
+each file's arrival time (its entity's "received at").
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
@@ -67,6 +71,9 @@ class Taken(BaseModel):
     ignored: list[str] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list)
     archived: bool = False
+    # An incomplete set's inbox files (used, ignored and shadowed alike), left in the inbox for
+    # the missing file's upload; archived if its hold ends without one (archive_left).
+    left: list[TakenFile] = Field(default_factory=list)
 
     def arrivals(self) -> dict[str, datetime]:
         """Lower-cased file name -> when it arrived."""
@@ -114,6 +121,7 @@ def take(
         ignored=ignored,
         missing=missing,
         archived=archive,
+        left=[] if archive else [_taken_file(o) for o in [*files, *shadowed]],
     )
     deps.raw.put(taken_key(district_id, sync_id, attempt), taken.model_dump_json(indent=2).encode())
     if archive:
@@ -123,12 +131,41 @@ def take(
     return taken
 
 
-def archive_files(deps: Deps, district_id: str, sync_id: str, files: Sequence[ObjectInfo]) -> None:
-    """Move ``files`` from the inbox to the sync's archive prefix (a newer upload of a name stays)."""
+def archive_files(deps: Deps, district_id: str, sync_id: str, files: Sequence[ObjectInfo]) -> int:
+    """Move ``files`` from the inbox to the sync's archive prefix (a newer upload of a name
+    stays); the number moved."""
     prefix = archive_prefix(district_id, sync_id)
+    moved = 0
     for obj in files:
         if deps.raw.copy_if_unchanged(obj.key, prefix + file_name(obj.key), obj.etag):
-            deps.raw.delete_if_unchanged(obj.key, obj.etag)
+            moved += bool(deps.raw.delete_if_unchanged(obj.key, obj.etag))
+    return moved
+
+
+@dataclass(frozen=True)
+class _Left:
+    """A file an incomplete set left in the inbox, as :func:`archive_files` moves it."""
+
+    key: str
+    etag: str
+    last_modified: datetime
+    size: int = 0
+
+
+def archive_left(deps: Deps, district_id: str, sync_id: str, attempt: int = 1) -> int:
+    """Move the inbox files an incomplete set left there (its ``invalid_files`` hold was rejected
+    or expired) to the sync's archive, each only if it is still the file the set took (a newer
+    upload of a name stays for its own sync); the number moved. Idempotent: ``taken.json`` then
+    says ``archived``."""
+    taken = read_taken(deps, district_id, sync_id, attempt)
+    if taken is None or taken.archived or not taken.left:
+        return 0
+    left = [_Left(f.source_key, f.etag, f.arrived_at) for f in taken.left]
+    moved = archive_files(deps, district_id, sync_id, left)
+    done = taken.model_copy(update={"archived": True})
+    deps.raw.put(taken_key(district_id, sync_id, attempt), done.model_dump_json(indent=2).encode())
+    log.info("%s: %d file(s) of the incomplete set moved to the archive", sync_id, moved)
+    return moved
 
 
 def read_taken(deps: Deps, district_id: str, sync_id: str, attempt: int = 1) -> Taken | None:

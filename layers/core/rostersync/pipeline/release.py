@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-import pyarrow.compute as pc
+import pyarrow as pa
 
 from rostersync import reports
 from rostersync.changes import ChangeSet
@@ -52,6 +52,7 @@ from rostersync.pipeline.models import RemovalsOption, SchoolStatus, SyncStatus
 from rostersync.pipeline.names import names_of
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.stage import accepted_roster
+from rostersync.rekeys import present_pairs, publish
 from rostersync.snapshot import join_key, promote_version, read_snapshot, version_prefix
 
 APPLIED_DETAIL_TYPE = "RosterChangesApplied"
@@ -171,13 +172,33 @@ def per_entity_counts(changes: ChangeSet) -> dict[str, dict[str, int]]:
     return result
 
 
-def school_counts(changes: ChangeSet, school: str) -> dict[str, int]:
-    """Added, removed and changed rows of one school, over every entity."""
-    totals = {"added": 0, "removed": 0, "changed": 0}
+_NO_COUNTS = {"added": 0, "removed": 0, "changed": 0, "id_changed": 0}
+
+
+def school_counts(changes: ChangeSet) -> dict[str, dict[str, int]]:
+    """Per school, the records added, removed and changed over every entity, and re-keys
+    (``id_changed``, counted in neither added nor removed), as the feed publishes them."""
+    pairs = present_pairs(changes)
+    parts = []
     for ec in changes.entities.values():
-        for kind, table in (("added", ec.added), ("removed", ec.removed), ("changed", ec.changed_new)):
-            if table.num_rows:
-                totals[kind] += int(pc.sum(pc.equal(table.column("school_id"), school)).as_py() or 0)
+        published = publish(ec, pairs)
+        for kind, table in (
+            ("added", published.added),
+            ("removed", published.removed),
+            ("changed", ec.changed_new),
+            ("id_changed", published.id_changed),
+        ):
+            if table.num_rows and "school_id" in table.column_names:
+                schools = table.column("school_id")
+                parts.append(pa.table({"school": schools, "kind": pa.repeat(pa.scalar(kind), len(schools))}))
+    totals: dict[str, dict[str, int]] = {}
+    if not parts:
+        return totals
+    grouped = pa.concat_tables(parts).group_by(["school", "kind"]).aggregate([([], "count_all")])
+    for row in grouped.to_pylist():  # small: schools x four kinds
+        if row["school"] is not None:
+            counts = totals.setdefault(row["school"], dict(_NO_COUNTS))
+            counts[row["kind"]] = row["count_all"]
     return totals
 
 
@@ -342,6 +363,7 @@ def _mark_connected(
 ) -> None:
     """Every school this apply touched is connected, with what was applied to it; a school whose
     removals this apply kept held stays on hold."""
+    counts = school_counts(applying)
     for school in sorted((change_schools(applying) | set(released)) - still_held):
         deps.repo.put_school_status(
             SchoolStatus(
@@ -351,7 +373,7 @@ def _mark_connected(
                 sync_id=inp.sync_id,
                 last_applied_sync_id=inp.sync_id,
                 last_applied_at=now,
-                counts=school_counts(applying, school),
+                counts=counts.get(school, dict(_NO_COUNTS)),
             )
         )
 

@@ -27,7 +27,7 @@ from rostersync.connectors.pages import PullManifest
 from rostersync.formats import load_roster
 from rostersync.issues import InvalidFilesError, concat_issues, empty_issues
 from rostersync.model import ENTITY_BY_NAME
-from rostersync.pipeline import inbox
+from rostersync.pipeline import inbox, name_alerts
 from rostersync.pipeline.changesets import change_counts, write_change_set
 from rostersync.pipeline.events import DiffInput, DiffOutput, NormalizeInput, NormalizeOutput
 from rostersync.pipeline.intake import ROLLBACK_FORMAT
@@ -235,6 +235,7 @@ def diff(inp: DiffInput, deps: Deps) -> DiffOutput:
     accepted_prefix = version_prefix(deps.snapshots, district_prefix(inp.district_id), base) if base else None
     found = diff_snapshots(deps.snapshots, accepted_prefix, inp.normalize.staged_prefix)
     changes, summary = found.changes, found.summary
+    name_alerts.record(deps, inp, changes)  # names changed only by invisible characters
     prefix = inp.normalize.prefix
     changes_prefix = f"{prefix}/changes"
     keys = {

@@ -89,6 +89,7 @@ def tick(event: TickEvent, deps: Deps) -> TickOutput:
 
 
 def district_tick(settings: DistrictSettings, deps: Deps, now: datetime, out: TickOutput) -> None:
+    deps.repo.ensure_sync_index(settings.district_id)  # once: records from before the open-holds index
     pause_reminders(settings, deps, now, out)
     if settings.paused_at(now) is None:
         resume_paused_schools(settings, deps)

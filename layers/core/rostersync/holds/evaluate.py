@@ -1,0 +1,79 @@
+"""Every rule in one call (:func:`evaluate_holds`), in the catalogue's order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rostersync.changes import ChangeSet
+from rostersync.holds.idchange import id_change
+from rostersync.holds.removals import mass_removal, mass_update, stale_upload
+from rostersync.holds.rules import (
+    class_id_reuse,
+    emergency_contacts,
+    invalid_files,
+    schools_not_found,
+    too_many_contacts,
+)
+from rostersync.issues import FileProblem
+from rostersync.model import ENTITIES
+from rostersync.records import HOLD_TYPES, Hold
+from rostersync.roster import RosterSet
+from rostersync.settings import DistrictSettings
+
+_ENTITY_RANK = {e.name: i for i, e in enumerate(ENTITIES)}
+
+
+def _order(hold: Hold) -> tuple[int, bool, str, int, str]:
+    return (
+        HOLD_TYPES.index(hold.type),
+        hold.school_id is not None,
+        hold.school_id or "",
+        _ENTITY_RANK.get(hold.entity or "", -1),
+        hold.message,
+    )
+
+
+def sort_holds(holds: Sequence[Hold]) -> list[Hold]:
+    """Catalogue order of hold types, then district-wide before schools, then school ID."""
+    return sorted(holds, key=_order)
+
+
+def evaluate_holds(
+    changes: ChangeSet,
+    staged: RosterSet,
+    accepted: RosterSet | None,
+    settings: DistrictSettings,
+    *,
+    file_problems: Sequence[FileProblem] = (),
+) -> list[Hold]:
+    """Every enabled rule (rules read their own on/off settings), in :func:`sort_holds` order."""
+    holds = [
+        *mass_removal(changes, accepted, settings),
+        *mass_update(changes, accepted, settings),
+        *id_change(changes, accepted, settings),
+        *too_many_contacts(changes, staged, settings),
+        *emergency_contacts(changes, settings),
+        *class_id_reuse(changes, settings),
+        *stale_upload(changes, staged, accepted, settings),
+        *invalid_files(staged, accepted, file_problems),
+        *schools_not_found(staged, settings),
+    ]
+    return sort_holds(holds)
+
+
+def hold_summary_table(holds: Sequence[Hold]) -> list[dict[str, Any]]:
+    """Rows for a readable table (CLI, email): school, hold, entity, numbers and message."""
+    return [
+        {
+            "school": hold.school_id if hold.school_id is not None else "District",
+            "hold": hold.type,
+            "entity": hold.entity or "",
+            "numerator": hold.numerator,
+            "denominator": hold.denominator,
+            "percent": None if hold.percent is None else round(hold.percent, 1),
+            "threshold": hold.threshold,
+            "message": hold.message,
+        }
+        for hold in sort_holds(holds)
+    ]

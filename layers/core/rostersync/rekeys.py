@@ -1,0 +1,201 @@
+"""Re-keys: the suspected source-ID changes of a change set, as the feed publishes them.
+
+The diff keeps a re-keyed person in ``removed`` (old ID) and ``added`` (new ID) and lists the pair
+in ``ChangeSet.id_changes`` (:func:`rostersync.diff.suspected_id_changes`); applying the change
+set either way gives the same roster. Published, a pair whose two halves are both in the set is
+one ``id_changed`` record (the new record, its old ID, what matched and the fields that changed
+besides the key) and neither a removal nor an addition. A re-key is not a removal for the hold
+rules either (:func:`rekeyed_removals`), nor are the enrollments and contact links that only
+follow their person to the new ID. Everything is column-at-a-time Arrow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rostersync.changes import ID_CHANGE_SCHEMA, ChangeSet, EntityChanges
+from rostersync.diff import pair_changed_fields
+from rostersync.model import ENTITY_BY_NAME, KEY_SEPARATOR, PERSON_ENTITIES, Entity, conform, key_column
+
+OLD_ID_COLUMN = "_old_id"
+MATCHED_ON_COLUMN = "_matched_on"
+FIELDS_COLUMN = "_changed_fields"
+# How a message names what matched.
+MATCH_WORDS = {"email": "email", "name_birth_date": "name + birth date"}
+
+# Link entities whose key names people: a removed link whose people were re-keyed, and whose
+# re-keyed twin is added, only follows its people to their new IDs.
+_PERSON_COLUMNS = {"enrollments": ("person_id",), "contact_links": ("student_id", "contact_id")}
+
+
+def present_pairs(changes: ChangeSet) -> pa.Table:
+    """The ``id_changes`` rows (:data:`ID_CHANGE_SCHEMA`) whose old ID is removed and whose new ID
+    is added in ``changes``: the re-keys this change set applies. A pair split by a partial
+    release (one half in another school) is a removal and an addition."""
+    ids = changes.id_changes
+    parts = []
+    for entity in PERSON_ENTITIES:
+        ec = changes.entities.get(entity.name)
+        if ec is None or not ids.num_rows or not ec.removed.num_rows or not ec.added.num_rows:
+            continue
+        mine = ids.filter(pc.equal(ids.column("entity"), entity.name))
+        both = pc.and_(
+            pc.is_in(mine.column("old_id"), value_set=key_column(ec.removed, entity)),
+            pc.is_in(mine.column("new_id"), value_set=key_column(ec.added, entity)),
+        )
+        parts.append(mine.filter(pc.fill_null(both, False)))
+    if not parts:
+        return ID_CHANGE_SCHEMA.empty_table()
+    return pa.concat_tables(parts).cast(ID_CHANGE_SCHEMA)
+
+
+def _mapped(values: pa.ChunkedArray, pairs: pa.Table, side: str) -> tuple[pa.Array, pa.Array]:
+    """``values`` with re-keyed IDs of ``side`` ("old_id" or "new_id") replaced by the other side's,
+    and where that happened."""
+    other = "new_id" if side == "old_id" else "old_id"
+    found = pc.index_in(values, value_set=pairs.column(side))
+    return pc.coalesce(pc.take(pairs.column(other), found), values), pc.is_valid(found)
+
+
+def _link_keys(table: pa.Table, entity: Entity, replace: dict[str, pa.Array]) -> pa.Array:
+    parts = [replace.get(c, table.column(c)) for c in entity.key]
+    return pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
+
+
+def _rekeyed(changes: ChangeSet, entity_name: str, pairs: pa.Table | None, side: str) -> pa.Array:
+    """Per row of the entity's ``removed`` (``side`` "old_id") or ``added`` ("new_id"): whether it
+    is a half of a re-key, or a link that only follows its re-keyed people (its twin under the
+    other IDs is on the other side)."""
+    ec = changes.entities[entity_name]
+    mine, theirs = (ec.removed, ec.added) if side == "old_id" else (ec.added, ec.removed)
+    entity = ENTITY_BY_NAME[entity_name]
+    pairs = present_pairs(changes) if pairs is None else pairs
+    if not mine.num_rows or not pairs.num_rows:
+        return _falses(mine.num_rows)
+    if entity.is_person:
+        ids = pairs.filter(pc.equal(pairs.column("entity"), entity_name)).column(side)
+        return pc.fill_null(pc.is_in(key_column(mine, entity), value_set=ids), False)
+    columns = _PERSON_COLUMNS.get(entity_name)
+    if columns is None or not theirs.num_rows:
+        return _falses(mine.num_rows)
+    replace, moved = {}, _falses(mine.num_rows)
+    for column in columns:
+        replace[column], hit = _mapped(mine.column(column), pairs, side)
+        moved = pc.or_(moved, hit)
+    twin = pc.is_in(_link_keys(mine, entity, replace), value_set=_link_keys(theirs, entity, {}))
+    return pc.fill_null(pc.and_(moved, twin), False)
+
+
+def rekeyed_removals(changes: ChangeSet, entity_name: str, pairs: pa.Table | None = None) -> pa.Array:
+    """Per row of the entity's ``removed``: true when it is the old half of a re-key (a person),
+    or a link that only follows its re-keyed people (the same link under the new IDs is added)."""
+    return _rekeyed(changes, entity_name, pairs, "old_id")
+
+
+def rekeyed_additions(changes: ChangeSet, entity_name: str, pairs: pa.Table | None = None) -> pa.Array:
+    """Per row of the entity's ``added``: true when it is the new half of a re-key, or a link that
+    only follows its re-keyed people (the same link under the old IDs is removed)."""
+    return _rekeyed(changes, entity_name, pairs, "new_id")
+
+
+def _falses(n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(False), n)
+
+
+@dataclass(frozen=True)
+class Published:
+    """One entity's changes as the feed publishes them: ``added`` and ``removed`` without the
+    re-keyed pairs, and the pairs as ``id_changed`` (the new records with ``_old_id``,
+    ``_matched_on`` and ``_changed_fields``) and ``id_changed_old`` (the same records before, row
+    for row)."""
+
+    added: pa.Table
+    removed: pa.Table
+    id_changed: pa.Table
+    id_changed_old: pa.Table
+
+
+def id_changed_schema(entity: Entity) -> pa.Schema:
+    """The columns of ``<entity>/id_changed.parquet``."""
+    return (
+        entity.schema.append(pa.field(OLD_ID_COLUMN, pa.string()))
+        .append(pa.field(MATCHED_ON_COLUMN, pa.string()))
+        .append(pa.field(FIELDS_COLUMN, pa.list_(pa.string())))
+    )
+
+
+def publish(ec: EntityChanges, pairs: pa.Table) -> Published:
+    """``ec`` split into what the feed publishes (see :class:`Published`); ``pairs`` from
+    :func:`present_pairs`."""
+    entity = ENTITY_BY_NAME[ec.entity]
+    added, removed = conform(ec.added, entity), conform(ec.removed, entity)
+    mine = pairs.filter(pc.equal(pairs.column("entity"), ec.entity)) if pairs.num_rows else pairs
+    if not entity.is_person or not mine.num_rows:
+        empty = entity.schema.empty_table()
+        return Published(added, removed, id_changed_schema(entity).empty_table(), empty)
+    added_keys, removed_keys = key_column(added, entity), key_column(removed, entity)
+    new = added.take(pc.index_in(mine.column("new_id"), value_set=added_keys))
+    old = removed.take(pc.index_in(mine.column("old_id"), value_set=removed_keys))
+    id_changed = (
+        new.append_column(OLD_ID_COLUMN, mine.column("old_id"))
+        .append_column(MATCHED_ON_COLUMN, mine.column("matched_on"))
+        .append_column(FIELDS_COLUMN, pa.chunked_array([pair_changed_fields(entity, old, new)]))
+    )
+    return Published(
+        added=added.filter(pc.invert(pc.is_in(added_keys, value_set=mine.column("new_id")))),
+        removed=removed.filter(pc.invert(pc.is_in(removed_keys, value_set=mine.column("old_id")))),
+        id_changed=id_changed,
+        id_changed_old=old,
+    )
+
+
+def without_rekeyed_removals(changes: ChangeSet) -> ChangeSet:
+    """``changes`` whose ``removed`` tables leave out the re-keys (:func:`rekeyed_removals`): the
+    removals the removal holds count, and that "keep removals held" keeps."""
+    pairs = present_pairs(changes)
+    if not pairs.num_rows:
+        return changes
+    entities = {}
+    for name, ec in changes.entities.items():
+        keep = pc.invert(rekeyed_removals(changes, name, pairs))
+        entities[name] = EntityChanges(
+            name, ec.added, ec.removed.filter(keep), ec.changed_new, ec.changed_old, ec.changed_fields
+        )
+    return ChangeSet(entities=entities, id_changes=changes.id_changes)
+
+
+def only_rekeyed_removals(changes: ChangeSet) -> dict[str, pa.Table]:
+    """Per entity, the removed rows that are re-keys (what :func:`without_rekeyed_removals` left
+    out); only entities that have some."""
+    pairs = present_pairs(changes)
+    if not pairs.num_rows:
+        return {}
+    out = {}
+    for name, ec in changes.entities.items():
+        mask = rekeyed_removals(changes, name, pairs)
+        if ec.removed.num_rows and pc.any(mask).as_py():
+            out[name] = ec.removed.filter(mask)
+    return out
+
+
+def without_rekeys(changes: ChangeSet) -> ChangeSet:
+    """``changes`` without any re-key on either side (:func:`rekeyed_removals`,
+    :func:`rekeyed_additions`): the removals and additions that are new facts, which the hold
+    rules about new or removed records count."""
+    pairs = present_pairs(changes)
+    if not pairs.num_rows:
+        return changes
+    entities = {}
+    for name, ec in changes.entities.items():
+        entities[name] = EntityChanges(
+            name,
+            ec.added.filter(pc.invert(rekeyed_additions(changes, name, pairs))),
+            ec.removed.filter(pc.invert(rekeyed_removals(changes, name, pairs))),
+            ec.changed_new,
+            ec.changed_old,
+            ec.changed_fields,
+        )
+    return ChangeSet(entities=entities, id_changes=changes.id_changes)
