@@ -40,8 +40,10 @@ def _stack_metrics(out: str) -> list[dict[str, Any]]:
 
 
 def test_an_overdue_district_is_counted_and_its_admins_are_emailed_once(
-    stack: LocalAws, data: DistrictData, capfd: pytest.CaptureFixture[str]
+    stack: LocalAws, data: DistrictData, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The root conftest.py silences Powertools metrics for the suite; this test reads them.
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     _first_version(stack, data, expected_sync_hours=24)
     before = len(stack.sent_emails())
     stack.clock.advance(timedelta(hours=23))
