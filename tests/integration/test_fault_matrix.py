@@ -12,10 +12,16 @@ uploads; never by replacing project code.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sqlite3
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,6 +32,7 @@ from rostersync.pipeline.decisions import DecisionError
 from rostersync_tools.local import LocalAws
 
 from .conftest import (
+    ROOT,
     DistrictData,
     accepted,
     accepted_version,
@@ -52,19 +59,29 @@ ENDED = {"applied", "failed", "held", "superseded", "rejected"}
 
 
 def assert_invariants(
-    stack: LocalAws, data: DistrictData, district_id: str, version: int, processed: list[str]
+    stack: LocalAws,
+    data: DistrictData,
+    district_id: str,
+    version: int,
+    processed: list[str],
+    *,
+    events_per_version: int = 1,
+    emails_per_subject: int = 1,
 ) -> None:
     """What every case must leave behind once its syncs have ended (``processed``: the syncs
-    that took a file set, whose raw files must be archived whole)."""
+    that took a file set, whose raw files must be archived whole). A lost response is the one
+    fault that delivers a fact twice (at least once, docs/reliability.md): those cases say how
+    many deliveries they expect, and each is the same fact (one ``event_id``)."""
     assert accepted_version(stack, district_id) == version
-    applied = [
-        e["detail"]["version"]
+    applied = Counter(
+        (e["detail"]["version"], e["detail"]["event_id"])
         for e in stack.captured_events("RosterChangesApplied")
         if e["detail"]["district_id"] == district_id
-    ]
-    assert sorted(applied) == sorted(set(applied)), f"RosterChangesApplied twice for a version: {applied}"
+    )
+    assert len({v for v, _ in applied}) == len(applied), f"two event ids for one version: {applied}"
+    assert [n for n in applied.values() if n != events_per_version] == [], f"deliveries: {applied}"
     subjects = Counter(m.subject for m in stack.sent_emails())
-    assert [s for s, n in subjects.items() if n > 1] == [], "an email sent twice"
+    assert [s for s, n in subjects.items() if n != emails_per_subject] == [], f"emails: {subjects}"
     for sync_id in processed:
         kept = raw_keys(stack, f"archive/{district_id}/{sync_id}/")
         assert kept == sorted(f"archive/{district_id}/{sync_id}/{n}" for n in data.day1), "raw files lost"
@@ -407,13 +424,6 @@ def test_a_decision_delivered_twice_applies_once(stack: LocalAws, data: District
 # ------------------------------------------------------- (4b) notify crashes around its effects
 
 
-AMBIGUOUS = (
-    "an error after the request reached the service (a lost response) is taken as a refusal: "
-    "EventBridgeBus.publish unclaims its marker and SesMailer's idempotency record is deleted, so "
-    "Notify's retry publishes / sends a second time (docs/reliability.md, open findings)"
-)
-
-
 class CrashOnce:
     """The invocation dies once, just before or just after the request of one side effect."""
 
@@ -426,30 +436,26 @@ class CrashOnce:
             raise RuntimeError("the notify invocation was killed")
 
 
-@pytest.mark.parametrize(
-    ("service", "operation", "when"),
-    [
-        ("events", "PutEvents", "before-call"),
-        pytest.param(
-            "events", "PutEvents", "after-call", marks=pytest.mark.xfail(strict=True, reason=AMBIGUOUS)
-        ),
-        ("ses", "SendEmail", "before-call"),
-        pytest.param(
-            "ses", "SendEmail", "after-call", marks=pytest.mark.xfail(strict=True, reason=AMBIGUOUS)
-        ),
-    ],
-)
-def test_a_notify_crash_around_its_side_effect_delivers_each_once(
-    stack: LocalAws, data: DistrictData, service: str, operation: str, when: str
-) -> None:
+@contextmanager
+def crash_once(service: str, operation: str, when: str) -> Iterator[CrashOnce]:
+    """``when`` "before-call": the request is never sent; "after-call": the service accepted it
+    and the response is lost (the invocation dies before it reads it)."""
     hook = CrashOnce()
     events = clients.client(service).meta.events
     event_name = f"{when}.{service}.{operation}"
     events.register(event_name, hook)
     try:
-        record = _day1(stack, data)
+        yield hook
     finally:
         events.unregister(event_name, hook)
+
+
+@pytest.mark.parametrize(("service", "operation"), [("events", "PutEvents"), ("ses", "SendEmail")])
+def test_a_notify_crash_before_its_side_effect_delivers_each_once(
+    stack: LocalAws, data: DistrictData, service: str, operation: str
+) -> None:
+    with crash_once(service, operation, "before-call") as hook:
+        record = _day1(stack, data)
 
     sync_id = str(record["sync_id"])
     assert hook.crashed == 1
@@ -457,3 +463,51 @@ def test_a_notify_crash_around_its_side_effect_delivers_each_once(
     assert [e["detail"]["version"] for e in stack.captured_events("RosterChangesApplied")] == [1]
     assert len(_applied_emails(stack, sync_id)) == 1
     assert_invariants(stack, data, D, 1, [sync_id])
+
+
+@pytest.fixture(scope="module")
+def consumer() -> ModuleType:
+    """examples/sqlite_consumer.py, the example consumer of the feed."""
+    spec = importlib.util.spec_from_file_location("sqlite_consumer", ROOT / "examples" / "sqlite_consumer.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_lost_putevents_response_redelivers_the_same_event_and_the_consumer_applies_it_once(
+    stack: LocalAws, data: DistrictData, consumer: ModuleType, tmp_path: Path
+) -> None:
+    # Delivery is at least once (docs/events.md): a PutEvents whose response is lost counts as
+    # not sent, so Notify's retry puts the event again, with the same detail and event_id.
+    with crash_once("events", "PutEvents", "after-call") as hook:
+        record = _day1(stack, data)
+
+    sync_id = str(record["sync_id"])
+    assert hook.crashed == 1
+    assert (record["status"], record["delivery"]) == ("applied", "delivered")
+    first, again = stack.captured_events("RosterChangesApplied")
+    assert first["detail"] == again["detail"] and first["detail"]["event_id"] == f"{sync_id}-v1"
+    assert first["id"] != again["id"]  # EventBridge's envelope id is per put: never dedupe on it
+    source = f"s3://{stack.env('SNAPSHOT_BUCKET')}"
+    with sqlite3.connect(tmp_path / "roster.db") as db:
+        assert [consumer.handle_event(db, e, source) for e in (first, again)] == [[1], []]
+        assert consumer.applied_version(db, D) == 1
+    assert len(_applied_emails(stack, sync_id)) == 1
+    assert_invariants(stack, data, D, 1, [sync_id], events_per_version=2)
+
+
+def test_a_lost_sendemail_response_sends_the_same_email_again(stack: LocalAws, data: DistrictData) -> None:
+    # SES has no idempotency token: a SendEmail whose response is lost counts as not sent
+    # (Powertools deletes the in-progress record on the error), and Notify's retry sends it again.
+    with crash_once("ses", "SendEmail", "after-call") as hook:
+        record = _day1(stack, data)
+
+    sync_id = str(record["sync_id"])
+    assert hook.crashed == 1
+    assert (record["status"], record["delivery"]) == ("applied", "delivered")
+    applied = [m for m in stack.sent_emails() if str(m.subject).endswith(f"{sync_id} applied")]
+    assert len(applied) == 2 and applied[0] == applied[1]  # the same email, word for word
+    assert [e["detail"]["version"] for e in stack.captured_events("RosterChangesApplied")] == [1]
+    assert_invariants(stack, data, D, 1, [sync_id], emails_per_subject=2)
