@@ -30,6 +30,7 @@ from botocore.awsrequest import AWSResponse
 from rostersync.aws import clients
 from rostersync.pipeline.decisions import DecisionError
 from rostersync_tools.local import LocalAws
+from tests.support.faults import service_error
 
 from .conftest import (
     ROOT,
@@ -166,16 +167,6 @@ def test_a_replayed_step_changes_nothing(
 # ------------------------------------------------------------------------------ (3) throttling
 
 
-class _Raw:
-    """The raw body botocore reads from an HTTP response."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._body
-
-
 THROTTLED = {
     "s3": (
         503,
@@ -210,7 +201,7 @@ class Throttle:
         self.seen.add(operation)
         self.injected += 1
         status, headers, body = THROTTLED[self.service]
-        return AWSResponse(request.url, status, headers, _Raw(body))
+        return service_error(request, status, headers, body)
 
 
 @pytest.fixture
