@@ -29,7 +29,7 @@ from botocore.awsrequest import AWSResponse
 
 from rostersync.aws import clients
 from rostersync.pipeline.decisions import DecisionError
-from rostersync_tools.local import LocalAws
+from rostersync_tools.local import InvocationError, LocalAws
 from tests.support.faults import service_error
 
 from .conftest import (
@@ -128,6 +128,36 @@ def test_duplicate_object_created_events_apply_one_version(stack: LocalAws, data
     assert [e["name"] for e in stack.executions(f"{D}-")] == [sync_id]
     record = stack.sync_record(D, sync_id)
     assert record is not None and (record["status"], record["delivery"]) == ("applied", "delivered")
+    assert_invariants(stack, data, D, 1, [sync_id])
+    assert_whole_upload(stack, data, D, 1)
+    assert len(_applied_emails(stack, sync_id)) == 1
+
+
+@pytest.mark.parametrize("when", ["before-call", "after-call"])
+def test_an_arrival_killed_around_its_start_is_redelivered_and_applies_once(
+    stack: LocalAws, data: DistrictData, when: str
+) -> None:
+    # The arrival function is invoked by EventBridge (asynchronously): an invocation that dies is
+    # retried by delivering the same event again. "after-call": the execution was started and
+    # the invocation died before it created the sync record.
+    put_settings(stack, district_settings(D))
+    keys = stack.upload_files(D, data.day1)
+    event = stack.object_created_event(stack.env("RAW_BUCKET"), keys[-1])
+    with crash_once("stepfunctions", "StartExecution", when) as hook, pytest.raises(InvocationError):
+        stack.deliver_event(event)
+
+    again = stack.deliver_event(event)
+
+    sync_id = again.results["IngestFunction"]["sync_id"]
+    assert hook.crashed == 1
+    assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
+    assert [e["name"] for e in stack.executions(f"{D}-")] == [sync_id]
+    record = stack.sync_record(D, sync_id)
+    assert record is not None and (record["status"], record["delivery"], record["versions"]) == (
+        "applied",
+        "delivered",
+        [1],
+    )
     assert_invariants(stack, data, D, 1, [sync_id])
     assert_whole_upload(stack, data, D, 1)
     assert len(_applied_emails(stack, sync_id)) == 1
@@ -345,7 +375,7 @@ class CrashOnce:
     def __call__(self, **_: Any) -> None:
         if self.crashed == 0:
             self.crashed += 1
-            raise RuntimeError("the notify invocation was killed")
+            raise RuntimeError("the invocation was killed")
 
 
 @contextmanager
