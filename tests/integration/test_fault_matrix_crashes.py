@@ -8,8 +8,8 @@ the one request that carries the side effect: ``before`` raises before the reque
 effect never happens), ``after`` raises once the service has answered (the effect happened, the
 invocation dies before it records it). Nothing of rostersync is replaced.
 
-What follows a crash is the state machine's: Apply and Notify retry any error (they follow the
-commit), the other steps retry Lambda's service errors only, so their crash goes to
+What follows a crash is the state machine's: Apply, Notify and Finish retry any error (they
+follow the commit), the other steps retry Lambda's service errors only, so their crash goes to
 ``RecordFailure``: the sync ends ``failed`` with the crash as its reason, and the district must
 be left whole (nothing applied, the lock released, the raw files kept) so that the next upload
 applies.
@@ -21,14 +21,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
-from rostersync.aws import clients
 from rostersync.pipeline.decisions import DecisionError
 from rostersync_tools.local import LocalAws, wait_for
 from rostersync_tools.synthetic import SyntheticDistrict
+from tests.support.faults import PinnedCrash, When, pinned_crash
 
 from .conftest import (
     FAST,
@@ -51,7 +51,6 @@ from .conftest import (
 pytestmark = pytest.mark.integration
 
 ENDED = {"applied", "failed", "held", "superseded", "rejected", "partially_applied"}
-When = Literal["before", "after"]
 Match = Callable[[str, dict[str, Any]], bool]  # (district, the operation's parameters)
 
 
@@ -112,7 +111,7 @@ class Case:
     service: str
     operation: str
     match: Match
-    when: When
+    when: When  # "before": the request is never sent; "after": the service answered it
     held: bool = False  # the crash hits the held sync of day 2 (day 1 applies first, unharmed)
 
     @property
@@ -159,49 +158,17 @@ CASES: list[Case] = [
 # ------------------------------------------------------------------------------- the hook
 
 
-class Crash:
-    """Kill the invocation once at the matched request of ``district``: ``before`` it is sent or
-    ``after`` the service answered. The match is made on the operation's parameters and carried
-    to the call's later events in botocore's request context."""
-
-    def __init__(self, case: Case, district: str) -> None:
-        self.case, self.district = case, district
-        self.crashed = 0
-
-    def mark(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if self.crashed == 0 and self.case.match(self.district, params):
-            context["fault_matrix_target"] = True
-
-    def before(self, context: dict[str, Any], **_: Any) -> None:
-        self._crash(context, "before")
-
-    def after(self, context: dict[str, Any], **_: Any) -> None:
-        self._crash(context, "after")
-
-    def _crash(self, context: dict[str, Any], when: When) -> None:
-        if self.case.when == when and context.pop("fault_matrix_target", False):
-            self.crashed += 1
-            raise RuntimeError(f"the {self.case.step} invocation was killed {when} the {self.case.effect}")
-
-
 @contextmanager
-def crashing(case: Case, district: str) -> Iterator[Crash]:
-    hook = Crash(case, district)
-    client = clients.client(case.service)
-    name = client.meta.service_model.service_id.hyphenize()
-    events = client.meta.events
-    handlers = [
-        (f"before-parameter-build.{name}.{case.operation}", hook.mark),
-        (f"before-call.{name}.{case.operation}", hook.before),
-        (f"after-call.{name}.{case.operation}", hook.after),
-    ]
-    for event, handler in handlers:
-        events.register(event, handler)
-    try:
+def crashing(case: Case, district: str) -> Iterator[PinnedCrash]:
+    """The crash of ``case``, pinned to ``district``'s request."""
+    with pinned_crash(
+        case.service,
+        case.operation,
+        lambda params: case.match(district, params),
+        case.when,
+        f"the {case.step} invocation was killed {case.when} the {case.effect}",
+    ) as hook:
         yield hook
-    finally:
-        for event, handler in handlers:
-            events.unregister(event, handler)
 
 
 # ------------------------------------------------------------------------------- the stack

@@ -19,7 +19,7 @@ from rostersync.sources import CleverSource
 from rostersync_tools.local import LocalAws
 from tests.support.clever_server import FakeClever
 from tests.support.data import clever_district
-from tests.support.faults import service_error
+from tests.support.faults import When, pinned_crash, service_error
 
 from .conftest import (
     FAST,
@@ -140,6 +140,53 @@ def test_a_scheduled_pull_delivered_twice_starts_one_sync_and_pulls_once(
     assert _events(shared, district) == {("RosterChangesApplied", f"{sync_id}-v1"): 1}
     assert _subjects(shared, district) == {f"[rostersync] {district}: sync {sync_id} applied": 1}
     assert lock_item(shared, district) is None
+
+
+# ------------------------------------------------------------------------ fetch killed
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_fetch_killed_around_its_manifest_fails_the_pull_and_the_next_pull_applies(
+    shared: LocalAws, clever: FakeClever, when: When
+) -> None:
+    # Fetch writes the pages, then fetch.json (the pull's commit); it retries Lambda's service
+    # errors only, so a crash there fails the sync (RecordFailure), like the steps of
+    # test_fault_matrix_crashes.py.
+    district = f"fetch-{when}"
+    _pulled(shared, clever, district)
+
+    def manifest(params: dict[str, Any]) -> bool:
+        key = str(params.get("Key", ""))
+        return key.startswith(f"syncs/{district}/") and key.endswith("/fetch.json")
+
+    message = f"the fetch invocation was killed {when} writing fetch.json"
+    with pinned_crash("s3", "PutObject", manifest, when, message) as hook:
+        (failed_id,) = _schedule(shared, district, "2026-03-03T07:00:00Z")
+        assert wait_ended(shared, failed_id)["status"] == "FAILED"
+
+    assert hook.crashed == 1
+    record = shared.sync_record(district, failed_id) or {}
+    assert (record["status"], record["reason"], record["versions"]) == (
+        "failed",
+        f"RuntimeError: {message}",
+        [],
+    )
+    assert accepted_version(shared, district) is None
+    assert raw_keys(shared, f"syncs/{district}/{failed_id}/raw/") != []  # the pages pulled are kept
+    assert _events(shared, district) == {("SyncFailed", f"{failed_id}-failed"): 1}
+    assert lock_item(shared, district) is None
+
+    (next_id,) = _schedule(shared, district, "2026-03-04T07:00:00Z")
+
+    assert wait_ended(shared, next_id)["status"] == "SUCCEEDED"
+    assert ((shared.sync_record(district, next_id) or {})["status"], accepted_version(shared, district)) == (
+        "applied",
+        1,
+    )
+    assert _subjects(shared, district) == {
+        f"[rostersync] {district}: sync {failed_id} failed": 1,
+        f"[rostersync] {district}: sync {next_id} applied": 1,
+    }
 
 
 # ------------------------------------------------------------------------ Secrets Manager outage
