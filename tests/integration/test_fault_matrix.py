@@ -363,6 +363,43 @@ def test_a_decision_delivered_twice_applies_once(stack: LocalAws, data: District
     assert_invariants(stack, data, D, 2, [held_id])
 
 
+@pytest.mark.parametrize("when", ["before-call", "after-call"])
+def test_a_release_killed_around_its_callback_is_taken_again_and_applies_once(
+    stack: LocalAws, data: DistrictData, when: str
+) -> None:
+    # The API's invocation decides the token, then calls SendTaskSuccess. "before-call": it dies
+    # before the callback, so the execution still waits on a decided token; "after-call": the
+    # callback went through and the response was lost. Either way the admin sends the release
+    # again: it resumes the sync (before), or it is sent again to a task that has completed
+    # (after: Step Functions refuses it as TaskTimedOut, which is "already decided"; moto accepts
+    # it and the execution, past that task, ignores it). The sync applies once either way.
+    put_settings(stack, district_settings(D))
+    sync_set(stack, D, data.day1, ENDED)
+    held = sync_set(stack, D, data.files(data.without_students_of(data.schools[0]), "callback-day2"), ENDED)
+    assert held["status"] == "held", held
+    held_id = str(held["sync_id"])
+    awaiting_decision(stack, D, held_id)
+    with crash_once("stepfunctions", "SendTaskSuccess", when) as hook, pytest.raises(RuntimeError):
+        decide(stack, D, held_id, "release")
+
+    try:
+        decide(stack, D, held_id, "release")
+    except DecisionError as refused:
+        assert when == "after-call" and "already decided" in str(refused)
+
+    assert hook.crashed == 1
+    assert wait_ended(stack, held_id)["status"] == "SUCCEEDED"
+    record = stack.sync_record(D, held_id)
+    assert record is not None and (record["status"], record["delivery"], record["versions"]) == (
+        "applied",
+        "delivered",
+        [2],
+    )
+    assert [e["detail"]["version"] for e in stack.captured_events("RosterChangesApplied")] == [1, 2]
+    assert len(_applied_emails(stack, held_id)) == 1
+    assert_invariants(stack, data, D, 2, [held_id])
+
+
 # ------------------------------------------------------- (4b) notify crashes around its effects
 
 

@@ -387,6 +387,10 @@ class DynamoRepository:
             open="open",
         )
 
+    def token_sent(self, hold_id: str, now: datetime) -> None:
+        """Record that the decided token's decision reached the execution (SendTaskSuccess)."""
+        self._update(f"HOLD#{hold_id}", "TOKEN", {"sent_at": now.isoformat()}, "attribute_exists(#pk)")
+
     def close_token(self, hold_id: str, status: str) -> None:
         """Mark a still-open token ``status`` (e.g. ``expired``); a decided token is left alone."""
         self._update(
