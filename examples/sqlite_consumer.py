@@ -21,14 +21,21 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.consumer import OLD_ID_COLUMN, EntityFeed, Location, latest_accepted, read_changes
+from rostersync.consumer import (
+    OLD_ID_COLUMN,
+    EntityFeed,
+    Location,
+    already_applied,
+    latest_accepted,
+    read_changes,
+)
 from rostersync.model import ENTITIES, Entity
 
 FEED_TABLE = "_feed"
@@ -123,6 +130,23 @@ def catch_up(db: sqlite3.Connection, district_id: str, location: Location) -> li
     for version in applied:
         apply_version(db, district_id, version, location)
     return applied
+
+
+def handle_event(db: sqlite3.Connection, event: Mapping[str, Any], location: Location) -> list[int]:
+    """Handle one ``RosterChangesApplied`` event (as the bus or the event queue delivers it): the
+    versions applied. A redelivered event (delivery is at least once; the same ``event_id``) or
+    one for a version already applied applies nothing; a version past the next one catches up
+    through the versions between, in order."""
+    detail = event["detail"]
+    district_id = str(detail["district_id"])
+    create_schema(db)
+    have = applied_version(db, district_id)
+    if already_applied(detail, have):
+        return []
+    versions = list(range(have + 1, int(detail["version"]) + 1))
+    for version in versions:
+        apply_version(db, district_id, version, location)
+    return versions
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,10 +12,16 @@ uploads; never by replacing project code.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sqlite3
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -23,9 +29,11 @@ from botocore.awsrequest import AWSResponse
 
 from rostersync.aws import clients
 from rostersync.pipeline.decisions import DecisionError
-from rostersync_tools.local import LocalAws
+from rostersync_tools.local import InvocationError, LocalAws
+from tests.support.faults import service_error
 
 from .conftest import (
+    ROOT,
     DistrictData,
     accepted,
     accepted_version,
@@ -52,19 +60,29 @@ ENDED = {"applied", "failed", "held", "superseded", "rejected"}
 
 
 def assert_invariants(
-    stack: LocalAws, data: DistrictData, district_id: str, version: int, processed: list[str]
+    stack: LocalAws,
+    data: DistrictData,
+    district_id: str,
+    version: int,
+    processed: list[str],
+    *,
+    events_per_version: int = 1,
+    emails_per_subject: int = 1,
 ) -> None:
     """What every case must leave behind once its syncs have ended (``processed``: the syncs
-    that took a file set, whose raw files must be archived whole)."""
+    that took a file set, whose raw files must be archived whole). A lost response is the one
+    fault that delivers a fact twice (at least once, docs/reliability.md): those cases say how
+    many deliveries they expect, and each is the same fact (one ``event_id``)."""
     assert accepted_version(stack, district_id) == version
-    applied = [
-        e["detail"]["version"]
+    applied = Counter(
+        (e["detail"]["version"], e["detail"]["event_id"])
         for e in stack.captured_events("RosterChangesApplied")
         if e["detail"]["district_id"] == district_id
-    ]
-    assert sorted(applied) == sorted(set(applied)), f"RosterChangesApplied twice for a version: {applied}"
+    )
+    assert len({v for v, _ in applied}) == len(applied), f"two event ids for one version: {applied}"
+    assert [n for n in applied.values() if n != events_per_version] == [], f"deliveries: {applied}"
     subjects = Counter(m.subject for m in stack.sent_emails())
-    assert [s for s, n in subjects.items() if n > 1] == [], "an email sent twice"
+    assert [s for s, n in subjects.items() if n != emails_per_subject] == [], f"emails: {subjects}"
     for sync_id in processed:
         kept = raw_keys(stack, f"archive/{district_id}/{sync_id}/")
         assert kept == sorted(f"archive/{district_id}/{sync_id}/{n}" for n in data.day1), "raw files lost"
@@ -115,6 +133,36 @@ def test_duplicate_object_created_events_apply_one_version(stack: LocalAws, data
     assert len(_applied_emails(stack, sync_id)) == 1
 
 
+@pytest.mark.parametrize("when", ["before-call", "after-call"])
+def test_an_arrival_killed_around_its_start_is_redelivered_and_applies_once(
+    stack: LocalAws, data: DistrictData, when: str
+) -> None:
+    # The arrival function is invoked by EventBridge (asynchronously): an invocation that dies is
+    # retried by delivering the same event again. "after-call": the execution was started and
+    # the invocation died before it created the sync record.
+    put_settings(stack, district_settings(D))
+    keys = stack.upload_files(D, data.day1)
+    event = stack.object_created_event(stack.env("RAW_BUCKET"), keys[-1])
+    with crash_once("stepfunctions", "StartExecution", when) as hook, pytest.raises(InvocationError):
+        stack.deliver_event(event)
+
+    again = stack.deliver_event(event)
+
+    sync_id = again.results["IngestFunction"]["sync_id"]
+    assert hook.crashed == 1
+    assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
+    assert [e["name"] for e in stack.executions(f"{D}-")] == [sync_id]
+    record = stack.sync_record(D, sync_id)
+    assert record is not None and (record["status"], record["delivery"], record["versions"]) == (
+        "applied",
+        "delivered",
+        [1],
+    )
+    assert_invariants(stack, data, D, 1, [sync_id])
+    assert_whole_upload(stack, data, D, 1)
+    assert len(_applied_emails(stack, sync_id)) == 1
+
+
 # ------------------------------------------------------------------------ (2) replayed steps
 
 
@@ -147,16 +195,6 @@ def test_a_replayed_step_changes_nothing(
 
 
 # ------------------------------------------------------------------------------ (3) throttling
-
-
-class _Raw:
-    """The raw body botocore reads from an HTTP response."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._body
 
 
 THROTTLED = {
@@ -193,7 +231,7 @@ class Throttle:
         self.seen.add(operation)
         self.injected += 1
         status, headers, body = THROTTLED[self.service]
-        return AWSResponse(request.url, status, headers, _Raw(body))
+        return service_error(request, status, headers, body)
 
 
 @pytest.fixture
@@ -227,88 +265,9 @@ def test_throttling_is_retried_and_the_sync_applies_once(
     assert len(_applied_emails(stack, str(record["sync_id"]))) == 1
 
 
-# ------------------------------------------------------------------- (4) crash after promotion
-
-
-class CrashAfterPromotion:
-    """The apply invocation dies after promotion: once the version marker is written, the next
-    DynamoDB write raises, as an invocation killed there would end."""
-
-    def __init__(self) -> None:
-        self.promoted = False
-        self.crashed = 0
-
-    def saw_put(self, params: dict[str, Any], **_: Any) -> None:
-        if "/versions/" in str(params.get("Key", "")):
-            self.promoted = True
-
-    def write(self, **_: Any) -> None:
-        if self.promoted and self.crashed == 0:
-            self.crashed += 1
-            raise RuntimeError("the apply invocation was killed after promotion")
-
-
-@pytest.fixture
-def crash(stack: LocalAws) -> Iterator[CrashAfterPromotion]:
-    hook = CrashAfterPromotion()
-    s3_events, ddb_events = clients.s3().meta.events, clients.dynamodb().meta.events
-    s3_events.register("before-parameter-build.s3.PutObject", hook.saw_put)
-    ddb_events.register("before-call.dynamodb.UpdateItem", hook.write)
-    yield hook
-    s3_events.unregister("before-parameter-build.s3.PutObject", hook.saw_put)
-    ddb_events.unregister("before-call.dynamodb.UpdateItem", hook.write)
-
-
-def test_a_crash_after_promotion_leaves_a_truthful_applied_sync(
-    stack: LocalAws, data: DistrictData, crash: CrashAfterPromotion
-) -> None:
-    put_settings(stack, district_settings(D))
-    record = sync_set(stack, D, data.day1, {"applied", "failed"})
-    sync_id = str(record["sync_id"])
-    assert wait_ended(stack, sync_id)["status"] == "SUCCEEDED"
-    record = stack.sync_record(D, sync_id) or {}
-
-    assert crash.crashed == 1
-    assert accepted_version(stack, D) == 1
-    # The data changed: the sync must not say "failed" with nothing applied.
-    assert (record["status"], record["delivery"]) == ("applied", "delivered"), record.get("reason")
-    assert record["versions"] == [1]
-    assert len(stack.history(sync_id, "TaskFailed")) == 1  # the crash, then the retried apply
-    assert [e["detail"]["version"] for e in stack.captured_events("RosterChangesApplied")] == [1]
-    assert len(_applied_emails(stack, sync_id)) == 1
-    assert_invariants(stack, data, D, 1, [str(record["sync_id"])])
-    assert_whole_upload(stack, data, D, 1)
-
-
-class CrashBeforePromotion:
-    """The apply invocation dies once just before it claims the version marker (the commit)."""
-
-    def __init__(self) -> None:
-        self.crashed = 0
-
-    def __call__(self, params: dict[str, Any], **_: Any) -> None:
-        if "/versions/" in str(params.get("Key", "")) and self.crashed == 0:
-            self.crashed += 1
-            raise RuntimeError("the apply invocation was killed before promotion")
-
-
-def test_a_crash_before_promotion_is_retried_and_applies_once(stack: LocalAws, data: DistrictData) -> None:
-    hook = CrashBeforePromotion()
-    events = clients.s3().meta.events
-    events.register("before-parameter-build.s3.PutObject", hook)
-    try:
-        record = _day1(stack, data)
-    finally:
-        events.unregister("before-parameter-build.s3.PutObject", hook)
-
-    sync_id = str(record["sync_id"])
-    assert hook.crashed == 1
-    assert (record["status"], record["delivery"], record["versions"]) == ("applied", "delivered", [1])
-    assert len(stack.history(sync_id, "TaskFailed")) == 1
-    assert [e["detail"]["version"] for e in stack.captured_events("RosterChangesApplied")] == [1]
-    assert len(_applied_emails(stack, sync_id)) == 1
-    assert_invariants(stack, data, D, 1, [sync_id])
-    assert_whole_upload(stack, data, D, 1)
+# ------------------------------------------------------------------- (4) crashes
+# Every step killed before and after its side effect (apply's promotion and notify's event
+# included) is test_fault_matrix_crashes.py; notify's email and the lost responses are below.
 
 
 # ----------------------------------------------------------------------------------- (5) races
@@ -404,14 +363,44 @@ def test_a_decision_delivered_twice_applies_once(stack: LocalAws, data: District
     assert_invariants(stack, data, D, 2, [held_id])
 
 
+@pytest.mark.parametrize("when", ["before-call", "after-call"])
+def test_a_release_killed_around_its_callback_is_taken_again_and_applies_once(
+    stack: LocalAws, data: DistrictData, when: str
+) -> None:
+    # The API's invocation decides the token, then calls SendTaskSuccess. "before-call": it dies
+    # before the callback, so the execution still waits on a decided token; "after-call": the
+    # callback went through and the response was lost. Either way the admin sends the release
+    # again: it resumes the sync (before), or it is sent again to a task that has completed
+    # (after: Step Functions refuses it as TaskTimedOut, which is "already decided"; moto accepts
+    # it and the execution, past that task, ignores it). The sync applies once either way.
+    put_settings(stack, district_settings(D))
+    sync_set(stack, D, data.day1, ENDED)
+    held = sync_set(stack, D, data.files(data.without_students_of(data.schools[0]), "callback-day2"), ENDED)
+    assert held["status"] == "held", held
+    held_id = str(held["sync_id"])
+    awaiting_decision(stack, D, held_id)
+    with crash_once("stepfunctions", "SendTaskSuccess", when) as hook, pytest.raises(RuntimeError):
+        decide(stack, D, held_id, "release")
+
+    try:
+        decide(stack, D, held_id, "release")
+    except DecisionError as refused:
+        assert when == "after-call" and "already decided" in str(refused)
+
+    assert hook.crashed == 1
+    assert wait_ended(stack, held_id)["status"] == "SUCCEEDED"
+    record = stack.sync_record(D, held_id)
+    assert record is not None and (record["status"], record["delivery"], record["versions"]) == (
+        "applied",
+        "delivered",
+        [2],
+    )
+    assert [e["detail"]["version"] for e in stack.captured_events("RosterChangesApplied")] == [1, 2]
+    assert len(_applied_emails(stack, held_id)) == 1
+    assert_invariants(stack, data, D, 2, [held_id])
+
+
 # ------------------------------------------------------- (4b) notify crashes around its effects
-
-
-AMBIGUOUS = (
-    "an error after the request reached the service (a lost response) is taken as a refusal: "
-    "EventBridgeBus.publish unclaims its marker and SesMailer's idempotency record is deleted, so "
-    "Notify's retry publishes / sends a second time (docs/reliability.md, open findings)"
-)
 
 
 class CrashOnce:
@@ -423,33 +412,26 @@ class CrashOnce:
     def __call__(self, **_: Any) -> None:
         if self.crashed == 0:
             self.crashed += 1
-            raise RuntimeError("the notify invocation was killed")
+            raise RuntimeError("the invocation was killed")
 
 
-@pytest.mark.parametrize(
-    ("service", "operation", "when"),
-    [
-        ("events", "PutEvents", "before-call"),
-        pytest.param(
-            "events", "PutEvents", "after-call", marks=pytest.mark.xfail(strict=True, reason=AMBIGUOUS)
-        ),
-        ("ses", "SendEmail", "before-call"),
-        pytest.param(
-            "ses", "SendEmail", "after-call", marks=pytest.mark.xfail(strict=True, reason=AMBIGUOUS)
-        ),
-    ],
-)
-def test_a_notify_crash_around_its_side_effect_delivers_each_once(
-    stack: LocalAws, data: DistrictData, service: str, operation: str, when: str
-) -> None:
+@contextmanager
+def crash_once(service: str, operation: str, when: str) -> Iterator[CrashOnce]:
+    """``when`` "before-call": the request is never sent; "after-call": the service accepted it
+    and the response is lost (the invocation dies before it reads it)."""
     hook = CrashOnce()
     events = clients.client(service).meta.events
     event_name = f"{when}.{service}.{operation}"
     events.register(event_name, hook)
     try:
-        record = _day1(stack, data)
+        yield hook
     finally:
         events.unregister(event_name, hook)
+
+
+def test_a_notify_crash_before_its_email_sends_it_once(stack: LocalAws, data: DistrictData) -> None:
+    with crash_once("ses", "SendEmail", "before-call") as hook:
+        record = _day1(stack, data)
 
     sync_id = str(record["sync_id"])
     assert hook.crashed == 1
@@ -457,3 +439,51 @@ def test_a_notify_crash_around_its_side_effect_delivers_each_once(
     assert [e["detail"]["version"] for e in stack.captured_events("RosterChangesApplied")] == [1]
     assert len(_applied_emails(stack, sync_id)) == 1
     assert_invariants(stack, data, D, 1, [sync_id])
+
+
+@pytest.fixture(scope="module")
+def consumer() -> ModuleType:
+    """examples/sqlite_consumer.py, the example consumer of the feed."""
+    spec = importlib.util.spec_from_file_location("sqlite_consumer", ROOT / "examples" / "sqlite_consumer.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_lost_putevents_response_redelivers_the_same_event_and_the_consumer_applies_it_once(
+    stack: LocalAws, data: DistrictData, consumer: ModuleType, tmp_path: Path
+) -> None:
+    # Delivery is at least once (docs/events.md): a PutEvents whose response is lost counts as
+    # not sent, so Notify's retry puts the event again, with the same detail and event_id.
+    with crash_once("events", "PutEvents", "after-call") as hook:
+        record = _day1(stack, data)
+
+    sync_id = str(record["sync_id"])
+    assert hook.crashed == 1
+    assert (record["status"], record["delivery"]) == ("applied", "delivered")
+    first, again = stack.captured_events("RosterChangesApplied")
+    assert first["detail"] == again["detail"] and first["detail"]["event_id"] == f"{sync_id}-v1"
+    assert first["id"] != again["id"]  # EventBridge's envelope id is per put: never dedupe on it
+    source = f"s3://{stack.env('SNAPSHOT_BUCKET')}"
+    with sqlite3.connect(tmp_path / "roster.db") as db:
+        assert [consumer.handle_event(db, e, source) for e in (first, again)] == [[1], []]
+        assert consumer.applied_version(db, D) == 1
+    assert len(_applied_emails(stack, sync_id)) == 1
+    assert_invariants(stack, data, D, 1, [sync_id], events_per_version=2)
+
+
+def test_a_lost_sendemail_response_sends_the_same_email_again(stack: LocalAws, data: DistrictData) -> None:
+    # SES has no idempotency token: a SendEmail whose response is lost counts as not sent
+    # (Powertools deletes the in-progress record on the error), and Notify's retry sends it again.
+    with crash_once("ses", "SendEmail", "after-call") as hook:
+        record = _day1(stack, data)
+
+    sync_id = str(record["sync_id"])
+    assert hook.crashed == 1
+    assert (record["status"], record["delivery"]) == ("applied", "delivered")
+    applied = [m for m in stack.sent_emails() if str(m.subject).endswith(f"{sync_id} applied")]
+    assert len(applied) == 2 and applied[0] == applied[1]  # the same email, word for word
+    assert [e["detail"]["version"] for e in stack.captured_events("RosterChangesApplied")] == [1]
+    assert_invariants(stack, data, D, 1, [sync_id], emails_per_subject=2)

@@ -12,6 +12,7 @@ reads that snapshot directly, for a first load or a resync). The layout read her
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,16 @@ def _find_changes(store: BlobStore, district_id: str, sync_id: str, version: int
             f"no change set of version {version} of {district_id} under syncs/{district_id}/{sync_id}/"
         )
     return found[-1].removesuffix(f"/{INDEX}")
+
+
+# --- at-least-once delivery: recognising a redelivered event -----------------------------------
+
+
+def already_applied(detail: Mapping[str, Any], applied_version: int | None) -> bool:
+    """True when the ``RosterChangesApplied`` event whose ``detail`` this is needs no work: its
+    version is one the consumer has already applied (``applied_version``: the newest it holds).
+
+    Events are delivered at least once (docs/events.md): a redelivery carries the same
+    ``detail.event_id`` (``<sync_id>-v<version>``) and the same version, so a consumer that
+    applies versions in order skips it by its version alone, without keeping every id it saw."""
+    return applied_version is not None and int(detail["version"]) <= applied_version

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from rostersync.consumer import FeedError, latest_accepted, read_changes, read_version_tables
+from rostersync.consumer import FeedError, already_applied, latest_accepted, read_changes, read_version_tables
 from rostersync.pipeline import release
 from rostersync.pipeline.events import ApplyInput
 from rostersync.pipeline.ports import Deps
@@ -106,3 +106,15 @@ def test_a_version_whose_change_set_is_gone_names_where_it_looked(deps: Deps, tm
 
     with pytest.raises(FeedError, match="no change set of version 2 of d1 under syncs/d1/s2/"):
         read_changes(2, district_id="d1", location=f"s3://{SNAP}")
+
+
+@pytest.mark.parametrize(
+    ("version", "applied", "skip"),
+    [(1, None, False), (1, 0, False), (2, 1, False), (1, 1, True), (1, 3, True), (3, 3, True)],
+)
+def test_an_event_whose_version_is_applied_already_is_skipped(
+    version: int, applied: int | None, skip: bool
+) -> None:
+    detail = {"event_id": f"s1-v{version}", "district_id": "d1", "version": version}
+
+    assert already_applied(detail, applied) is skip

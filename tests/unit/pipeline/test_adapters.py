@@ -87,6 +87,16 @@ def test_a_marker_is_claimed_once_except_by_its_owner(repo: DynamoRepository) ->
     assert not repo.claim("d1", "UPLOAD#x", NOW, owner="sync-b")
 
 
+def test_a_claim_is_taken_over_only_from_the_owner_named(repo: DynamoRepository) -> None:
+    assert repo.claim("d1", "UPLOAD#x", NOW, owner="sync-a")
+
+    assert not repo.take_over_claim("d1", "UPLOAD#x", NOW, "sync-c", previous_owner="sync-b")
+    assert repo.claim_owner("d1", "UPLOAD#x") == "sync-a"
+    assert repo.take_over_claim("d1", "UPLOAD#x", NOW, "sync-b", previous_owner="sync-a")
+    assert repo.claim_owner("d1", "UPLOAD#x") == "sync-b"
+    assert repo.claim_owner("d1", "UPLOAD#none") is None
+
+
 def test_the_mailer_sends_once_per_dedupe_key(repo: DynamoRepository) -> None:
     mailer = SesMailer(SENDER, repo.table_name)
     kwargs = {"district_id": "d1", "to": ["a@example.org"], "subject": "s", "text": "t", "html": "<p>h</p>"}

@@ -177,3 +177,27 @@ def test_a_superseded_hold_past_its_deadline_is_not_on_hold_rather_than_expired(
 
     with pytest.raises(NotOnHoldError):
         submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="reject", actor="a")
+
+
+def test_a_decision_that_never_reached_the_execution_is_sent_again_once(
+    held: Deps, workflow: RecordingWorkflow
+) -> None:
+    # The deciding invocation died after deciding the token, before SendTaskSuccess.
+    held.repo.decide_token("hold-1", "release", "admin", held.clock())
+
+    submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="release", actor="admin")
+
+    assert [output["action"] for _, output in workflow.successes] == ["release"]
+    token = held.repo.get_token("hold-1")
+    assert token is not None and token.sent_at is not None
+    with pytest.raises(AlreadyDecidedError):  # it reached the execution now: a second is refused
+        submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="release", actor="admin")
+    assert len(workflow.successes) == 1
+
+
+def test_another_decision_than_the_one_taken_is_not_sent(held: Deps, workflow: RecordingWorkflow) -> None:
+    held.repo.decide_token("hold-1", "release", "admin", held.clock())
+
+    with pytest.raises(AlreadyDecidedError):
+        submit_decision(held.repo, held.workflow, district_id=D, sync_id=S, action="reject", actor="other")
+    assert workflow.successes == []

@@ -118,7 +118,7 @@ def test_a_real_name_change_is_no_alert(deps: Deps, tmp_path: Path) -> None:
 
     _norm, diff, _ev = run_to_evaluate(deps, "s2")
 
-    assert diff.counts == {"added": 0, "removed": 0, "changed": 1}
+    assert diff.counts == {"added": 0, "removed": 0, "changed": 1, "id_changed": 0}
     assert _name_alerts(deps, "s2") == []
     record = deps.repo.get_sync("d1", "s2")
     assert record is not None and "name_alerts" not in record.counts

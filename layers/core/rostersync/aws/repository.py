@@ -394,6 +394,10 @@ class DynamoRepository:
             open="open",
         )
 
+    def token_sent(self, hold_id: str, now: datetime) -> None:
+        """Record that the decided token's decision reached the execution (SendTaskSuccess)."""
+        self._update(f"HOLD#{hold_id}", "TOKEN", {"sent_at": now.isoformat()}, "attribute_exists(#pk)")
+
     def close_token(self, hold_id: str, status: str) -> None:
         """Mark a still-open token ``status`` (e.g. ``expired``); a decided token is left alone."""
         self._update(
@@ -446,3 +450,22 @@ class DynamoRepository:
 
     def unclaim(self, district_id: str, marker: str) -> None:
         self._delete(district_pk(district_id), f"MARK#{marker}")
+
+    def claim_owner(self, district_id: str, marker: str) -> str | None:
+        """Who holds the claim ``marker`` (None: nobody, or a claim made without an owner)."""
+        item = self._get(district_pk(district_id), f"MARK#{marker}")
+        return str(item["owner"]) if item and item.get("owner") else None
+
+    def take_over_claim(
+        self, district_id: str, marker: str, now: datetime, owner: str, previous_owner: str
+    ) -> bool:
+        """Move the claim ``marker`` from ``previous_owner`` to ``owner``; False if it is no
+        longer ``previous_owner``'s (conditional, so two takers cannot both win)."""
+        item = {
+            "pk": district_pk(district_id),
+            "sk": f"MARK#{marker}",
+            "owner": owner,
+            "claimed_at": now.isoformat(),
+            "expires_at": int((now + MARKER_TTL).timestamp()),
+        }
+        return self._put(item, "#owner = :previous", previous=previous_owner)

@@ -126,6 +126,22 @@ def _open_hold(
     return record, token
 
 
+def _unsent(
+    repo: Repository, district_id: str, sync_id: str, action: DecisionAction
+) -> tuple[SyncRecord, DecisionToken] | None:
+    """The hold of a sync still waiting for a decision that was taken (``action``, the token is
+    decided) but never reached the execution: the invocation that took it died before
+    SendTaskSuccess answered. Taking the same decision again sends it. Not for a retry (its
+    attempt count may already have moved)."""
+    record = repo.get_sync(district_id, sync_id)
+    if action == "retry" or record is None or record.hold_id is None or record.status not in HELD_STATUSES:
+        return None
+    token = repo.get_token(record.hold_id)
+    if token is None or (token.district_id, token.sync_id, token.action) != (district_id, sync_id, action):
+        return None
+    return (record, token) if token.status == "decided" and token.sent_at is None else None
+
+
 def _decided_schools(
     record: SyncRecord, action: DecisionAction, schools: list[str] | None
 ) -> list[str] | None:
@@ -174,7 +190,13 @@ def submit_decision(
     (release only) applies the additions and changes and keeps the removals held.
     """
     now = now or datetime.now(UTC)
-    record, token = _open_hold(repo, district_id, sync_id, now)
+    try:
+        record, token = _open_hold(repo, district_id, sync_id, now)
+    except AlreadyDecidedError:
+        unsent = _unsent(repo, district_id, sync_id, action)
+        if unsent is None:
+            raise
+        record, token = unsent
     schools = _decided_schools(record, action, schools)
     if removals != "apply" and action != "release":
         raise InvalidDecisionError("only a release can keep removals held")
@@ -182,7 +204,7 @@ def submit_decision(
     # being released; if the lock is no longer ours, a newer upload superseded this sync.
     if action != "superseded" and not repo.set_lock_state(district_id, sync_id, "active"):
         raise NotOnHoldError(f"sync {sync_id} was superseded by a newer upload")
-    if not repo.decide_token(token.hold_id, action, actor, now):
+    if token.status == "open" and not repo.decide_token(token.hold_id, action, actor, now):
         raise AlreadyDecidedError(f"the hold of sync {sync_id} was already decided")
     if action == "retry":
         # normalize reads the inbox again into a fresh prefix for this attempt.
@@ -193,7 +215,10 @@ def submit_decision(
             Decision(action=action, schools=schools, actor=actor, removals=removals).model_dump(mode="json"),
         )
     except TaskGoneError:
+        if token.status == "decided":  # sent again, but the first sending had reached it
+            raise AlreadyDecidedError(f"the hold of sync {sync_id} was already decided ({action})") from None
         raise _expired(record) from None
+    repo.token_sent(token.hold_id, now)
     repo.put_audit(
         AuditEntry(
             district_id=district_id,

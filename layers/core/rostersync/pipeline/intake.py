@@ -180,6 +180,19 @@ def inbox_fingerprint(files: list[ObjectInfo]) -> str:
     ).hexdigest()
 
 
+def _take_over_failed_claim(deps: Deps, inp: SettleInput, marker: str, now: datetime) -> bool:
+    """Take the claim on the set from a sync that failed holding it: its settle died between the
+    claim and taking the files (they are still in the inbox), so nobody else would process them."""
+    owner = deps.repo.claim_owner(inp.district_id, marker)
+    if owner is None or owner == inp.sync_id:
+        return False
+    record = deps.repo.get_sync(inp.district_id, owner)
+    if record is None or record.status != "failed":
+        return False
+    log.info("sync %s failed holding the set of %s; %s takes it", owner, inp.district_id, inp.sync_id)
+    return deps.repo.take_over_claim(inp.district_id, marker, now, inp.sync_id, owner)
+
+
 def settle(inp: SettleInput, deps: Deps) -> SettleOutput:
     """After the quiet period: is this still the newest upload, is the district paused, and is
     the set complete? A ready set is taken (:func:`rostersync.pipeline.inbox.take`).
@@ -225,8 +238,10 @@ def settle(inp: SettleInput, deps: Deps) -> SettleOutput:
         )
     # Files uploaded in the same second all look "newest": the first sync to claim this exact
     # set (keys, ETags, times) processes it and the others coalesce.
-    fingerprint = inbox_fingerprint(found.files)
-    if not deps.repo.claim(inp.district_id, f"UPLOAD#{fingerprint}", now, owner=inp.sync_id):
+    marker = f"UPLOAD#{inbox_fingerprint(found.files)}"
+    if not deps.repo.claim(inp.district_id, marker, now, owner=inp.sync_id) and not _take_over_failed_claim(
+        deps, inp, marker, now
+    ):
         return end("coalesced", "the same file set is processed by another sync", format=fmt)
     taken = take(
         deps,

@@ -100,6 +100,9 @@ class DecisionToken(BaseModel):
     expires_at: int
     decided_by: str | None = None
     action: str | None = None
+    # When the decision reached the execution (SendTaskSuccess answered): a decided token without
+    # it may never have reached it, and the same decision can be taken again (submit_decision).
+    sent_at: datetime | None = None
 
 
 class AuditEntry(BaseModel):
