@@ -205,6 +205,14 @@ def test_a_decision_on_a_sync_whose_decision_was_carried_out_is_already_decided(
     assert (response.status, response.json["error"]) == (409, "already_decided")
 
 
+def test_a_decision_never_sent_to_the_execution_is_not_shown_as_being_applied(
+    api_deps: ApiDeps, handler_module: Any
+) -> None:
+    seed_sync(api_deps, token_status="decided")  # decided, but its invocation died before sending
+
+    assert invoke(handler_module, api_event("get_sync")).json["applying"] is False
+
+
 def test_an_open_hold_is_not_applying(api_deps: ApiDeps, handler_module: Any) -> None:
     seed_sync(api_deps)
 
@@ -357,7 +365,10 @@ def test_bulk_release_reports_a_refusal_per_sync_instead_of_failing(
 def test_bulk_release_skips_a_hold_whose_decision_is_being_applied(
     api_deps: ApiDeps, handler_module: Any
 ) -> None:
-    seed_sync(api_deps, token_status="decided")
+    seed_sync(api_deps)
+    invoke(
+        handler_module, api_event("release", body={"schools": ["sch-002"], "hold_types": ["mass_removal"]})
+    )
 
     body = invoke(handler_module, api_event("bulk_release", body={"hold_types": ["mass_removal"]})).json
 

@@ -93,14 +93,21 @@ def _in_progress(sync_id: str, token: DecisionToken) -> DecisionInProgressError:
     )
 
 
+def _applying(record: SyncRecord, token: DecisionToken) -> bool:
+    """The decision reached the execution (``sent_at``) and the sync still says held: it is being
+    carried out. A decided token never sent (the invocation died before SendTaskSuccess) is not:
+    the same decision taken again sends it."""
+    return record.status in HELD_STATUSES and token.status == "decided" and token.sent_at is not None
+
+
 def decision_in_progress(repo: Repository, record: SyncRecord) -> bool:
     """True in the gap between a decision and what follows it: the sync still says held (or
-    partly applied) while its decision token is decided, i.e. the released changes are being
-    applied and, after a partial release, the next decision round is not open yet."""
+    partly applied) while its decision token is decided and sent, i.e. the released changes are
+    being applied and, after a partial release, the next decision round is not open yet."""
     if record.status not in HELD_STATUSES or record.hold_id is None:
         return False
     token = repo.get_token(record.hold_id)
-    return token is not None and token.status == "decided"
+    return token is not None and _applying(record, token)
 
 
 def _open_hold(
@@ -116,7 +123,7 @@ def _open_hold(
     if token is None or token.district_id != district_id or token.sync_id != sync_id:
         raise NotOnHoldError(f"sync {sync_id} has no open hold")
     if token.status == "decided":
-        if record.status in HELD_STATUSES:
+        if _applying(record, token):
             raise _in_progress(sync_id, token)
         raise AlreadyDecidedError(f"the hold of sync {sync_id} was already decided ({token.action})")
     if _past_deadline(record, token, now):
