@@ -149,7 +149,7 @@ def read_manifest(store: BlobStore, prefix: str) -> SnapshotManifest:
     return manifest
 
 
-def _read_file(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) -> pa.Table:
+def _verified_bytes(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) -> bytes:
     key = join_key(prefix, name)
     try:
         data = store.get(key)
@@ -158,6 +158,12 @@ def _read_file(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) ->
     digest = hashlib.sha256(data).hexdigest()
     if digest != entry.sha256:
         raise SnapshotError(f"checksum mismatch for {key}: expected {entry.sha256}, got {digest}")
+    return data
+
+
+def _read_file(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) -> pa.Table:
+    key = join_key(prefix, name)
+    data = _verified_bytes(store, prefix, name, entry)
     try:
         return pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError) as exc:
@@ -173,6 +179,16 @@ def read_entity(store: BlobStore, prefix: str, manifest: SnapshotManifest, entit
     if entry is None:
         return entity.schema.empty_table()
     return conform(_read_file(store, prefix, name, entry), entity)
+
+
+def read_entity_bytes(
+    store: BlobStore, prefix: str, manifest: SnapshotManifest, entity: Entity
+) -> bytes | None:
+    """The Parquet file of one entity of the snapshot under ``prefix``, verified against
+    ``manifest`` but not parsed (None if the manifest lists no file for it)."""
+    name = f"{entity.name}.parquet"
+    entry = manifest.files.get(name)
+    return None if entry is None else _verified_bytes(store, prefix, name, entry)
 
 
 def read_unknown(store: BlobStore, prefix: str, manifest: SnapshotManifest) -> pa.Table:
