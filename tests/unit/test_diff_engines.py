@@ -21,7 +21,7 @@ import pytest
 from rostersync.diff import diff_rosters, summarize
 from rostersync.formats import load_roster
 from rostersync.model import ENTITIES, ENTITY_BY_NAME
-from rostersync.snapdiff import diff_snapshots
+from rostersync.snapdiff import DUCKDB_MIN_ROWS, diff_snapshots
 from rostersync.snapshot import open_local_snapshot, save_local_snapshot
 from rostersync.storage import LocalBlobStore
 from rostersync_tools import synthetic
@@ -69,11 +69,12 @@ def test_rostersync_diff_equals_duckdb_keyed_diff(snapshots: Path) -> None:
         assert _rows(ec.changed_old, entity.name) == _rows(dd["changed_old"], entity.name), entity.name
 
 
-def test_the_diff_step_equals_the_arrow_diff_exactly(snapshots: Path) -> None:
+@pytest.mark.parametrize("duckdb_rows", [0, DUCKDB_MIN_ROWS], ids=["all-duckdb", "default-split"])
+def test_the_diff_step_equals_the_arrow_diff_exactly(snapshots: Path, duckdb_rows: int) -> None:
     old, new = open_local_snapshot(snapshots / "day1"), open_local_snapshot(snapshots / "day2")
     expected = diff_rosters(old, new)
 
-    found = diff_snapshots(LocalBlobStore(snapshots), "day1", "day2")
+    found = diff_snapshots(LocalBlobStore(snapshots), "day1", "day2", duckdb_rows=duckdb_rows)
 
     assert sum(sum(ec.counts) for ec in expected.entities.values()) > 0
     for entity in ENTITIES:

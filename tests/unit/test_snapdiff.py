@@ -8,13 +8,14 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow.compute as pc
+import pytest
 from test_diff import rosters, student
 
 from rostersync.changes import ChangeSet
 from rostersync.diff import diff_rosters, summarize
 from rostersync.model import KEY_SEPARATOR
 from rostersync.roster import RosterSet
-from rostersync.snapdiff import diff_snapshots
+from rostersync.snapdiff import DUCKDB_MIN_ROWS, diff_snapshots
 from rostersync.snapshot import save_local_snapshot
 from rostersync.storage import LocalBlobStore
 
@@ -34,7 +35,13 @@ def _assert_same(found: ChangeSet, expected: ChangeSet) -> None:
     assert found.id_changes.equals(expected.id_changes)
 
 
-def test_per_entity_diff_equals_the_whole_set_diff(tmp_path: Path) -> None:
+# 0: every entity with rows on both sides goes to DuckDB; the default: small one-key tables
+# are diffed by Arrow, composite keys by DuckDB.
+ENGINE_SPLITS = [0, DUCKDB_MIN_ROWS]
+
+
+@pytest.mark.parametrize("duckdb_rows", ENGINE_SPLITS, ids=["all-duckdb", "default-split"])
+def test_per_entity_diff_equals_the_whole_set_diff(tmp_path: Path, duckdb_rows: int) -> None:
     old = rosters(
         students=[student("a"), student("b", grade="3"), student("c")],
         enrollments=[
@@ -56,7 +63,7 @@ def test_per_entity_diff_equals_the_whole_set_diff(tmp_path: Path) -> None:
     )
     expected = diff_rosters(old, new)
 
-    found = diff_snapshots(_stored(tmp_path, old, new), "old", "new")
+    found = diff_snapshots(_stored(tmp_path, old, new), "old", "new", duckdb_rows=duckdb_rows)
 
     _assert_same(found.changes, expected)
     assert found.summary.equals(summarize(expected, old, new))
@@ -96,7 +103,7 @@ def test_lists_dates_and_nulls_differ_as_in_the_arrow_diff(tmp_path: Path) -> No
     )
     expected = diff_rosters(old, new)
 
-    found = diff_snapshots(_stored(tmp_path, old, new), "old", "new")
+    found = diff_snapshots(_stored(tmp_path, old, new), "old", "new", duckdb_rows=0)
 
     _assert_same(found.changes, expected)
     assert found.changes["students"].changed_new.column("person_id").to_pylist() == ["d", "c", "b", "a"]
