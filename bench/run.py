@@ -128,11 +128,16 @@ class _Stages:
 
 
 def worker_path(job: dict[str, Any]) -> dict[str, Any]:
-    """The preflight path on one day, stage by stage (mirrors rostersync_tools.preflight)."""
-    from rostersync import diff, holds, reports, snapshot, validate
+    """One day's sync as the pipeline's steps run it, stage by stage: the ingest step (read,
+    validate, prepare, write the staged snapshot), the diff step (``snapdiff.diff_snapshots`` of
+    the accepted and the staged snapshot, with the per-school summary), the holds step (which
+    loads the accepted set) and the reports. What a step no longer needs is dropped before the
+    next, as each step is a Lambda invocation of its own in the pipeline."""
+    from rostersync import holds, reports, snapshot, validate
     from rostersync.formats import read_raw
     from rostersync.issues import concat_issues
     from rostersync.settings import DistrictSettings
+    from rostersync.snapdiff import diff_snapshots
     from rostersync.storage import LocalBlobStore
 
     settings = DistrictSettings()
@@ -142,13 +147,8 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
     input_rows = sum(job["csv_rows"].values())
     stage = _Stages()
     now = datetime.now(UTC)
+    previous_prefix = job.get("previous_prefix")
 
-    previous = None
-    if job.get("previous_prefix"):
-        with stage("load baseline") as s:
-            previous = snapshot.read_snapshot(store, job["previous_prefix"])
-            s["rows"] = sum(previous.counts().values())
-    baseline_rows = sum(previous.counts().values()) if previous is not None else 0
     with stage("read") as s:
         raw = read_raw(Path(job["input"]))
         s["rows"] = input_rows
@@ -160,27 +160,35 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
         staged, prepare_issues = holds.prepare_staged(loaded.roster, settings)
         staged_rows = sum(staged.counts().values())
         s["rows"] = staged_rows
-    with stage("diff") as s:
-        changes = diff.diff_rosters(previous, staged)
-        s["rows"] = baseline_rows + staged_rows
-    with stage("summarize") as s:
-        summary = diff.summarize(changes, previous, staged)
-        s["rows"] = baseline_rows + staged_rows
-    with stage("holds") as s:
-        found = holds.evaluate_holds(changes, staged, previous, settings)
-        s["rows"] = staged_rows
-    issues = concat_issues([loaded.issues, prepare_issues])
+    issues, source_format = concat_issues([loaded.issues, prepare_issues]), loaded.format
+    del loaded
     with stage("write snapshot") as s:
         snapshot.write_snapshot(store, job["prefix"], staged)
         s["rows"] = staged_rows
+    baseline_rows = (
+        sum(snapshot.read_manifest(store, previous_prefix).counts.values()) if previous_prefix else 0
+    )
+    with stage("diff") as s:  # the pipeline's diff step: both snapshots, summary included
+        found = diff_snapshots(store, previous_prefix, job["prefix"])
+        changes, summary = found.changes, found.summary
+        s["rows"] = baseline_rows + staged_rows
+    previous = None
+    if previous_prefix:
+        with stage("load baseline") as s:  # for the holds step's rules
+            previous = snapshot.read_snapshot(store, previous_prefix)
+            s["rows"] = baseline_rows
+    with stage("holds") as s:
+        found_holds = holds.evaluate_holds(changes, staged, previous, settings)
+        s["rows"] = staged_rows
+    del previous
     with stage("changes csv") as s:
-        if previous is None:  # a first sync: per-school counts (the pipeline's changes.csv)
+        if previous_prefix is None:  # a first sync: per-school counts (the pipeline's changes.csv)
             reports.write_changes_summary_csv(summary, out / "changes.csv")
             s["rows"] = summary.num_rows
         else:
             reports.write_changes_csv(changes, out / "changes.csv")
             s["rows"] = changes.total
-    if previous is None:
+    if previous_prefix is None:
         # Beside it every change, compressed (in the pipeline, beside the change set's write).
         with stage("changes csv.gz") as s, (out / "changes.csv.gz").open("wb") as handle:
             reports.write_changes_csv_gz(changes, handle)
@@ -190,13 +198,13 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
         s["rows"] = issues.num_rows
 
     hold_counts: dict[str, int] = {}
-    for hold in found:
+    for hold in found_holds:
         hold_counts[hold.type] = hold_counts.get(hold.type, 0) + 1
     return {
         "stages": stage.stages,
         "seconds": sum(s["seconds"] for s in stage.stages),
         "peak_rss_bytes": peak_rss_bytes(),
-        "format": loaded.format,
+        "format": source_format,
         "input_rows": input_rows,
         "staged_rows": staged_rows,
         "changes": {
