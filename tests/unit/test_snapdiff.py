@@ -4,10 +4,13 @@ types, unknown keys, missing entities and list, date and null values included.""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date
 from pathlib import Path
 
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from test_diff import rosters, student
 
@@ -113,3 +116,22 @@ def test_lists_dates_and_nulls_differ_as_in_the_arrow_diff(tmp_path: Path) -> No
         ["email"],
         ["school_ids"],
     ]
+
+
+def test_a_snapshot_written_before_a_column_existed_is_diffed_as_the_arrow_diff(tmp_path: Path) -> None:
+    old = rosters(students=[student("a", title="Dr"), student("b")])
+    new = rosters(students=[student("a", title="Dr"), student("b", title="Mx"), student("c")])
+    store = _stored(tmp_path, old, new)
+    # The old file as an earlier model wrote it: no title column (its manifest entry updated).
+    path = tmp_path / "old" / "students.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["title"]), path, compression="zstd")
+    manifest = json.loads((tmp_path / "old" / "manifest.json").read_text(encoding="utf-8"))
+    entry = manifest["files"]["students.parquet"]
+    entry["sha256"], entry["bytes"] = hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size
+    (tmp_path / "old" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    earlier = rosters(students=[student("a"), student("b")])
+
+    found = diff_snapshots(store, "old", "new", duckdb_rows=0)
+
+    _assert_same(found.changes, diff_rosters(earlier, new))
+    assert found.changes["students"].changed_fields.to_pylist() == [["title"], ["title"]]

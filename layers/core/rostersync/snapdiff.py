@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from rostersync.changes import ID_CHANGE_SCHEMA, ChangeSet, EntityChanges
 from rostersync.diff import (
@@ -80,6 +81,22 @@ def _count_part(entity: Entity, counts: pa.Table, metric: str) -> list[pa.Table]
     return [pa.Table.from_arrays(columns, schema=SUMMARY_SCHEMA)]
 
 
+def _as_schema(data: bytes, entity: Entity) -> bool:
+    """Whether a stored Parquet file has exactly the entity's columns and types (read from its
+    footer). A file written before a column was added to the model is diffed by Arrow, which
+    conforms it (the new column null) as every reader of snapshots does."""
+    stored = pq.read_schema(pa.BufferReader(data))
+    if stored.names != entity.schema.names:
+        return False
+    for found, expected in zip(stored.types, entity.schema.types, strict=True):
+        if pa.types.is_list(expected):
+            if not pa.types.is_list(found) or found.value_type != expected.value_type:
+                return False
+        elif found != expected:
+            return False
+    return True
+
+
 Result = tuple[EntityChanges, pa.Table, list[pa.Table], int]
 
 
@@ -107,7 +124,11 @@ def _entity(
     if len(entity.key) == 1 and old.rows(entity) + new.rows(entity) < duckdb_rows:
         return _on_tables(entity, old, new, keys)
     old_file, new_file = old.file(entity), new.file(entity)
-    if old_file is None or new_file is None:
+    if (
+        old_file is None
+        or new_file is None
+        or not (_as_schema(old_file, entity) and _as_schema(new_file, entity))
+    ):
         return _on_tables(entity, old, new, keys)
     ch, old_counts, new_counts = engine.diff(entity, old_file, new_file, keys)
     del old_file, new_file
