@@ -118,19 +118,29 @@ class DuckDiff:
     """A DuckDB connection and a scratch folder for diffing one snapshot pair, entity by entity.
 
     DuckDB reads Parquet files by path, so each entity's verified bytes are written to the
-    scratch folder (``/tmp`` in a Lambda) for the length of its query, then deleted.
+    scratch folder (``/tmp`` in a Lambda) for the length of its query, then deleted. DuckDB is
+    imported and connected on the first diff only: a small district never loads it.
     """
 
     def __init__(self, scratch: Path, threads: int | None = None) -> None:
-        import duckdb  # the diff step's engine; its own layer (layers/duckdb)
-
         self.scratch = scratch
-        self.con: Any = duckdb.connect(config={"temp_directory": str(scratch / "spill")})
-        if threads is not None:
-            self.con.execute(f"SET threads = {int(threads)}")
+        self.threads = threads
+        self._con: Any = None
+
+    @property
+    def con(self) -> Any:
+        if self._con is None:
+            import duckdb  # the diff step's engine; its own layer (layers/duckdb)
+
+            self._con = duckdb.connect(config={"temp_directory": str(self.scratch / "spill")})
+            if self.threads is not None:
+                self._con.execute(f"SET threads = {int(self.threads)}")
+        return self._con
 
     def close(self) -> None:
-        self.con.close()
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     def diff(
         self, entity: Entity, old: bytes, new: bytes, unknown: pa.ChunkedArray | None

@@ -4,11 +4,12 @@
 Here each entity's old and new Parquet files are read from the blob store (verified against
 their manifests) and diffed by DuckDB straight from the files (:mod:`rostersync.duckdiff`), then
 counted per school, before the next entity is read; neither version is ever held as Arrow
-tables, only the changes (what the rest of the sync needs). Smaller entities with a one-column
-key (under :data:`DUCKDB_MIN_ROWS` rows in both versions together; a first sync; an entity one
-side has no rows for) are diffed by :func:`rostersync.diff.diff_table` on the two tables, which
-is as fast there without DuckDB's fixed cost per query. Results are those of ``diff_rosters``
-and ``summarize`` on the same two sets whichever engine diffs an entity.
+tables, only the changes (what the rest of the sync needs). Smaller entities (under
+:data:`DUCKDB_MIN_ROWS` rows of both versions together, :data:`DUCKDB_MIN_ROWS_COMPOSITE` for a
+composite key), a first sync and an entity one side has no rows for are diffed by
+:func:`rostersync.diff.diff_table` on the two tables, as fast there without DuckDB's fixed
+cost. Results are those of ``diff_rosters`` and ``summarize`` on the same two sets whichever
+engine diffs an entity.
 """
 
 from __future__ import annotations
@@ -39,10 +40,13 @@ from rostersync.snapshot import (
 )
 from rostersync.storage import BlobStore
 
-# Measured per entity at 20k and 600k students: DuckDB wins for composite keys at every size
-# (the Arrow plan builds tuple codes), and for one-column keys from about a million rows of both
-# versions together (the person tables have 16 compared columns, which Arrow compares quickly).
+# Rows of both versions together from which an entity goes to DuckDB, measured per entity at 3k,
+# 20k and 600k students: for one-column keys about a million (the person tables have 16 compared
+# columns, which Arrow compares quickly); for composite keys far fewer (the Arrow plan builds
+# tuple codes), but enough to pay for loading DuckDB (~0.15 CPU s), which a small district
+# then never does.
 DUCKDB_MIN_ROWS = 1_000_000
+DUCKDB_MIN_ROWS_COMPOSITE = 200_000
 
 
 @dataclass
@@ -109,7 +113,12 @@ def _on_tables(entity: Entity, old: _Side | None, new: _Side, keys: pa.ChunkedAr
 
 
 def _entity(
-    entity: Entity, old: _Side | None, new: _Side, unknown: pa.Table, engine: DuckDiff, duckdb_rows: int
+    entity: Entity,
+    old: _Side | None,
+    new: _Side,
+    unknown: pa.Table,
+    engine: DuckDiff,
+    duckdb_rows: int | None,
 ) -> Result:
     if entity.name in new.manifest.missing:
         baseline = old.table(entity) if old is not None else None
@@ -121,7 +130,9 @@ def _entity(
     keys = unknown.filter(pc.equal(unknown.column("entity"), entity.name)).column("key")
     if old is None or not old.rows(entity) or not new.rows(entity):
         return _on_tables(entity, old, new, keys)
-    if len(entity.key) == 1 and old.rows(entity) + new.rows(entity) < duckdb_rows:
+    if duckdb_rows is None:
+        duckdb_rows = DUCKDB_MIN_ROWS if len(entity.key) == 1 else DUCKDB_MIN_ROWS_COMPOSITE
+    if old.rows(entity) + new.rows(entity) < duckdb_rows:
         return _on_tables(entity, old, new, keys)
     old_file, new_file = old.file(entity), new.file(entity)
     if (
@@ -144,11 +155,12 @@ def diff_snapshots(
     new_prefix: str,
     *,
     threads: int | None = None,
-    duckdb_rows: int = DUCKDB_MIN_ROWS,
+    duckdb_rows: int | None = None,
 ) -> SnapshotDiff:
     """Changes from the snapshot at ``old_prefix`` (None: a first sync) to the one at
     ``new_prefix``, entity by entity; ``threads``: DuckDB's (None: every core); ``duckdb_rows``:
-    from how many rows of both versions an entity with a one-column key goes to DuckDB."""
+    from how many rows of both versions an entity goes to DuckDB (None: :data:`DUCKDB_MIN_ROWS`
+    for one-column keys, :data:`DUCKDB_MIN_ROWS_COMPOSITE` for composite ones)."""
     new = _Side(store, new_prefix, read_manifest(store, new_prefix))
     old = _Side(store, old_prefix, read_manifest(store, old_prefix)) if old_prefix is not None else None
     unknown = read_unknown(store, new_prefix, new.manifest)
