@@ -131,8 +131,9 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
     """One day's sync as the pipeline's steps run it, stage by stage: the ingest step (read,
     validate, prepare, write the staged snapshot), the diff step (``snapdiff.diff_snapshots`` of
     the accepted and the staged snapshot, with the per-school summary), the holds step (which
-    loads the accepted set) and the reports. What a step no longer needs is dropped before the
-    next, as each step is a Lambda invocation of its own in the pipeline."""
+    reads the staged and the accepted set back from their snapshots) and the reports. What a
+    step no longer needs is dropped before the next, as each step is a Lambda invocation of its
+    own in the pipeline."""
     from rostersync import holds, reports, snapshot, validate
     from rostersync.formats import read_raw
     from rostersync.issues import concat_issues
@@ -172,15 +173,15 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
         found = diff_snapshots(store, previous_prefix, job["prefix"])
         changes, summary = found.changes, found.summary
         s["rows"] = baseline_rows + staged_rows
-    previous = None
-    if previous_prefix:
-        with stage("load baseline") as s:  # for the holds step's rules
-            previous = snapshot.read_snapshot(store, previous_prefix)
-            s["rows"] = baseline_rows
+    del staged  # the holds step reads both sets back from their snapshots
+    with stage("load snapshots") as s:
+        staged = snapshot.read_snapshot(store, job["prefix"])
+        previous = snapshot.read_snapshot(store, previous_prefix) if previous_prefix else None
+        s["rows"] = staged_rows + baseline_rows
     with stage("holds") as s:
         found_holds = holds.evaluate_holds(changes, staged, previous, settings)
         s["rows"] = staged_rows
-    del previous
+    del previous, staged
     with stage("changes csv") as s:
         if previous_prefix is None:  # a first sync: per-school counts (the pipeline's changes.csv)
             reports.write_changes_summary_csv(summary, out / "changes.csv")
