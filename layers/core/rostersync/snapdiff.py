@@ -41,11 +41,12 @@ from rostersync.snapshot import (
 from rostersync.storage import BlobStore
 
 # Rows of both versions together from which an entity goes to DuckDB, measured per entity at 3k,
-# 20k and 600k students: for one-column keys about a million (the person tables have 16 compared
-# columns, which Arrow compares quickly); for composite keys far fewer (the Arrow plan builds
-# tuple codes), but enough to pay for loading DuckDB (~0.15 CPU s), which a small district
-# then never does.
-DUCKDB_MIN_ROWS = 1_000_000
+# 20k and 600k students: for one-column keys a few hundred thousand (at 600k students DuckDB
+# was faster for sections, 300k rows, and about even for students, 1.2M; Arrow for teachers,
+# 70k, and for the 40k students of a 20k district); for composite keys fewer (the Arrow plan
+# builds tuple codes), but enough to pay for loading DuckDB (~0.15 CPU s), which a small
+# district then never does.
+DUCKDB_MIN_ROWS = 250_000
 DUCKDB_MIN_ROWS_COMPOSITE = 200_000
 
 
