@@ -1,10 +1,11 @@
-"""`make bench`: time the preflight path on a synthetic district, stage by stage, against a naive diff.
+"""`make bench`: time a sync's whole path on a synthetic district, stage by stage, against the engines.
 
 Generates (or reuses, from ``--data-dir``) a seeded district and its next day in the chosen format,
-then runs the path exactly as ``rostersync check`` does, stage by stage: on day 1 with no previous
-snapshot (the baseline, written as a Parquet snapshot), then on day 2 against that snapshot read
-back from Parquet, as the pipeline would. Finally it times a plain pure-Python dict diff of the
-same two CSV sets (``bench/naive.py``). Each of these runs in its own process, so every peak-RSS
+then runs the path as the pipeline's steps run it, stage by stage (``worker_path``): on day 1 with
+no previous snapshot (a first sync, writing the baseline Parquet snapshot), then on day 2 against
+that snapshot. Then it times the diff step against DuckDB's keyed diff and a read-and-hash floor
+of the same two snapshots (``bench/engines.py``), and a plain pure-Python dict diff of the same
+two CSV sets (``bench/naive.py``). Each of these runs in its own process, so every peak-RSS
 figure belongs to one job only (the naive diff's dicts cannot inflate the path's figure).
 
     .venv/bin/python bench/run.py [--students N] [--format clever|oneroster11|oneroster12]
@@ -371,7 +372,7 @@ def report(results: dict[str, Any]) -> None:
     )
 
     base, day2 = results["baseline"], results["path"]
-    table = Table(title="Preflight path, stage by stage", title_justify="left")
+    table = Table(title="Sync path (the pipeline's steps), stage by stage", title_justify="left")
     table.add_column("stage")
     table.add_column("day 1 baseline s", justify="right")
     table.add_column("day 2 s", justify="right")
