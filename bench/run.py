@@ -1,10 +1,11 @@
-"""`make bench`: time the preflight path on a synthetic district, stage by stage, against a naive diff.
+"""`make bench`: time a sync's whole path on a synthetic district, stage by stage, against the engines.
 
 Generates (or reuses, from ``--data-dir``) a seeded district and its next day in the chosen format,
-then runs the path exactly as ``rostersync check`` does, stage by stage: on day 1 with no previous
-snapshot (the baseline, written as a Parquet snapshot), then on day 2 against that snapshot read
-back from Parquet, as the pipeline would. Finally it times a plain pure-Python dict diff of the
-same two CSV sets (``bench/naive.py``). Each of these runs in its own process, so every peak-RSS
+then runs the path as the pipeline's steps run it, stage by stage (``worker_path``): on day 1 with
+no previous snapshot (a first sync, writing the baseline Parquet snapshot), then on day 2 against
+that snapshot. Then it times the diff step against DuckDB's keyed diff and a read-and-hash floor
+of the same two snapshots (``bench/engines.py``), and a plain pure-Python dict diff of the same
+two CSV sets (``bench/naive.py``). Each of these runs in its own process, so every peak-RSS
 figure belongs to one job only (the naive diff's dicts cannot inflate the path's figure).
 
     .venv/bin/python bench/run.py [--students N] [--format clever|oneroster11|oneroster12]
@@ -128,11 +129,17 @@ class _Stages:
 
 
 def worker_path(job: dict[str, Any]) -> dict[str, Any]:
-    """The preflight path on one day, stage by stage (mirrors rostersync_tools.preflight)."""
-    from rostersync import diff, holds, reports, snapshot, validate
+    """One day's sync as the pipeline's steps run it, stage by stage: the ingest step (read,
+    validate, prepare, write the staged snapshot), the diff step (``snapdiff.diff_snapshots`` of
+    the accepted and the staged snapshot, with the per-school summary), the holds step (which
+    reads the staged and the accepted set back from their snapshots) and the reports. What a
+    step no longer needs is dropped before the next, as each step is a Lambda invocation of its
+    own in the pipeline."""
+    from rostersync import holds, reports, snapshot, validate
     from rostersync.formats import read_raw
     from rostersync.issues import concat_issues
     from rostersync.settings import DistrictSettings
+    from rostersync.snapdiff import diff_snapshots
     from rostersync.storage import LocalBlobStore
 
     settings = DistrictSettings()
@@ -142,13 +149,8 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
     input_rows = sum(job["csv_rows"].values())
     stage = _Stages()
     now = datetime.now(UTC)
+    previous_prefix = job.get("previous_prefix")
 
-    previous = None
-    if job.get("previous_prefix"):
-        with stage("load baseline") as s:
-            previous = snapshot.read_snapshot(store, job["previous_prefix"])
-            s["rows"] = sum(previous.counts().values())
-    baseline_rows = sum(previous.counts().values()) if previous is not None else 0
     with stage("read") as s:
         raw = read_raw(Path(job["input"]))
         s["rows"] = input_rows
@@ -160,27 +162,35 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
         staged, prepare_issues = holds.prepare_staged(loaded.roster, settings)
         staged_rows = sum(staged.counts().values())
         s["rows"] = staged_rows
-    with stage("diff") as s:
-        changes = diff.diff_rosters(previous, staged)
-        s["rows"] = baseline_rows + staged_rows
-    with stage("summarize") as s:
-        summary = diff.summarize(changes, previous, staged)
-        s["rows"] = baseline_rows + staged_rows
-    with stage("holds") as s:
-        found = holds.evaluate_holds(changes, staged, previous, settings)
-        s["rows"] = staged_rows
-    issues = concat_issues([loaded.issues, prepare_issues])
+    issues, source_format = concat_issues([loaded.issues, prepare_issues]), loaded.format
+    del loaded
     with stage("write snapshot") as s:
         snapshot.write_snapshot(store, job["prefix"], staged)
         s["rows"] = staged_rows
+    baseline_rows = (
+        sum(snapshot.read_manifest(store, previous_prefix).counts.values()) if previous_prefix else 0
+    )
+    with stage("diff") as s:  # the pipeline's diff step: both snapshots, summary included
+        found = diff_snapshots(store, previous_prefix, job["prefix"])
+        changes, summary = found.changes, found.summary
+        s["rows"] = baseline_rows + staged_rows
+    del staged  # the holds step reads both sets back from their snapshots
+    with stage("load snapshots") as s:
+        staged = snapshot.read_snapshot(store, job["prefix"])
+        previous = snapshot.read_snapshot(store, previous_prefix) if previous_prefix else None
+        s["rows"] = staged_rows + baseline_rows
+    with stage("holds") as s:
+        found_holds = holds.evaluate_holds(changes, staged, previous, settings)
+        s["rows"] = staged_rows
+    del previous, staged
     with stage("changes csv") as s:
-        if previous is None:  # a first sync: per-school counts (the pipeline's changes.csv)
+        if previous_prefix is None:  # a first sync: per-school counts (the pipeline's changes.csv)
             reports.write_changes_summary_csv(summary, out / "changes.csv")
             s["rows"] = summary.num_rows
         else:
             reports.write_changes_csv(changes, out / "changes.csv")
             s["rows"] = changes.total
-    if previous is None:
+    if previous_prefix is None:
         # Beside it every change, compressed (in the pipeline, beside the change set's write).
         with stage("changes csv.gz") as s, (out / "changes.csv.gz").open("wb") as handle:
             reports.write_changes_csv_gz(changes, handle)
@@ -190,13 +200,13 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
         s["rows"] = issues.num_rows
 
     hold_counts: dict[str, int] = {}
-    for hold in found:
+    for hold in found_holds:
         hold_counts[hold.type] = hold_counts.get(hold.type, 0) + 1
     return {
         "stages": stage.stages,
         "seconds": sum(s["seconds"] for s in stage.stages),
         "peak_rss_bytes": peak_rss_bytes(),
-        "format": loaded.format,
+        "format": source_format,
         "input_rows": input_rows,
         "staged_rows": staged_rows,
         "changes": {
@@ -362,7 +372,7 @@ def report(results: dict[str, Any]) -> None:
     )
 
     base, day2 = results["baseline"], results["path"]
-    table = Table(title="Preflight path, stage by stage", title_justify="left")
+    table = Table(title="Sync path (the pipeline's steps), stage by stage", title_justify="left")
     table.add_column("stage")
     table.add_column("day 1 baseline s", justify="right")
     table.add_column("day 2 s", justify="right")

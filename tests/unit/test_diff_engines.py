@@ -1,8 +1,12 @@
-"""The diff step agrees with DuckDB's keyed diff (bench/engines.py) on a generated district.
+"""The diff engines agree on a generated district's two snapshots (day 1 and day 2, as the
+pipeline stores them).
 
-Both engines diff the same two Parquet snapshots (a generated district's day 1 and day 2, as
-the pipeline stores them): per entity the same added, removed and changed records (compared as
-sorted row sets, since the engines order rows differently) and the same changed fields.
+- The pipeline's diff step (:func:`rostersync.snapdiff.diff_snapshots`, DuckDB joining the
+  Parquet files) gives exactly the Arrow diff of the same two sets loaded whole
+  (:func:`rostersync.diff.diff_rosters`, :func:`rostersync.diff.summarize`): same rows, order,
+  types, changed fields, suspected ID changes and per-school counts.
+- It also gives the records of the bench's plain DuckDB keyed diff (bench/engines.py), compared
+  as sorted row sets, since that one does not order rows.
 """
 
 from __future__ import annotations
@@ -14,14 +18,13 @@ from types import ModuleType
 import pyarrow as pa
 import pytest
 
+from rostersync.diff import diff_rosters, summarize
 from rostersync.formats import load_roster
 from rostersync.model import ENTITIES, ENTITY_BY_NAME
 from rostersync.snapdiff import diff_snapshots
-from rostersync.snapshot import save_local_snapshot
+from rostersync.snapshot import open_local_snapshot, save_local_snapshot
 from rostersync.storage import LocalBlobStore
 from rostersync_tools import synthetic
-
-pytest.importorskip("duckdb")
 
 ENGINES_PATH = Path(__file__).resolve().parents[2] / "bench" / "engines.py"
 
@@ -64,3 +67,20 @@ def test_rostersync_diff_equals_duckdb_keyed_diff(snapshots: Path) -> None:
         assert _rows(ec.removed, entity.name) == _rows(dd["removed"], entity.name), entity.name
         assert _rows(changed, entity.name) == _rows(dd["changed"], entity.name), entity.name
         assert _rows(ec.changed_old, entity.name) == _rows(dd["changed_old"], entity.name), entity.name
+
+
+@pytest.mark.parametrize("duckdb_rows", [0, None], ids=["all-duckdb", "default-split"])
+def test_the_diff_step_equals_the_arrow_diff_exactly(snapshots: Path, duckdb_rows: int | None) -> None:
+    old, new = open_local_snapshot(snapshots / "day1"), open_local_snapshot(snapshots / "day2")
+    expected = diff_rosters(old, new)
+
+    found = diff_snapshots(LocalBlobStore(snapshots), "day1", "day2", duckdb_rows=duckdb_rows)
+
+    assert sum(sum(ec.counts) for ec in expected.entities.values()) > 0
+    for entity in ENTITIES:
+        ec, got = expected.entities[entity.name], found.changes.entities[entity.name]
+        for kind in ("added", "removed", "changed_new", "changed_old"):
+            assert getattr(got, kind).equals(getattr(ec, kind)), (entity.name, kind)
+        assert got.changed_fields.equals(ec.changed_fields), entity.name
+    assert found.changes.id_changes.equals(expected.id_changes)
+    assert found.summary.equals(summarize(expected, old, new))

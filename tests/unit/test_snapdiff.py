@@ -1,13 +1,20 @@
-"""The pipeline's diff step (one entity of both snapshots at a time) gives what diff_rosters and
-summarize give on the same two sets, unknown keys and missing entities included."""
+"""The pipeline's diff step (one entity of both snapshots at a time, joined by DuckDB) gives what
+diff_rosters and summarize (Arrow) give on the same two sets: the same rows in the same order and
+types, unknown keys, missing entities and list, date and null values included."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import date
 from pathlib import Path
 
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
 from test_diff import rosters, student
 
+from rostersync.changes import ChangeSet
 from rostersync.diff import diff_rosters, summarize
 from rostersync.model import KEY_SEPARATOR
 from rostersync.roster import RosterSet
@@ -22,7 +29,22 @@ def _stored(tmp_path: Path, old: RosterSet, new: RosterSet) -> LocalBlobStore:
     return LocalBlobStore(tmp_path)
 
 
-def test_per_entity_diff_equals_the_whole_set_diff(tmp_path: Path) -> None:
+def _assert_same(found: ChangeSet, expected: ChangeSet) -> None:
+    for name, ec in expected.entities.items():
+        got = found.entities[name]
+        for kind in ("added", "removed", "changed_new", "changed_old"):
+            assert getattr(got, kind).equals(getattr(ec, kind)), (name, kind)
+        assert got.changed_fields.equals(ec.changed_fields), name
+    assert found.id_changes.equals(expected.id_changes)
+
+
+# 0: every entity with rows on both sides goes to DuckDB; the default: small one-key tables
+# are diffed by Arrow, composite keys by DuckDB.
+ENGINE_SPLITS = [0, None]
+
+
+@pytest.mark.parametrize("duckdb_rows", ENGINE_SPLITS, ids=["all-duckdb", "default-split"])
+def test_per_entity_diff_equals_the_whole_set_diff(tmp_path: Path, duckdb_rows: int | None) -> None:
     old = rosters(
         students=[student("a"), student("b", grade="3"), student("c")],
         enrollments=[
@@ -44,14 +66,9 @@ def test_per_entity_diff_equals_the_whole_set_diff(tmp_path: Path) -> None:
     )
     expected = diff_rosters(old, new)
 
-    found = diff_snapshots(_stored(tmp_path, old, new), "old", "new")
+    found = diff_snapshots(_stored(tmp_path, old, new), "old", "new", duckdb_rows=duckdb_rows)
 
-    for name, ec in expected.entities.items():
-        got = found.changes.entities[name]
-        for kind in ("added", "removed", "changed_new", "changed_old"):
-            assert getattr(got, kind).equals(getattr(ec, kind)), (name, kind)
-        assert got.changed_fields.to_pylist() == ec.changed_fields.to_pylist(), name
-    assert found.changes.id_changes.equals(expected.id_changes)
+    _assert_same(found.changes, expected)
     assert found.summary.equals(summarize(expected, old, new))
     assert found.changes["enrollments"].removed.column("person_id").to_pylist() == ["c"]
 
@@ -66,3 +83,55 @@ def test_a_first_sync_adds_every_staged_record(tmp_path: Path) -> None:
     assert found.staged_counts["students"] == 2
     students = found.summary.filter(pc.equal(found.summary.column("entity"), "students"))
     assert students.column("added").to_pylist() == [2]
+
+
+def test_lists_dates_and_nulls_differ_as_in_the_arrow_diff(tmp_path: Path) -> None:
+    old = rosters(
+        students=[
+            student("a", school_ids=["sch1", "sch2"]),
+            student("b", school_ids=["sch1"], email=None),
+            student("c", birth_date=date(2015, 1, 2), email=""),
+            student("d", school_ids=None),
+            student("e", school_ids=["sch1", None]),
+        ]
+    )
+    new = rosters(
+        students=[
+            student("e", school_ids=["sch1", None]),  # same list with a null element: unchanged
+            student("d", school_ids=[]),  # null list -> empty list
+            student("c", birth_date=date(2015, 1, 3), email=None),  # date changed, "" -> null
+            student("b", school_ids=["sch1"], email="b@x.org"),  # null -> value
+            student("a", school_ids=["sch2", "sch1"]),  # same IDs, other order
+        ]
+    )
+    expected = diff_rosters(old, new)
+
+    found = diff_snapshots(_stored(tmp_path, old, new), "old", "new", duckdb_rows=0)
+
+    _assert_same(found.changes, expected)
+    assert found.changes["students"].changed_new.column("person_id").to_pylist() == ["d", "c", "b", "a"]
+    assert found.changes["students"].changed_fields.to_pylist() == [
+        ["school_ids"],
+        ["email", "birth_date"],
+        ["email"],
+        ["school_ids"],
+    ]
+
+
+def test_a_snapshot_written_before_a_column_existed_is_diffed_as_the_arrow_diff(tmp_path: Path) -> None:
+    old = rosters(students=[student("a", title="Dr"), student("b")])
+    new = rosters(students=[student("a", title="Dr"), student("b", title="Mx"), student("c")])
+    store = _stored(tmp_path, old, new)
+    # The old file as an earlier model wrote it: no title column (its manifest entry updated).
+    path = tmp_path / "old" / "students.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["title"]), path, compression="zstd")
+    manifest = json.loads((tmp_path / "old" / "manifest.json").read_text(encoding="utf-8"))
+    entry = manifest["files"]["students.parquet"]
+    entry["sha256"], entry["bytes"] = hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size
+    (tmp_path / "old" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    earlier = rosters(students=[student("a"), student("b")])
+
+    found = diff_snapshots(store, "old", "new", duckdb_rows=0)
+
+    _assert_same(found.changes, diff_rosters(earlier, new))
+    assert found.changes["students"].changed_fields.to_pylist() == [["title"], ["title"]]

@@ -13,7 +13,7 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import ArrayLike, null_where
+from rostersync.formats.arrowops import ArrayLike, may_hold_controls, null_where
 from rostersync.formats.raw import RawTable
 from rostersync.formats.values import TERM_WINDOW_YEARS, parse_dates, split_phones
 from rostersync.formats.vocab import (
@@ -55,6 +55,7 @@ BIRTH_DATE_COLUMNS = ("birth_date",)
 # they are removed with an alert, tab and line breaks excepted (a quoted value may hold them).
 CONTROL_CHARACTERS = "[\\x00-\\x1f\\x7f]"
 STRAY_CONTROLS = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
+STRAY_ALLOWED = (0x09, 0x0A, 0x0D)  # what STRAY_CONTROLS leaves: tab, line feed, carriage return
 
 
 def column_issues(
@@ -114,6 +115,8 @@ class ValueCleaner:
             values = table.column(index)
             if name in raw.spec.key or name.startswith("_") or not pa.types.is_string(values.type):
                 continue
+            if not may_hold_controls(values, allowed=STRAY_ALLOWED):
+                continue  # the common case, found by a byte scan instead of the regex
             bad = pc.fill_null(pc.match_substring_regex(values, STRAY_CONTROLS), False)
             if not pc.any(bad).as_py():
                 continue

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -99,22 +100,26 @@ def write_snapshot(
     """Write ``roster`` under ``prefix`` (tables conformed, zstd), the manifest last."""
     if prefix:
         validate_key(prefix.strip("/"))
-    files: dict[str, SnapshotFile] = {}
-    counts: dict[str, int] = {}
-
-    def put_table(name: str, table: pa.Table) -> None:
-        data = _parquet_bytes(table)
-        store.put(join_key(prefix, name), data)
-        files[name] = SnapshotFile(
-            sha256=hashlib.sha256(data).hexdigest(), bytes=len(data), rows=table.num_rows
-        )
-
-    for entity in ENTITIES:
-        table = conform(roster.table(entity.name), entity)
-        put_table(f"{entity.name}.parquet", table)
-        counts[entity.name] = table.num_rows
+    tables = {f"{e.name}.parquet": conform(roster.table(e.name), e) for e in ENTITIES}
+    counts = {e.name: tables[f"{e.name}.parquet"].num_rows for e in ENTITIES}
     unknown = conform_unknown(roster.unknown)
-    put_table(UNKNOWN_FILE, unknown)
+    tables[UNKNOWN_FILE] = unknown
+
+    def encoded(name: str) -> tuple[str, bytes]:
+        return name, _parquet_bytes(tables[name])
+
+    # Parquet encoding and zstd run on one core per file and release the GIL: the files are
+    # encoded side by side, largest first, and stored as each is ready.
+    found: dict[str, SnapshotFile] = {}
+    largest_first = sorted(tables, key=lambda name: tables[name].num_rows, reverse=True)
+    with ThreadPoolExecutor(max_workers=max(1, pa.cpu_count()), thread_name_prefix="snapshot") as pool:
+        for future in as_completed([pool.submit(encoded, name) for name in largest_first]):
+            name, data = future.result()
+            store.put(join_key(prefix, name), data)
+            found[name] = SnapshotFile(
+                sha256=hashlib.sha256(data).hexdigest(), bytes=len(data), rows=tables[name].num_rows
+            )
+    files = {name: found[name] for name in tables}  # the manifest lists them in model order
 
     manifest = SnapshotManifest(
         format=roster.format,
@@ -149,7 +154,7 @@ def read_manifest(store: BlobStore, prefix: str) -> SnapshotManifest:
     return manifest
 
 
-def _read_file(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) -> pa.Table:
+def _verified_bytes(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) -> bytes:
     key = join_key(prefix, name)
     try:
         data = store.get(key)
@@ -158,6 +163,12 @@ def _read_file(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) ->
     digest = hashlib.sha256(data).hexdigest()
     if digest != entry.sha256:
         raise SnapshotError(f"checksum mismatch for {key}: expected {entry.sha256}, got {digest}")
+    return data
+
+
+def _read_file(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) -> pa.Table:
+    key = join_key(prefix, name)
+    data = _verified_bytes(store, prefix, name, entry)
     try:
         return pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError) as exc:
@@ -173,6 +184,16 @@ def read_entity(store: BlobStore, prefix: str, manifest: SnapshotManifest, entit
     if entry is None:
         return entity.schema.empty_table()
     return conform(_read_file(store, prefix, name, entry), entity)
+
+
+def read_entity_bytes(
+    store: BlobStore, prefix: str, manifest: SnapshotManifest, entity: Entity
+) -> bytes | None:
+    """The Parquet file of one entity of the snapshot under ``prefix``, verified against
+    ``manifest`` but not parsed (None if the manifest lists no file for it)."""
+    name = f"{entity.name}.parquet"
+    entry = manifest.files.get(name)
+    return None if entry is None else _verified_bytes(store, prefix, name, entry)
 
 
 def read_unknown(store: BlobStore, prefix: str, manifest: SnapshotManifest) -> pa.Table:

@@ -280,3 +280,40 @@ def scatter(parents: ArrayLike | np.ndarray, values: ArrayLike, n: int) -> Array
     positions[parent_np] = np.arange(len(parent_np), dtype=np.int64)
     out: ArrayLike = pc.take(values, pa.array(positions, mask=positions < 0))
     return out
+
+
+def _string_data(chunk: pa.Array) -> np.ndarray | None:
+    """The UTF-8 bytes of a ``string`` chunk's values (null slots included), zero-copy; None for
+    other string layouts."""
+    if not pa.types.is_string(chunk.type):
+        return None
+    offsets_buffer, data_buffer = chunk.buffers()[1:3]
+    if data_buffer is None:
+        return np.zeros(0, dtype=np.uint8)
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)
+    start, end = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+    return np.frombuffer(data_buffer, dtype=np.uint8)[start:end]
+
+
+def may_hold_controls(values: ArrayLike, allowed: Sequence[int] = ()) -> bool:
+    """Whether any value of a string column may hold a C0 control character or DEL (bytes 0x00 to
+    0x1f and 0x7f) other than those in ``allowed``.
+
+    Two vectorised comparisons over the column's data buffers, many times faster than a regular
+    expression over every value. In UTF-8 a byte below 0x80 is always that ASCII character, so
+    False is exact: no value holds one. True may also come from bytes behind null slots, so the
+    caller then finds the rows with the exact kernel.
+    """
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    for chunk in chunks:
+        if len(chunk) == 0 or chunk.null_count == len(chunk):
+            continue
+        data = _string_data(chunk)
+        if data is None:
+            return True  # large or view strings: the caller's kernel decides
+        if (data == 0x7F).any():
+            return True
+        low = data[data < 0x20]
+        if len(low) and not np.isin(low, np.array(allowed, dtype=np.uint8)).all():
+            return True
+    return False

@@ -1,0 +1,37 @@
+"""The byte scan that spares validation a regular expression over every value."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from rostersync.cleaning import STRAY_ALLOWED
+from rostersync.formats.arrowops import may_hold_controls
+
+
+@pytest.mark.parametrize("value", ["nul\x00", "bell\x07", "esc\x1b", "del\x7f", "tab\t", "cr\r"])
+def test_a_control_character_is_found(value: str) -> None:
+    assert may_hold_controls(pa.chunked_array([["plain", None], ["also plain", value]]))
+
+
+def test_plain_text_with_non_ascii_letters_holds_none() -> None:
+    # The UTF-8 bytes of é, ß, 漢 and an emoji are all 0x80 or above.
+    assert not may_hold_controls(pa.array(["José", None, "Straße", "漢字", "🙂", ""]))
+
+
+def test_tab_and_line_breaks_can_be_allowed() -> None:
+    values = pa.array(["line one\r\nline two", "a\tb"])
+
+    assert not may_hold_controls(values, allowed=STRAY_ALLOWED)
+    assert may_hold_controls(pa.array(["a\tb\x01"]), allowed=STRAY_ALLOWED)
+
+
+def test_only_the_sliced_values_are_scanned() -> None:
+    values = pa.array(["bad\x00", "good", "worse\x1f"])
+
+    assert not may_hold_controls(values.slice(1, 1))
+    assert may_hold_controls(values.slice(1, 2))
+
+
+def test_other_string_layouts_are_left_to_the_exact_kernel() -> None:
+    assert may_hold_controls(pa.array(["plain"], pa.large_string()))
