@@ -428,6 +428,31 @@ def test_settings_saved_from_the_form_are_the_districts_and_bad_values_are_named
     assert "mass removal percent: Input should be less than or equal to 100" in text_of(refused)
 
 
+def test_the_id_change_limits_and_the_removals_mode_are_saved_from_the_settings_form(
+    deps: ApiDeps, handler_module: ModuleType
+) -> None:
+    browser = Browser(handler_module, ADMIN_D1)
+    form = {
+        "admin_emails": "a@d1.example.org",
+        "id_change_percent": "2.5",
+        "id_change_min_count": "3",
+        "removals": "never_automatic",
+        "csrf": browser.csrf,
+    }
+
+    saved = browser.post("/console/districts/d1/settings", form)
+    page = browser.get("/console/districts/d1/settings")
+
+    assert saved["statusCode"] == 303
+    stored = deps.repo.get_settings("d1")
+    assert (stored.holds.id_change_percent, stored.holds.id_change_min_count, stored.removals) == (
+        2.5,
+        3,
+        "never_automatic",
+    )
+    assert 'value="never_automatic" id="removals-never_automatic" checked' in page["body"]
+
+
 def test_the_time_zone_and_sync_cadence_are_saved_from_the_settings_form(
     deps: ApiDeps, handler_module: ModuleType
 ) -> None:
