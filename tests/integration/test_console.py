@@ -25,6 +25,7 @@ from rostersync.aws import DynamoRepository, S3BlobStore
 from rostersync.aws.presign import S3Presigner
 from rostersync.console.session import SESSION_COOKIE, SIGN_IN_COOKIE, csrf_token
 from rostersync.pipeline.config import get_config
+from rostersync.pipeline.models import SchoolStatus
 from rostersync.settings import DistrictSettings
 from rostersync_tools.local.apigw import issue_token, proxy_event
 from rostersync_tools.local.signin import LocalSignIn, LocalUser
@@ -404,6 +405,24 @@ def test_releasing_with_keep_removals_ticked_keeps_the_removals_held(
     )
     (entry,) = deps.repo.list_audit("d1")
     assert entry.details["removals"] == "keep_held"
+
+
+def test_the_school_board_counts_rekeys_apart_from_additions_and_removals(
+    deps: ApiDeps, handler_module: ModuleType
+) -> None:
+    deps.repo.put_school_status(
+        SchoolStatus(
+            district_id="d1",
+            school_id="SCH1",
+            status="connected",
+            counts={"added": 3, "removed": 1, "changed": 2, "id_changed": 7},
+        )
+    )
+
+    page = Browser(handler_module, ADMIN_D1).get("/console/districts/d1")
+
+    assert "Added Removed Changed Re-keyed" in text_of(page)
+    assert "SCH1 ✓ Connected never 3 1 2 7" in text_of(page)
 
 
 def test_settings_saved_from_the_form_are_the_districts_and_bad_values_are_named(
