@@ -25,6 +25,7 @@ from rostersync.aws import DynamoRepository, S3BlobStore
 from rostersync.aws.presign import S3Presigner
 from rostersync.console.session import SESSION_COOKIE, SIGN_IN_COOKIE, csrf_token
 from rostersync.pipeline.config import get_config
+from rostersync.pipeline.models import SchoolStatus
 from rostersync.settings import DistrictSettings
 from rostersync_tools.local.apigw import issue_token, proxy_event
 from rostersync_tools.local.signin import LocalSignIn, LocalUser
@@ -406,6 +407,24 @@ def test_releasing_with_keep_removals_ticked_keeps_the_removals_held(
     assert entry.details["removals"] == "keep_held"
 
 
+def test_the_school_board_counts_rekeys_apart_from_additions_and_removals(
+    deps: ApiDeps, handler_module: ModuleType
+) -> None:
+    deps.repo.put_school_status(
+        SchoolStatus(
+            district_id="d1",
+            school_id="SCH1",
+            status="connected",
+            counts={"added": 3, "removed": 1, "changed": 2, "id_changed": 7},
+        )
+    )
+
+    page = Browser(handler_module, ADMIN_D1).get("/console/districts/d1")
+
+    assert "Added Removed Changed Re-keyed" in text_of(page)
+    assert "SCH1 ✓ Connected never 3 1 2 7" in text_of(page)
+
+
 def test_settings_saved_from_the_form_are_the_districts_and_bad_values_are_named(
     deps: ApiDeps, handler_module: ModuleType
 ) -> None:
@@ -426,6 +445,31 @@ def test_settings_saved_from_the_form_are_the_districts_and_bad_values_are_named
     assert settings_now.holds.mass_removal_percent == 12
     assert refused["statusCode"] == 422
     assert "mass removal percent: Input should be less than or equal to 100" in text_of(refused)
+
+
+def test_the_id_change_limits_and_the_removals_mode_are_saved_from_the_settings_form(
+    deps: ApiDeps, handler_module: ModuleType
+) -> None:
+    browser = Browser(handler_module, ADMIN_D1)
+    form = {
+        "admin_emails": "a@d1.example.org",
+        "id_change_percent": "2.5",
+        "id_change_min_count": "3",
+        "removals": "never_automatic",
+        "csrf": browser.csrf,
+    }
+
+    saved = browser.post("/console/districts/d1/settings", form)
+    page = browser.get("/console/districts/d1/settings")
+
+    assert saved["statusCode"] == 303
+    stored = deps.repo.get_settings("d1")
+    assert (stored.holds.id_change_percent, stored.holds.id_change_min_count, stored.removals) == (
+        2.5,
+        3,
+        "never_automatic",
+    )
+    assert 'value="never_automatic" id="removals-never_automatic" checked' in page["body"]
 
 
 def test_the_time_zone_and_sync_cadence_are_saved_from_the_settings_form(

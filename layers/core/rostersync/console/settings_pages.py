@@ -98,11 +98,12 @@ def _lines(text: str) -> list[str]:
 def _settings_values(p: Page, current: DistrictSettings) -> dict[str, Any]:
     """The whole settings request: the form's fields over what the district has now."""
     holds = current.holds.model_dump()
-    for name in ("mass_removal_percent", "mass_update_percent"):
+    for name in ("mass_removal_percent", "mass_update_percent", "id_change_percent"):
         holds[name] = p.field(name) or holds[name]
     for name in (
         "mass_removal_min_count",
         "mass_update_min_count",
+        "id_change_min_count",
         "max_contacts_per_student",
         "stale_upload_days",
     ):
@@ -118,6 +119,8 @@ def _settings_values(p: Page, current: DistrictSettings) -> dict[str, Any]:
         "excluded_contact_types": _lines(p.field("excluded_contact_types")),
         "holds": holds,
     }
+    if p.field("removals"):
+        values["removals"] = p.field("removals")
     if p.field("hold_expiry_days"):
         values["hold_expiry_days"] = p.field("hold_expiry_days")
     elif "hold_expiry_days" in current.model_fields_set:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -14,6 +14,7 @@ from rostersync.holds.common import (
     COUNT,
     NO_SCHOOL,
     SCHOOL,
+    TrippedGroup,
     entity_changes,
     groups,
     is_school_scoped,
@@ -149,6 +150,32 @@ _EVERY_REMOVAL_REASON = {
 }
 
 
+def _removal_holds(
+    hold_type: HoldType,
+    threshold: float,
+    removed: pa.Table,
+    entity: Entity,
+    accepted: RosterSet,
+    message: Callable[[TrippedGroup], str],
+) -> list[Hold]:
+    """One hold of ``hold_type`` per school (or district-wide) with any of ``removed``, counted
+    against the school's accepted records of the entity; ``message`` words each."""
+    base = groups(accepted.table(entity.name), entity)
+    return [
+        Hold(
+            type=hold_type,
+            school_id=g.school_id,
+            entity=entity.name,
+            numerator=g.numerator,
+            denominator=g.denominator,
+            threshold=threshold,
+            message=message(g),
+            sample_ids=g.sample_ids,
+        )
+        for g in tripped_groups(groups(removed, entity), base)
+    ]
+
+
 def _every_removal(
     changes: ChangeSet, accepted: RosterSet | None, entities: Sequence[Entity], reason: str
 ) -> list[Hold]:
@@ -160,25 +187,15 @@ def _every_removal(
         ec = entity_changes(changes, entity)
         if ec is None or ec.removed.num_rows == 0:
             continue
-        hits = groups(ec.removed, entity)
-        base = groups(accepted.table(entity.name), entity)
-        for g in tripped_groups(hits, base):
-            holds.append(
-                Hold(
-                    type="mass_removal",
-                    school_id=g.school_id,
-                    entity=entity.name,
-                    numerator=g.numerator,
-                    denominator=g.denominator,
-                    threshold=0.0,
-                    message=(
-                        f"{where(g.school_id, scoped=is_school_scoped(entity))}: would remove "
-                        f"{g.numerator:,} of {g.denominator or 0:,} "
-                        f"{noun(entity)} ({pct(g.numerator, g.denominator)}); {reason}"
-                    ),
-                    sample_ids=g.sample_ids,
-                )
+
+        def message(g: TrippedGroup, entity: Entity = entity) -> str:
+            return (
+                f"{where(g.school_id, scoped=is_school_scoped(entity))}: would remove "
+                f"{g.numerator:,} of {g.denominator or 0:,} "
+                f"{noun(entity)} ({pct(g.numerator, g.denominator)}); {reason}"
             )
+
+        holds += _removal_holds("mass_removal", 0.0, ec.removed, entity, accepted, message)
     return holds
 
 
@@ -226,24 +243,14 @@ def stale_upload(
         if days <= days_limit:
             continue
         scoped = is_school_scoped(entity)
-        hits = groups(ec.removed, entity)
-        base = groups(accepted.table(entity.name), entity)
-        for g in tripped_groups(hits, base):
-            holds.append(
-                Hold(
-                    type="stale_upload",
-                    school_id=g.school_id,
-                    entity=entity.name,
-                    numerator=g.numerator,
-                    denominator=g.denominator,
-                    threshold=float(days_limit),
-                    message=(
-                        f"{where(g.school_id, scoped=scoped)}: {noun(entity)} data was last received "
-                        f"{days} days before this upload (limit {days_limit} days); its "
-                        f"{g.numerator:,} removals (of {g.denominator or 0:,} {noun(entity)}) wait "
-                        "for release"
-                    ),
-                    sample_ids=g.sample_ids,
-                )
+
+        def message(g: TrippedGroup, entity: Entity = entity, scoped: bool = scoped, days: int = days) -> str:
+            return (
+                f"{where(g.school_id, scoped=scoped)}: {noun(entity)} data was last received "
+                f"{days} days before this upload (limit {days_limit} days); its "
+                f"{g.numerator:,} removals (of {g.denominator or 0:,} {noun(entity)}) wait "
+                "for release"
             )
+
+        holds += _removal_holds("stale_upload", float(days_limit), ec.removed, entity, accepted, message)
     return holds
