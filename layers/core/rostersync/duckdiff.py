@@ -64,8 +64,10 @@ def diff_sql(entity: Entity, old: Path, new: Path) -> str:
         for c in entity.schema.names
     )
     differs = " OR ".join(distinct) or "FALSE"
+    # Column names are the entity model's and quoted, the paths are literals (nothing from a
+    # request or a roster's values reaches the text).
     return (
-        f"SELECT o.{_POSITION} AS _old_pos, n.{_POSITION} AS _new_pos, "
+        f"SELECT o.{_POSITION} AS _old_pos, n.{_POSITION} AS _new_pos, "  # nosec B608
         f"{changed_fields} AS _changed_fields, {sides} "
         f"FROM {_scan(old)} AS o FULL OUTER JOIN {_scan(new)} AS n ON {on} "
         f"WHERE o.{_POSITION} IS NULL OR n.{_POSITION} IS NULL OR {differs}"
@@ -76,9 +78,8 @@ def school_counts_sql(entity: Entity, path: Path) -> str:
     """Rows of one Parquet file per ``school_id`` (null for an entity not scoped to schools):
     columns ``school_id`` and ``count``."""
     school = _quoted("school_id") if entity.school_scoped else "NULL::VARCHAR"
-    return (
-        f"SELECT {school} AS school_id, count(*) AS count FROM read_parquet({_literal(str(path))}) GROUP BY 1"
-    )
+    source = f"read_parquet({_literal(str(path))})"
+    return f"SELECT {school} AS school_id, count(*) AS count FROM {source} GROUP BY 1"  # nosec B608 (as diff_sql)
 
 
 def _side(rows: pa.Table, entity: Entity, prefix: str) -> pa.Table:

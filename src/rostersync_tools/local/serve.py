@@ -292,7 +292,7 @@ class LocalProduct:
             table_name=stack.env("TABLE_NAME"),
             outbox=str(self.outbox_dir.resolve()),
             region=stack.region,
-            extra=tenancy.extra(self._sftp, self.admin_token),
+            extra=tenancy.extra(self._sftp, self.admin_token),  # nosec B610 (not Django's QuerySet.extra)
             console_url=self.console_url,
         )
         path = options.workdir / "serve.json"

@@ -106,7 +106,8 @@ class CognitoSignIn:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=TOKEN_TIMEOUT_SECONDS) as response:
+            # The stack's own Cognito domain (configuration, never a request's value).
+            with urllib.request.urlopen(request, timeout=TOKEN_TIMEOUT_SECONDS) as response:  # nosec B310
                 answer = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             if exc.code == 400:  # invalid_grant: a used, expired or foreign code
