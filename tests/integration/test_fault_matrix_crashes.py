@@ -8,8 +8,10 @@ the one request that carries the side effect: ``before`` raises before the reque
 effect never happens), ``after`` raises once the service has answered (the effect happened, the
 invocation dies before it records it). Nothing of rostersync is replaced.
 
-What follows a crash is the state machine's: Apply, Notify and Finish retry any error (they
-follow the commit), the other steps retry Lambda's service errors only, so their crash goes to
+What follows a crash is the state machine's: every step retries any error (each is idempotent:
+a retry finds what its crashed attempt did), so a one-off crash costs the sync a second or two
+and it ends as if nothing happened: applied (a held sync once released), one version, one event
+and one email per fact. A crash on every attempt exhausts the retry and goes to
 ``RecordFailure``: the sync ends ``failed`` with the crash as its reason, and the district must
 be left whole (nothing applied, the lock released, the raw files kept) so that the next upload
 applies.
@@ -25,7 +27,6 @@ from typing import Any
 
 import pytest
 
-from rostersync.pipeline.decisions import DecisionError
 from rostersync_tools.local import LocalAws, wait_for
 from rostersync_tools.synthetic import SyntheticDistrict
 from tests.support.faults import PinnedCrash, When, pinned_crash
@@ -113,12 +114,12 @@ class Case:
     match: Match
     when: When  # "before": the request is never sent; "after": the service answered it
     held: bool = False  # the crash hits the held sync of day 2 (day 1 applies first, unharmed)
+    every_attempt: bool = False  # the crash repeats on every attempt: the retry is exhausted
 
     @property
-    def retried(self) -> bool:
-        """The state machine retries the step (any error): the sync applies; otherwise the crash
-        fails it (RecordFailure)."""
-        return self.step in RETRIED
+    def lost_event(self) -> str | None:
+        """The event a crash after its ``PutEvents`` puts twice (at least once, docs/events.md)."""
+        return self.effect.split()[0] if self.operation == "PutEvents" and self.when == "after" else None
 
 
 def _both(
@@ -129,9 +130,6 @@ def _both(
         for when in ("before", "after")
     ]
 
-
-# The steps whose Retry takes any error (statemachine/sync.asl.json): they follow the commit.
-RETRIED = frozenset({"apply", "notify", "finish"})
 
 CASES: list[Case] = [
     *_both("settle", "taken.json written", "s3", "PutObject", _s3_key("", suffix="/taken.json")),
@@ -154,6 +152,33 @@ CASES: list[Case] = [
     *_both("finish", "lock released", "dynamodb", "DeleteItem", lock_write),
 ]
 
+# Crashes that repeat on every attempt: the retry is exhausted and the sync fails with its reason.
+# Settle's is before its commit (taken.json): after it, the retry finds the set taken.
+PERSISTENT: list[Case] = [
+    Case(
+        "diff-every-attempt",
+        "diff",
+        "change set committed",
+        "s3",
+        "PutObject",
+        _s3_key("", "/changes/", suffix="index.json"),
+        "before",
+        every_attempt=True,
+    ),
+    Case(
+        "settle-every-attempt",
+        "settle",
+        "taken.json written",
+        "s3",
+        "PutObject",
+        _s3_key("", suffix="/taken.json"),
+        "before",
+        every_attempt=True,
+    ),
+]
+# The state machine's attempts of a step that keeps failing: the first and two retries.
+ATTEMPTS = 3
+
 
 # ------------------------------------------------------------------------------- the hook
 
@@ -167,6 +192,7 @@ def crashing(case: Case, district: str) -> Iterator[PinnedCrash]:
         lambda params: case.match(district, params),
         case.when,
         f"the {case.step} invocation was killed {case.when} the {case.effect}",
+        None if case.every_attempt else 1,
     ) as hook:
         yield hook
 
@@ -236,43 +262,62 @@ def _subjects(stack: LocalAws, district: str) -> Counter[str]:
 def assert_outcome(stack: LocalAws, data: DistrictData, case: Case, district: str, run: Run) -> None:
     """The invariants of every crash: the status that says why, one accepted version (the new
     one, whole, or the one before), one event per fact and one email per fact, the raw files
-    kept, the lock released, one crashed task."""
+    kept, the lock released, one crashed task per crash."""
     record, files = run.record, run.files
     sync_id = str(record["sync_id"])
     base = 1 if case.held else None
     events, subjects = _events(stack, district), _subjects(stack, district)
-    assert [s for s, n in subjects.items() if n != 1] == [], subjects
-    assert len(stack.history(sync_id, "TaskFailed")) == 1
+    # One email per fact; a lost SendEmail response sends that email again (the hold email here).
+    lost_email = case.operation == "SendEmail" and case.when == "after"
+    twice = [s for s, n in subjects.items() if n == 2 and lost_email and f"sync {sync_id} is on hold" in s]
+    assert [s for s, n in subjects.items() if n != 1 and s not in twice] == [], subjects
+    assert len(twice) == (1 if lost_email else 0), subjects
+    assert len(stack.history(sync_id, "TaskFailed")) == run.crashed
     assert lock_item(stack, district) is None
-    if case.retried:
-        version = (base or 0) + 1
-        assert (record["status"], record["delivery"], record["versions"]) == (
-            "applied",
-            "delivered",
-            [version],
-        )
-        assert accepted_version(stack, district) == version
-        assert_whole_upload(stack, data, district, version, run.uploaded)
-        # A lost PutEvents response puts the same event again (at least once, docs/events.md).
-        lost = case.step == "notify" and case.when == "after"
-        assert events[("RosterChangesApplied", f"{sync_id}-v{version}")] == (2 if lost else 1)
-        assert ("SyncFailed", f"{sync_id}-failed") not in events
-        assert f"[rostersync] {district}: sync {sync_id} applied" in subjects
-    else:
-        assert record["status"] == "failed"
-        assert (
-            record["reason"]
-            == f"RuntimeError: the {case.step} invocation was killed {case.when} the {case.effect}"
-        )
-        assert record["versions"] == []
-        assert accepted_version(stack, district) == base
-        if base is not None:
-            assert_whole_upload(stack, data, district, base, data.district)
-        assert events[("SyncFailed", f"{sync_id}-failed")] == 1
-        assert not [k for k in events if k[0] == "RosterChangesApplied" and k[1].startswith(sync_id)]
-        assert f"[rostersync] {district}: sync {sync_id} failed" in subjects
+    if case.every_attempt:
+        assert_failed(stack, data, case, district, run, events, subjects)
+        return
+    version = (base or 0) + 1
+    assert (record["status"], record["delivery"], record["versions"]) == ("applied", "delivered", [version])
+    assert accepted_version(stack, district) == version
+    assert_whole_upload(stack, data, district, version, run.uploaded)
+    # One event per fact; a lost PutEvents response puts that event again, with the same id.
+    mine = {k: n for k, n in events.items() if k[1].startswith(f"{sync_id}-")}
+    assert {k: n for k, n in mine.items() if n != (2 if k[0] == case.lost_event else 1)} == {}, mine
+    assert mine.get(("RosterChangesApplied", f"{sync_id}-v{version}")) in {1, 2}
+    assert ("SyncFailed", f"{sync_id}-failed") not in events
+    assert f"[rostersync] {district}: sync {sync_id} applied" in subjects
+    if case.held:
+        assert [s for s in subjects if f"sync {sync_id} is on hold" in s] != []
+        assert [k for k in mine if k[0] == "SyncHeld"] != []
+    assert raw_keys(stack, f"archive/{district}/{sync_id}/") == sorted(
+        f"archive/{district}/{sync_id}/{name}" for name in files
+    ), "raw files lost"
+
+
+def assert_failed(
+    stack: LocalAws,
+    data: DistrictData,
+    case: Case,
+    district: str,
+    run: Run,
+    events: Counter[tuple[str, str]],
+    subjects: Counter[str],
+) -> None:
+    """A crash on every attempt: ``failed`` with the crash as the reason, nothing applied, the
+    district whole (the upload in the inbox if settle never took it, else archived)."""
+    record, sync_id = run.record, str(run.record["sync_id"])
+    assert run.crashed == ATTEMPTS
+    assert record["status"] == "failed"
+    killed = f"the {case.step} invocation was killed {case.when} the {case.effect}"
+    assert record["reason"] == f"RuntimeError: {killed}"
+    assert record["versions"] == []
+    assert accepted_version(stack, district) is None
+    assert events[("SyncFailed", f"{sync_id}-failed")] == 1
+    assert not [k for k in events if k[0] == "RosterChangesApplied" and k[1].startswith(sync_id)]
+    assert f"[rostersync] {district}: sync {sync_id} failed" in subjects
     kept = f"inbox/{district}/" if case.step == "settle" else f"archive/{district}/{sync_id}/"
-    assert raw_keys(stack, kept) == sorted(kept + name for name in files), "raw files lost"
+    assert raw_keys(stack, kept) == sorted(kept + name for name in run.files), "raw files lost"
 
 
 def assert_whole_upload(
@@ -285,35 +330,42 @@ def assert_whole_upload(
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_a_crash_before_or_after_a_side_effect(shared: LocalAws, data: DistrictData, case: Case) -> None:
+def test_a_crash_before_or_after_a_side_effect_is_retried_and_the_sync_completes(
+    shared: LocalAws, data: DistrictData, case: Case
+) -> None:
     district = f"crash{CASES.index(case)}"
     run = _run(shared, data, case, district)
 
     assert run.crashed == 1
     assert_outcome(shared, data, case, district, run)
-    if case.retried:
-        return
-    if case.held:
-        # The admin's release of the failed sync is refused: nothing waits for it.
-        with pytest.raises(DecisionError):
-            decide(shared, district, str(run.record["sync_id"]), "release")
+
+
+def test_a_step_crashing_on_every_attempt_fails_the_sync_with_its_reason_and_the_next_upload_applies(
+    shared: LocalAws, data: DistrictData
+) -> None:
+    case = PERSISTENT[0]
+    district = "crash-every"
+    run = _run(shared, data, case, district)
+
+    assert_outcome(shared, data, case, district, run)
     # The district is not stranded: its next upload applies.
     nxt = data.files(data.without_students_of(data.schools[1], fraction=0.01), "crash-next")
     after = sync_set(shared, district, nxt, ENDED)
     assert after["status"] == "applied", after
     assert wait_ended(shared, str(after["sync_id"]))["status"] == "SUCCEEDED"
-    assert accepted_version(shared, district) == (2 if case.held else 1)
+    assert accepted_version(shared, district) == 1
 
 
-def test_the_tick_processes_the_files_a_crashed_settle_left_in_the_inbox(
+def test_the_tick_processes_the_files_a_failed_settle_left_in_the_inbox(
     shared: LocalAws, data: DistrictData
 ) -> None:
-    # Settle died between claiming the set and archiving it: the files are still in the inbox,
-    # claimed by a failed sync. The tick's sync of them takes the claim over and applies them.
+    # Settle died on every attempt between claiming the set and taking it: the files are still
+    # in the inbox, claimed by a failed sync. The tick's sync of them takes the claim over and
+    # applies them.
     district = "crash-tick"
-    case = next(c for c in CASES if c.step == "settle" and c.when == "after")
+    case = PERSISTENT[1]
     run = _run(shared, data, case, district)
-    assert run.record["status"] == "failed"
+    assert_outcome(shared, data, case, district, run)
 
     started = [s for s in shared.tick(shared.clock())["started"] if s.startswith(f"{district}-")]
 

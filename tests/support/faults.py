@@ -34,18 +34,20 @@ def service_error(request: Any, status: int, headers: dict[str, str], body: byte
 
 
 class PinnedCrash:
-    """Raise once at the request whose parameters ``match``: ``before`` it is sent (the side
-    effect never happens) or ``after`` the service answered (it happened; the invocation dies
-    before it records it). The match is made on the operation's parameters
+    """Raise once (or ``times``; None: every time) at the request whose parameters ``match``:
+    ``before`` it is sent (the side effect never happens) or ``after`` the service answered (it
+    happened; the invocation dies before it records it). The match is made on the operation's parameters
     (``before-parameter-build``) and carried to the same call's later events in botocore's
     request context, so only that one call raises."""
 
-    def __init__(self, match: Callable[[dict[str, Any]], bool], when: When, message: str) -> None:
-        self.match, self.when, self.message = match, when, message
+    def __init__(
+        self, match: Callable[[dict[str, Any]], bool], when: When, message: str, times: int | None = 1
+    ) -> None:
+        self.match, self.when, self.message, self.times = match, when, message, times
         self.crashed = 0
 
     def mark(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if self.crashed == 0 and self.match(params):
+        if (self.times is None or self.crashed < self.times) and self.match(params):
             context["fault_matrix_target"] = True
 
     def before(self, context: dict[str, Any], **_: Any) -> None:
@@ -62,10 +64,16 @@ class PinnedCrash:
 
 @contextmanager
 def pinned_crash(
-    service: str, operation: str, match: Callable[[dict[str, Any]], bool], when: When, message: str
+    service: str,
+    operation: str,
+    match: Callable[[dict[str, Any]], bool],
+    when: When,
+    message: str,
+    times: int | None = 1,
 ) -> Iterator[PinnedCrash]:
-    """Install a :class:`PinnedCrash` on the functions' shared ``service`` client for the block."""
-    hook = PinnedCrash(match, when, message)
+    """Install a :class:`PinnedCrash` on the functions' shared ``service`` client for the block;
+    it crashes ``times`` matching calls (None: every one)."""
+    hook = PinnedCrash(match, when, message, times)
     client = clients.client(service)
     name = client.meta.service_model.service_id.hyphenize()
     events = client.meta.events

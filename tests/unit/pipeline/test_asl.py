@@ -106,3 +106,39 @@ def test_a_sync_gives_up_waiting_for_the_lock_as_failed() -> None:
 
     assert (choice["Variable"], choice["Next"]) == ("$.lock.gave_up", "GaveUpWaiting")
     assert STATES["GaveUpWaiting"]["Parameters"]["status"] == "failed"
+
+
+# Every step of a sync retries any error once or twice (1 s, 2 s), as each is idempotent: a
+# one-off crash does not cost the district its sync (docs/reliability.md). RecordFailure (the
+# failure path itself) and DeliveryFailed (Notify's fallback) retry Lambda's errors only.
+RETRIED_ON_ANY_ERROR = {
+    "Settle",
+    "Lock",
+    "Fetch",
+    "EvaluateFetch",
+    "Normalize",
+    "Diff",
+    "Evaluate",
+    "AwaitDecision",
+    "Apply",
+    "Notify",
+    "Finish",
+}
+
+
+def test_every_sync_step_retries_any_error_after_lambdas_own() -> None:
+    retried = {name for name, s in TASKS.items() if s["Retry"][-1]["ErrorEquals"] == ["States.ALL"]}
+
+    assert retried == RETRIED_ON_ANY_ERROR
+    for name in RETRIED_ON_ANY_ERROR - {"Notify"}:
+        last = STATES[name]["Retry"][-1]
+        assert (last["IntervalSeconds"], last["BackoffRate"], last["MaxAttempts"]) == (1, 2, 2), name
+
+
+def test_the_decision_wait_never_retries_its_expiry() -> None:
+    # States.ALL matches States.Timeout: the hold's expiry must reach the Expired branch, not
+    # start a new wait. A retrier with MaxAttempts 0 matched first stops it.
+    retry = STATES["AwaitDecision"]["Retry"]
+
+    assert retry[1] == {"ErrorEquals": ["States.Timeout"], "MaxAttempts": 0}
+    assert retry[2]["ErrorEquals"] == ["States.ALL"]

@@ -46,6 +46,22 @@ def test_a_ready_set_is_copied_and_moved_to_the_archive(deps: Deps, tmp_path: Pa
     assert sorted(f["name"] for f in taken["files"]) == names and taken["archived"] is True
 
 
+def test_a_retried_settle_finds_the_set_it_took_and_finishes_its_archive(deps: Deps, tmp_path: Path) -> None:
+    # The first invocation took the set and died while archiving it: one file is still in the
+    # inbox (the same object: the same content, so the same ETag).
+    keys = upload_folder(copy_fixture("clever_basic", tmp_path / "set"))
+    names = sorted(k.rsplit("/", 1)[1] for k in keys)
+    first = _settle(deps)
+    archived = {"Bucket": RAW, "Key": f"archive/{D}/s1/{names[0]}"}
+    boto3.client("s3").copy_object(Bucket=RAW, Key=f"inbox/{D}/{names[0]}", CopySource=archived)
+
+    again = _settle(deps)
+
+    assert (again.outcome, again.format, again.files) == ("ready", first.format, first.files)
+    assert _keys(f"inbox/{D}/") == []
+    assert _keys(f"archive/{D}/s1/") == [f"archive/{D}/s1/{n}" for n in names]
+
+
 def test_a_file_replaced_after_settle_looked_is_not_mixed_in(deps: Deps, tmp_path: Path) -> None:
     upload_folder(copy_fixture("clever_basic", tmp_path / "set"))
     listed = intake.inbox_set(deps, D)

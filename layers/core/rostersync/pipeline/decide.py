@@ -30,7 +30,7 @@ from rostersync.pipeline.events import (
     Progress,
 )
 from rostersync.pipeline.layout import district_prefix, sync_prefix
-from rostersync.pipeline.models import DecisionToken
+from rostersync.pipeline.models import DecisionToken, SyncRecord
 from rostersync.pipeline.names import names_of
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.pull import fetch_hold
@@ -193,6 +193,22 @@ def _still_held(found: list[Hold], progress: Progress) -> list[Hold]:
     return [h for h in found if h.school_id is None or h.school_id in held]
 
 
+def _first_round(deps: Deps, record: SyncRecord | None, applies: int) -> bool:
+    """Whether this wait is the sync's first round (its hold email goes out), not a later one
+    after an admin's partial release (whose applied email said what stays held).
+
+    A token of the same round still open is a retried invocation's (the state machine retries
+    a crashed AwaitDecision, with a new task token): the retry keeps the crashed attempt's answer,
+    and that attempt's token is closed, as nothing waits on it any more."""
+    if record is None or record.hold_id is None:
+        return True
+    earlier = deps.repo.get_token(record.hold_id)
+    if earlier is None or earlier.status != "open" or earlier.round != applies:
+        return False
+    deps.repo.close_token(record.hold_id, "closed")
+    return earlier.first_round
+
+
 def await_decision(inp: AwaitDecisionInput, deps: Deps) -> AwaitDecisionOutput:
     """Store the task token behind a new opaque hold id, mark the sync held and email the admins.
 
@@ -206,6 +222,7 @@ def await_decision(inp: AwaitDecisionInput, deps: Deps) -> AwaitDecisionOutput:
     placed = (record.hold_placed_at if record is not None else None) or now
     expires = placed + timedelta(seconds=inp.hold_timeout_seconds)
     attempt = record.attempt if record is not None else 1
+    first_round = _first_round(deps, record, inp.progress.applies)
     deps.repo.put_token(
         DecisionToken(
             hold_id=hold_id,
@@ -214,6 +231,7 @@ def await_decision(inp: AwaitDecisionInput, deps: Deps) -> AwaitDecisionOutput:
             task_token=inp.task_token,
             status="open",
             round=inp.progress.applies,
+            first_round=first_round,
             expires_at=int((expires + _TOKEN_TTL_MARGIN).timestamp()),
         )
     )
@@ -235,7 +253,7 @@ def await_decision(inp: AwaitDecisionInput, deps: Deps) -> AwaitDecisionOutput:
     )
     found = [Hold.model_validate(h) for h in json.loads(deps.snapshots.get(holds_key))]
     settings = deps.repo.get_settings(inp.district_id)
-    if record is not None and record.hold_id is not None:
+    if not first_round:
         # A later round, after an admin's partial release: its applied email already said what
         # stays on hold, and until when (one decision, one email).
         return AwaitDecisionOutput(registered=True, round=inp.progress.applies, emailed=False)

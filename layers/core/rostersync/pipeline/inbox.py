@@ -168,6 +168,17 @@ def archive_left(deps: Deps, district_id: str, sync_id: str, attempt: int = 1) -
     return moved
 
 
+def finish_taking(deps: Deps, district_id: str, sync_id: str) -> Taken | None:
+    """The set this sync took already (its ``taken.json`` is written), for a retried settle whose
+    first invocation died after taking it: the archive it may have left half done is finished
+    (each file only if it is still the one taken). None when nothing was taken yet."""
+    taken = read_taken(deps, district_id, sync_id)
+    if taken is not None and taken.archived:
+        files = [_Left(f.source_key, f.etag, f.arrived_at) for f in taken.files]
+        archive_files(deps, district_id, sync_id, files)
+    return taken
+
+
 def read_taken(deps: Deps, district_id: str, sync_id: str, attempt: int = 1) -> Taken | None:
     try:
         return Taken.model_validate(json.loads(deps.raw.get(taken_key(district_id, sync_id, attempt))))

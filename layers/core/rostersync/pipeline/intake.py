@@ -35,7 +35,7 @@ from rostersync.pipeline.events import (
     SettleInput,
     SettleOutput,
 )
-from rostersync.pipeline.inbox import take
+from rostersync.pipeline.inbox import finish_taking, take
 from rostersync.pipeline.layout import file_name, inbox_files, name_problem, newest_by_name, upload_id
 from rostersync.pipeline.models import SyncRecord
 from rostersync.pipeline.ports import Deps, ObjectInfo
@@ -203,6 +203,12 @@ def settle(inp: SettleInput, deps: Deps) -> SettleOutput:
     accepted version, not the inbox: it is always ready."""
     if inp.trigger == "rollback":
         return SettleOutput(outcome="ready", format=ROLLBACK_FORMAT)
+    already = finish_taking(deps, inp.district_id, inp.sync_id)
+    if already is not None:
+        # A retried settle: the crashed invocation took the set (and archived it, or began to).
+        return SettleOutput(
+            outcome="ready", format=already.format, files=len(already.files), missing=already.missing
+        )
     now = deps.clock()
     found = inbox_set(deps, inp.district_id)
     files = found.files if found is not None else []

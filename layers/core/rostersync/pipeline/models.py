@@ -97,6 +97,9 @@ class DecisionToken(BaseModel):
     task_token: str = Field(repr=False, exclude=True)
     status: TokenStatus
     round: int = 0
+    # The sync's first wait (its hold email went out), not a later round after a partial
+    # release; a retried AwaitDecision keeps it from the crashed attempt's token.
+    first_round: bool = True
     expires_at: int
     decided_by: str | None = None
     action: str | None = None
