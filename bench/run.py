@@ -132,11 +132,12 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
     """One day's sync as the pipeline's steps run it, stage by stage: the ingest step (read,
     validate, prepare, write the staged snapshot), the diff step (``snapdiff.diff_snapshots`` of
     the accepted and the staged snapshot, with the per-school summary), the holds step (which
-    reads the staged and the accepted set back from their snapshots) and the reports. What a
+    reads back from the snapshots the columns its rules use) and the reports. What a
     step no longer needs is dropped before the next, as each step is a Lambda invocation of its
     own in the pipeline."""
     from rostersync import holds, reports, snapshot, validate
     from rostersync.formats import read_raw
+    from rostersync.holds.stored import evaluate_stored_holds
     from rostersync.issues import concat_issues
     from rostersync.settings import DistrictSettings
     from rostersync.snapdiff import diff_snapshots
@@ -174,15 +175,10 @@ def worker_path(job: dict[str, Any]) -> dict[str, Any]:
         found = diff_snapshots(store, previous_prefix, job["prefix"])
         changes, summary = found.changes, found.summary
         s["rows"] = baseline_rows + staged_rows
-    del staged  # the holds step reads both sets back from their snapshots
-    with stage("load snapshots") as s:
-        staged = snapshot.read_snapshot(store, job["prefix"])
-        previous = snapshot.read_snapshot(store, previous_prefix) if previous_prefix else None
-        s["rows"] = staged_rows + baseline_rows
+    del staged  # the holds step reads what its rules use back from the snapshots
     with stage("holds") as s:
-        found_holds = holds.evaluate_holds(changes, staged, previous, settings)
-        s["rows"] = staged_rows
-    del previous, staged
+        found_holds = evaluate_stored_holds(store, changes, job["prefix"], previous_prefix, settings)
+        s["rows"] = staged_rows + baseline_rows
     with stage("changes csv") as s:
         if previous_prefix is None:  # a first sync: per-school counts (the pipeline's changes.csv)
             reports.write_changes_summary_csv(summary, out / "changes.csv")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,24 +167,60 @@ def _verified_bytes(store: BlobStore, prefix: str, name: str, entry: SnapshotFil
     return data
 
 
-def _read_file(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) -> pa.Table:
+def _read_file(
+    store: BlobStore, prefix: str, name: str, entry: SnapshotFile, columns: Sequence[str] | None = None
+) -> pa.Table:
+    """The verified file parsed; with ``columns``, only those of them the file has."""
     key = join_key(prefix, name)
     data = _verified_bytes(store, prefix, name, entry)
     try:
-        return pq.read_table(pa.BufferReader(data))
+        if columns is None:
+            return pq.read_table(pa.BufferReader(data))
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        stored = set(parquet.schema_arrow.names)
+        return parquet.read(columns=[c for c in columns if c in stored])
     except (pa.ArrowException, OSError) as exc:
         raise SnapshotError(f"unreadable Parquet file {key}: {exc}") from exc
 
 
-def read_entity(store: BlobStore, prefix: str, manifest: SnapshotManifest, entity: Entity) -> pa.Table:
+def _conform_columns(table: pa.Table, entity: Entity, columns: Sequence[str]) -> pa.Table:
+    """``table`` as ``columns`` of the entity's canonical schema (a column the file lacks is null);
+    a table of no columns keeps its row count."""
+    fields = [entity.schema.field(name) for name in columns]
+    if not fields:
+        return table.select([])
+    present = set(table.column_names)
+    arrays = [
+        table.column(f.name).cast(f.type) if f.name in present else pa.nulls(table.num_rows, f.type)
+        for f in fields
+    ]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def read_entity(
+    store: BlobStore,
+    prefix: str,
+    manifest: SnapshotManifest,
+    entity: Entity,
+    *,
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
     """One entity's table of the snapshot under ``prefix`` (verified against ``manifest``;
     empty if the manifest lists no file for it). Reading a snapshot one entity at a time keeps
-    only that entity in memory."""
+    only that entity in memory. ``columns`` (names of the entity's schema, in that order; may be
+    empty, which keeps the row count) reads only those columns from the file."""
+    if columns is not None:
+        unknown = [c for c in columns if c not in entity.schema.names]
+        if unknown:
+            raise ValueError(f"{entity.name} has no column {', '.join(unknown)}")
     name = f"{entity.name}.parquet"
     entry = manifest.files.get(name)
     if entry is None:
-        return entity.schema.empty_table()
-    return conform(_read_file(store, prefix, name, entry), entity)
+        empty = entity.schema.empty_table()
+        return empty if columns is None else _conform_columns(empty, entity, columns)
+    if columns is None:
+        return conform(_read_file(store, prefix, name, entry), entity)
+    return _conform_columns(_read_file(store, prefix, name, entry, columns), entity, columns)
 
 
 def read_entity_bytes(
@@ -203,14 +240,22 @@ def read_unknown(store: BlobStore, prefix: str, manifest: SnapshotManifest) -> p
     return conform_unknown(_read_file(store, prefix, UNKNOWN_FILE, manifest.files[UNKNOWN_FILE]))
 
 
-def read_snapshot(store: BlobStore, prefix: str) -> RosterSet:
-    """The roster set under ``prefix``, every file verified against the manifest."""
+def read_snapshot(
+    store: BlobStore, prefix: str, *, columns: Mapping[str, Sequence[str]] | None = None
+) -> RosterSet:
+    """The roster set under ``prefix``, every file verified against the manifest.
+
+    ``columns`` maps entity names to the only columns to read of them (an empty list keeps just
+    the row count; an entity not named is read whole): a projected set for a reader that needs
+    few columns, such as the holds step (:func:`rostersync.holds.stored.evaluate_stored_holds`).
+    """
+    projection = columns or {}
     manifest = read_manifest(store, prefix)
     for name in manifest.files:
         if name != UNKNOWN_FILE and name.removesuffix(".parquet") not in ENTITY_BY_NAME:
             raise SnapshotError(f"snapshot {prefix!r} lists an unknown file {name!r}")
     tables = {
-        entity.name: read_entity(store, prefix, manifest, entity)
+        entity.name: read_entity(store, prefix, manifest, entity, columns=projection.get(entity.name))
         for entity in ENTITIES
         if f"{entity.name}.parquet" in manifest.files
     }

@@ -10,10 +10,13 @@ scoping settings (school IDs, excluded or dropped contact types) before the diff
 The package is split by responsibility: ``common`` (grouping, counting, thresholds, samples),
 ``removals`` (mass_removal, mass_update, stale_upload), ``idchange`` (id_change), ``rules``
 (contacts, section reuse, files, schools), ``evaluate`` (every rule, ordering, summary rows) and
-``scoping`` (prepare_staged).
+``scoping`` (prepare_staged), ``counts`` (the accepted set as records per school, all the rules
+need of it) and ``stored`` (the holds step: the rules over stored snapshots, reading only the
+columns they use).
 """
 
 from rostersync.holds.common import NO_SCHOOL, SAMPLE_LIMIT, TrippedGroup, tripped_groups
+from rostersync.holds.counts import RosterCounts
 from rostersync.holds.evaluate import evaluate_holds, hold_summary_table, sort_holds
 from rostersync.holds.idchange import id_change
 from rostersync.holds.removals import ALWAYS_HELD_REMOVALS, mass_removal, mass_update, stale_upload
@@ -30,6 +33,7 @@ __all__ = [
     "ALWAYS_HELD_REMOVALS",
     "NO_SCHOOL",
     "SAMPLE_LIMIT",
+    "RosterCounts",
     "TrippedGroup",
     "class_id_reuse",
     "emergency_contacts",

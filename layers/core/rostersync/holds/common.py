@@ -118,26 +118,30 @@ def tripped_groups(
     *,
     percent: float | None = None,
     min_count: int = 1,
+    denominators: pa.Table | None = None,
 ) -> list[TrippedGroup]:
     """Schools where the hits trip a rule.
 
     ``hits`` and ``base`` are (school, key, …) tables from :func:`groups`. The numerator is the
-    hits per school, the denominator the ``base`` rows of that school (None without a base). A
-    school trips when numerator >= ``min_count`` and, if ``percent`` is given, numerator /
-    denominator strictly exceeds it.
+    hits per school, the denominator the ``base`` rows of that school, or the school's row of
+    ``denominators`` ((school, denominator) counts, given instead of ``base``); None without
+    either. A school trips when numerator >= ``min_count`` and, if ``percent`` is given,
+    numerator / denominator strictly exceeds it.
     """
     if hits.num_rows == 0:
         return []
     table = count_by_school(hits, "numerator")
     if base is not None:
-        table = table.join(count_by_school(base, "denominator"), SCHOOL, join_type="left outer")
+        denominators = count_by_school(base, "denominator")
+    if denominators is not None:
+        table = table.join(denominators.select([SCHOOL, "denominator"]), SCHOOL, join_type="left outer")
         table = table.set_column(
             table.schema.get_field_index("denominator"),
             "denominator",
             pc.fill_null(table.column("denominator"), 0),
         )
     mask = pc.greater_equal(table.column("numerator"), pa.scalar(max(min_count, 1), pa.int64()))
-    if percent is not None and base is not None:
+    if percent is not None and denominators is not None:
         mask = pc.and_(mask, exceeds(table.column("numerator"), table.column("denominator"), percent))
     tripped = table.filter(mask).sort_by(SCHOOL).to_pylist()
     samples = samples_of(hits, [row[SCHOOL] for row in tripped])
@@ -145,7 +149,7 @@ def tripped_groups(
         TrippedGroup(
             school_id=None if row[SCHOOL] == NO_SCHOOL else row[SCHOOL],
             numerator=int(row["numerator"]),
-            denominator=int(row["denominator"]) if base is not None else None,
+            denominator=int(row["denominator"]) if denominators is not None else None,
             samples=samples[row[SCHOOL]],
         )
         for row in tripped

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rostersync.changes import ChangeSet
+from rostersync.holds.counts import RosterCounts, as_counts
 from rostersync.holds.idchange import id_change
 from rostersync.holds.removals import mass_removal, mass_update, stale_upload
 from rostersync.holds.rules import (
@@ -42,12 +43,17 @@ def sort_holds(holds: Sequence[Hold]) -> list[Hold]:
 def evaluate_holds(
     changes: ChangeSet,
     staged: RosterSet,
-    accepted: RosterSet | None,
+    accepted: RosterSet | RosterCounts | None,
     settings: DistrictSettings,
     *,
     file_problems: Sequence[FileProblem] = (),
 ) -> list[Hold]:
-    """Every enabled rule (rules read their own on/off settings), in :func:`sort_holds` order."""
+    """Every enabled rule (rules read their own on/off settings), in :func:`sort_holds` order.
+
+    The rules need of the accepted set only its records per school (:class:`RosterCounts`): a set
+    in memory is counted once for all of them; the holds step passes counts of the stored
+    snapshot (:func:`rostersync.holds.stored.evaluate_stored_holds`)."""
+    accepted = as_counts(accepted)
     holds = [
         *mass_removal(changes, accepted, settings),
         *mass_update(changes, accepted, settings),

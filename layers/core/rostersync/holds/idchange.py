@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync.changes import ChangeSet
-from rostersync.holds.common import KEY, NO_SCHOOL, SCHOOL, groups, limit_text, pct, tripped_groups, where
+from rostersync.holds.common import KEY, NO_SCHOOL, SCHOOL, limit_text, pct, tripped_groups, where
+from rostersync.holds.counts import DENOMINATOR, RosterCounts, as_counts
 from rostersync.model import PERSON_ENTITIES
 from rostersync.records import Hold
 from rostersync.redact import safe_id
@@ -25,9 +26,11 @@ from rostersync.settings import DistrictSettings
 _EXAMPLES = 3
 
 
-def _people(accepted: RosterSet) -> pa.Table:
-    """(school, key) of every accepted person, all person entities together."""
-    return pa.concat_tables([groups(accepted.table(e.name), e) for e in PERSON_ENTITIES])
+def _people(accepted: RosterCounts) -> pa.Table:
+    """(school, denominator): the accepted people of each school, all person entities together."""
+    counts = pa.concat_tables([accepted.by_school(e.name) for e in PERSON_ENTITIES])
+    summed = counts.group_by(SCHOOL).aggregate([(DENOMINATOR, "sum")])
+    return summed.rename_columns([SCHOOL, DENOMINATOR])
 
 
 def _pair_text(row: dict[str, str]) -> str:
@@ -49,10 +52,13 @@ def _bases(hits: pa.Table) -> dict[str, str]:
     return {school: " or ".join(items) for school, items in out.items()}
 
 
-def id_change(changes: ChangeSet, accepted: RosterSet | None, settings: DistrictSettings) -> list[Hold]:
+def id_change(
+    changes: ChangeSet, accepted: RosterSet | RosterCounts | None, settings: DistrictSettings
+) -> list[Hold]:
     """One ``id_change`` hold per school whose suspected re-keys pass the thresholds."""
     pairs = present_pairs(changes)
-    if accepted is None or not pairs.num_rows:
+    counts = as_counts(accepted)
+    if counts is None or not pairs.num_rows:
         return []
     h = settings.holds
     hits = pa.table(
@@ -66,8 +72,11 @@ def id_change(changes: ChangeSet, accepted: RosterSet | None, settings: District
     )
     holds = []
     bases = _bases(hits)
-    people = _people(accepted)
-    for g in tripped_groups(hits, people, percent=h.id_change_percent, min_count=h.id_change_min_count):
+    people = _people(counts)
+    tripped = tripped_groups(
+        hits, None, percent=h.id_change_percent, min_count=h.id_change_min_count, denominators=people
+    )
+    for g in tripped:
         pairs_text = [_pair_text(row) for row in g.samples.to_pylist()]
         more = " …" if g.numerator > _EXAMPLES else ""
         holds.append(

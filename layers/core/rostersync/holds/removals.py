@@ -24,6 +24,7 @@ from rostersync.holds.common import (
     tripped_groups,
     where,
 )
+from rostersync.holds.counts import RosterCounts, as_counts
 from rostersync.model import ENTITIES, ENTITY_BY_NAME, PERSON_ENTITIES, Entity
 from rostersync.records import Hold, HoldType
 from rostersync.rekeys import without_rekeyed_removals
@@ -36,12 +37,13 @@ def _ratio_rule(
     verb: str,
     hits_of: str,
     changes: ChangeSet,
-    accepted: RosterSet | None,
+    accepted: RosterSet | RosterCounts | None,
     percent: float,
     min_count: int,
     entities: Sequence[Entity] = ENTITIES,
 ) -> list[Hold]:
-    if accepted is None:
+    counts = as_counts(accepted)
+    if counts is None:
         return []
     holds = []
     for entity in entities:
@@ -53,10 +55,10 @@ def _ratio_rule(
         if hits_table.num_rows == 0:
             continue
         hits = groups(hits_table, entity)
-        base = groups(accepted.table(entity.name), entity)
+        base = counts.by_school(entity.name)
         extra = _top_changed_fields(ec, entity) if hits_of == "changed" else {}
         scoped = is_school_scoped(entity)
-        for g in tripped_groups(hits, base, percent=percent, min_count=min_count):
+        for g in tripped_groups(hits, None, percent=percent, min_count=min_count, denominators=base):
             message = (
                 f"{where(g.school_id, scoped=scoped)}: would {verb} {g.numerator:,} of "
                 f"{g.denominator or 0:,} {noun(entity)} ({pct(g.numerator, g.denominator)}, "
@@ -108,7 +110,9 @@ def _top_changed_fields(ec: EntityChanges, entity: Entity, top: int = 3) -> dict
 ALWAYS_HELD_REMOVALS: tuple[Entity, ...] = (*PERSON_ENTITIES, ENTITY_BY_NAME["enrollments"])
 
 
-def mass_removal(changes: ChangeSet, accepted: RosterSet | None, settings: DistrictSettings) -> list[Hold]:
+def mass_removal(
+    changes: ChangeSet, accepted: RosterSet | RosterCounts | None, settings: DistrictSettings
+) -> list[Hold]:
     """Removals of an entity type in a school strictly exceed ``mass_removal_percent`` of that
     school's accepted records of the type, and number at least ``mass_removal_min_count``.
 
@@ -121,6 +125,7 @@ def mass_removal(changes: ChangeSet, accepted: RosterSet | None, settings: Distr
     changes = without_rekeyed_removals(changes)
     h = settings.holds
     mode = settings.removals
+    counts = as_counts(accepted)
     every = {
         "hold_over_threshold": (),
         "hold_always": ALWAYS_HELD_REMOVALS,
@@ -133,13 +138,13 @@ def mass_removal(changes: ChangeSet, accepted: RosterSet | None, settings: Distr
         "remove",
         "removed",
         changes,
-        accepted,
+        counts,
         h.mass_removal_percent,
         h.mass_removal_min_count,
         entities,
     )
     if every:
-        found += _every_removal(changes, accepted, every, _EVERY_REMOVAL_REASON[mode])
+        found += _every_removal(changes, counts, every, _EVERY_REMOVAL_REASON[mode])
     return found
 
 
@@ -155,12 +160,12 @@ def _removal_holds(
     threshold: float,
     removed: pa.Table,
     entity: Entity,
-    accepted: RosterSet,
+    accepted: RosterCounts,
     message: Callable[[TrippedGroup], str],
 ) -> list[Hold]:
     """One hold of ``hold_type`` per school (or district-wide) with any of ``removed``, counted
     against the school's accepted records of the entity; ``message`` words each."""
-    base = groups(accepted.table(entity.name), entity)
+    base = accepted.by_school(entity.name)
     return [
         Hold(
             type=hold_type,
@@ -172,12 +177,12 @@ def _removal_holds(
             message=message(g),
             sample_ids=g.sample_ids,
         )
-        for g in tripped_groups(groups(removed, entity), base)
+        for g in tripped_groups(groups(removed, entity), None, denominators=base)
     ]
 
 
 def _every_removal(
-    changes: ChangeSet, accepted: RosterSet | None, entities: Sequence[Entity], reason: str
+    changes: ChangeSet, accepted: RosterCounts | None, entities: Sequence[Entity], reason: str
 ) -> list[Hold]:
     """A ``mass_removal`` hold per school (or district-wide) with any removal of ``entities``."""
     if accepted is None:
@@ -199,7 +204,9 @@ def _every_removal(
     return holds
 
 
-def mass_update(changes: ChangeSet, accepted: RosterSet | None, settings: DistrictSettings) -> list[Hold]:
+def mass_update(
+    changes: ChangeSet, accepted: RosterSet | RosterCounts | None, settings: DistrictSettings
+) -> list[Hold]:
     """Changed records of an entity type in a school strictly exceed ``mass_update_percent`` of
     the school's accepted records of the type (re-keyed IDs), and number at least
     ``mass_update_min_count``."""
@@ -222,20 +229,21 @@ def _as_utc(moment: datetime) -> datetime:
 def stale_upload(
     changes: ChangeSet,
     staged: RosterSet,
-    accepted: RosterSet | None,
+    accepted: RosterSet | RosterCounts | None,
     settings: DistrictSettings,
 ) -> list[Hold]:
     """Removals of an entity whose data had not been received for more than
     ``stale_upload_days`` whole days before this upload are held (per school), so that an
     occasional file cannot silently remove what it no longer lists. Re-keys are not removals."""
-    if accepted is None:
+    counts = as_counts(accepted)
+    if counts is None:
         return []
     changes = without_rekeyed_removals(changes)
     days_limit = settings.holds.stale_upload_days
     holds = []
     for entity in ENTITIES:
         ec = entity_changes(changes, entity)
-        then = accepted.received_at.get(entity.name)
+        then = counts.received_at.get(entity.name)
         now = staged.received_at.get(entity.name)
         if ec is None or ec.removed.num_rows == 0 or then is None or now is None:
             continue
@@ -252,5 +260,5 @@ def stale_upload(
                 "for release"
             )
 
-        holds += _removal_holds("stale_upload", float(days_limit), ec.removed, entity, accepted, message)
+        holds += _removal_holds("stale_upload", float(days_limit), ec.removed, entity, counts, message)
     return holds

@@ -20,6 +20,7 @@ from rostersync.holds.common import (
     tripped_groups,
     where,
 )
+from rostersync.holds.counts import RosterCounts, as_counts
 from rostersync.issues import FileProblem
 from rostersync.model import ENTITIES, ENTITY_BY_NAME
 from rostersync.records import Hold
@@ -156,7 +157,7 @@ def class_id_reuse(changes: ChangeSet, settings: DistrictSettings) -> list[Hold]
 
 def invalid_files(
     staged: RosterSet,
-    accepted: RosterSet | None,
+    accepted: RosterSet | RosterCounts | None,
     file_problems: Sequence[FileProblem] = (),
 ) -> list[Hold]:
     """One district-wide hold per file problem, and one per entity that is empty in the staged
@@ -172,11 +173,14 @@ def invalid_files(
                 sample_ids=[problem.file],
             )
         )
-    if accepted is None:
+    counts = as_counts(accepted)
+    if counts is None:
         return holds
     for entity in ENTITIES:
-        had = accepted.table(entity.name).num_rows
-        if entity.name in staged.missing or staged.table(entity.name).num_rows or not had:
+        if entity.name in staged.missing or staged.table(entity.name).num_rows:
+            continue
+        had = counts.rows(entity.name)
+        if not had:
             continue
         unreadable = pc.sum(pc.equal(staged.unknown.column("entity"), entity.name)).as_py() or 0
         what = f"no valid rows ({unreadable:,} could not be read)" if unreadable else "file is empty"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from rostersync import holds as holds_mod
+from rostersync.holds.stored import evaluate_stored_holds
 from rostersync.issues import FileProblem
 from rostersync.pipeline import emails, feed
 from rostersync.pipeline.changesets import change_schools, read_change_set
@@ -35,10 +36,9 @@ from rostersync.pipeline.names import names_of
 from rostersync.pipeline.ports import Deps
 from rostersync.pipeline.pull import fetch_hold
 from rostersync.pipeline.schools import set_school_states
-from rostersync.pipeline.stage import accepted_roster
 from rostersync.records import Hold
 from rostersync.roster import RosterSet
-from rostersync.snapshot import latest_version, read_snapshot
+from rostersync.snapshot import latest_version, version_prefix
 
 # A hold token outlives its timeout by a day in the table (TTL), so a late decision is told
 # "expired" rather than "not found".
@@ -114,10 +114,11 @@ def _unreadable(normalized: NormalizeOutput, diffed: DiffOutput, deps: Deps) -> 
 def _rules(inp: EvaluateInput, normalized: NormalizeOutput, diffed: DiffOutput, deps: Deps) -> Judgement:
     assert normalized.staged_prefix is not None and diffed.changes_prefix is not None
     settings = deps.repo.get_settings(inp.district_id)
-    staged = read_snapshot(deps.snapshots, normalized.staged_prefix)
-    accepted = accepted_roster(deps, inp.district_id, diffed.base_version)
+    base = diffed.base_version
+    # Only the columns the rules read: the staged set projected, the accepted one per-school counts.
+    accepted = version_prefix(deps.snapshots, district_prefix(inp.district_id), base) if base else None
     changes = read_change_set(deps.snapshots, diffed.changes_prefix)
-    found = holds_mod.evaluate_holds(changes, staged, accepted, settings)
+    found = evaluate_stored_holds(deps.snapshots, changes, normalized.staged_prefix, accepted, settings)
     return Judgement(
         found=found,
         base=diffed.base_version,

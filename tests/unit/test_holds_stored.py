@@ -1,0 +1,132 @@
+"""The holds step over stored snapshots (only the columns the rules read) finds exactly the holds
+of the rules over both sets read whole, on a generated district where every rule trips."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from rostersync import holds
+from rostersync.diff import diff_rosters
+from rostersync.holds.stored import evaluate_stored_holds, stored_counts
+from rostersync.roster import RosterSet
+from rostersync.settings import DistrictSettings, HoldSettings
+from rostersync.snapshot import read_snapshot, write_snapshot
+from rostersync.storage import LocalBlobStore
+from rostersync_tools import synthetic
+
+
+def _rekeyed(table: pa.Table, column: str, old: pa.Array) -> pa.Table:
+    """``column`` with the IDs in ``old`` replaced by ``<id>-new``."""
+    values = table.column(column)
+    hit = pc.fill_null(pc.is_in(values, value_set=old), False)
+    renamed = pc.if_else(hit, pc.binary_join_element_wise(values, pa.scalar("-new"), ""), values)
+    return table.set_column(table.schema.get_field_index(column), column, renamed)
+
+
+def _day2(day1: synthetic.SyntheticDistrict, school: str) -> RosterSet:
+    """Removals, updates, new emergency contacts (3 a student), 12 re-keyed students of ``school``
+    (with their enrollments and links), 4 sections moved to another term and no staff file."""
+    day2 = synthetic.make_day2(day1, seed=12, removed=0.04, added=0.03, changed=0.2)
+    day2 = synthetic.drop_school_students(day2, school, 0.3)
+    day2 = synthetic.add_emergency_contacts(day2, school, 30, per_student=3)
+    t = day2.tables
+    students = t["students"]
+    old = students.filter(pc.equal(students.column("school_id"), school)).column("person_id").slice(0, 12)
+    sections = t["sections"]
+    terms = pc.unique(sections.column("term_id")).to_pylist()
+    moved = [
+        terms[(terms.index(term) + 1) % len(terms)] for term in sections.column("term_id")[:4].to_pylist()
+    ]
+    term_ids = pa.concat_arrays(
+        [pa.array(moved, pa.string()), sections.column("term_id").slice(4).combine_chunks()]
+    )
+    day2 = day2.replace_tables(
+        students=_rekeyed(students, "person_id", old.combine_chunks()),
+        enrollments=_rekeyed(t["enrollments"], "person_id", old.combine_chunks()),
+        contact_links=_rekeyed(t["contact_links"], "student_id", old.combine_chunks()),
+        sections=sections.set_column(sections.schema.get_field_index("term_id"), "term_id", term_ids),
+        staff=t["staff"].schema.empty_table(),
+    )
+    return day2.to_roster()
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RosterSet, RosterSet]:
+    day1 = synthetic.generate_district(students=900, schools=3, seed=11)
+    school = str(day1.tables["schools"].column("school_id")[0])
+    accepted, staged = day1.to_roster(), _day2(day1, school)
+    received = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)
+    staged.received_at = {name: received for name in ("students", "sections")}
+    accepted.received_at = {name: received - timedelta(days=200) for name in ("students", "sections")}
+    path = tmp_path_factory.mktemp("stored")
+    store = LocalBlobStore(path)
+    write_snapshot(store, "accepted", accepted)
+    write_snapshot(store, "staged", staged)
+    return path, read_snapshot(store, "accepted"), read_snapshot(store, "staged")
+
+
+# Every hold type the rules give (the source's and unreadable files' holds come from elsewhere).
+RULES = {
+    "mass_removal",
+    "mass_update",
+    "id_change",
+    "too_many_contacts",
+    "emergency_contacts",
+    "class_id_reuse",
+    "stale_upload",
+    "invalid_files",
+    "schools_not_found",
+}
+
+
+def strict() -> DistrictSettings:
+    limits = HoldSettings(
+        mass_removal_percent=1.0,
+        mass_update_percent=5.0,
+        max_contacts_per_student=3,
+        id_change_percent=0.5,
+        id_change_min_count=3,
+    )
+    return DistrictSettings(holds=limits, school_ids=["S-NOT-THERE"])
+
+
+def test_the_stored_holds_equal_the_holds_over_both_sets_whole(
+    stored: tuple[Path, RosterSet, RosterSet],
+) -> None:
+    path, accepted, staged = stored
+    changes = diff_rosters(accepted, staged)
+
+    expected = holds.evaluate_holds(changes, staged, accepted, strict())
+    found = evaluate_stored_holds(LocalBlobStore(path), changes, "staged", "accepted", strict())
+
+    assert found == expected
+    assert {h.type for h in found} == RULES
+
+
+def test_a_first_sync_s_stored_holds_equal_the_holds_over_the_staged_set(
+    stored: tuple[Path, RosterSet, RosterSet],
+) -> None:
+    path, _, staged = stored
+    changes = diff_rosters(None, staged)
+
+    found = evaluate_stored_holds(LocalBlobStore(path), changes, "staged", None, strict())
+
+    assert found == holds.evaluate_holds(changes, staged, None, strict())
+
+
+def test_stored_counts_are_the_accepted_records_per_school(stored: tuple[Path, RosterSet, RosterSet]) -> None:
+    path, accepted, _ = stored
+    counts = stored_counts(LocalBlobStore(path), "accepted")
+
+    by_school = counts.by_school("enrollments").sort_by("school").to_pylist()
+    expected = accepted.table("enrollments").group_by("school_id").aggregate([([], "count_all")])
+
+    assert {r["school"]: r["denominator"] for r in by_school} == {
+        r["school_id"]: r["count_all"] for r in expected.to_pylist()
+    }
+    assert counts.rows("schools") == accepted.table("schools").num_rows
