@@ -239,7 +239,7 @@ def test_the_project_resources_exist_in_moto_with_the_declared_shape(project_sta
     assert s3.get_bucket_versioning(Bucket=out["RawBucket"])["Status"] == "Enabled"
     table = dynamodb.describe_table(TableName=out["RosterTable"])["Table"]
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
-    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["gsi1"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["gsi1", "gsi2"]
     ttl = dynamodb.describe_time_to_live(TableName=out["RosterTable"])["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expires_at"
     assert project_stack.client("events").describe_event_bus(Name=out["RosterEventBus"])["Name"]
