@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from rostersync.changes import ChangeSet, EntityChanges
 from rostersync.model import Entity
+from rostersync.records import Hold, HoldType
 from rostersync.reports import display_key
 
 SAMPLE_LIMIT = 20
@@ -43,6 +44,27 @@ class TrippedGroup:
     @property
     def sample_ids(self) -> list[str]:
         return [str(k) for k in self.samples.column(KEY).to_pylist() if k is not None]
+
+    def hold(
+        self,
+        hold_type: HoldType,
+        message: str,
+        *,
+        entity: str | None = None,
+        threshold: float | None = None,
+        sample_ids: list[str] | None = None,
+    ) -> Hold:
+        """The hold this group trips: its school, counts and samples, in ``message``'s words."""
+        return Hold(
+            type=hold_type,
+            school_id=self.school_id,
+            entity=entity,
+            numerator=self.numerator,
+            denominator=self.denominator,
+            threshold=threshold,
+            message=message,
+            sample_ids=self.sample_ids if sample_ids is None else sample_ids,
+        )
 
 
 def is_school_scoped(entity: Entity) -> bool:

@@ -80,19 +80,16 @@ def id_change(
         pairs_text = [_pair_text(row) for row in g.samples.to_pylist()]
         more = " …" if g.numerator > _EXAMPLES else ""
         holds.append(
-            Hold(
-                type="id_change",
-                school_id=g.school_id,
-                numerator=g.numerator,
-                denominator=g.denominator,
-                threshold=h.id_change_percent,
-                message=(
+            g.hold(
+                "id_change",
+                (
                     f"{where(g.school_id)}: {g.numerator:,} of {g.denominator or 0:,} people look re-keyed "
                     f"in the SIS ({pct(g.numerator, g.denominator)}, limit {limit_text(h.id_change_percent)} "
                     f"%): a removed and an added record match on {bases[g.school_id or NO_SCHOOL]}, e.g. "
                     f"{', '.join(pairs_text[:_EXAMPLES])}{more}; released, each applies as an ID change "
                     "(old ID → new ID), not as a removal and an addition"
                 ),
+                threshold=h.id_change_percent,
                 sample_ids=pairs_text,
             )
         )

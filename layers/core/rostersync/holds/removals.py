@@ -66,18 +66,7 @@ def _ratio_rule(
             )
             if extra.get(g.school_id):
                 message += f"; most changed: {extra[g.school_id]}"
-            holds.append(
-                Hold(
-                    type=hold_type,
-                    school_id=g.school_id,
-                    entity=entity.name,
-                    numerator=g.numerator,
-                    denominator=g.denominator,
-                    threshold=percent,
-                    message=message,
-                    sample_ids=g.sample_ids,
-                )
-            )
+            holds.append(g.hold(hold_type, message, entity=entity.name, threshold=percent))
     return holds
 
 
@@ -167,16 +156,7 @@ def _removal_holds(
     against the school's accepted records of the entity; ``message`` words each."""
     base = accepted.by_school(entity.name)
     return [
-        Hold(
-            type=hold_type,
-            school_id=g.school_id,
-            entity=entity.name,
-            numerator=g.numerator,
-            denominator=g.denominator,
-            threshold=threshold,
-            message=message(g),
-            sample_ids=g.sample_ids,
-        )
+        g.hold(hold_type, message(g), entity=entity.name, threshold=threshold)
         for g in tripped_groups(groups(removed, entity), None, denominators=base)
     ]
 

@@ -73,19 +73,15 @@ def too_many_contacts(changes: ChangeSet, staged: RosterSet, settings: DistrictS
     holds = []
     for g in tripped_groups(hits, base):
         holds.append(
-            Hold(
-                type="too_many_contacts",
-                school_id=g.school_id,
-                entity="students",
-                numerator=g.numerator,
-                denominator=g.denominator,
-                threshold=float(limit),
-                message=(
+            g.hold(
+                "too_many_contacts",
+                (
                     f"{where(g.school_id)}: {g.numerator:,} of {g.denominator or 0:,} students have "
                     f"{limit} or more contacts (most: {most[g.school_id]}); emergency or "
                     "secondary contacts may be included"
                 ),
-                sample_ids=g.sample_ids,
+                entity="students",
+                threshold=float(limit),
             )
         )
     return holds
@@ -108,17 +104,13 @@ def emergency_contacts(changes: ChangeSet, settings: DistrictSettings) -> list[H
     base = groups(added, entity)
     types = " or ".join(h.emergency_contact_types)
     return [
-        Hold(
-            type="emergency_contacts",
-            school_id=g.school_id,
-            entity=entity.name,
-            numerator=g.numerator,
-            denominator=g.denominator,
-            message=(
+        g.hold(
+            "emergency_contacts",
+            (
                 f"{where(g.school_id)}: {g.numerator:,} of {g.denominator or 0:,} new contact links are "
                 f"of type {types}; accounts are not created for them until released"
             ),
-            sample_ids=g.sample_ids,
+            entity=entity.name,
         )
         for g in tripped_groups(hits, base)
     ]
@@ -139,17 +131,14 @@ def class_id_reuse(changes: ChangeSet, settings: DistrictSettings) -> list[Hold]
     for g in tripped_groups(hits, None):
         first = g.samples.slice(0, 1).to_pylist()[0]
         holds.append(
-            Hold(
-                type="class_id_reuse",
-                school_id=g.school_id,
-                entity=entity.name,
-                numerator=g.numerator,
-                message=(
+            g.hold(
+                "class_id_reuse",
+                (
                     f"{where(g.school_id)}: {g.numerator:,} sections reuse a section ID from an earlier "
                     f"term (e.g. {first[KEY]}: term {first['old_term']} → {first['new_term']}); "
                     "use new section IDs every term"
                 ),
-                sample_ids=g.sample_ids,
+                entity=entity.name,
             )
         )
     return holds
