@@ -67,6 +67,9 @@ class EntityCounts(BaseModel):
     added: int
     removed: int
     changed: int
+    # Re-keyed people (one id_changed each, in the new record's school; neither added nor
+    # removed). 0 in a summary written before re-keys were counted.
+    id_changed: int = 0
 
 
 # What an admin can do about each hold, shown next to it in the CLI, the API and emails.
