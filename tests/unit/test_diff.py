@@ -13,7 +13,6 @@ from rostersync.diff import (
     SUMMARY_SCHEMA,
     apply_changes,
     diff_rosters,
-    read_summary_rows,
     summarize,
     summary_records,
 )
@@ -26,7 +25,7 @@ from rostersync.model import (
     STUDENTS,
     UNKNOWN_SCHEMA,
 )
-from rostersync.records import EntityCounts
+from rostersync.records import EntityCounts, read_summary_rows
 from rostersync.roster import FORMAT_CLEVER_CSV, FORMAT_ONEROSTER_11_CSV, RosterSet
 
 

@@ -18,7 +18,6 @@ from typing import Literal, TypeAlias
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import ValidationError
 
 from rostersync.changes import ID_CHANGE_SCHEMA, ChangeSet, EntityChanges
 from rostersync.model import ENTITIES, KEY_SEPARATOR, Entity, conform, key_column
@@ -497,19 +496,6 @@ def summarize(changes: ChangeSet, old: RosterSet | None, new: RosterSet) -> pa.T
 def summary_records(summary: pa.Table) -> list[EntityCounts]:
     """The rows of a :func:`summarize` table as pydantic records (one per entity and school)."""
     return [EntityCounts.model_validate(row) for row in summary.to_pylist()]
-
-
-def read_summary_rows(rows: object) -> list[EntityCounts]:
-    """The rows of a stored ``summary.json`` (a list of :func:`summarize` rows) as records; a row
-    written before a metric existed (``id_changed``) reads it as 0, and anything else that is not
-    a summary row is left out."""
-    out: list[EntityCounts] = []
-    for row in rows if isinstance(rows, list) else []:
-        try:
-            out.append(EntityCounts.model_validate(row))
-        except ValidationError:
-            continue
-    return out
 
 
 # --- apply --------------------------------------------------------------------------------------
