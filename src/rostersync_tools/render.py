@@ -145,16 +145,14 @@ def _school(school_id: str | None, names: Mapping[str, str]) -> str:
 
 
 def diff_table(console: Console, summary: pa.Table, names: Mapping[str, str] | None = None) -> None:
-    """Per entity and school: baseline, staged, added, removed, changed (only rows with changes)."""
-    changed = summary.filter(
-        pc.greater(
-            pc.add(pc.add(summary.column("added"), summary.column("removed")), summary.column("changed")), 0
-        )
-    )
+    """Per entity and school: baseline, staged, added, removed, changed, re-keyed (only rows with
+    changes)."""
+    moved = pc.add(pc.add(summary.column("added"), summary.column("removed")), summary.column("changed"))
+    changed = summary.filter(pc.greater(pc.add(moved, summary.column("id_changed")), 0))
     if changed.num_rows == 0:
         console.print("[green]No changes against the previous snapshot.[/green]")
         return
-    columns = ("entity", "school", "before", "after", "added", "removed", "changed")
+    columns = ("entity", "school", "before", "after", "added", "removed", "changed", "re-keyed")
     table = Table(*columns, title="Changes by entity and school")
     for row in changed.sort_by([("entity", "ascending"), ("school_id", "ascending")]).to_pylist():
         table.add_row(
@@ -165,6 +163,7 @@ def diff_table(console: Console, summary: pa.Table, names: Mapping[str, str] | N
             f"[green]+{row['added']:,}[/green]",
             f"[red]-{row['removed']:,}[/red]",
             f"[yellow]~{row['changed']:,}[/yellow]",
+            f"{row['id_changed']:,}",
         )
     console.print(table)
 

@@ -9,6 +9,7 @@ on AWS with Cognito.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from types import ModuleType
@@ -423,6 +424,34 @@ def test_the_school_board_counts_rekeys_apart_from_additions_and_removals(
 
     assert "Added Removed Changed Re-keyed" in text_of(page)
     assert "SCH1 ✓ Connected never 3 1 2 7" in text_of(page)
+
+
+def _sync_with_summary(deps: ApiDeps, rows: list[dict[str, Any]]) -> None:
+    deps.snapshots.put("d1/syncs/summary.json", json.dumps(rows).encode())
+    seed_sync(deps, held_schools=["SCH1"], holds=[hold("SCH1")], keys={"summary": "d1/syncs/summary.json"})
+
+
+def test_the_sync_page_counts_rekeys_apart_from_additions_and_removals(
+    deps: ApiDeps, handler_module: ModuleType
+) -> None:
+    counts = {"baseline": 80, "staged": 80, "added": 0, "removed": 0, "changed": 0, "id_changed": 20}
+    _sync_with_summary(deps, [{"entity": "students", "school_id": "SCH1", **counts}])
+
+    page = text_of(Browser(handler_module, ADMIN_D1).get(f"/console/districts/d1/syncs/{SYNC}"))
+
+    assert "Added Removed Changed Re-keyed" in page
+    assert "SCH1 students 80 80 0 0 0 20" in page
+
+
+def test_the_sync_page_reads_a_summary_written_before_rekeys_were_counted(
+    deps: ApiDeps, handler_module: ModuleType
+) -> None:
+    counts = {"baseline": 80, "staged": 80, "added": 20, "removed": 20, "changed": 0}
+    _sync_with_summary(deps, [{"entity": "students", "school_id": "SCH1", **counts}])
+
+    page = text_of(Browser(handler_module, ADMIN_D1).get(f"/console/districts/d1/syncs/{SYNC}"))
+
+    assert "SCH1 students 80 80 20 20 0 0" in page
 
 
 def test_settings_saved_from_the_form_are_the_districts_and_bad_values_are_named(

@@ -2,7 +2,8 @@
 whose students were re-keyed in the SIS past the default thresholds (5 % of its people, at least
 5) is held with the pairs explained; released, the pairs are applied as re-keys (``id_changed``
 records in the change set and in ``RosterChangesApplied``'s counts, in neither ``removed`` nor
-``added``); rejected, nothing is applied."""
+``added``); rejected, nothing is applied. The held sync's preview (``summary.json``) already
+counts the pairs as re-keys."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync.consumer import read_changes
+from rostersync.records import load_summary
 from rostersync_tools.local import LocalAws
 from rostersync_tools.synthetic import SyntheticDistrict
 from tests.support.feed_events import schema_errors
@@ -82,6 +84,18 @@ def test_rekeyed_students_past_the_threshold_hold_their_school_with_the_pairs_ex
     )
     assert f"{old_ids[0]} → {old_ids[0]}-new (email)" in hold["message"]
     assert accepted_version(stack, D) == 1
+
+
+def test_the_held_syncs_preview_counts_the_pairs_as_rekeys_not_removals(
+    stack: LocalAws, data: DistrictData
+) -> None:
+    sync_id, _ = _held(stack, data, "day2-rekeyed-preview")
+    held = awaiting_decision(stack, D, sync_id)
+
+    summary = load_summary(deps_of(stack).snapshots, held["keys"]["summary"])
+
+    (students,) = [c for c in summary if (c.entity, c.school_id) == ("students", SCHOOL)]
+    assert (students.id_changed, students.added, students.removed) == (COUNT, 0, 0)
 
 
 def test_a_released_id_change_hold_applies_the_pairs_as_rekeys(stack: LocalAws, data: DistrictData) -> None:

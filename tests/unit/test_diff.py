@@ -8,8 +8,14 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from rostersync.changes import ID_CHANGE_SCHEMA
-from rostersync.diff import SUMMARY_SCHEMA, apply_changes, diff_rosters, summarize, summary_records
+from rostersync.changes import ID_CHANGE_SCHEMA, ChangeSet, EntityChanges
+from rostersync.diff import (
+    SUMMARY_SCHEMA,
+    apply_changes,
+    diff_rosters,
+    summarize,
+    summary_records,
+)
 from rostersync.model import (
     CONTACT_LINKS,
     ENROLLMENTS,
@@ -19,7 +25,7 @@ from rostersync.model import (
     STUDENTS,
     UNKNOWN_SCHEMA,
 )
-from rostersync.records import EntityCounts
+from rostersync.records import EntityCounts, read_summary_rows
 from rostersync.roster import FORMAT_CLEVER_CSV, FORMAT_ONEROSTER_11_CSV, RosterSet
 
 
@@ -368,6 +374,7 @@ def test_summarize_counts_per_entity_and_school() -> None:
             "added": 0,
             "removed": 1,
             "changed": 1,
+            "id_changed": 0,
         },
         {
             "entity": "students",
@@ -377,6 +384,7 @@ def test_summarize_counts_per_entity_and_school() -> None:
             "added": 1,
             "removed": 0,
             "changed": 0,
+            "id_changed": 0,
         },
     ]
 
@@ -395,6 +403,7 @@ def test_summarize_groups_records_without_a_school_under_null() -> None:
             "added": 2,
             "removed": 0,
             "changed": 0,
+            "id_changed": 0,
         }
     ]
 
@@ -424,6 +433,7 @@ def test_summarize_carries_a_missing_entity_forward() -> None:
             "added": 0,
             "removed": 0,
             "changed": 0,
+            "id_changed": 0,
         }
     ]
 
@@ -435,6 +445,69 @@ def test_summary_records_are_entity_counts() -> None:
 
     assert records == [
         EntityCounts(entity="students", school_id="sch1", baseline=0, staged=1, added=1, removed=0, changed=0)
+    ]
+
+
+def test_summarize_counts_a_rekey_as_id_changed_not_added_and_removed() -> None:
+    old = rosters(students=[student("old1", email="ada@school.org"), student("b")])
+    new = rosters(students=[student("new1", email="ada@school.org"), student("b"), student("c")])
+
+    row = summarize(diff_rosters(old, new), old, new).to_pylist()[0]
+
+    assert (row["school_id"], row["added"], row["removed"], row["id_changed"]) == ("sch1", 1, 0, 1)
+
+
+def test_summarize_counts_a_rekey_across_schools_in_the_new_school() -> None:
+    old = rosters(students=[student("old1", "sch1", email="ada@school.org")])
+    new = rosters(students=[student("new1", "sch2", email="ada@school.org")])
+
+    summary = {r["school_id"]: r for r in summarize(diff_rosters(old, new), old, new).to_pylist()}
+
+    assert [(s, r["added"], r["removed"], r["id_changed"]) for s, r in summary.items()] == [
+        ("sch1", 0, 0, 0),
+        ("sch2", 0, 0, 1),
+    ]
+
+
+def test_summarize_counts_a_pair_without_its_old_half_as_an_addition() -> None:
+    old = rosters(students=[student("old1", email="ada@school.org")])
+    new = rosters(students=[student("new1", email="ada@school.org")])
+    changes = diff_rosters(old, new)
+    ec = changes["students"]
+    without_old = EntityChanges(
+        "students", ec.added, ec.removed.slice(0, 0), ec.changed_new, ec.changed_old, ec.changed_fields
+    )
+    partial = ChangeSet(entities={**changes.entities, "students": without_old}, id_changes=changes.id_changes)
+
+    row = summarize(partial, old, new).to_pylist()[0]
+
+    assert (row["added"], row["removed"], row["id_changed"]) == (1, 0, 0)
+
+
+def test_read_summary_rows_reads_a_summary_written_before_id_changed_as_0() -> None:
+    stored = [
+        {
+            "entity": "students",
+            "school_id": "sch1",
+            "baseline": 2,
+            "staged": 2,
+            "added": 1,
+            "removed": 1,
+            "changed": 0,
+        }
+    ]
+
+    assert read_summary_rows(stored) == [
+        EntityCounts(
+            entity="students",
+            school_id="sch1",
+            baseline=2,
+            staged=2,
+            added=1,
+            removed=1,
+            changed=0,
+            id_changed=0,
+        )
     ]
 
 

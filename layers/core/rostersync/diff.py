@@ -26,7 +26,9 @@ from rostersync.roster import RosterSet
 
 CHANGED_FIELDS_TYPE = pa.list_(pa.string())
 
-SUMMARY_METRICS = ("baseline", "staged", "added", "removed", "changed")
+# id_changed: re-keyed people (rostersync.rekeys), counted in the new record's school and in
+# neither added nor removed, as the feed publishes them.
+SUMMARY_METRICS = ("baseline", "staged", "added", "removed", "changed", "id_changed")
 SUMMARY_SCHEMA = pa.schema(
     [
         pa.field("entity", pa.string()),
@@ -410,6 +412,13 @@ def pair_changed_fields(entity: Entity, old: pa.Table, new: pa.Table) -> pa.Arra
 
 
 def _school_counts(entity: Entity, table: pa.Table | None, metric: str) -> pa.Table | None:
+    return school_counts(entity, table, {metric: 1})
+
+
+def school_counts(entity: Entity, table: pa.Table | None, weights: dict[str, int]) -> pa.Table | None:
+    """A :data:`SUMMARY_SCHEMA` part from the rows of ``table`` per school: each metric in
+    ``weights`` is the school's row count times its weight (negative to take rows out of a
+    metric), the others 0; None for no rows."""
     if table is None or table.num_rows == 0:
         return None
     if entity.school_scoped and "school_id" in table.column_names:
@@ -420,7 +429,8 @@ def _school_counts(entity: Entity, table: pa.Table | None, metric: str) -> pa.Ta
     n = grouped.num_rows
     zeros = pa.repeat(pa.scalar(0, pa.int64()), n)
     columns = [pa.repeat(pa.scalar(entity.name), n), grouped.column("school_id")]
-    columns += [grouped.column("count_all") if m == metric else zeros for m in SUMMARY_METRICS]
+    count = grouped.column("count_all")
+    columns += [pc.multiply(count, weights[m]) if m in weights else zeros for m in SUMMARY_METRICS]
     return pa.Table.from_arrays(columns, schema=SUMMARY_SCHEMA)
 
 
@@ -430,7 +440,9 @@ def entity_summary_parts(
     """One entity's per-school counts, before :func:`combine_summary` adds them up: ``staged`` is
     the table the entity has after the sync (its baseline when the source did not supply it)."""
     parts: list[pa.Table] = []
-    sources = (baseline, staged, ch.added, ch.removed, ch.changed_new)
+    # id_changed moves re-keys out of added and removed, over the whole change set
+    # (rostersync.rekeys.rekey_summary_parts).
+    sources = (baseline, staged, ch.added, ch.removed, ch.changed_new, None)
     for metric, table in zip(SUMMARY_METRICS, sources, strict=True):
         counted = _school_counts(entity, table, metric)
         if counted is not None:
@@ -462,18 +474,23 @@ def combine_summary(parts: list[pa.Table]) -> pa.Table:
 
 def summarize(changes: ChangeSet, old: RosterSet | None, new: RosterSet) -> pa.Table:
     """Per entity and school (null for records without one): baseline, staged, added, removed,
-    changed, as a :data:`SUMMARY_SCHEMA` table sorted by entity then school.
+    changed and id_changed, as a :data:`SUMMARY_SCHEMA` table sorted by entity then school.
 
-    Removals count in the old record's school, additions and changes in the new one's. An entity
-    in ``new.missing`` is carried forward, so its staged count is its baseline.
+    Removals count in the old record's school, additions and changes in the new one's. A re-key
+    (:func:`rostersync.rekeys.present_pairs`) is one id_changed in the new record's school and
+    neither an addition nor a removal, as the feed publishes it. An entity in ``new.missing`` is
+    carried forward, so its staged count is its baseline.
     """
+    # rostersync.rekeys builds on this module (pair_changed_fields): imported here, not on top.
+    from rostersync.rekeys import rekey_summary_parts
+
     parts: list[pa.Table] = []
     for entity in ENTITIES:
         name = entity.name
         baseline = old.table(name) if old is not None else None
         staged = baseline if name in new.missing else new.table(name)
         parts += entity_summary_parts(entity, baseline, staged, changes[name])
-    return combine_summary(parts)
+    return combine_summary(parts + rekey_summary_parts(changes))
 
 
 def summary_records(summary: pa.Table) -> list[EntityCounts]:

@@ -6,11 +6,13 @@ A hold stores the numbers that explain it (numerator, denominator, threshold) so
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from rostersync.redact import safe_id
+from rostersync.storage import BlobNotFoundError, BlobStore
 
 HoldType = Literal[
     "mass_removal",
@@ -67,6 +69,9 @@ class EntityCounts(BaseModel):
     added: int
     removed: int
     changed: int
+    # Re-keyed people (one id_changed each, in the new record's school; neither added nor
+    # removed). 0 in a summary written before re-keys were counted.
+    id_changed: int = 0
 
 
 # What an admin can do about each hold, shown next to it in the CLI, the API and emails.
@@ -88,3 +93,27 @@ HOLD_RESOLUTIONS: dict[str, str] = {
     "credentials": "The source rejected our credentials. Update the secret, then retry.",
     "disconnected": "The source could not be reached. Check the connection, then choose 'I fixed it'.",
 }
+
+
+def read_summary_rows(rows: object) -> list[EntityCounts]:
+    """The rows of a stored ``summary.json`` (a list of :func:`rostersync.diff.summarize` rows)
+    as records; a row written before a metric existed (``id_changed``) reads it as 0, and
+    anything else that is not a summary row is left out."""
+    out: list[EntityCounts] = []
+    for row in rows if isinstance(rows, list) else []:
+        try:
+            out.append(EntityCounts.model_validate(row))
+        except ValidationError:
+            continue
+    return out
+
+
+def load_summary(store: BlobStore, key: str | None) -> list[EntityCounts]:
+    """A sync's stored ``summary.json`` (:func:`read_summary_rows`); empty when it has none or
+    it cannot be read."""
+    if not key:
+        return []
+    try:
+        return read_summary_rows(json.loads(store.get(key)))
+    except (BlobNotFoundError, ValueError):
+        return []

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync.changes import ID_CHANGE_SCHEMA, ChangeSet, EntityChanges
-from rostersync.diff import pair_changed_fields
+from rostersync.diff import pair_changed_fields, school_counts
 from rostersync.model import ENTITY_BY_NAME, KEY_SEPARATOR, PERSON_ENTITIES, Entity, conform, key_column
 
 OLD_ID_COLUMN = "_old_id"
@@ -199,3 +199,28 @@ def without_rekeys(changes: ChangeSet) -> ChangeSet:
             ec.changed_fields,
         )
     return ChangeSet(entities=entities, id_changes=changes.id_changes)
+
+
+def rekey_summary_parts(changes: ChangeSet) -> list[pa.Table]:
+    """:data:`rostersync.diff.SUMMARY_SCHEMA` parts that count the re-keys of ``changes``
+    (:func:`present_pairs`) as the feed publishes them: per pair, one ``id_changed`` and one
+    addition fewer in the new record's school, and one removal fewer in the old record's school
+    (a pair whose halves are in two schools is a re-key when both are in the change set). Added
+    to the per-entity counts by :func:`rostersync.diff.combine_summary`."""
+    pairs = present_pairs(changes)
+    parts: list[pa.Table] = []
+    if not pairs.num_rows:
+        return parts
+    for entity in PERSON_ENTITIES:
+        ec = changes.entities.get(entity.name)
+        if ec is None:
+            continue
+        new = ec.added.filter(rekeyed_additions(changes, entity.name, pairs))
+        old = ec.removed.filter(rekeyed_removals(changes, entity.name, pairs))
+        for part in (
+            school_counts(entity, new, {"id_changed": 1, "added": -1}),
+            school_counts(entity, old, {"removed": -1}),
+        ):
+            if part is not None:
+                parts.append(part)
+    return parts

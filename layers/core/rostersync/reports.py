@@ -70,6 +70,7 @@ SUMMARY_HEADERS = {
     "added": "Added",
     "removed": "Removed",
     "changed": "Changed",
+    "id_changed": "Re-keyed",
 }
 # Level 1: the full list of a first sync is hundreds of MiB of CSV; level 1 compresses it about
 # 5x at several times the speed of the default level.

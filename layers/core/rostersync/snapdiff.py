@@ -31,6 +31,7 @@ from rostersync.diff import (
 )
 from rostersync.duckdiff import DuckDiff, duck_diff
 from rostersync.model import ENTITIES, Entity
+from rostersync.rekeys import rekey_summary_parts
 from rostersync.snapshot import (
     SnapshotManifest,
     read_entity,
@@ -179,5 +180,6 @@ def diff_snapshots(
         entities={e.name: results[e.name][0] for e in ENTITIES},
         id_changes=pa.concat_tables([results[e.name][1] for e in ENTITIES]),
     )
-    summary = combine_summary([part for e in ENTITIES for part in results[e.name][2]])
+    parts = [part for e in ENTITIES for part in results[e.name][2]]
+    summary = combine_summary(parts + rekey_summary_parts(changes))
     return SnapshotDiff(changes, summary, {e.name: results[e.name][3] for e in ENTITIES})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -42,6 +43,25 @@ def test_get_sync_shows_holds_with_numbers_and_per_school_findings(
     assert "Release to confirm the removals" in removal["resolution"]
     assert [(s["school_id"], s["state"]) for s in body["schools"]] == [(None, "held"), ("sch-001", "held")]
     assert "task_token" not in str(body) and "hold_id" not in body
+
+
+def test_get_sync_shows_the_preview_with_rekeys_and_reads_an_older_summary_as_0(
+    api_deps: ApiDeps, handler_module: Any
+) -> None:
+    counts = {"baseline": 80, "staged": 80, "added": 0, "removed": 0, "changed": 0}
+    rows = [
+        {"entity": "students", "school_id": "sch-001", **counts, "id_changed": 20},
+        {"entity": "teachers", "school_id": "sch-001", **counts},  # written before id_changed
+    ]
+    api_deps.snapshots.put("d1/summary.json", json.dumps(rows).encode())
+    seed_sync(api_deps, keys={"summary": "d1/summary.json"})
+
+    body = invoke(handler_module, api_event("get_sync")).json
+
+    assert [(c["entity"], c["added"], c["removed"], c["id_changed"]) for c in body["changes"]] == [
+        ("students", 0, 0, 20),
+        ("teachers", 0, 0, 0),
+    ]
 
 
 def test_list_syncs_is_newest_first_and_filters_by_status(api_deps: ApiDeps, handler_module: Any) -> None:

@@ -60,7 +60,7 @@ def test_a_first_sync_offers_per_school_counts_and_the_full_list_compressed(
     norm, diff, _ev = run_to_evaluate(deps, "s1")
 
     summary = deps.snapshots.get(diff.changes_key).decode("utf-8-sig").splitlines()
-    assert summary[0] == '"Record type","School ID","Before","After","Added","Removed","Changed"'
+    assert summary[0] == '"Record type","School ID","Before","After","Added","Removed","Changed","Re-keyed"'
     keys = deps.repo.get_sync("d1", "s1").keys  # type: ignore[union-attr]
     full = gzip.decompress(deps.snapshots.get(keys["changes_full"])).decode("utf-8-sig").splitlines()
     assert len(full) - 1 == sum(norm.counts.values())  # every staged record, added

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rostersync.pipeline.models import RemovalsOption, SchoolState, SyncStatus, Trigger
-from rostersync.records import HOLD_RESOLUTIONS, Hold, HoldType
+from rostersync.records import HOLD_RESOLUTIONS, EntityCounts, Hold, HoldType
 from rostersync.settings import (
     EMAIL_PATTERN,
     MAX_EXPECTED_SYNC_HOURS,
@@ -115,6 +115,13 @@ class SyncSummary(BaseModel):
 
 class SyncDetail(SyncSummary):
     counts: dict[str, Any]
+    changes: list[EntityCounts] = Field(
+        default_factory=list,
+        description="the diff preview: per record type and school, the records before and after "
+        "and those added, removed, changed and re-keyed (id_changed: one per suspected source-ID "
+        "change, in the new record's school, counted in neither added nor removed); empty before "
+        "the diff",
+    )
     releasable: bool
     holds: list[HoldView]
     schools: list[SchoolFindings]

@@ -59,6 +59,7 @@ from rostersync.pipeline.decisions import (
     submit_decision,
 )
 from rostersync.pipeline.models import AuditEntry, RemovalsOption, SchoolState, SyncRecord
+from rostersync.records import load_summary
 from rostersync.settings import DistrictSettings, PauseWindow, floor_violations, settings_changes
 from rostersync.sources import PULL_KINDS
 from rostersync.storage import BlobNotFoundError
@@ -185,6 +186,7 @@ def get_sync(deps: ApiDeps, caller: Caller, sync_id: str) -> SyncDetail:
     return SyncDetail(
         **_summary(record),
         counts=record.counts,
+        changes=load_summary(deps.snapshots, record.keys.get("summary")),
         releasable=record.releasable,
         holds=_holds(record),
         schools=_school_findings(record),

@@ -15,6 +15,7 @@ from typing import Any
 
 from rostersync.api.models import HoldView, SchoolFindings
 from rostersync.pipeline.models import SyncRecord
+from rostersync.records import load_summary
 from rostersync.storage import BlobNotFoundError, BlobStore
 
 FIRST_ROWS = 25
@@ -170,18 +171,14 @@ class SchoolChanges:
 def changes_by_school(
     snapshots: BlobStore, summary_key: str | None, names: Mapping[str, str]
 ) -> list[SchoolChanges]:
-    """The sync's per-school summary (``summary.json``: one row per record type and school)."""
-    if not summary_key:
-        return []
-    try:
-        rows = json.loads(snapshots.get(summary_key))
-    except (BlobNotFoundError, ValueError):
-        return []
+    """The sync's per-school summary (``summary.json``: one row per record type and school; a
+    summary written before re-keys were counted reads ``id_changed`` as 0)."""
     schools: dict[str | None, SchoolChanges] = {}
-    for row in rows if isinstance(rows, list) else []:
-        if not any(row.get(k) for k in ("added", "removed", "changed")):
+    for counts in load_summary(snapshots, summary_key):
+        row = counts.model_dump()
+        if not any(row[k] for k in ("added", "removed", "changed", "id_changed")):
             continue
-        school = row.get("school_id")
+        school = row["school_id"]
         entry = schools.setdefault(school, SchoolChanges(school, school_label(school, names)))
         entry.rows.append(row)
     return sorted(schools.values(), key=lambda s: (s.school_id is None, s.school_id or ""))
