@@ -232,12 +232,19 @@ def _run_worker(name: str, job: dict[str, Any]) -> dict[str, Any]:
             "--result",
             str(result_file),
         ]
-        subprocess.run(cmd, check=True)
+        subprocess.run(cmd, check=True, env=job_env())
         result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
         return result
 
 
 ENGINE_JOBS = ("rostersync", "duckdb", "floor")
+
+
+def job_env() -> dict[str, str]:
+    """The environment of the path's and the engines' jobs: the deployed functions' allocator
+    setting (template.yaml Globals: Arrow's mimalloc returns freed memory at once) unless the
+    caller's environment sets it."""
+    return {**os.environ, "MIMALLOC_PURGE_DELAY": os.environ.get("MIMALLOC_PURGE_DELAY", "0")}
 
 
 def _run_engines(store: Path, runs: int) -> dict[str, dict[str, Any]]:
@@ -250,7 +257,7 @@ def _run_engines(store: Path, runs: int) -> dict[str, dict[str, Any]]:
                 result_file = Path(tmp) / f"{job}-{i}.json"
                 cmd = [sys.executable, str(BENCH_DIR / "engines.py"), job]
                 cmd += [str(store / "day1"), str(store / "day2"), "--json", str(result_file)]
-                subprocess.run(cmd, check=True)
+                subprocess.run(cmd, check=True, env=job_env())
                 samples[job].append(json.loads(result_file.read_text(encoding="utf-8")))
     out = {}
     for job, results in samples.items():
