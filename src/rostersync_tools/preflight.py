@@ -29,6 +29,7 @@ from rostersync.records import Hold
 from rostersync.roster import RosterSet
 from rostersync.settings import DistrictSettings
 from rostersync.storage import LocalBlobStore
+from rostersync.summary import summarize
 
 STAGES = ("read", "validate", "prepare", "diff", "holds", "write")
 
@@ -101,7 +102,7 @@ def run_preflight(
         staged, prepare_issues = holds_mod.prepare_staged(loaded.roster, settings)
     with stage("diff"):
         changes = diff_mod.diff_rosters(previous, staged)
-        summary = diff_mod.summarize(changes, previous, staged)
+        summary = summarize(changes, previous, staged)
     with stage("holds"):
         holds = holds_mod.evaluate_holds(changes, staged, previous, settings)
     issues = concat_issues([loaded.issues, prepare_issues])

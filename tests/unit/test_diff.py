@@ -13,8 +13,6 @@ from rostersync.diff import (
     SUMMARY_SCHEMA,
     apply_changes,
     diff_rosters,
-    summarize,
-    summary_records,
 )
 from rostersync.model import (
     CONTACT_LINKS,
@@ -27,6 +25,7 @@ from rostersync.model import (
 )
 from rostersync.records import EntityCounts, read_summary_rows
 from rostersync.roster import FORMAT_CLEVER_CSV, FORMAT_ONEROSTER_11_CSV, RosterSet
+from rostersync.summary import summarize, summary_records
 
 
 def table(entity_name: str, rows: list[dict[str, Any]]) -> pa.Table:

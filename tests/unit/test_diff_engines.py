@@ -3,7 +3,7 @@ pipeline stores them).
 
 - The pipeline's diff step (:func:`rostersync.snapdiff.diff_snapshots`, DuckDB joining the
   Parquet files) gives exactly the Arrow diff of the same two sets loaded whole
-  (:func:`rostersync.diff.diff_rosters`, :func:`rostersync.diff.summarize`): same rows, order,
+  (:func:`rostersync.diff.diff_rosters`, :func:`rostersync.summary.summarize`): same rows, order,
   types, changed fields, suspected ID changes and per-school counts.
 - It also gives the records of the bench's plain DuckDB keyed diff (bench/engines.py), compared
   as sorted row sets, since that one does not order rows.
@@ -18,12 +18,13 @@ from types import ModuleType
 import pyarrow as pa
 import pytest
 
-from rostersync.diff import diff_rosters, summarize
+from rostersync.diff import diff_rosters
 from rostersync.formats import load_roster
 from rostersync.model import ENTITIES, ENTITY_BY_NAME
 from rostersync.snapdiff import diff_snapshots
 from rostersync.snapshot import open_local_snapshot, save_local_snapshot
 from rostersync.storage import LocalBlobStore
+from rostersync.summary import summarize
 from rostersync_tools import synthetic
 
 ENGINES_PATH = Path(__file__).resolve().parents[2] / "bench" / "engines.py"

@@ -15,12 +15,13 @@ import pytest
 from test_diff import rosters, student
 
 from rostersync.changes import ChangeSet
-from rostersync.diff import diff_rosters, summarize
+from rostersync.diff import diff_rosters
 from rostersync.model import KEY_SEPARATOR
 from rostersync.roster import RosterSet
 from rostersync.snapdiff import diff_snapshots
 from rostersync.snapshot import save_local_snapshot
 from rostersync.storage import LocalBlobStore
+from rostersync.summary import summarize
 
 
 def _stored(tmp_path: Path, old: RosterSet, new: RosterSet) -> LocalBlobStore:

@@ -21,7 +21,6 @@ import pyarrow.compute as pc
 
 from rostersync.changes import ID_CHANGE_SCHEMA, ChangeSet, EntityChanges
 from rostersync.model import ENTITIES, KEY_SEPARATOR, Entity, conform, key_column
-from rostersync.records import EntityCounts
 from rostersync.roster import RosterSet
 
 CHANGED_FIELDS_TYPE = pa.list_(pa.string())
@@ -470,32 +469,6 @@ def combine_summary(parts: list[pa.Table]) -> pa.Table:
         .sort_by([("_order", "ascending"), ("school_id", "ascending")])  # nulls sort last by default
         .drop_columns(["_order"])
     )
-
-
-def summarize(changes: ChangeSet, old: RosterSet | None, new: RosterSet) -> pa.Table:
-    """Per entity and school (null for records without one): baseline, staged, added, removed,
-    changed and id_changed, as a :data:`SUMMARY_SCHEMA` table sorted by entity then school.
-
-    Removals count in the old record's school, additions and changes in the new one's. A re-key
-    (:func:`rostersync.rekeys.present_pairs`) is one id_changed in the new record's school and
-    neither an addition nor a removal, as the feed publishes it. An entity in ``new.missing`` is
-    carried forward, so its staged count is its baseline.
-    """
-    # rostersync.rekeys builds on this module (pair_changed_fields): imported here, not on top.
-    from rostersync.rekeys import rekey_summary_parts
-
-    parts: list[pa.Table] = []
-    for entity in ENTITIES:
-        name = entity.name
-        baseline = old.table(name) if old is not None else None
-        staged = baseline if name in new.missing else new.table(name)
-        parts += entity_summary_parts(entity, baseline, staged, changes[name])
-    return combine_summary(parts + rekey_summary_parts(changes))
-
-
-def summary_records(summary: pa.Table) -> list[EntityCounts]:
-    """The rows of a :func:`summarize` table as pydantic records (one per entity and school)."""
-    return [EntityCounts.model_validate(row) for row in summary.to_pylist()]
 
 
 # --- apply --------------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ HOLD_RESOLUTIONS: dict[str, str] = {
 
 
 def read_summary_rows(rows: object) -> list[EntityCounts]:
-    """The rows of a stored ``summary.json`` (a list of :func:`rostersync.diff.summarize` rows)
+    """The rows of a stored ``summary.json`` (a list of :func:`rostersync.summary.summarize` rows)
     as records; a row written before a metric existed (``id_changed``) reads it as 0, and
     anything else that is not a summary row is left out."""
     out: list[EntityCounts] = []

@@ -61,7 +61,7 @@ CHANGES_HEADERS = {
     "new_values": "New values",
 }
 
-# A first sync's changes.csv: per entity and school, the counts of rostersync.diff.summarize.
+# A first sync's changes.csv: per entity and school, the counts of rostersync.summary.summarize.
 SUMMARY_HEADERS = {
     "entity": "Record type",
     "school_id": "School ID",
@@ -425,7 +425,7 @@ def write_changes_csv_gz(changes: ChangeSet, sink: IO[bytes], *, threads: int = 
 
 
 def write_changes_summary_csv(summary: pa.Table, sink: Sink, *, bom: bool = True) -> None:
-    """Write per entity and school counts (a :func:`rostersync.diff.summarize` table): a first
+    """Write per entity and school counts (a :func:`rostersync.summary.summarize` table): a first
     sync's ``changes.csv``, which would otherwise list every record of the district."""
     _write(summary, SUMMARY_HEADERS, sink, bom=bom)
 
