@@ -1,0 +1,43 @@
+"""`make bench` runs a day as the pipeline does: each step in a process of its own.
+
+The figures themselves are measured on a full-size district by hand (bench/README.md); this
+checks, on a tiny district, that the runner passes between the steps only what the pipeline
+passes on and reports each step's own peak, so the path's peak is the largest Lambda step's.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+RUN = Path(__file__).resolve().parents[2] / "bench" / "run.py"
+
+
+def test_the_bench_runs_each_step_in_its_own_process(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(RUN), "--students", "400", "--data-dir", str(tmp_path / "data")]
+    cmd += ["--out-dir", str(out), "--skip-naive", "--engine-runs", "0"]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    for day in ("baseline", "path"):
+        path = results[day]
+        assert list(path["steps"]) == ["ingest", "diff", "holds"]
+        assert [s["stage"] for s in path["stages"]] == [
+            "read",
+            "validate",
+            "prepare",
+            "write snapshot",
+            "errors csv",
+            "diff",
+            "write changes",
+            "holds",
+        ]
+        assert path["peak_rss_bytes"] == max(s["peak_rss_bytes"] for s in path["steps"].values())
+        assert path["seconds"] == sum(s["seconds"] for s in path["steps"].values())
+    # The holds step read the change set the diff step wrote, and the first sync wrote its
+    # full list of changes beside the per-school summary.
+    assert (out / "store" / "day2-changes").is_dir()
+    assert (out / "day1" / "changes.csv.gz").stat().st_size > 0
+    assert results["path"]["changes"]["students"]["added"] > 0
