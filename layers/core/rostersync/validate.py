@@ -162,15 +162,17 @@ class LoadResult:
 
 class _CodeCache:
     """Dictionary codes of a table's columns, computed once per column and shared by the
-    duplicate and reference checks."""
+    duplicate and reference checks. A reference column is encoded together with the kept keys
+    it must name (``known``), so the reference check needs no second hash pass."""
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, known: dict[str, pa.Array]) -> None:
         self.table = table
+        self.known = known
         self.cache: dict[str, Codes] = {}
 
     def get(self, column: str) -> Codes:
         if column not in self.cache:
-            self.cache[column] = encode(self.table.column(column))
+            self.cache[column] = encode(self.table.column(column), self.known.get(column))
         return self.cache[column]
 
 
@@ -182,7 +184,7 @@ class _Validator:
         self.kept: dict[str, pa.Table] = {}
         self.issues: list[pa.Table] = [raw.issues]
         self.unknown: list[pa.Table] = [raw.unknown]
-        self.kept_keys: dict[str, ArrayLike] = {}
+        self.kept_keys: dict[str, pa.Array] = {}
         # Per entity: (key, row) of the rows left out because of their own errors.
         self.rejected: dict[str, pa.Table] = {}
         self.out: dict[str, pa.Table] = {}
@@ -265,7 +267,8 @@ class _Validator:
             )
             return mask, None
         if len(key) == 1:
-            first = first_mask(codes.get(key[0]).codes, ordered=True)
+            single = codes.get(key[0])
+            first = first_mask(single.codes, ordered=single.ordered)
         else:
             first = first_mask(combine_codes([codes.get(k) for k in key]))
         if first.all():
@@ -349,6 +352,14 @@ class _Validator:
                 schema=ISSUE_SCHEMA,
             )
         )
+
+    def _reference_sets(self, entity: str, table: pa.Table) -> dict[str, pa.Array]:
+        """The kept keys each reference column of ``entity`` must name (for :class:`_CodeCache`)."""
+        return {
+            ref.column: self.kept_keys[ref.target]
+            for ref in REFERENCES
+            if ref.entity == entity and ref.column in table.column_names and ref.target in self.kept_keys
+        }
 
     def _references(self, raw: RawTable, table: pa.Table, codes: _CodeCache) -> np.ndarray | None:
         error: np.ndarray | None = None
@@ -454,7 +465,7 @@ class _Validator:
             # columns): left out before any other check, since their values are not to be trusted.
             flagged = table.filter(mask)
             table = table.filter(pc.invert(mask))
-        codes = _CodeCache(table)
+        codes = _CodeCache(table, self._reference_sets(raw.entity, table))
         error = np.zeros(table.num_rows, dtype=bool)
         controls = self._control_ids(raw, table)
         if controls is not None:

@@ -419,3 +419,28 @@ def test_names_are_read_in_unicode_nfc(fixture_copy: Copy) -> None:
     result = load_roster(directory)
 
     assert rows_by_key(result, "teachers", "person_id")["T2"]["first_name"] == "Jos\u00e9"
+
+
+def test_a_repeated_enrollment_of_an_unknown_student_is_an_error_on_both_rows(fixture_copy: Copy) -> None:
+    directory = fixture_copy("clever_basic")
+    append_lines(directory / "enrollments.csv", "S1,SEC1,ST404", "S1,SEC1,ST404")
+
+    result = load_roster(directory)
+
+    found = [(i["severity"], i["row"], i["column"]) for i in issues(result, file="enrollments.csv")]
+    assert sorted(found) == [
+        ("alert", 7, "Section_id"),
+        ("error", 6, "Student_id"),
+        ("error", 7, "Student_id"),
+    ]
+    assert result.roster.tables["enrollments"].num_rows == 4
+
+
+def test_enrollment_rows_without_a_section_are_not_repeats_of_each_other(fixture_copy: Copy) -> None:
+    directory = fixture_copy("clever_basic")
+    append_lines(directory / "enrollments.csv", "S1,,ST1", "S1,,ST1")
+
+    result = load_roster(directory)
+
+    found = [(i["severity"], i["row"], i["column"]) for i in issues(result, file="enrollments.csv")]
+    assert sorted(found) == [("error", 6, "Section_id"), ("error", 7, "Section_id")]
