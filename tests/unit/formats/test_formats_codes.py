@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import combine_codes, encode, first_mask
+from rostersync.formats.arrowops import _run_starts, combine_codes, encode, first_mask
 
 
 def test_codes_are_numbered_in_order_of_first_appearance_across_chunks() -> None:
@@ -67,3 +68,43 @@ def test_first_rows_of_many_repeats_in_shuffled_order() -> None:
         expected.append(code < 0 or code not in seen)
         seen.add(code)
     assert first.tolist() == expected
+
+
+def _runs(n_runs: int, seed: int) -> pa.ChunkedArray:
+    """A column of runs of equal values (nulls among them), in two chunks that split a run."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 30, size=n_runs)
+    labels = rng.integers(0, n_runs // 2, size=n_runs)
+    values = [None if label % 97 == 0 else f"id{label}" for label in np.repeat(labels, lengths).tolist()]
+    half = len(values) // 2 + 1
+    return pa.chunked_array([values[:half], values[half:]])
+
+
+def test_a_column_of_runs_gets_the_codes_of_hashing_every_row() -> None:
+    column = _runs(20_000, seed=3)
+    assert _run_starts(column) is not None  # large and grouped enough for the run path
+
+    codes = encode(column)
+
+    plain = column.combine_chunks().dictionary_encode()
+    assert codes.codes.tolist() == plain.indices.fill_null(-1).to_pylist()
+    assert codes.dictionary.equals(plain.dictionary)
+
+
+def test_a_column_of_runs_encoded_with_a_known_set_tells_membership() -> None:
+    column = _runs(20_000, seed=5)
+    known = pa.array([f"id{i}" for i in range(0, 10_000, 3)])
+
+    codes = encode(column, known)
+
+    expected = pc.fill_null(pc.is_in(column, value_set=known, skip_nulls=True), False)
+    assert codes.member_of(known).tolist() == expected.to_pylist()
+
+
+def test_first_rows_without_nulls_with_few_and_with_many_repeats() -> None:
+    few = np.arange(1000, dtype=np.int64)
+    few[[500, 900]] = [3, 499]
+    many = np.tile(np.arange(10, dtype=np.int64), 50)
+
+    assert np.flatnonzero(~first_mask(few)).tolist() == [500, 900]
+    assert np.flatnonzero(first_mask(many)).tolist() == list(range(10))

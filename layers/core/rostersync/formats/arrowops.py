@@ -119,28 +119,70 @@ class Codes:
         return out
 
 
+# Columns shorter than this are hashed row by row: finding runs would not pay.
+RUN_MIN_ROWS = 65_536
+RUN_SAMPLE_ROWS = 4_096
+
+
+def _run_starts(values: ArrayLike) -> np.ndarray | None:
+    """Boolean per row: the row starts a run of equal values (a null row always does); None when
+    most rows start one, as a first sample shows or the whole column then does (hashing every
+    row then costs less than finding the runs). Files are often grouped by a key (enrollments by
+    student), and comparing neighbours is far cheaper than hashing every row."""
+    n = len(values)
+    if n < RUN_MIN_ROWS:
+        return None
+    for rows in (RUN_SAMPLE_ROWS, n):
+        sample = values.slice(0, rows)
+        same = pc.fill_null(pc.equal(sample.slice(1), sample.slice(0, rows - 1)), False)
+        starts = np.ones(rows, dtype=bool)
+        starts[1:] = ~same.to_numpy(zero_copy_only=False)
+        if np.count_nonzero(starts) * 2 > rows:
+            return None
+    return starts
+
+
+def _indices(encoded: ArrayLike, total: int) -> np.ndarray:
+    """The indices of a dictionary-encoded column as int64, -1 for null, in one pass."""
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    codes = np.empty(total, dtype=np.int64)
+    start = 0
+    for chunk in chunks:
+        indices = chunk.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, -1)
+        codes[start : start + len(indices)] = indices.to_numpy(zero_copy_only=False)
+        start += len(indices)
+    return codes
+
+
 def encode(values: ArrayLike, known: pa.Array | None = None) -> Codes:
     """Dictionary-encode a column (one hash pass, chunk by chunk) into :class:`Codes`.
 
     ``known`` (values without nulls, such as the keys a reference must name) is encoded first in
     the same pass, so membership in it costs nothing more: a row's value is one of them exactly
     when its code is below :attr:`Codes.known` (:meth:`Codes.member_of` with that same array).
+    A column made of runs of equal values hashes only the first row of each run.
     """
-    chunks = list(values.chunks) if isinstance(values, pa.ChunkedArray) else [values]
+    starts = _run_starts(values)
+    body = values if starts is None else values.filter(pa.array(starts))
+    chunks = list(body.chunks) if isinstance(body, pa.ChunkedArray) else [body]
     prefix: list[pa.Array] = []
     if known is not None and len(known):
         prefix = [known if known.type == values.type else known.cast(values.type)]
     encoded = pc.dictionary_encode(pa.chunked_array(prefix + chunks, type=values.type))
-    parts = [pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
-    codes = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    codes = _indices(encoded, len(encoded))
     # The dictionary only grows from chunk to chunk: the longest one holds every code.
     dictionaries = [chunk.dictionary for chunk in encoded.chunks]
     dictionary = max(dictionaries, key=len) if dictionaries else pa.array([], values.type)
+    count = len(prefix[0]) if prefix else 0
+    known_count = int(codes[:count].max()) + 1 if count else 0  # the prefix has codes 0 .. distinct - 1
+    codes = codes[count:]
+    if starts is not None:
+        codes = codes[np.cumsum(starts) - 1]
     if not prefix:
         return Codes(codes, dictionary)
-    count = len(prefix[0])
-    known_count = int(codes[:count].max()) + 1  # codes of the prefix are 0 .. distinct - 1
-    return Codes(codes[count:], dictionary, known_count, known, ordered=False)
+    return Codes(codes, dictionary, known_count, known, ordered=False)
 
 
 def _sortedness(codes: np.ndarray) -> int:
@@ -176,6 +218,36 @@ def repeated_mask(codes: np.ndarray) -> np.ndarray:
     return out
 
 
+def _repeats_after_first(codes: np.ndarray, first: np.ndarray) -> None:
+    """Clear ``first`` on every row whose (non-null) code an earlier row has."""
+    valid = codes >= 0
+    present = None if valid.all() else np.flatnonzero(valid)  # no copy when nothing is null
+    values = codes if present is None else codes[present]
+    # Stable (a merge sort) runs through codes already in near order in about one pass.
+    ranked = np.sort(values, kind="stable")
+    again = ranked[1:] == ranked[:-1]
+    repeats = int(np.count_nonzero(again))
+    if repeats == 0:
+        return
+    if repeats * 20 < len(values):
+        # A handful of repeats: order only the rows that share a code.
+        shared = pa.array(np.unique(ranked[1:][again]))
+        suspects = np.flatnonzero(pc.is_in(pa.array(values), value_set=shared).to_numpy(zero_copy_only=False))
+        if present is not None:
+            suspects = present[suspects]
+        order = suspects[np.argsort(codes[suspects], kind="stable")]
+        sorted_codes = codes[order]
+        first[order[1:][sorted_codes[1:] == sorted_codes[:-1]]] = False
+    else:
+        # Repeats are the norm: one stable sort finds each code's first row.
+        order = np.argsort(values, kind="stable")
+        sorted_values = values[order]
+        later = np.empty(len(values), dtype=bool)
+        later[0] = False
+        later[1:] = sorted_values[1:] == sorted_values[:-1]
+        first[(order if present is None else present[order])[later]] = False
+
+
 def first_mask(codes: np.ndarray, ordered: bool = False) -> np.ndarray:
     """Boolean per row: first occurrence of its code (null codes, -1, always count as first).
 
@@ -190,29 +262,7 @@ def first_mask(codes: np.ndarray, ordered: bool = False) -> np.ndarray:
         running = np.maximum.accumulate(codes)
         first[1:] = codes[1:] > running[:-1]
     else:
-        present = np.flatnonzero(codes >= 0)
-        values = codes[present]
-        # Stable (a merge sort) runs through codes already in near order in about one pass.
-        ranked = np.sort(values, kind="stable")
-        again = ranked[1:] == ranked[:-1]
-        repeats = int(again.sum())
-        if repeats == 0:
-            return first
-        if repeats * 20 < len(values):
-            # A handful of repeats: order only the rows that share a code.
-            shared = pa.array(np.unique(ranked[1:][again]))
-            suspects = present[pc.is_in(pa.array(values), value_set=shared).to_numpy(zero_copy_only=False)]
-            order = suspects[np.argsort(codes[suspects], kind="stable")]
-            sorted_codes = codes[order]
-            first[order[1:][sorted_codes[1:] == sorted_codes[:-1]]] = False
-        else:
-            # Repeats are the norm: one stable sort finds each code's first row.
-            order = np.argsort(values, kind="stable")
-            sorted_values = values[order]
-            later = np.empty(len(values), dtype=bool)
-            later[0] = False
-            later[1:] = sorted_values[1:] == sorted_values[:-1]
-            first[present[order[later]]] = False
+        _repeats_after_first(codes, first)
     first |= codes < 0
     return first
 
