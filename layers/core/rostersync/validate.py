@@ -35,6 +35,7 @@ from rostersync.formats.arrowops import (
     explode,
     filter_lists,
     first_mask,
+    free_of_controls,
     may_hold_controls,
     repeated_mask,
 )
@@ -204,7 +205,7 @@ class _Validator:
         for column in dict.fromkeys([*raw.spec.key, *references]):
             if column not in table.column_names or not pa.types.is_string(table.column(column).type):
                 continue
-            if not may_hold_controls(table.column(column)):
+            if free_of_controls(table.column(column)) or not may_hold_controls(table.column(column)):
                 continue  # the common case, found by a byte scan instead of the regex
             bad = pc.fill_null(pc.match_substring_regex(table.column(column), CONTROL_CHARACTERS), False)
             if not pc.any(bad).as_py():

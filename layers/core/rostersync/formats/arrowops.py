@@ -179,7 +179,8 @@ def encode(values: ArrayLike, known: pa.Array | None = None) -> Codes:
     known_count = int(codes[:count].max()) + 1 if count else 0  # the prefix has codes 0 .. distinct - 1
     codes = codes[count:]
     if starts is not None:
-        codes = codes[np.cumsum(starts) - 1]
+        heads = np.flatnonzero(starts)
+        codes = np.repeat(codes, np.diff(heads, append=len(starts)))
     if not prefix:
         return Codes(codes, dictionary)
     return Codes(codes, dictionary, known_count, known, ordered=False)
@@ -405,3 +406,20 @@ def may_hold_controls(values: ArrayLike, allowed: Sequence[int] = ()) -> bool:
         if len(low) and not np.isin(low, np.array(allowed, dtype=np.uint8)).all():
             return True
     return False
+
+
+def free_of_controls(values: ArrayLike) -> bool:
+    """True when no value of a string column holds a C0 control character or DEL: every byte of
+    its data buffers is 0x20 or above and, as no byte is above 0x7e, none is 0x7f. Two reductions
+    per chunk (min and max) with no temporary arrays, cheaper than :func:`may_hold_controls`;
+    False only says that function must look closer (non-ASCII text, bytes behind null slots)."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    for chunk in chunks:
+        if len(chunk) == 0 or chunk.null_count == len(chunk):
+            continue
+        data = _string_data(chunk)
+        if data is None:
+            return False
+        if len(data) and (int(data.min()) < 0x20 or int(data.max()) >= 0x7F):
+            return False
+    return True
