@@ -266,6 +266,16 @@ def test_grade_lists_map_item_by_item() -> None:
     assert unknown.to_pylist() == [False, False, True, False]
 
 
+def test_known_values_and_nulls_are_never_unknown() -> None:
+    sent = pa.chunked_array([["Parent", None], ["Sibling"]])
+
+    mapped, unknown = canonical(sent, RELATIONSHIPS)
+
+    assert mapped.to_pylist() == ["Parent", None, "Sibling"]
+    assert unknown.to_pylist() == [False, False, False]
+    assert canonical(pa.array(["M", None]), SEXES)[0].to_pylist() == ["male", None]
+
+
 def test_raw_columns_are_never_compared_by_the_diff() -> None:
     for entity in ENTITIES:
         assert not [c for c in entity.value_columns if c.endswith("_raw")], entity.name
