@@ -13,7 +13,7 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import ArrayLike, may_hold_controls, null_where
+from rostersync.formats.arrowops import ArrayLike, free_of_controls, may_hold_controls, null_where
 from rostersync.formats.raw import RawTable
 from rostersync.formats.values import TERM_WINDOW_YEARS, parse_dates, split_phones
 from rostersync.formats.vocab import (
@@ -115,7 +115,7 @@ class ValueCleaner:
             values = table.column(index)
             if name in raw.spec.key or name.startswith("_") or not pa.types.is_string(values.type):
                 continue
-            if not may_hold_controls(values, allowed=STRAY_ALLOWED):
+            if free_of_controls(values) or not may_hold_controls(values, allowed=STRAY_ALLOWED):
                 continue  # the common case, found by a byte scan instead of the regex
             bad = pc.fill_null(pc.match_substring_regex(values, STRAY_CONTROLS), False)
             if not pc.any(bad).as_py():

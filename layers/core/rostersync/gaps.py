@@ -10,11 +10,12 @@ Whole-column Arrow kernels, no loop over rows.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync.cleaning import column_issues
-from rostersync.formats.arrowops import as_array
+from rostersync.formats.arrowops import as_array, encode
 from rostersync.formats.raw import RawTable
 
 
@@ -77,7 +78,12 @@ def school_gaps(raw: RawTable, schools: pa.Table, students: pa.Table, students_f
     if "school_ids" in students.column_names:
         parts.append(pc.list_flatten(students.column("school_ids")).drop_null())
     present = pa.concat_arrays([as_array(p).cast(pa.string()) for p in parts])
-    empty = pc.invert(pc.is_in(schools.column("school_id"), value_set=present))
+    # Which schools the students name, looked up in the (small) set of schools rather than
+    # building a set of every student's school.
+    ids = encode(schools.column("school_id"))
+    named = pc.index_in(present, value_set=ids.dictionary).drop_null().to_numpy(zero_copy_only=False)
+    used = np.append(np.bincount(named, minlength=len(ids.dictionary)) > 0, False)
+    empty = pa.array(~used[ids.codes])
     return column_issues(
         raw,
         schools,

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from rostersync.cleaning import STRAY_ALLOWED
-from rostersync.formats.arrowops import may_hold_controls
+from rostersync.formats.arrowops import free_of_controls, may_hold_controls
 
 
 @pytest.mark.parametrize("value", ["nul\x00", "bell\x07", "esc\x1b", "del\x7f", "tab\t", "cr\r"])
@@ -35,3 +35,13 @@ def test_only_the_sliced_values_are_scanned() -> None:
 
 def test_other_string_layouts_are_left_to_the_exact_kernel() -> None:
     assert may_hold_controls(pa.array(["plain"], pa.large_string()))
+
+
+def test_plain_ascii_text_is_free_of_controls() -> None:
+    assert free_of_controls(pa.chunked_array([["S1", None, "a b~"], [], ["SEC-1/2"]]))
+
+
+@pytest.mark.parametrize("value", ["nul\x00", "tab\t", "del\x7f", "José"])
+def test_a_control_character_or_non_ascii_text_is_left_to_the_closer_look(value: str) -> None:
+    # Non-ASCII bytes are 0x80 or above: the max test cannot rule out a DEL beside them.
+    assert not free_of_controls(pa.chunked_array([["plain"], [value]]))

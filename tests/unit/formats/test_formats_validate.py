@@ -13,7 +13,7 @@ from formats_helpers import FIXTURES, append_lines, issues, replace_text, rows_b
 from rostersync.formats import load_roster, read_raw, validate
 from rostersync.formats.values import parse_dates, split_phones
 from rostersync.model import KEY_SEPARATOR
-from rostersync.validate import LoadResult
+from rostersync.validate import LoadResult, _ascending
 
 Copy = Callable[[str], Path]
 
@@ -419,3 +419,60 @@ def test_names_are_read_in_unicode_nfc(fixture_copy: Copy) -> None:
     result = load_roster(directory)
 
     assert rows_by_key(result, "teachers", "person_id")["T2"]["first_name"] == "Jos\u00e9"
+
+
+def test_a_repeated_enrollment_of_an_unknown_student_is_an_error_on_both_rows(fixture_copy: Copy) -> None:
+    directory = fixture_copy("clever_basic")
+    append_lines(directory / "enrollments.csv", "S1,SEC1,ST404", "S1,SEC1,ST404")
+
+    result = load_roster(directory)
+
+    found = [(i["severity"], i["row"], i["column"]) for i in issues(result, file="enrollments.csv")]
+    assert sorted(found) == [
+        ("alert", 7, "Section_id"),
+        ("error", 6, "Student_id"),
+        ("error", 7, "Student_id"),
+    ]
+    assert result.roster.tables["enrollments"].num_rows == 4
+
+
+def test_enrollment_rows_without_a_section_are_not_repeats_of_each_other(fixture_copy: Copy) -> None:
+    directory = fixture_copy("clever_basic")
+    append_lines(directory / "enrollments.csv", "S1,,ST1", "S1,,ST1")
+
+    result = load_roster(directory)
+
+    found = [(i["severity"], i["row"], i["column"]) for i in issues(result, file="enrollments.csv")]
+    assert sorted(found) == [("error", 6, "Section_id"), ("error", 7, "Section_id")]
+
+
+@pytest.mark.parametrize(
+    ("rows", "ascending"),
+    [
+        ([("a", "1"), ("b", "1"), ("c", "0")], True),
+        ([("a", "2"), ("a", "3"), ("b", "1")], True),  # a tie in the first column, then ascending
+        ([("a", "2"), ("a", "2"), ("b", "1")], False),  # a repeated key
+        ([("a", "3"), ("a", "2")], False),
+        ([("b", "1"), ("a", "2")], False),
+        ([("a", "1"), (None, "2"), ("b", "3")], False),  # a null part: left to the hashing path
+    ],
+)
+def test_sorted_keys_are_told_apart_without_hashing(
+    rows: list[tuple[str | None, str]], ascending: bool
+) -> None:
+    table = pa.table({"k1": [r[0] for r in rows], "k2": [r[1] for r in rows]})
+
+    assert _ascending(table, ["k1", "k2"]) is ascending
+
+
+def test_a_repeated_id_in_a_sorted_file_is_still_a_duplicate(fixture_copy: Copy) -> None:
+    directory = fixture_copy("clever_basic")
+    text = (directory / "schools.csv").read_text(encoding="utf-8").splitlines()
+    (directory / "schools.csv").write_text(
+        "\n".join([text[0], text[1], text[1], *text[2:]]) + "\n", encoding="utf-8"
+    )
+
+    result = load_roster(directory)
+
+    errors = issues(result, severity="error", file="schools.csv")
+    assert [(e["row"], e["value"]) for e in errors] == [(2, "S1"), (3, "S1")]

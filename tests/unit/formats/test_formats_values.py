@@ -266,6 +266,16 @@ def test_grade_lists_map_item_by_item() -> None:
     assert unknown.to_pylist() == [False, False, True, False]
 
 
+def test_known_values_and_nulls_are_never_unknown() -> None:
+    sent = pa.chunked_array([["Parent", None], ["Sibling"]])
+
+    mapped, unknown = canonical(sent, RELATIONSHIPS)
+
+    assert mapped.to_pylist() == ["Parent", None, "Sibling"]
+    assert unknown.to_pylist() == [False, False, False]
+    assert canonical(pa.array(["M", None]), SEXES)[0].to_pylist() == ["male", None]
+
+
 def test_raw_columns_are_never_compared_by_the_diff() -> None:
     for entity in ENTITIES:
         assert not [c for c in entity.value_columns if c.endswith("_raw")], entity.name
@@ -360,3 +370,20 @@ def test_a_oneroster_class_without_a_course_is_an_alert(fixture_copy: Any) -> No
         )
     ]
     assert rows_by_key(result, "sections", "section_id")["C2"]["course_id"] is None
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.text(alphabet="0123456789 ()-+x#A", max_size=18)), max_size=24),
+    st.integers(0, 5),
+)
+def test_a_phone_column_splits_each_value_as_it_would_alone(values: list[str | None], skip: int) -> None:
+    # Sliced, with nulls and every kind of value mixed: the fast path over the column's buffers
+    # must read each value exactly as a column of that value alone.
+    column = pa.array(["(555) 123-4567"] * skip + values, pa.string()).slice(skip)
+
+    phones = split_phones(column)
+
+    for i, value in enumerate(values):
+        alone = split_phones(pa.array([value], pa.string()))
+        for name in ("number", "extension", "wrong_length", "unreadable"):
+            assert getattr(phones, name)[i].as_py() == getattr(alone, name)[0].as_py(), (name, value)

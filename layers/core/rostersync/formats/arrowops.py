@@ -88,18 +88,28 @@ class Codes:
     """A column as dense integer codes: ``codes[i]`` indexes ``dictionary`` (-1 for null).
 
     Codes are numbered in order of first appearance, which makes "first row of each value" and
-    "values used more than once" plain numpy operations on integers.
+    "values used more than once" plain numpy operations on integers. When the column was encoded
+    with a ``known`` value set (see :func:`encode`), those values were numbered first: the first
+    ``known`` codes are theirs, and ``ordered`` is False (codes then no longer follow the
+    column's own order).
     """
 
     codes: np.ndarray
     dictionary: pa.Array
+    known: int = 0
+    known_set: pa.Array | None = None
+    ordered: bool = True
 
     def member_of(self, value_set: ArrayLike) -> np.ndarray:
-        """Boolean per row: the value is in ``value_set`` (null rows: False). Looks up each
-        distinct value once, not each row."""
+        """Boolean per row: the value is in ``value_set`` (null rows: False). Free when
+        ``value_set`` is the set the column was encoded with; otherwise looks up each distinct
+        value once, not each row."""
+        if self.known_set is not None and value_set is self.known_set:
+            out: np.ndarray = (self.codes >= 0) & (self.codes < self.known)
+            return out
         found = pc.is_in(self.dictionary, value_set=as_array(value_set))
         lookup_table = np.append(found.to_numpy(zero_copy_only=False).astype(bool), False)
-        out: np.ndarray = lookup_table[self.codes]  # code -1 picks the appended False
+        out = lookup_table[self.codes]  # code -1 picks the appended False
         return out
 
     def repeated(self) -> np.ndarray:
@@ -109,17 +119,87 @@ class Codes:
         return out
 
 
-def encode(values: ArrayLike) -> Codes:
-    """Dictionary-encode a column (one hash pass) into :class:`Codes`."""
-    encoded = pc.dictionary_encode(as_array(values))
-    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return Codes(codes, encoded.dictionary)
+# Columns shorter than this are hashed row by row: finding runs would not pay.
+RUN_MIN_ROWS = 65_536
+RUN_SAMPLE_ROWS = 4_096
+
+
+def _run_starts(values: ArrayLike) -> np.ndarray | None:
+    """Boolean per row: the row starts a run of equal values (a null row always does); None when
+    most rows start one, as a first sample shows or the whole column then does (hashing every
+    row then costs less than finding the runs). Files are often grouped by a key (enrollments by
+    student), and comparing neighbours is far cheaper than hashing every row."""
+    n = len(values)
+    if n < RUN_MIN_ROWS:
+        return None
+    for rows in (RUN_SAMPLE_ROWS, n):
+        sample = values.slice(0, rows)
+        same = pc.fill_null(pc.equal(sample.slice(1), sample.slice(0, rows - 1)), False)
+        starts = np.ones(rows, dtype=bool)
+        starts[1:] = ~same.to_numpy(zero_copy_only=False)
+        if np.count_nonzero(starts) * 2 > rows:
+            return None
+    return starts
+
+
+def _indices(encoded: ArrayLike, total: int) -> np.ndarray:
+    """The indices of a dictionary-encoded column as int64, -1 for null, in one pass."""
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    codes = np.empty(total, dtype=np.int64)
+    start = 0
+    for chunk in chunks:
+        indices = chunk.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, -1)
+        codes[start : start + len(indices)] = indices.to_numpy(zero_copy_only=False)
+        start += len(indices)
+    return codes
+
+
+def encode(values: ArrayLike, known: pa.Array | None = None) -> Codes:
+    """Dictionary-encode a column (one hash pass, chunk by chunk) into :class:`Codes`.
+
+    ``known`` (values without nulls, such as the keys a reference must name) is encoded first in
+    the same pass, so membership in it costs nothing more: a row's value is one of them exactly
+    when its code is below :attr:`Codes.known` (:meth:`Codes.member_of` with that same array).
+    A column made of runs of equal values hashes only the first row of each run.
+    """
+    starts = _run_starts(values)
+    body = values if starts is None else values.filter(pa.array(starts))
+    chunks = list(body.chunks) if isinstance(body, pa.ChunkedArray) else [body]
+    prefix: list[pa.Array] = []
+    if known is not None and len(known):
+        prefix = [known if known.type == values.type else known.cast(values.type)]
+    encoded = pc.dictionary_encode(pa.chunked_array(prefix + chunks, type=values.type))
+    codes = _indices(encoded, len(encoded))
+    # The dictionary only grows from chunk to chunk: the longest one holds every code.
+    dictionaries = [chunk.dictionary for chunk in encoded.chunks]
+    dictionary = max(dictionaries, key=len) if dictionaries else pa.array([], values.type)
+    count = len(prefix[0]) if prefix else 0
+    known_count = int(codes[:count].max()) + 1 if count else 0  # the prefix has codes 0 .. distinct - 1
+    codes = codes[count:]
+    if starts is not None:
+        heads = np.flatnonzero(starts)
+        codes = np.repeat(codes, np.diff(heads, append=len(starts)))
+    if not prefix:
+        return Codes(codes, dictionary)
+    return Codes(codes, dictionary, known_count, known, ordered=False)
+
+
+def _sortedness(codes: np.ndarray) -> int:
+    """How many neighbouring rows are in ascending code order."""
+    return int(np.count_nonzero(codes[1:] >= codes[:-1]))
 
 
 def combine_codes(parts: Sequence[Codes]) -> np.ndarray:
-    """One int64 per row identifying its composite key; -1 if any part is null."""
-    combined = parts[0].codes
-    for part in parts[1:]:
+    """One int64 per row identifying its composite key; -1 if any part is null.
+
+    The part whose codes are most in row order leads, so a file grouped by one key column (say
+    enrollments by student) gives codes that are nearly sorted already, which the stable sort of
+    :func:`first_mask` runs through in close to one pass."""
+    ranked = sorted(parts, key=lambda part: _sortedness(part.codes), reverse=True)
+    combined = ranked[0].codes
+    for part in ranked[1:]:
         size = max(len(part.dictionary), 1)
         null = (combined < 0) | (part.codes < 0)
         if combined.max(initial=0) >= np.iinfo(np.int64).max // size - 1:
@@ -139,6 +219,36 @@ def repeated_mask(codes: np.ndarray) -> np.ndarray:
     return out
 
 
+def _repeats_after_first(codes: np.ndarray, first: np.ndarray) -> None:
+    """Clear ``first`` on every row whose (non-null) code an earlier row has."""
+    valid = codes >= 0
+    present = None if valid.all() else np.flatnonzero(valid)  # no copy when nothing is null
+    values = codes if present is None else codes[present]
+    # Stable (a merge sort) runs through codes already in near order in about one pass.
+    ranked = np.sort(values, kind="stable")
+    again = ranked[1:] == ranked[:-1]
+    repeats = int(np.count_nonzero(again))
+    if repeats == 0:
+        return
+    if repeats * 20 < len(values):
+        # A handful of repeats: order only the rows that share a code.
+        shared = pa.array(np.unique(ranked[1:][again]))
+        suspects = np.flatnonzero(pc.is_in(pa.array(values), value_set=shared).to_numpy(zero_copy_only=False))
+        if present is not None:
+            suspects = present[suspects]
+        order = suspects[np.argsort(codes[suspects], kind="stable")]
+        sorted_codes = codes[order]
+        first[order[1:][sorted_codes[1:] == sorted_codes[:-1]]] = False
+    else:
+        # Repeats are the norm: one stable sort finds each code's first row.
+        order = np.argsort(values, kind="stable")
+        sorted_values = values[order]
+        later = np.empty(len(values), dtype=bool)
+        later[0] = False
+        later[1:] = sorted_values[1:] == sorted_values[:-1]
+        first[(order if present is None else present[order])[later]] = False
+
+
 def first_mask(codes: np.ndarray, ordered: bool = False) -> np.ndarray:
     """Boolean per row: first occurrence of its code (null codes, -1, always count as first).
 
@@ -153,28 +263,7 @@ def first_mask(codes: np.ndarray, ordered: bool = False) -> np.ndarray:
         running = np.maximum.accumulate(codes)
         first[1:] = codes[1:] > running[:-1]
     else:
-        present = np.flatnonzero(codes >= 0)
-        values = codes[present]
-        ranked = np.sort(values)
-        again = ranked[1:] == ranked[:-1]
-        repeats = int(again.sum())
-        if repeats == 0:
-            return first
-        if repeats * 20 < len(values):
-            # A handful of repeats: order only the rows that share a code.
-            shared = pa.array(np.unique(ranked[1:][again]))
-            suspects = present[pc.is_in(pa.array(values), value_set=shared).to_numpy(zero_copy_only=False)]
-            order = suspects[np.argsort(codes[suspects], kind="stable")]
-            sorted_codes = codes[order]
-            first[order[1:][sorted_codes[1:] == sorted_codes[:-1]]] = False
-        else:
-            # Repeats are the norm: one stable sort finds each code's first row.
-            order = np.argsort(values, kind="stable")
-            sorted_values = values[order]
-            later = np.empty(len(values), dtype=bool)
-            later[0] = False
-            later[1:] = sorted_values[1:] == sorted_values[:-1]
-            first[present[order[later]]] = False
+        _repeats_after_first(codes, first)
     first |= codes < 0
     return first
 
@@ -317,3 +406,20 @@ def may_hold_controls(values: ArrayLike, allowed: Sequence[int] = ()) -> bool:
         if len(low) and not np.isin(low, np.array(allowed, dtype=np.uint8)).all():
             return True
     return False
+
+
+def free_of_controls(values: ArrayLike) -> bool:
+    """True when no value of a string column holds a C0 control character or DEL: every byte of
+    its data buffers is 0x20 or above and, as no byte is above 0x7e, none is 0x7f. Two reductions
+    per chunk (min and max) with no temporary arrays, cheaper than :func:`may_hold_controls`;
+    False only says that function must look closer (non-ASCII text, bytes behind null slots)."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    for chunk in chunks:
+        if len(chunk) == 0 or chunk.null_count == len(chunk):
+            continue
+        data = _string_data(chunk)
+        if data is None:
+            return False
+        if len(data) and (int(data.min()) < 0x20 or int(data.max()) >= 0x7F):
+            return False
+    return True

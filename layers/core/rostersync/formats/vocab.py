@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -173,10 +174,12 @@ def canonical(values: ArrayLike, vocabulary: Vocabulary) -> tuple[pa.Array, pa.A
     encoded = pc.dictionary_encode(arr)
     distinct = encoded.dictionary.to_pylist()
     mapped = [vocabulary.lookup(v) for v in distinct]
-    known = pa.array([m is not None for m in mapped], pa.bool_())
-    answers = pa.array(
-        [m if m is not None else v for m, v in zip(mapped, distinct, strict=True)], pa.string()
-    )
-    out = pc.take(answers, encoded.indices)
-    unknown = pc.fill_null(pc.invert(pc.take(known, encoded.indices)), False)
-    return as_array(out), as_array(unknown)
+    answers = [m if m is not None else v for m, v in zip(mapped, distinct, strict=True)]
+    # Values already canonical (the usual case for some columns) are returned as they are.
+    out = arr if answers == distinct else as_array(pc.take(pa.array(answers, pa.string()), encoded.indices))
+    if all(m is not None for m in mapped):
+        unknown = pa.array(np.zeros(len(arr), dtype=bool))
+    else:
+        known = pa.array([m is not None for m in mapped], pa.bool_())
+        unknown = as_array(pc.fill_null(pc.invert(pc.take(known, encoded.indices)), False))
+    return out, unknown
