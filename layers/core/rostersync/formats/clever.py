@@ -537,36 +537,49 @@ def _enrollments(csv: CsvFile) -> RawTable:
     )
 
 
+def _derive(spec: FileSpec, csv: CsvFile, today: date, errors: list[pa.Table]) -> dict[str, RawTable]:
+    """The raw tables one file gives (term-year errors of sections.csv go to ``errors``)."""
+    if spec is SCHOOLS:
+        return {"schools": _plain(csv, "schools", {"school_id": None, "name": None})}
+    if spec is SECTIONS:
+        sections, terms, courses, term_errors = _sections(csv, today)
+        errors.append(term_errors)
+        derived = {"sections": sections, "terms": terms, "courses": courses}
+        return {name: table for name, table in derived.items() if table is not None}
+    if spec is ENROLLMENTS:
+        return {"enrollments": _enrollments(csv)}
+    entity = {STUDENTS.name: "students", TEACHERS.name: "teachers", STAFF.name: "staff"}[spec.name]
+    tables = {entity: _merge_people(csv, entity)}
+    if spec is STUDENTS and any(csv.has(c) for c in CONTACT_COLUMNS.values()):
+        tables["contacts"], tables["contact_links"] = _contacts(csv)
+    return tables
+
+
 def read_clever(directory: Path, *, today: date | None = None) -> RawRoster:
     """Read a Clever-style CSV set; raises InvalidFilesError listing every file problem.
 
-    ``today`` (default: the current UTC date) pivots two-digit years in term start dates.
+    ``today`` (default: the current UTC date) pivots two-digit years in term start dates. Each
+    file's tables are derived as soon as it is read, so its raw columns are let go before the
+    next (larger) file is read.
     """
-    read = read_file_set(find_files(directory), REQUIRED_FILES, OPTIONAL_FILES)
+    pivot = today or datetime.now(UTC).date()
+    derived: dict[str, dict[str, RawTable]] = {}
+    term_errors: list[pa.Table] = []
+
+    def use(spec: FileSpec, csv: CsvFile) -> None:
+        derived[spec.name] = _derive(spec, csv, pivot, term_errors)
+
+    read = read_file_set(find_files(directory), REQUIRED_FILES, OPTIONAL_FILES, use=use)
     if read.problems:
         raise InvalidFilesError(read.problems, FORMAT_CLEVER_CSV)
-    files, alerts = read.files, read.alerts
-
     tables: dict[str, RawTable] = {}
-    tables["schools"] = _plain(files["schools.csv"], "schools", {"school_id": None, "name": None})
-    students_csv = files["students.csv"]
-    tables["students"] = _merge_people(students_csv, "students")
-    if any(students_csv.has(c) for c in CONTACT_COLUMNS.values()):
-        tables["contacts"], tables["contact_links"] = _contacts(students_csv)
-    tables["teachers"] = _merge_people(files["teachers.csv"], "teachers")
-    if "staff.csv" in files:
-        tables["staff"] = _merge_people(files["staff.csv"], "staff")
-    sections, terms, courses, term_errors = _sections(
-        files["sections.csv"], today or datetime.now(UTC).date()
-    )
-    alerts = [*alerts, term_errors]
-    tables["sections"] = sections
-    if terms is not None:
-        tables["terms"] = terms
-    if courses is not None:
-        tables["courses"] = courses
-    tables["enrollments"] = _enrollments(files["enrollments.csv"])
+    for spec in (SCHOOLS, STUDENTS, TEACHERS, STAFF, SECTIONS, ENROLLMENTS):
+        tables.update(derived.get(spec.name, {}))
     missing = frozenset(name for name in ENTITY_BY_NAME if name not in tables)
     return RawRoster(
-        FORMAT_CLEVER_CSV, Path(directory), tables, missing=missing, issues=concat_issues(alerts)
+        FORMAT_CLEVER_CSV,
+        Path(directory),
+        tables,
+        missing=missing,
+        issues=concat_issues([*read.alerts, *term_errors]),
     )

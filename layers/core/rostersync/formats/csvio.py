@@ -337,13 +337,16 @@ def read_file_set(
     optional: Sequence[FileSpec] = (),
     *,
     refuse: Callable[[FileSpec], FileProblem | None] | None = None,
+    use: Callable[[FileSpec, CsvFile], None] | None = None,
 ) -> FileSet:
     """Read every file of a set (``found`` from :func:`find_files`), collecting all problems.
 
     A required file that is absent or unusable is a problem (the set is refused). An optional
     file that is absent is skipped; one that is present but unusable is set aside with an error
     row naming it (:func:`set_aside`), and the rest of the set is read. ``refuse`` may turn a spec
-    down before it is read.
+    down before it is read. ``use``, when given, is handed each usable file as soon as it is read
+    and the file is not kept in ``files``: a reader that derives its tables there lets each
+    file's raw columns go before the next file is read, so a set never holds all of them at once.
     """
     result = FileSet({}, [], [])
     for spec in (*required, *optional):
@@ -362,6 +365,10 @@ def read_file_set(
             result.alerts.append(set_aside(path.name, read.problems))
             continue
         result.problems.extend(read.problems)
-        if read.file is not None:
+        if read.file is None:
+            continue
+        if use is not None:
+            use(spec, read.file)
+        else:
             result.files[spec.name] = read.file
     return result
