@@ -217,14 +217,15 @@ def _merge_people(csv: CsvFile, entity: str) -> RawTable:
     """One record per ID (its first row); ``school_ids`` = every school it appears with."""
     table = csv.table
     columns = _entity_columns(csv, entity)
-    ids = encode(table.column("person_id"))
-    firsts = np.flatnonzero(first_mask(ids.codes, ordered=True))
-    people = table.select([*columns, ROW_COLUMN]).take(pa.array(firsts))
+    codes = _codes(table.column("person_id"))
+    is_first = first_mask(codes, ordered=True)
+    firsts = np.flatnonzero(is_first)
+    people = table.select([*columns, ROW_COLUMN]).filter(pa.array(is_first))
     n = people.num_rows
     school = table.column("school_id")
     # Row of each row's first row (codes count in order of first appearance; nulls are their own).
-    first_of_code = firsts[ids.codes[firsts] >= 0]
-    own_first = np.where(ids.codes >= 0, first_of_code[ids.codes], np.arange(table.num_rows))
+    first_of_code = firsts[codes[firsts] >= 0]
+    own_first = np.where(codes >= 0, first_of_code[codes], np.arange(table.num_rows))
     same = pc.fill_null(pc.equal(school, pc.take(school, pa.array(own_first))), True)
     if pc.all(same).as_py() is not False:
         parents = pa.array(
@@ -248,12 +249,29 @@ def _merge_people(csv: CsvFile, entity: str) -> RawTable:
     return RawTable(entity, people, csv.name, sources, required=dict(PERSON_REQUIRED), deduplicated=True)
 
 
+def _codes(values: ArrayLike) -> np.ndarray:
+    """``encode(values).codes`` (numbered in order of first appearance), without hashing when
+    the values come sorted with no nulls, as exports usually list people: then each value's rows
+    are together and its code is simply the count of value changes before it."""
+    arr = as_array(values)
+    n = len(arr)
+    if n > 1 and arr.null_count == 0:
+        head, tail = arr.slice(0, n - 1), arr.slice(1)
+        if pc.all(pc.less_equal(head, tail)).as_py():
+            starts = np.ones(n, dtype=bool)
+            starts[1:] = pc.not_equal(head, tail).to_numpy(zero_copy_only=False)
+            codes: np.ndarray = np.cumsum(starts, dtype=np.int64) - 1
+            return codes
+    return encode(arr).codes
+
+
 def split_name(names: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     """ "Last, First" or "First [Middle] Last" -> (first, last); a single word is a first name."""
     arr = as_array(names)
     n = len(arr)
-    present = np.flatnonzero(pc.is_valid(arr).to_numpy(zero_copy_only=False))
-    sub = pc.take(arr, pa.array(present))
+    everyone = arr.null_count == 0
+    present = np.arange(n) if everyone else np.flatnonzero(pc.is_valid(arr).to_numpy(zero_copy_only=False))
+    sub = arr if everyone else pc.take(arr, pa.array(present))
     parts = pc.split_pattern(sub, " ", max_splits=1, reverse=True)
     offsets = parts.offsets.to_numpy()
     two = np.diff(offsets) == 2
@@ -267,9 +285,11 @@ def split_name(names: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
         last = pc.coalesce(pc.struct_field(split, ["last"]), last)
     first = pc.utf8_trim_whitespace(first)
     last = pc.utf8_trim_whitespace(last)
-    first = scatter(present, null_where(first, pc.equal(first, "")), n)
-    last = scatter(present, null_where(last, pc.equal(last, "")), n)
-    return first, last
+    first = null_where(first, pc.equal(first, ""))
+    last = null_where(last, pc.equal(last, ""))
+    if everyone:
+        return first, last
+    return scatter(present, first, n), scatter(present, last, n)
 
 
 def contact_ids(
@@ -312,39 +332,37 @@ def _contacts(csv: CsvFile) -> tuple[RawTable, RawTable]:
     present = pc.or_(
         pc.or_(pc.is_valid(name), pc.is_valid(email)), pc.or_(pc.is_valid(phone), pc.is_valid(sis_id))
     )
-    needed = ["person_id", "school_id", *CONTACT_COLUMNS.values(), ROW_COLUMN]
-    rows = table.select([c for c in needed if c in table.column_names])
-    if not pc.all(present).as_py():
-        rows = rows.filter(present)
-    rows_csv = CsvFile(csv.name, rows, csv.headers)
-    ids = contact_ids(
-        rows_csv.column("contact_sis_id"),
-        rows_csv.column("contact_email"),
-        rows_csv.column("contact_name"),
-        rows_csv.column("contact_phone"),
-        rows_csv.column("person_id"),
-    )
-    n = rows.num_rows
+    # IDs are made row by row (a row without any contact value gets none), so they are made for
+    # every row and only the columns each table keeps are filtered, never the whole contact block.
+    ids = contact_ids(sis_id, email, name, phone, csv.column("person_id"))
     links = pa.table(
         {
-            "student_id": rows_csv.column("person_id"),
+            "student_id": csv.column("person_id"),
             "contact_id": ids,
-            "school_id": rows_csv.column("school_id"),
-            "relationship": rows_csv.column("relationship"),
-            "contact_type": rows_csv.column("contact_type"),
-            ROW_COLUMN: rows.column(ROW_COLUMN),
+            "school_id": csv.column("school_id"),
+            "relationship": csv.column("relationship"),
+            "contact_type": csv.column("contact_type"),
+            ROW_COLUMN: table.column(ROW_COLUMN),
         }
     )
+    kept = as_array(present).to_numpy(zero_copy_only=False)
+    if not kept.all():
+        links = links.filter(pa.array(kept))
     # A contact is its first row; siblings' rows repeat it.
-    firsts = first_rows(pa.table({"person_id": ids}), ["person_id"]) if n else pa.array([], pa.int64())
-    one = rows.select(
-        [c for c in rows.column_names if c not in ("person_id", "relationship", "contact_type")]
-    ).take(firsts)
+    linked = links.column("contact_id")
+    firsts = np.flatnonzero(kept)[first_mask(_codes(linked), ordered=True)] if len(linked) else []
+    is_first = np.zeros(table.num_rows, dtype=bool)
+    is_first[firsts] = True
+    needed = ["school_id", *CONTACT_COLUMNS.values(), ROW_COLUMN]
+    one = table.select(
+        [c for c in needed if c in table.column_names and c not in ("relationship", "contact_type")]
+    )
+    one = one.filter(pa.array(is_first))
     one_csv = CsvFile(csv.name, one, csv.headers)
     first, last = split_name(one_csv.column("contact_name"))
     contacts = pa.table(
         {
-            "person_id": pc.take(ids, firsts),
+            "person_id": pc.filter(ids, pa.array(is_first)),
             "school_id": one_csv.column("school_id"),
             "sis_id": one_csv.column("contact_sis_id"),
             "first_name": first,
