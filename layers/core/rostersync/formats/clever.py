@@ -220,7 +220,9 @@ def _merge_people(csv: CsvFile, entity: str) -> RawTable:
     codes = _codes(table.column("person_id"))
     is_first = first_mask(codes, ordered=True)
     firsts = np.flatnonzero(is_first)
-    people = table.select([*columns, ROW_COLUMN]).filter(pa.array(is_first))
+    # A take, not a filter: it leaves one contiguous chunk per column, as validation's
+    # whole-column kernels want them (a filter keeps the file's ~50 chunks).
+    people = table.select([*columns, ROW_COLUMN]).take(pa.array(firsts))
     n = people.num_rows
     school = table.column("school_id")
     # Row of each row's first row (codes count in order of first appearance; nulls are their own).
@@ -351,18 +353,17 @@ def _contacts(csv: CsvFile) -> tuple[RawTable, RawTable]:
     # A contact is its first row; siblings' rows repeat it.
     linked = links.column("contact_id")
     firsts = np.flatnonzero(kept)[first_mask(_codes(linked), ordered=True)] if len(linked) else []
-    is_first = np.zeros(table.num_rows, dtype=bool)
-    is_first[firsts] = True
+    at = pa.array(firsts, pa.int64())
     needed = ["school_id", *CONTACT_COLUMNS.values(), ROW_COLUMN]
     one = table.select(
         [c for c in needed if c in table.column_names and c not in ("relationship", "contact_type")]
     )
-    one = one.filter(pa.array(is_first))
+    one = one.take(at)
     one_csv = CsvFile(csv.name, one, csv.headers)
     first, last = split_name(one_csv.column("contact_name"))
     contacts = pa.table(
         {
-            "person_id": pc.filter(ids, pa.array(is_first)),
+            "person_id": pc.take(ids, at),
             "school_id": one_csv.column("school_id"),
             "sis_id": one_csv.column("contact_sis_id"),
             "first_name": first,
