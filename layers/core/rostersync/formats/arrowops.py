@@ -39,7 +39,16 @@ INVISIBLE = "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u
 
 
 def _all_ascii(values: ArrayLike) -> bool:
-    return bool(pc.all(pc.string_is_ascii(values)).as_py() is not False)
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    for chunk in chunks:
+        data = _string_data(chunk) if len(chunk) else np.zeros(0, dtype=np.uint8)
+        if data is None:
+            return bool(pc.all(pc.string_is_ascii(values)).as_py() is not False)
+        # Bytes behind null slots count too: a false "no" only sends the column down the exact
+        # Unicode passes, which leave ASCII text as it is.
+        if len(data) and int(data.max()) >= 0x80:
+            return False
+    return True
 
 
 def normalise_text(values: ArrayLike) -> tuple[ArrayLike, ArrayLike | None]:
@@ -48,7 +57,9 @@ def normalise_text(values: ArrayLike) -> tuple[ArrayLike, ArrayLike | None]:
     (NBSP included) trimmed, and a value that is then empty made null. Returns the values and,
     when some held invisible characters, a mask of those (else None).
 
-    Plain ASCII columns (most of them) skip the Unicode passes after one cheap check."""
+    Plain ASCII columns (most of them) skip the Unicode passes after one cheap check, and a
+    chunk in which no value starts or ends with a byte trimming could remove is passed on as it
+    is, not copied (:func:`_trim_chunk`)."""
     marks: ArrayLike | None = None
     if len(values) and not _all_ascii(values):
         found = pc.fill_null(pc.match_substring_regex(values, INVISIBLE), False)
@@ -56,12 +67,9 @@ def normalise_text(values: ArrayLike) -> tuple[ArrayLike, ArrayLike | None]:
             marks = found
             values = pc.replace_substring_regex(values, INVISIBLE, "")
         values = pc.utf8_normalize(values, form="NFC")
-    trimmed = pc.utf8_trim_whitespace(values)
-    # The reader already turns "" into null, so only whitespace-only cells are left to catch;
-    # test cheaply before paying for a second pass.
-    if pc.min(pc.binary_length(trimmed)).as_py() == 0:
-        trimmed = pc.if_else(pc.equal(trimmed, EMPTY_STRING), NULL_STRING, trimmed)
-    return trimmed, marks
+    if isinstance(values, pa.ChunkedArray):
+        return pa.chunked_array([_trim_chunk(c) for c in values.chunks], values.type), marks
+    return _trim_chunk(values), marks
 
 
 def clean(values: ArrayLike) -> ArrayLike:
@@ -423,3 +431,66 @@ def free_of_controls(values: ArrayLike) -> bool:
         if len(data) and (int(data.min()) < 0x20 or int(data.max()) >= 0x7F):
             return False
     return True
+
+
+def _trim_chunk(chunk: pa.Array) -> pa.Array:
+    """One chunk trimmed, and values then empty made null (:func:`normalise_text`).
+
+    The first and last byte of every value are read from the offsets and data buffers; when
+    none of them could be whitespace the trimming kernel (a copy of the whole chunk) is skipped.
+    The bytes looked at may include some of neighbouring or null values: that can only send a
+    chunk to the exact kernel, never let surrounding whitespace through."""
+    if len(chunk) == 0 or chunk.null_count == len(chunk):
+        return chunk
+    data = _string_data(chunk)
+    if data is None or _may_need_trim(chunk, data):
+        trimmed: pa.Array = pc.utf8_trim_whitespace(chunk)
+        # The reader already turns "" into null, so only whitespace-only cells are left to
+        # catch; test cheaply before paying for a second pass.
+        if pc.min(pc.binary_length(trimmed)).as_py() == 0:
+            trimmed = pc.if_else(pc.equal(trimmed, EMPTY_STRING), NULL_STRING, trimmed)
+        return trimmed
+    if _has_empty(chunk):
+        out: pa.Array = pc.if_else(pc.equal(chunk, EMPTY_STRING), NULL_STRING, chunk)
+        return out
+    return chunk
+
+
+def _offsets(chunk: pa.Array) -> np.ndarray:
+    """The chunk's ``len + 1`` value offsets, relative to its first value's bytes."""
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+    relative: np.ndarray = offsets - offsets[0]
+    return relative
+
+
+def _may_need_trim(chunk: pa.Array, data: np.ndarray) -> bool:
+    # One pass over the bytes (most ID columns hold no space at all), then only if need be the
+    # first and last byte of each value.
+    if not _may_trim(data):
+        return False
+    offsets = _offsets(chunk)
+    firsts = np.take(data, offsets[:-1], mode="clip")
+    lasts = np.take(data, offsets[1:] - 1, mode="clip")
+    return _may_trim(firsts) or _may_trim(lasts)
+
+
+def _may_trim(bytes_: np.ndarray) -> bool:
+    """Whether any of these bytes could be trimmed whitespace: ASCII whitespace and the controls
+    below it (0x00-0x20), or a byte of a non-ASCII character (NBSP, U+2028, U+3000...). Printable
+    ASCII, 0x21-0x7f, is the one range that wraps below 0x5f once 0x21 is taken off."""
+    return bool(((bytes_ - np.uint8(0x21)) >= np.uint8(0x5F)).any())
+
+
+def _has_empty(chunk: pa.Array) -> bool:
+    """Whether a (non-null) value of a ``string`` chunk is the empty string."""
+    offsets = _offsets(chunk)
+    empty = offsets[1:] == offsets[:-1]
+    if not empty.any():
+        return False
+    validity = chunk.buffers()[0]
+    if validity is not None and chunk.null_count:
+        bits = np.unpackbits(
+            np.frombuffer(validity, dtype=np.uint8), count=chunk.offset + len(chunk), bitorder="little"
+        )
+        empty &= bits[chunk.offset :].astype(bool)
+    return bool(empty.any())

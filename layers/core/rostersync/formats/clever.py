@@ -217,14 +217,17 @@ def _merge_people(csv: CsvFile, entity: str) -> RawTable:
     """One record per ID (its first row); ``school_ids`` = every school it appears with."""
     table = csv.table
     columns = _entity_columns(csv, entity)
-    ids = encode(table.column("person_id"))
-    firsts = np.flatnonzero(first_mask(ids.codes, ordered=True))
+    codes = _codes(table.column("person_id"))
+    is_first = first_mask(codes, ordered=True)
+    firsts = np.flatnonzero(is_first)
+    # A take, not a filter: it leaves one contiguous chunk per column, as validation's
+    # whole-column kernels want them (a filter keeps the file's ~50 chunks).
     people = table.select([*columns, ROW_COLUMN]).take(pa.array(firsts))
     n = people.num_rows
     school = table.column("school_id")
     # Row of each row's first row (codes count in order of first appearance; nulls are their own).
-    first_of_code = firsts[ids.codes[firsts] >= 0]
-    own_first = np.where(ids.codes >= 0, first_of_code[ids.codes], np.arange(table.num_rows))
+    first_of_code = firsts[codes[firsts] >= 0]
+    own_first = np.where(codes >= 0, first_of_code[codes], np.arange(table.num_rows))
     same = pc.fill_null(pc.equal(school, pc.take(school, pa.array(own_first))), True)
     if pc.all(same).as_py() is not False:
         parents = pa.array(
@@ -248,12 +251,29 @@ def _merge_people(csv: CsvFile, entity: str) -> RawTable:
     return RawTable(entity, people, csv.name, sources, required=dict(PERSON_REQUIRED), deduplicated=True)
 
 
+def _codes(values: ArrayLike) -> np.ndarray:
+    """``encode(values).codes`` (numbered in order of first appearance), without hashing when
+    the values come sorted with no nulls, as exports usually list people: then each value's rows
+    are together and its code is simply the count of value changes before it."""
+    arr = as_array(values)
+    n = len(arr)
+    if n > 1 and arr.null_count == 0:
+        head, tail = arr.slice(0, n - 1), arr.slice(1)
+        if pc.all(pc.less_equal(head, tail)).as_py():
+            starts = np.ones(n, dtype=bool)
+            starts[1:] = pc.not_equal(head, tail).to_numpy(zero_copy_only=False)
+            codes: np.ndarray = np.cumsum(starts, dtype=np.int64) - 1
+            return codes
+    return encode(arr).codes
+
+
 def split_name(names: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     """ "Last, First" or "First [Middle] Last" -> (first, last); a single word is a first name."""
     arr = as_array(names)
     n = len(arr)
-    present = np.flatnonzero(pc.is_valid(arr).to_numpy(zero_copy_only=False))
-    sub = pc.take(arr, pa.array(present))
+    everyone = arr.null_count == 0
+    present = np.arange(n) if everyone else np.flatnonzero(pc.is_valid(arr).to_numpy(zero_copy_only=False))
+    sub = arr if everyone else pc.take(arr, pa.array(present))
     parts = pc.split_pattern(sub, " ", max_splits=1, reverse=True)
     offsets = parts.offsets.to_numpy()
     two = np.diff(offsets) == 2
@@ -267,9 +287,11 @@ def split_name(names: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
         last = pc.coalesce(pc.struct_field(split, ["last"]), last)
     first = pc.utf8_trim_whitespace(first)
     last = pc.utf8_trim_whitespace(last)
-    first = scatter(present, null_where(first, pc.equal(first, "")), n)
-    last = scatter(present, null_where(last, pc.equal(last, "")), n)
-    return first, last
+    first = null_where(first, pc.equal(first, ""))
+    last = null_where(last, pc.equal(last, ""))
+    if everyone:
+        return first, last
+    return scatter(present, first, n), scatter(present, last, n)
 
 
 def contact_ids(
@@ -312,39 +334,36 @@ def _contacts(csv: CsvFile) -> tuple[RawTable, RawTable]:
     present = pc.or_(
         pc.or_(pc.is_valid(name), pc.is_valid(email)), pc.or_(pc.is_valid(phone), pc.is_valid(sis_id))
     )
-    needed = ["person_id", "school_id", *CONTACT_COLUMNS.values(), ROW_COLUMN]
-    rows = table.select([c for c in needed if c in table.column_names])
-    if not pc.all(present).as_py():
-        rows = rows.filter(present)
-    rows_csv = CsvFile(csv.name, rows, csv.headers)
-    ids = contact_ids(
-        rows_csv.column("contact_sis_id"),
-        rows_csv.column("contact_email"),
-        rows_csv.column("contact_name"),
-        rows_csv.column("contact_phone"),
-        rows_csv.column("person_id"),
-    )
-    n = rows.num_rows
+    # IDs are made row by row (a row without any contact value gets none), so they are made for
+    # every row and only the columns each table keeps are filtered, never the whole contact block.
+    ids = contact_ids(sis_id, email, name, phone, csv.column("person_id"))
     links = pa.table(
         {
-            "student_id": rows_csv.column("person_id"),
+            "student_id": csv.column("person_id"),
             "contact_id": ids,
-            "school_id": rows_csv.column("school_id"),
-            "relationship": rows_csv.column("relationship"),
-            "contact_type": rows_csv.column("contact_type"),
-            ROW_COLUMN: rows.column(ROW_COLUMN),
+            "school_id": csv.column("school_id"),
+            "relationship": csv.column("relationship"),
+            "contact_type": csv.column("contact_type"),
+            ROW_COLUMN: table.column(ROW_COLUMN),
         }
     )
+    kept = as_array(present).to_numpy(zero_copy_only=False)
+    if not kept.all():
+        links = links.filter(pa.array(kept))
     # A contact is its first row; siblings' rows repeat it.
-    firsts = first_rows(pa.table({"person_id": ids}), ["person_id"]) if n else pa.array([], pa.int64())
-    one = rows.select(
-        [c for c in rows.column_names if c not in ("person_id", "relationship", "contact_type")]
-    ).take(firsts)
+    linked = links.column("contact_id")
+    firsts = np.flatnonzero(kept)[first_mask(_codes(linked), ordered=True)] if len(linked) else []
+    at = pa.array(firsts, pa.int64())
+    needed = ["school_id", *CONTACT_COLUMNS.values(), ROW_COLUMN]
+    one = table.select(
+        [c for c in needed if c in table.column_names and c not in ("relationship", "contact_type")]
+    )
+    one = one.take(at)
     one_csv = CsvFile(csv.name, one, csv.headers)
     first, last = split_name(one_csv.column("contact_name"))
     contacts = pa.table(
         {
-            "person_id": pc.take(ids, firsts),
+            "person_id": pc.take(ids, at),
             "school_id": one_csv.column("school_id"),
             "sis_id": one_csv.column("contact_sis_id"),
             "first_name": first,
@@ -537,36 +556,49 @@ def _enrollments(csv: CsvFile) -> RawTable:
     )
 
 
+def _derive(spec: FileSpec, csv: CsvFile, today: date, errors: list[pa.Table]) -> dict[str, RawTable]:
+    """The raw tables one file gives (term-year errors of sections.csv go to ``errors``)."""
+    if spec is SCHOOLS:
+        return {"schools": _plain(csv, "schools", {"school_id": None, "name": None})}
+    if spec is SECTIONS:
+        sections, terms, courses, term_errors = _sections(csv, today)
+        errors.append(term_errors)
+        derived = {"sections": sections, "terms": terms, "courses": courses}
+        return {name: table for name, table in derived.items() if table is not None}
+    if spec is ENROLLMENTS:
+        return {"enrollments": _enrollments(csv)}
+    entity = {STUDENTS.name: "students", TEACHERS.name: "teachers", STAFF.name: "staff"}[spec.name]
+    tables = {entity: _merge_people(csv, entity)}
+    if spec is STUDENTS and any(csv.has(c) for c in CONTACT_COLUMNS.values()):
+        tables["contacts"], tables["contact_links"] = _contacts(csv)
+    return tables
+
+
 def read_clever(directory: Path, *, today: date | None = None) -> RawRoster:
     """Read a Clever-style CSV set; raises InvalidFilesError listing every file problem.
 
-    ``today`` (default: the current UTC date) pivots two-digit years in term start dates.
+    ``today`` (default: the current UTC date) pivots two-digit years in term start dates. Each
+    file's tables are derived as soon as it is read, so its raw columns are let go before the
+    next (larger) file is read.
     """
-    read = read_file_set(find_files(directory), REQUIRED_FILES, OPTIONAL_FILES)
+    pivot = today or datetime.now(UTC).date()
+    derived: dict[str, dict[str, RawTable]] = {}
+    term_errors: list[pa.Table] = []
+
+    def use(spec: FileSpec, csv: CsvFile) -> None:
+        derived[spec.name] = _derive(spec, csv, pivot, term_errors)
+
+    read = read_file_set(find_files(directory), REQUIRED_FILES, OPTIONAL_FILES, use=use)
     if read.problems:
         raise InvalidFilesError(read.problems, FORMAT_CLEVER_CSV)
-    files, alerts = read.files, read.alerts
-
     tables: dict[str, RawTable] = {}
-    tables["schools"] = _plain(files["schools.csv"], "schools", {"school_id": None, "name": None})
-    students_csv = files["students.csv"]
-    tables["students"] = _merge_people(students_csv, "students")
-    if any(students_csv.has(c) for c in CONTACT_COLUMNS.values()):
-        tables["contacts"], tables["contact_links"] = _contacts(students_csv)
-    tables["teachers"] = _merge_people(files["teachers.csv"], "teachers")
-    if "staff.csv" in files:
-        tables["staff"] = _merge_people(files["staff.csv"], "staff")
-    sections, terms, courses, term_errors = _sections(
-        files["sections.csv"], today or datetime.now(UTC).date()
-    )
-    alerts = [*alerts, term_errors]
-    tables["sections"] = sections
-    if terms is not None:
-        tables["terms"] = terms
-    if courses is not None:
-        tables["courses"] = courses
-    tables["enrollments"] = _enrollments(files["enrollments.csv"])
+    for spec in (SCHOOLS, STUDENTS, TEACHERS, STAFF, SECTIONS, ENROLLMENTS):
+        tables.update(derived.get(spec.name, {}))
     missing = frozenset(name for name in ENTITY_BY_NAME if name not in tables)
     return RawRoster(
-        FORMAT_CLEVER_CSV, Path(directory), tables, missing=missing, issues=concat_issues(alerts)
+        FORMAT_CLEVER_CSV,
+        Path(directory),
+        tables,
+        missing=missing,
+        issues=concat_issues([*read.alerts, *term_errors]),
     )

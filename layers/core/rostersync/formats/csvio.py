@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import normalise_text, row_numbers
+from rostersync.formats.arrowops import as_array, normalise_text, row_numbers
 from rostersync.formats.csvparse import Rows, Unreadable, read_header, read_rows
 from rostersync.formats.raw import REJECTED_COLUMN, Source
 from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, FileProblem, row_issues
@@ -290,11 +290,21 @@ def read_csv(path: Path, spec: FileSpec) -> ReadResult:
     # kernels release the GIL, so trim them side by side.
     with ThreadPoolExecutor(max_workers=max(1, pa.cpu_count())) as pool:
         normalised = list(pool.map(normalise_text, rows.columns.values()))
-    columns = [values for values, _ in normalised]
-    numbers = row_numbers(rows.num_rows)
     names = [*rows.columns.keys(), ROW_COLUMN]
+    rows.columns.clear()
+    # One contiguous array per column (validation's whole-column kernels would otherwise join
+    # the parser's blocks themselves, a copy per use); the blocks of each go as it is joined.
+    columns: list[pa.Array | pa.ChunkedArray] = []
+    marks: list[pa.Array | pa.ChunkedArray | None] = []
+    normalised.reverse()
+    while normalised:
+        values, found = normalised.pop()
+        columns.append(as_array(values))
+        marks.append(found)
+        del values
+    numbers = row_numbers(rows.num_rows)
     columns.append(numbers)
-    alerts += _invisible_alerts(file, written, names, columns, [marks for _, marks in normalised])
+    alerts += _invisible_alerts(file, written, names, columns, marks)
     if rows.too_long is not None:
         alerts.append(_too_long_issues(file, headers, rows, numbers))
         columns.append(pa.array(rows.too_long))
@@ -337,13 +347,16 @@ def read_file_set(
     optional: Sequence[FileSpec] = (),
     *,
     refuse: Callable[[FileSpec], FileProblem | None] | None = None,
+    use: Callable[[FileSpec, CsvFile], None] | None = None,
 ) -> FileSet:
     """Read every file of a set (``found`` from :func:`find_files`), collecting all problems.
 
     A required file that is absent or unusable is a problem (the set is refused). An optional
     file that is absent is skipped; one that is present but unusable is set aside with an error
     row naming it (:func:`set_aside`), and the rest of the set is read. ``refuse`` may turn a spec
-    down before it is read.
+    down before it is read. ``use``, when given, is handed each usable file as soon as it is read
+    and the file is not kept in ``files``: a reader that derives its tables there lets each
+    file's raw columns go before the next file is read, so a set never holds all of them at once.
     """
     result = FileSet({}, [], [])
     for spec in (*required, *optional):
@@ -362,6 +375,10 @@ def read_file_set(
             result.alerts.append(set_aside(path.name, read.problems))
             continue
         result.problems.extend(read.problems)
-        if read.file is not None:
+        if read.file is None:
+            continue
+        if use is not None:
+            use(spec, read.file)
+        else:
             result.files[spec.name] = read.file
     return result
