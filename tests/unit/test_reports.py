@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 import pytest
 from builders import Row, change_set, entity_changes, table
 
-from rostersync import reports
+from rostersync import changerows, reports
 from rostersync.changes import ChangeSet
 from rostersync.issues import ISSUE_SCHEMA
 from rostersync.model import (
@@ -31,7 +31,7 @@ def student(person_id: str, school: str = "1", **fields: Any) -> Row:
 
 
 def rows_by_id(changes: ChangeSet) -> dict[str, Row]:
-    return {row["id"]: row for row in reports.changes_table(changes).to_pylist()}
+    return {row["id"]: row for row in changerows.changes_table(changes).to_pylist()}
 
 
 def read_csv(data: bytes) -> list[list[str]]:
@@ -119,7 +119,7 @@ def test_changes_table_keeps_rows_aligned_when_a_record_has_no_summary_fields() 
     # Rows with every summary field null must not be dropped or shifted.
     added = [student("A1", first_name="Amy"), student("A2"), student("A3", first_name="Cy")]
 
-    rows = reports.changes_table(change_set(entity_changes(STUDENTS, added=added))).to_pylist()
+    rows = changerows.changes_table(change_set(entity_changes(STUDENTS, added=added))).to_pylist()
 
     assert [(r["id"], r["new_values"]) for r in rows] == [
         ("A1", "first_name: Amy"),
@@ -147,7 +147,7 @@ def test_changes_table_renders_lists_and_dates() -> None:
 def test_changes_table_joins_composite_keys_readably() -> None:
     added = [{"student_id": "S1", "contact_id": "P9", "school_id": "1", "contact_type": "Emergency"}]
 
-    (row,) = reports.changes_table(change_set(entity_changes(CONTACT_LINKS, added=added))).to_pylist()
+    (row,) = changerows.changes_table(change_set(entity_changes(CONTACT_LINKS, added=added))).to_pylist()
 
     assert (row["entity"], row["id"], row["new_values"]) == (
         "contact_links",
@@ -192,7 +192,7 @@ def test_changes_table_orders_entities_then_school_change_and_id() -> None:
         entity_changes(STUDENTS, added=[student("B", "2"), student("A", "2")], removed=[student("Z", "1")]),
     )
 
-    rows = reports.changes_table(changes).to_pylist()
+    rows = changerows.changes_table(changes).to_pylist()
 
     assert [(r["entity"], r["school_id"], r["id"]) for r in rows] == [
         ("students", "1", "Z"),
@@ -203,22 +203,22 @@ def test_changes_table_orders_entities_then_school_change_and_id() -> None:
 
 
 def test_changes_table_of_no_changes_is_empty_with_schema() -> None:
-    result = reports.changes_table(change_set())
+    result = changerows.changes_table(change_set())
 
     assert result.num_rows == 0
-    assert result.schema == reports.CHANGES_SCHEMA
+    assert result.schema == changerows.CHANGES_SCHEMA
 
 
 def test_join_skip_nulls_keeps_all_null_rows() -> None:
     pieces = [pa.array(["a", None, None]), pa.array([None, None, "c"], pa.string())]
 
-    assert reports.join_skip_nulls(pieces, "; ", 3).to_pylist() == ["a", "", "c"]
+    assert changerows.join_skip_nulls(pieces, "; ", 3).to_pylist() == ["a", "", "c"]
 
 
 def test_display_key_of_a_composite_key() -> None:
     links = table(CONTACT_LINKS, [{"student_id": "S1", "contact_id": "P9"}, {"student_id": "S2"}])
 
-    assert reports.display_key(links, ENTITY_BY_NAME["contact_links"]).to_pylist() == ["S1/P9", "S2/"]
+    assert changerows.display_key(links, ENTITY_BY_NAME["contact_links"]).to_pylist() == ["S1/P9", "S2/"]
     assert KEY_SEPARATOR not in "S1/P9"
 
 
