@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import partial, reduce
 from itertools import pairwise
 from typing import TypeAlias
 
@@ -171,26 +171,23 @@ def _part(
             schools,
             ids,
             pa.repeat(pa.scalar(change), n),
-            none if changed_fields is None else _empty_to_null(changed_fields),
-            none if old_values is None else _empty_to_null(old_values),
-            none if new_values is None else _empty_to_null(new_values),
+            none if changed_fields is None else changed_fields,
+            none if old_values is None else old_values,
+            none if new_values is None else new_values,
         ],
         schema=CHANGES_SCHEMA,
     )
 
 
 def _summary(table: pa.Table, entity: Entity) -> Column:
+    """The main fields of each record ("first_name: Ann; grade: 4"), null where it has none."""
     fields = [f for f in SUMMARY_FIELDS.get(entity.name, ()) if f in table.column_names]
     pieces = [_labelled(f, table.column(f), blank=False) for f in fields]
-    return join_skip_nulls(pieces, FIELD_SEPARATOR, table.num_rows)
-
-
-def _record_part(entity: Entity, change: str, records: pa.Table, ids: Column) -> pa.Table:
-    """Added (or removed) records with their displayed keys: their main fields in new_values
-    (or old_values)."""
-    summary = _summary(records, entity)
-    values = {"new_values": summary} if change == ADDED else {"old_values": summary}
-    return _part(entity, change, _school_column(records), ids, **values)
+    if len(pieces) <= 1:
+        return pieces[0] if pieces else pa.nulls(table.num_rows, pa.string())
+    joined = join_skip_nulls(pieces, FIELD_SEPARATOR, table.num_rows)
+    some = reduce(pc.or_, [pc.is_valid(p) for p in pieces])
+    return joined if pc.all(some).as_py() else pc.if_else(some, joined, NULL_STRING)
 
 
 def _changed_part(entity: Entity, new: pa.Table, old: pa.Table, fields: Column) -> pa.Table:
@@ -217,9 +214,9 @@ def _changed_part(entity: Entity, new: pa.Table, old: pa.Table, fields: Column) 
         CHANGED,
         _school_column(new),
         display_key(new, entity),
-        changed_fields=pc.fill_null(pc.binary_join(fields_list, FIELD_SEPARATOR), ""),
-        old_values=join_skip_nulls(old_pieces, FIELD_SEPARATOR, n),
-        new_values=join_skip_nulls(new_pieces, FIELD_SEPARATOR, n),
+        changed_fields=_empty_to_null(pc.fill_null(pc.binary_join(fields_list, FIELD_SEPARATOR), "")),
+        old_values=_empty_to_null(join_skip_nulls(old_pieces, FIELD_SEPARATOR, n)),
+        new_values=_empty_to_null(join_skip_nulls(new_pieces, FIELD_SEPARATOR, n)),
     )
 
 
@@ -247,9 +244,9 @@ def _id_changed_part(entity: Entity, id_changes: pa.Table, old: pa.Table, new: p
         ID_CHANGED,
         as_text(id_changes.column("school_id")),
         _display_id(new_ids),
-        changed_fields=join_skip_nulls(names, FIELD_SEPARATOR, n),
-        old_values=join_skip_nulls(old_pieces, FIELD_SEPARATOR, n),
-        new_values=join_skip_nulls(new_pieces, FIELD_SEPARATOR, n),
+        changed_fields=_empty_to_null(join_skip_nulls(names, FIELD_SEPARATOR, n)),
+        old_values=_empty_to_null(join_skip_nulls(old_pieces, FIELD_SEPARATOR, n)),
+        new_values=_empty_to_null(join_skip_nulls(new_pieces, FIELD_SEPARATOR, n)),
     )
 
 
@@ -276,13 +273,15 @@ def _by_school_and_id(ranks: pa.Array, ids: Column) -> pa.Array:
 
 
 def _sorted_records_part(entity: Entity, change: str, records: pa.Table, rows: Rows) -> pa.Table:
-    """Added or removed records sorted before they are rendered: the block's records and their
-    keys are taken again in order, narrower and cheaper than the rendered rows."""
+    """Added (or removed) records sorted by school and ID, with their main fields in new_values
+    (or old_values). Only the three columns that vary are put in order, not the whole rows."""
     positions, ranks = rows
     block = records.take(positions)
     ids = display_key(block, entity)
     order = _by_school_and_id(ranks, ids)
-    return _record_part(entity, change, block.take(order), ids.take(order))
+    summary = _summary(block, entity).take(order)
+    values = {"new_values": summary} if change == ADDED else {"old_values": summary}
+    return _part(entity, change, _school_column(block).take(order), ids.take(order), **values)
 
 
 def _sorted(part: pa.Table) -> pa.Table:
@@ -364,16 +363,17 @@ def _school_ranks(kinds: Sequence[_Kind]) -> tuple[list[pa.Array], list[pa.Array
     return ranks, orders, len(values) + 1
 
 
-def entity_blocks(kinds: Sequence[_Kind], rows: int = BLOCK_ROWS) -> Iterator[list[Rows]]:
+def entity_blocks(kinds: Sequence[_Kind], rows: int | None = None) -> Iterator[list[Rows]]:
     """The rows of each kind in blocks of whole schools of about ``rows`` rows, in school order
-    (rows without a school last): one list per block, one :data:`Rows` per kind."""
+    (rows without a school last; None: :data:`BLOCK_ROWS`): one list per block, one :data:`Rows`
+    per kind. A school larger than ``rows`` is one block of its own."""
     if not kinds:
         return
     ranks, orders, count = _school_ranks(kinds)
     sorted_ranks = [r.to_numpy() for r in ranks]
     per_rank = sum(np.bincount(r, minlength=count) for r in sorted_ranks)
     starts = np.cumsum(per_rank) - per_rank
-    block = starts // rows  # a school's block: where its first row falls
+    block = starts // (rows or BLOCK_ROWS)  # a school's block: where its first row falls
     bounds = [*np.flatnonzero(np.diff(block, prepend=-1)).tolist(), count]
     for low, high in pairwise(bounds):
         cuts = [np.searchsorted(r, [low, high]).tolist() for r in sorted_ranks]
@@ -393,7 +393,7 @@ def render_block(kinds: Sequence[_Kind], block: Sequence[Rows]) -> pa.Table:
     return pa.concat_tables(parts).sort_by(SORT_KEYS)
 
 
-def entity_tasks(changes: ChangeSet, rows: int = BLOCK_ROWS) -> Iterator[Callable[[], pa.Table]]:
+def entity_tasks(changes: ChangeSet, rows: int | None = None) -> Iterator[Callable[[], pa.Table]]:
     """Every change of ``changes`` as tasks that each render one block (:func:`render_block`), in
     the order of the rows: entities in registry order, then blocks in school order. An entity's
     blocks are planned only when the iteration reaches it."""

@@ -91,8 +91,6 @@ ERRORS_HEADERS = {
     "message": "Message",
 }
 
-# Threads that render blocks of changes; the writer's own thread compresses and writes them.
-THREADS = 2
 
 Sink: TypeAlias = "str | Path | IO[Any] | pa.NativeFile"
 
@@ -172,12 +170,12 @@ def _block_csv(render: Callable[[], pa.Table]) -> pa.Buffer:
     return buffer.getvalue()
 
 
-def _changes_pieces(changes: ChangeSet, threads: int) -> Iterator[pa.Buffer]:
+def _changes_pieces(changes: ChangeSet, threads: int | None) -> Iterator[pa.Buffer]:
     """The CSV text of every change of ``changes``, header first, in order: blocks rendered
-    ``threads`` at a time with as many more queued, so at most ``2 * threads`` blocks of text are
-    held while the caller writes the oldest."""
+    ``threads`` at a time (None: one a core) with as many more queued, so at most twice that
+    many blocks of text are held while the caller writes the oldest."""
     yield _changes_header()
-    workers = max(1, threads)
+    workers = max(1, threads if threads is not None else pa.cpu_count())
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="changes") as pool:
         pending: deque[Future[pa.Buffer]] = deque()
         for render in changerows.entity_tasks(changes):  # plans the next entity meanwhile
@@ -189,12 +187,13 @@ def _changes_pieces(changes: ChangeSet, threads: int) -> Iterator[pa.Buffer]:
 
 
 def write_changes_csv(
-    changes: ChangeSet | pa.Table, sink: Sink, *, bom: bool = True, threads: int = THREADS
+    changes: ChangeSet | pa.Table, sink: Sink, *, bom: bool = True, threads: int | None = None
 ) -> None:
     """Write the CSV of changes (from a ChangeSet, or a table made by
     :func:`rostersync.changerows.changes_table`).
 
-    ``sink`` is a path, a binary or text file object, or a pyarrow NativeFile.
+    ``sink`` is a path, a binary or text file object, or a pyarrow NativeFile; ``threads``: how
+    many render the rows (None: one a core).
     """
     if isinstance(changes, pa.Table):
         _write(changes, CHANGES_HEADERS, sink, bom=bom)
@@ -202,11 +201,11 @@ def write_changes_csv(
         _write_pieces(sink, _changes_pieces(changes, threads), bom=bom)
 
 
-def write_changes_csv_gz(changes: ChangeSet, sink: IO[bytes], *, threads: int = THREADS) -> None:
+def write_changes_csv_gz(changes: ChangeSet, sink: IO[bytes], *, threads: int | None = None) -> None:
     """Write the full CSV of changes gzip-compressed (once decompressed, exactly the bytes of
     :func:`write_changes_csv`: the same BOM, header and rows): what a first sync offers beside
     its per-school summary, since a first sync adds every record of the district. One gzip
-    member, compressed on this thread while ``threads`` others render the rows."""
+    member, compressed on this thread while ``threads`` others (None: one a core) render the rows."""
     compressor = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, GZIP_WBITS)
     sink.write(compressor.compress(BOM))
     for piece in _changes_pieces(changes, threads):
