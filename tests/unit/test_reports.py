@@ -274,8 +274,14 @@ def first_sync() -> ChangeSet:
     return change_set(entity_changes(STUDENTS, added=added))
 
 
+def first_sync_in_id_order() -> ChangeSet:
+    """Only additions whose IDs already ascend within each school (not across schools)."""
+    added = [student(f"A{i:02d}", f"S{2 - i // 4}") for i in range(10)]
+    return change_set(entity_changes(STUDENTS, added=added))
+
+
 @pytest.mark.parametrize("block_rows", [1, 3, 1000])
-@pytest.mark.parametrize("make", [many_schools, first_sync])
+@pytest.mark.parametrize("make", [many_schools, first_sync, first_sync_in_id_order])
 def test_changes_table_is_sorted_whatever_the_block_size(
     make: Callable[[], ChangeSet], block_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

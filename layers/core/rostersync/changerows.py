@@ -81,13 +81,14 @@ def join_skip_nulls(pieces: Sequence[Column], separator: str, length: int) -> Co
 
     pyarrow's ``binary_join_element_wise(..., null_handling="skip")`` drops rows whose inputs
     are all null (the output comes back shorter than the input: seen on pyarrow 26), so a
-    non-null empty piece leads every row and its separator is sliced off afterwards.
+    non-null empty piece leads every row and its separator's bytes are cut off afterwards
+    (``binary_replace_slice``: bytes, not characters, several times faster than a UTF-8 slice).
     """
     if len(pieces) == 1:
         return pc.fill_null(pieces[0], "")
     lead = pa.repeat(pa.scalar("", pa.string()), length)
     joined = pc.binary_join_element_wise(lead, *pieces, separator, null_handling="skip")
-    return pc.utf8_slice_codeunits(joined, len(separator))
+    return pc.binary_replace_slice(joined, 0, len(separator.encode()), "")
 
 
 def _empty_to_null(values: Column) -> Column:
@@ -120,11 +121,12 @@ def _display_id(keys: Column) -> Column:
 
 
 def _labelled(name: str, values: Column, *, blank: bool) -> Column:
-    """Label each value as "name: value"; a null value gives "name: (blank)" when ``blank`` else null."""
+    """Label each value as "name: value"; a null value gives "name: (blank)" when ``blank`` else null.
+    (The label is inserted as the first bytes of each value: ~3x faster than joining it on.)"""
     text = as_text(values)
     if blank:
         text = pc.fill_null(text, BLANK)
-    return pc.binary_join_element_wise(pa.scalar(f"{name}: "), text, pa.scalar(""))
+    return pc.binary_replace_slice(text, 0, 0, f"{name}: ")
 
 
 def _column_or_nulls(table: pa.Table, name: str, type_: pa.DataType) -> Column:
@@ -266,8 +268,15 @@ class _Kind:
     render: Callable[[Rows], pa.Table]
 
 
-def _by_school_and_id(ranks: pa.Array, ids: Column) -> pa.Array:
-    """The order of rows by school rank, then ID (stable)."""
+def _by_school_and_id(ranks: pa.Array, ids: Column) -> pa.Array | None:
+    """The order of rows by school rank, then ID (stable); None when they are in that order
+    already (``ranks`` never decrease: a block's rows come in school order), as exports sorted
+    by ID are, checked in one pass."""
+    if len(ids) > 1 and ids.null_count == 0:
+        n = len(ids)
+        same_school = pc.equal(ranks.slice(0, n - 1), ranks.slice(1))
+        if not pc.any(pc.and_(same_school, pc.greater(ids.slice(0, n - 1), ids.slice(1)))).as_py():
+            return None
     keys = pa.table({"rank": ranks, "id": ids})
     return pc.sort_indices(keys, sort_keys=[("rank", "ascending"), ("id", "ascending")])
 
@@ -278,10 +287,12 @@ def _sorted_records_part(entity: Entity, change: str, records: pa.Table, rows: R
     positions, ranks = rows
     block = records.take(positions)
     ids = display_key(block, entity)
+    summary, schools = _summary(block, entity), _school_column(block)
     order = _by_school_and_id(ranks, ids)
-    summary = _summary(block, entity).take(order)
+    if order is not None:
+        summary, schools, ids = summary.take(order), schools.take(order), ids.take(order)
     values = {"new_values": summary} if change == ADDED else {"old_values": summary}
-    return _part(entity, change, _school_column(block).take(order), ids.take(order), **values)
+    return _part(entity, change, schools, ids, **values)
 
 
 def _sorted(part: pa.Table) -> pa.Table:
