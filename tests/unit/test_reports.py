@@ -68,6 +68,18 @@ def test_neutralize_ignores_non_string_arrays() -> None:
     assert reports.neutralize(numbers) is numbers
 
 
+def test_neutralize_reads_a_sliced_array_from_its_own_start() -> None:
+    values = pa.array(["=hidden", "ok", "", "-5", None, ""]).slice(1)
+
+    assert reports.neutralize(values).to_pylist() == ["ok", "", "'-5", None, ""]
+
+
+def test_neutralize_of_only_empty_strings_is_unchanged() -> None:
+    values = pa.array(["", ""])
+
+    assert reports.neutralize(values) is values
+
+
 def test_neutralize_large_strings_and_multibyte_first_characters() -> None:
     values = pa.array(["=a", "é=", "-", None], pa.large_string())
 

@@ -23,10 +23,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, TypeAlias
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from isal import isal_zlib
+from numpy.typing import NDArray
 
 from rostersync import changerows
 from rostersync.changerows import (  # changes_table and display_key: imported from here too
@@ -52,7 +54,9 @@ __all__ = [
 BOM = "\ufeff".encode()
 
 # Each a single byte in UTF-8 (and never part of a longer character), so the first byte tells.
-FORMULA_STARTS = (b"=", b"+", b"-", b"@", b"\t", b"\r")
+FORMULA_STARTS = b"=+-@\t\r"
+_STARTS_FORMULA = np.zeros(256, dtype=bool)
+_STARTS_FORMULA[list(FORMULA_STARTS)] = True
 
 CHANGES_HEADERS = {
     "entity": "Record type",
@@ -105,18 +109,32 @@ def neutralize(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     ``-5`` becomes ``'-5``); everything else, nulls included, is returned unchanged. Non-string
     arrays are returned as they are.
     """
-    if pa.types.is_string(array.type):
-        binary: pa.DataType = pa.binary()
-    elif pa.types.is_large_string(array.type):
-        binary = pa.large_binary()
-    else:
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return array
-    first = pc.binary_slice(array.cast(binary), 0, 1)
-    dangerous = pc.is_in(first, value_set=pa.array(FORMULA_STARTS, binary))
-    if not pc.any(dangerous).as_py():  # most columns: no copy at all
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    masks = [_formula_rows(chunk) for chunk in chunks]
+    if not any(mask.any() for mask in masks):  # most columns: no copy at all
         return array
+    dangerous: pa.Array | pa.ChunkedArray = pa.array(masks[0])
+    if isinstance(array, pa.ChunkedArray):
+        dangerous = pa.chunked_array([pa.array(mask) for mask in masks], pa.bool_())
     quoted = pc.binary_join_element_wise(pa.scalar("'", array.type), array, pa.scalar("", array.type))
     return pc.if_else(dangerous, quoted, array)
+
+
+def _formula_rows(strings: pa.Array) -> NDArray[np.bool_]:
+    """Where a string array's values start with a formula byte, read from its buffers: the byte
+    at each value's start offset (a null's bytes may be anything: quoting a null leaves it null)."""
+    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    _validity, offsets_buffer, data_buffer = strings.buffers()
+    if offsets_buffer is None or data_buffer is None or data_buffer.size == 0:
+        return np.zeros(len(strings), dtype=np.bool_)
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[strings.offset : strings.offset + len(strings) + 1]
+    starts = offsets[:-1]
+    filled: NDArray[np.bool_] = np.greater(offsets[1:], starts)
+    first = np.frombuffer(data_buffer, dtype=np.uint8)[np.where(filled, starts, 0)]
+    found: NDArray[np.bool_] = np.logical_and(_STARTS_FORMULA[first], filled)
+    return found
 
 
 def neutralize_table(table: pa.Table, columns: tuple[str, ...] | None = None) -> pa.Table:
