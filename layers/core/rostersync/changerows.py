@@ -12,6 +12,7 @@ every record of a district.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial, reduce
 from itertools import pairwise
@@ -404,18 +405,32 @@ def render_block(kinds: Sequence[_Kind], block: Sequence[Rows]) -> pa.Table:
     return pa.concat_tables(parts).sort_by(SORT_KEYS)
 
 
-def entity_tasks(changes: ChangeSet, rows: int | None = None) -> Iterator[Callable[[], pa.Table]]:
+def _entity_plan(ec: EntityChanges, pairs: pa.Table, rows: int | None) -> list[Callable[[], pa.Table]]:
+    kinds = _kinds(ec, pairs)
+    return [partial(render_block, kinds, block) for block in entity_blocks(kinds, rows)]
+
+
+def entity_tasks(
+    changes: ChangeSet, rows: int | None = None, planner: Executor | None = None
+) -> Iterator[Callable[[], pa.Table]]:
     """Every change of ``changes`` as tasks that each render one block (:func:`render_block`), in
-    the order of the rows: entities in registry order, then blocks in school order. An entity's
-    blocks are planned only when the iteration reaches it."""
+    the order of the rows: entities in registry order, then blocks in school order. With a
+    ``planner``, the next entity's blocks are planned on it while this entity's are handed out
+    (one entity ahead: its records are copied into one chunk); without, as the iteration
+    reaches it."""
     pairs = present_pairs(changes)
-    for entity in ENTITIES:
-        ec = changes.entities.get(entity.name)
-        if ec is None:
-            continue
-        kinds = _kinds(ec, pairs)
-        for block in entity_blocks(kinds, rows):
-            yield partial(render_block, kinds, block)
+    found = [changes.entities[e.name] for e in ENTITIES if e.name in changes.entities]
+    if planner is None:
+        for ec in found:
+            yield from _entity_plan(ec, pairs, rows)
+        return
+    plans = [planner.submit(_entity_plan, ec, pairs, rows) for ec in found[:1]]
+    for following in found[1:]:
+        current = plans.pop().result()
+        plans.append(planner.submit(_entity_plan, following, pairs, rows))
+        yield from current
+    for last in plans:
+        yield from last.result()
 
 
 def entity_changes_table(ec: EntityChanges, id_changes: pa.Table | None = None) -> pa.Table:

@@ -191,12 +191,16 @@ def _block_csv(render: Callable[[], pa.Table]) -> pa.Buffer:
 def _changes_pieces(changes: ChangeSet, threads: int | None) -> Iterator[pa.Buffer]:
     """The CSV text of every change of ``changes``, header first, in order: blocks rendered
     ``threads`` at a time (None: one a core) with as many more queued, so at most twice that
-    many blocks of text are held while the caller writes the oldest."""
+    many blocks of text are held while the caller writes the oldest; the next entity is planned
+    on a thread of its own meanwhile, so the renderers never wait for it."""
     yield _changes_header()
     workers = max(1, threads if threads is not None else pa.cpu_count())
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="changes") as pool:
+    with (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="changes") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="changes-plan") as planner,
+    ):
         pending: deque[Future[pa.Buffer]] = deque()
-        for render in changerows.entity_tasks(changes):  # plans the next entity meanwhile
+        for render in changerows.entity_tasks(changes, planner=planner):
             pending.append(pool.submit(_block_csv, render))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
