@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 import pytest
 from builders import Row, change_set, entity_changes, table
 
-from rostersync import changerows, reports
+from rostersync import changeblocks, changerows, reports
 from rostersync.changes import ChangeSet
 from rostersync.issues import ISSUE_SCHEMA
 from rostersync.model import (
@@ -33,7 +33,7 @@ def student(person_id: str, school: str = "1", **fields: Any) -> Row:
 
 
 def rows_by_id(changes: ChangeSet) -> dict[str, Row]:
-    return {row["id"]: row for row in changerows.changes_table(changes).to_pylist()}
+    return {row["id"]: row for row in changeblocks.changes_table(changes).to_pylist()}
 
 
 def read_csv(data: bytes) -> list[list[str]]:
@@ -142,7 +142,7 @@ def test_changes_table_keeps_rows_aligned_when_a_record_has_no_summary_fields() 
     # Rows with every summary field null must not be dropped or shifted.
     added = [student("A1", first_name="Amy"), student("A2"), student("A3", first_name="Cy")]
 
-    rows = changerows.changes_table(change_set(entity_changes(STUDENTS, added=added))).to_pylist()
+    rows = changeblocks.changes_table(change_set(entity_changes(STUDENTS, added=added))).to_pylist()
 
     assert [(r["id"], r["new_values"]) for r in rows] == [
         ("A1", "first_name: Amy"),
@@ -170,7 +170,7 @@ def test_changes_table_renders_lists_and_dates() -> None:
 def test_changes_table_joins_composite_keys_readably() -> None:
     added = [{"student_id": "S1", "contact_id": "P9", "school_id": "1", "contact_type": "Emergency"}]
 
-    (row,) = changerows.changes_table(change_set(entity_changes(CONTACT_LINKS, added=added))).to_pylist()
+    (row,) = changeblocks.changes_table(change_set(entity_changes(CONTACT_LINKS, added=added))).to_pylist()
 
     assert (row["entity"], row["id"], row["new_values"]) == (
         "contact_links",
@@ -215,7 +215,7 @@ def test_changes_table_orders_entities_then_school_change_and_id() -> None:
         entity_changes(STUDENTS, added=[student("B", "2"), student("A", "2")], removed=[student("Z", "1")]),
     )
 
-    rows = changerows.changes_table(changes).to_pylist()
+    rows = changeblocks.changes_table(changes).to_pylist()
 
     assert [(r["entity"], r["school_id"], r["id"]) for r in rows] == [
         ("students", "1", "Z"),
@@ -226,7 +226,7 @@ def test_changes_table_orders_entities_then_school_change_and_id() -> None:
 
 
 def test_changes_table_of_no_changes_is_empty_with_schema() -> None:
-    result = changerows.changes_table(change_set())
+    result = changeblocks.changes_table(change_set())
 
     assert result.num_rows == 0
     assert result.schema == changerows.CHANGES_SCHEMA
@@ -298,9 +298,9 @@ def test_changes_table_is_sorted_whatever_the_block_size(
     make: Callable[[], ChangeSet], block_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     changes = make()
-    monkeypatch.setattr(changerows, "BLOCK_ROWS", block_rows)
+    monkeypatch.setattr(changeblocks, "BLOCK_ROWS", block_rows)
 
-    rows = changerows.changes_table(changes).to_pylist()
+    rows = changeblocks.changes_table(changes).to_pylist()
 
     assert [(r["entity"], r["school_id"], r["change"], r["id"]) for r in rows] == expected_order(rows)
     assert len(rows) == changes.total - len(changes.id_changes)  # a re-keyed pair is one row
@@ -308,9 +308,9 @@ def test_changes_table_is_sorted_whatever_the_block_size(
 
 def test_blocks_keep_each_school_whole_in_school_order() -> None:
     changes = many_schools()
-    kinds = changerows._kinds(changes.entities["students"], changes.id_changes)
+    kinds = changeblocks._kinds(changes.entities["students"], changes.id_changes)
 
-    blocks = [changerows.render_block(kinds, b) for b in changerows.entity_blocks(kinds, rows=4)]
+    blocks = [changeblocks.render_block(kinds, b) for b in changeblocks.entity_blocks(kinds, rows=4)]
 
     schools = [sorted(set(b.column("school_id").to_pylist()), key=lambda s: (s is None, s)) for b in blocks]
     flat = [s for block in schools for s in block]
@@ -464,7 +464,7 @@ def test_gzip_changes_csv_holds_exactly_the_changes_csv() -> None:
 def test_gzip_changes_csv_of_many_blocks_reads_back_as_the_changes_csv(
     threads: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(changerows, "BLOCK_ROWS", 2)
+    monkeypatch.setattr(changeblocks, "BLOCK_ROWS", 2)
     plain, compressed = io.BytesIO(), io.BytesIO()
 
     reports.write_changes_csv(many_schools(), plain, threads=threads)
@@ -472,7 +472,7 @@ def test_gzip_changes_csv_of_many_blocks_reads_back_as_the_changes_csv(
 
     with gzip.open(io.BytesIO(compressed.getvalue()), "rb") as stream:
         assert stream.read() == plain.getvalue()
-    rows = changerows.changes_table(many_schools()).to_pylist()
+    rows = changeblocks.changes_table(many_schools()).to_pylist()
     assert read_csv(plain.getvalue())[1:] == [[cell or "" for cell in row.values()] for row in rows]
 
 

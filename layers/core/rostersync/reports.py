@@ -1,7 +1,8 @@
 """What a district admin downloads: the CSV of changes (gzip-compressed as well on a first sync)
 and the CSV of row errors.
 
-The rows are built with vectorised Arrow kernels (:mod:`rostersync.changerows`) and written with
+The rows are built with vectorised Arrow kernels (:mod:`rostersync.changerows`, in the order
+:mod:`rostersync.changeblocks` plans) and written with
 :func:`pyarrow.csv.write_csv`. Every cell that holds the district's own text is neutralised
 against spreadsheet formula injection first (OWASP "CSV injection": a cell starting with ``=``,
 ``+``, ``-``, ``@``, tab or carriage return gets a leading ``'``), and the header row is
@@ -30,11 +31,11 @@ import pyarrow.csv as pacsv
 from isal import isal_zlib
 from numpy.typing import NDArray
 
-from rostersync import changerows
-from rostersync.changerows import (  # changes_table and display_key: imported from here too
+from rostersync import changeblocks
+from rostersync.changeblocks import changes_table  # imported from here too
+from rostersync.changerows import (  # display_key: imported from here too
     CHANGES_SCHEMA,
     SOURCE_TEXT_COLUMNS,
-    changes_table,
     display_key,
 )
 from rostersync.changes import ChangeSet
@@ -179,7 +180,7 @@ def _changes_header() -> pa.Buffer:
 
 
 def _block_csv(render: Callable[[], pa.Table]) -> pa.Buffer:
-    """One block of changes rendered (:func:`rostersync.changerows.render_block`) and written as
+    """One block of changes rendered (:func:`rostersync.changeblocks.render_block`) and written as
     CSV rows without a header. Only the school and ID cells hold the district's text: the other
     columns start with an entity, change or field name, so they never need neutralising."""
     table = neutralize_table(render(), SOURCE_TEXT_COLUMNS).rename_columns(list(CHANGES_HEADERS.values()))
@@ -200,7 +201,7 @@ def _changes_pieces(changes: ChangeSet, threads: int | None) -> Iterator[pa.Buff
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="changes-plan") as planner,
     ):
         pending: deque[Future[pa.Buffer]] = deque()
-        for render in changerows.entity_tasks(changes, planner=planner):
+        for render in changeblocks.entity_tasks(changes, planner=planner):
             pending.append(pool.submit(_block_csv, render))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
@@ -212,7 +213,7 @@ def write_changes_csv(
     changes: ChangeSet | pa.Table, sink: Sink, *, bom: bool = True, threads: int | None = None
 ) -> None:
     """Write the CSV of changes (from a ChangeSet, or a table made by
-    :func:`rostersync.changerows.changes_table`).
+    :func:`rostersync.changeblocks.changes_table`).
 
     ``sink`` is a path, a binary or text file object, or a pyarrow NativeFile; ``threads``: how
     many render the rows (None: one a core).
