@@ -24,7 +24,6 @@ from rostersync.changerows import (
     ADDED,
     CHANGES_SCHEMA,
     REMOVED,
-    SORT_KEYS,
     SUMMARY_FIELDS,
     Column,
     as_text,
@@ -84,8 +83,10 @@ def _sorted_records_part(entity: Entity, change: str, records: pa.Table, rows: R
     return changes_part(entity, change, schools, ids, **values)
 
 
-def _sorted(part: pa.Table) -> pa.Table:
-    return part.sort_by([("school_id", "ascending"), ("id", "ascending")])
+def _sorted(part: pa.Table, ranks: pa.Array) -> pa.Table:
+    """A rendered part (rows in school order, their school ``ranks``) sorted by school and ID."""
+    order = _by_school_and_id(ranks, part.column("id"))
+    return part if order is None else part.take(order)
 
 
 def _records(table: pa.Table, entity: Entity) -> pa.Table:
@@ -104,8 +105,8 @@ def _changed_kind(entity: Entity, ec: EntityChanges) -> _Kind:
     fields = ec.changed_fields
 
     def render(rows: Rows) -> pa.Table:
-        at = rows[0]
-        return _sorted(changed_part(entity, new.take(at), old.take(at), fields.take(at)))
+        at, ranks = rows
+        return _sorted(changed_part(entity, new.take(at), old.take(at), fields.take(at)), ranks)
 
     return _Kind(school_column(new), render)
 
@@ -115,8 +116,8 @@ def _id_changed_kind(entity: Entity, ec: EntityChanges, id_changes: pa.Table) ->
     new = ec.added.take(pc.index_in(id_changes.column("new_id"), value_set=stored_key(ec.added, entity)))
 
     def render(rows: Rows) -> pa.Table:
-        at = rows[0]
-        return _sorted(id_changed_part(entity, id_changes.take(at), old.take(at), new.take(at)))
+        at, ranks = rows
+        return _sorted(id_changed_part(entity, id_changes.take(at), old.take(at), new.take(at)), ranks)
 
     return _Kind(as_text(id_changes.column("school_id")), render)
 
@@ -186,11 +187,18 @@ def entity_blocks(kinds: Sequence[_Kind], rows: int | None = None) -> Iterator[l
 
 
 def render_block(kinds: Sequence[_Kind], block: Sequence[Rows]) -> pa.Table:
-    """The rows of one block (from :func:`entity_blocks`), sorted by school, change and ID."""
-    parts = [k.render(rows) for k, rows in zip(kinds, block, strict=True) if len(rows[0])]
+    """The rows of one block (from :func:`entity_blocks`), sorted by school, change and ID: each
+    kind's rows come sorted by school and ID, so a stable sort by school rank and change (the
+    kinds' ranks, in school order already) interleaves them."""
+    present = [(k, rows) for k, rows in zip(kinds, block, strict=True) if len(rows[0])]
+    parts = [k.render(rows) for k, rows in present]
     if len(parts) == 1:
         return parts[0]
-    return pa.concat_tables(parts).sort_by(SORT_KEYS)
+    table = pa.concat_tables(parts)
+    keys = pa.table(
+        {"rank": pa.concat_arrays([rows[1] for _, rows in present]), "change": table.column("change")}
+    )
+    return table.take(pc.sort_indices(keys, sort_keys=[("rank", "ascending"), ("change", "ascending")]))
 
 
 def _entity_plan(ec: EntityChanges, pairs: pa.Table, rows: int | None) -> list[Callable[[], pa.Table]]:

@@ -40,7 +40,6 @@ CHANGES_SCHEMA = pa.schema(
 # The columns whose text comes from the district's data. The others are built by this module and
 # always start with a fixed word: an entity name, a change name or a field name.
 SOURCE_TEXT_COLUMNS = ("school_id", "id")
-SORT_KEYS = [("school_id", "ascending"), ("change", "ascending"), ("id", "ascending")]
 
 # The fields that describe an added or removed record well enough to recognise it; the full
 # record is in the snapshot. Keys and school_id have their own columns.
