@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,12 @@ import pyarrow.csv as pacsv
 import pytest
 from builders import Row, change_set, entity_changes, table
 
-from rostersync import reports
+from rostersync import changeblocks, changerows, reports
 from rostersync.changes import ChangeSet
 from rostersync.issues import ISSUE_SCHEMA
 from rostersync.model import (
     CONTACT_LINKS,
+    ENTITIES,
     ENTITY_BY_NAME,
     KEY_SEPARATOR,
     SECTIONS,
@@ -31,7 +33,7 @@ def student(person_id: str, school: str = "1", **fields: Any) -> Row:
 
 
 def rows_by_id(changes: ChangeSet) -> dict[str, Row]:
-    return {row["id"]: row for row in reports.changes_table(changes).to_pylist()}
+    return {row["id"]: row for row in changeblocks.changes_table(changes).to_pylist()}
 
 
 def read_csv(data: bytes) -> list[list[str]]:
@@ -64,6 +66,27 @@ def test_neutralize_ignores_non_string_arrays() -> None:
     numbers = pa.array([-5, 3])
 
     assert reports.neutralize(numbers) is numbers
+
+
+def test_neutralize_reads_a_sliced_array_from_its_own_start() -> None:
+    values = pa.array(["=hidden", "ok", "", "-5", None, ""]).slice(1)
+
+    assert reports.neutralize(values).to_pylist() == ["ok", "", "'-5", None, ""]
+
+
+def test_neutralize_of_only_empty_strings_is_unchanged() -> None:
+    values = pa.array(["", ""])
+
+    assert reports.neutralize(values) is values
+
+
+def test_neutralize_large_strings_and_multibyte_first_characters() -> None:
+    values = pa.array(["=a", "é=", "-", None], pa.large_string())
+
+    result = reports.neutralize(values)
+
+    assert result.type == pa.large_string()
+    assert result.to_pylist() == ["'=a", "é=", "'-", None]
 
 
 # -- changes_table -------------------------------------------------------------------------------
@@ -119,7 +142,7 @@ def test_changes_table_keeps_rows_aligned_when_a_record_has_no_summary_fields() 
     # Rows with every summary field null must not be dropped or shifted.
     added = [student("A1", first_name="Amy"), student("A2"), student("A3", first_name="Cy")]
 
-    rows = reports.changes_table(change_set(entity_changes(STUDENTS, added=added))).to_pylist()
+    rows = changeblocks.changes_table(change_set(entity_changes(STUDENTS, added=added))).to_pylist()
 
     assert [(r["id"], r["new_values"]) for r in rows] == [
         ("A1", "first_name: Amy"),
@@ -147,7 +170,7 @@ def test_changes_table_renders_lists_and_dates() -> None:
 def test_changes_table_joins_composite_keys_readably() -> None:
     added = [{"student_id": "S1", "contact_id": "P9", "school_id": "1", "contact_type": "Emergency"}]
 
-    (row,) = reports.changes_table(change_set(entity_changes(CONTACT_LINKS, added=added))).to_pylist()
+    (row,) = changeblocks.changes_table(change_set(entity_changes(CONTACT_LINKS, added=added))).to_pylist()
 
     assert (row["entity"], row["id"], row["new_values"]) == (
         "contact_links",
@@ -192,7 +215,7 @@ def test_changes_table_orders_entities_then_school_change_and_id() -> None:
         entity_changes(STUDENTS, added=[student("B", "2"), student("A", "2")], removed=[student("Z", "1")]),
     )
 
-    rows = reports.changes_table(changes).to_pylist()
+    rows = changeblocks.changes_table(changes).to_pylist()
 
     assert [(r["entity"], r["school_id"], r["id"]) for r in rows] == [
         ("students", "1", "Z"),
@@ -203,23 +226,96 @@ def test_changes_table_orders_entities_then_school_change_and_id() -> None:
 
 
 def test_changes_table_of_no_changes_is_empty_with_schema() -> None:
-    result = reports.changes_table(change_set())
+    result = changeblocks.changes_table(change_set())
 
     assert result.num_rows == 0
-    assert result.schema == reports.CHANGES_SCHEMA
+    assert result.schema == changerows.CHANGES_SCHEMA
 
 
 def test_join_skip_nulls_keeps_all_null_rows() -> None:
     pieces = [pa.array(["a", None, None]), pa.array([None, None, "c"], pa.string())]
 
-    assert reports.join_skip_nulls(pieces, "; ", 3).to_pylist() == ["a", "", "c"]
+    assert changerows.join_skip_nulls(pieces, "; ", 3).to_pylist() == ["a", "", "c"]
 
 
 def test_display_key_of_a_composite_key() -> None:
     links = table(CONTACT_LINKS, [{"student_id": "S1", "contact_id": "P9"}, {"student_id": "S2"}])
 
-    assert reports.display_key(links, ENTITY_BY_NAME["contact_links"]).to_pylist() == ["S1/P9", "S2/"]
+    assert changerows.display_key(links, ENTITY_BY_NAME["contact_links"]).to_pylist() == ["S1/P9", "S2/"]
     assert KEY_SEPARATOR not in "S1/P9"
+
+
+# -- blocks of whole schools --------------------------------------------------------------------
+
+
+def many_schools() -> ChangeSet:
+    """Students of four schools and of none, every kind of change, and contact links."""
+    added = [student(f"A{i:02d}", f"S{i % 4}", first_name=f"N{i}") for i in reversed(range(12))]
+    added += [{"person_id": "A99"}, student("NEW1", "S2", email="dee@x.org")]
+    removed = [student(f"R{i}", f"S{3 - i % 4}", email=f"r{i}@x.org") for i in range(6)]
+    removed += [student("OLD1", "S2", email="dee@x.org")]
+    changed = [
+        (student(f"C{i}", f"S{i % 3}", grade="4"), student(f"C{i}", f"S{i % 3}", grade="5"), ["grade"])
+        for i in range(5)
+    ]
+    links = [{"student_id": f"A{i:02d}", "contact_id": "P1", "school_id": f"S{i % 2}"} for i in range(4)]
+    rekey = {
+        "entity": "students",
+        "school_id": "S2",
+        "old_id": "OLD1",
+        "new_id": "NEW1",
+        "matched_on": "email",
+    }
+    return change_set(
+        entity_changes(STUDENTS, added=added, removed=removed, changed=changed),
+        entity_changes(CONTACT_LINKS, added=links),
+        id_changes=[rekey],
+    )
+
+
+def expected_order(rows: list[Row]) -> list[tuple[str, str | None, str, str]]:
+    """Entities in registry order, then school (none last), change and ID."""
+    entity_order = {e.name: i for i, e in enumerate(ENTITIES)}
+    keys = [(r["entity"], r["school_id"], r["change"], r["id"]) for r in rows]
+    return sorted(keys, key=lambda k: (entity_order[k[0]], k[1] is None, k[1] or "", k[2], k[3]))
+
+
+def first_sync() -> ChangeSet:
+    """Only additions (one kind of change per entity), IDs in descending order in each school."""
+    added = [student(f"A{i:02d}", f"S{i % 3}") for i in reversed(range(10))] + [{"person_id": "A99"}]
+    return change_set(entity_changes(STUDENTS, added=added))
+
+
+def first_sync_in_id_order() -> ChangeSet:
+    """Only additions whose IDs already ascend within each school (not across schools)."""
+    added = [student(f"A{i:02d}", f"S{2 - i // 4}") for i in range(10)]
+    return change_set(entity_changes(STUDENTS, added=added))
+
+
+@pytest.mark.parametrize("block_rows", [1, 3, 1000])
+@pytest.mark.parametrize("make", [many_schools, first_sync, first_sync_in_id_order])
+def test_changes_table_is_sorted_whatever_the_block_size(
+    make: Callable[[], ChangeSet], block_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changes = make()
+    monkeypatch.setattr(changeblocks, "BLOCK_ROWS", block_rows)
+
+    rows = changeblocks.changes_table(changes).to_pylist()
+
+    assert [(r["entity"], r["school_id"], r["change"], r["id"]) for r in rows] == expected_order(rows)
+    assert len(rows) == changes.total - len(changes.id_changes)  # a re-keyed pair is one row
+
+
+def test_blocks_keep_each_school_whole_in_school_order() -> None:
+    changes = many_schools()
+    kinds = changeblocks._kinds(changes.entities["students"], changes.id_changes)
+
+    blocks = [changeblocks.render_block(kinds, b) for b in changeblocks.entity_blocks(kinds, rows=4)]
+
+    schools = [sorted(set(b.column("school_id").to_pylist()), key=lambda s: (s is None, s)) for b in blocks]
+    flat = [s for block in schools for s in block]
+    assert flat == ["S0", "S1", "S2", "S3", None]  # none repeated across blocks
+    assert len(blocks) > 2
 
 
 # -- CSV files -----------------------------------------------------------------------------------
@@ -362,6 +458,22 @@ def test_gzip_changes_csv_holds_exactly_the_changes_csv() -> None:
     reports.write_changes_csv_gz(changes, compressed)
 
     assert gzip.decompress(compressed.getvalue()) == plain.getvalue()
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_gzip_changes_csv_of_many_blocks_reads_back_as_the_changes_csv(
+    threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changeblocks, "BLOCK_ROWS", 2)
+    plain, compressed = io.BytesIO(), io.BytesIO()
+
+    reports.write_changes_csv(many_schools(), plain, threads=threads)
+    reports.write_changes_csv_gz(many_schools(), compressed, threads=threads)
+
+    with gzip.open(io.BytesIO(compressed.getvalue()), "rb") as stream:
+        assert stream.read() == plain.getvalue()
+    rows = changeblocks.changes_table(many_schools()).to_pylist()
+    assert read_csv(plain.getvalue())[1:] == [[cell or "" for cell in row.values()] for row in rows]
 
 
 def test_gzip_changes_csv_of_no_changes_is_the_header_row() -> None:
