@@ -12,8 +12,11 @@ import pytest
 
 from rostersync import holds
 from rostersync.diff import diff_rosters
+from rostersync.holds.common import NO_SCHOOL
+from rostersync.holds.counts import school_counts
 from rostersync.holds.stored import evaluate_stored_holds, stored_counts
-from rostersync.roster import RosterSet
+from rostersync.model import ENTITIES
+from rostersync.roster import FORMAT_CLEVER_CSV, RosterSet
 from rostersync.settings import DistrictSettings, HoldSettings
 from rostersync.snapshot import read_snapshot, write_snapshot
 from rostersync.storage import LocalBlobStore
@@ -130,3 +133,24 @@ def test_stored_counts_are_the_accepted_records_per_school(stored: tuple[Path, R
         r["school_id"]: r["count_all"] for r in expected.to_pylist()
     }
     assert counts.rows("schools") == accepted.table("schools").num_rows
+
+
+def test_stored_counts_of_every_entity_equal_the_counts_of_the_set_read_whole(
+    stored: tuple[Path, RosterSet, RosterSet],
+) -> None:
+    path, accepted, _ = stored
+    counts = stored_counts(LocalBlobStore(path), "accepted")
+
+    for entity in ENTITIES:
+        expected = school_counts(accepted.table(entity.name), entity)
+        assert counts.by_school(entity.name).sort_by("school").equals(expected.sort_by("school")), entity.name
+
+
+def test_stored_counts_count_students_without_a_school_under_no_school(tmp_path: Path) -> None:
+    students = pa.table({"person_id": ["a", "b", "c"], "school_id": ["sch1", None, "sch1"]})
+    store = LocalBlobStore(tmp_path)
+    write_snapshot(store, "p", RosterSet(tables={"students": students}, format=FORMAT_CLEVER_CSV))
+
+    found = stored_counts(store, "p").by_school("students").sort_by("school").to_pylist()
+
+    assert found == [{"school": NO_SCHOOL, "denominator": 1}, {"school": "sch1", "denominator": 2}]
