@@ -162,3 +162,17 @@ def _parquet_bytes_with_statistics(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
+
+
+def test_files_of_many_row_groups_are_diffed_as_the_arrow_diff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = rosters(students=[student(s, grade="3") for s in "abcdefg"])
+    new = rosters(students=[student(s, grade="4" if s in "bf" else "3") for s in "bcdefgh"])
+    monkeypatch.setattr(snapshot, "ROW_GROUP_ROWS", 2)
+    store = _stored(tmp_path, old, new)
+
+    found = diff_snapshots(store, "old", "new", duckdb_rows=0)
+
+    assert pq.ParquetFile(tmp_path / "new" / "students.parquet").metadata.num_row_groups == 4
+    _assert_same(found.changes, diff_rosters(old, new))

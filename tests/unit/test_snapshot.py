@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rostersync import snapshot
-from rostersync.model import ENTITIES, ENTITY_BY_NAME, SECTIONS, STUDENTS, UNKNOWN_SCHEMA
+from rostersync.model import ENTITIES, ENTITY_BY_NAME, SECTIONS, STUDENTS, UNKNOWN_SCHEMA, conform
 from rostersync.roster import FORMAT_CLEVER_CSV, FORMAT_ONEROSTER_12_CSV, RosterSet
 from rostersync.snapshot import (
     SnapshotError,
@@ -317,3 +317,13 @@ def test_read_entity_encoded_of_a_file_without_the_column_or_no_file(store: Loca
 
     assert read_entity_encoded(store, "p", manifest, STUDENTS, "school_id") == (None, 2)
     assert read_entity_encoded(store, "p", manifest, SECTIONS, "school_id") == (None, 0)
+
+
+def test_a_file_is_written_in_row_groups_of_row_group_rows(
+    store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "ROW_GROUP_ROWS", 1)
+    write_snapshot(store, "p", roster())
+
+    assert pq.ParquetFile(store.root / "p" / "students.parquet").metadata.num_row_groups == 2
+    assert read_snapshot(store, "p").table("students").equals(conform(roster().table("students"), STUDENTS))

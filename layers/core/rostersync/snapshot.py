@@ -33,6 +33,10 @@ MANIFEST_NAME = "manifest.json"
 UNKNOWN_FILE = "_unknown.parquet"
 VERSIONS_FOLDER = "versions"
 _COMPRESSION = "zstd"
+# Rows per Parquet row group. DuckDB (the diff step) scans a file's row groups in parallel, one
+# per thread: with pyarrow's default (1M rows) the 600k-student contacts file was one row group,
+# read and joined by one thread. A quarter of a million rows gives every large file a few.
+ROW_GROUP_ROWS = 262_144
 _MARKER_RE = re.compile(r"^(\d{6,})\.json$")
 
 
@@ -93,10 +97,11 @@ def _parquet_bytes(table: pa.Table) -> bytes:
     # No column statistics: nothing reads a snapshot with a filter (the diff joins whole files,
     # the holds step reads whole columns), and min/max of every string column were ~14 % of the
     # encoding CPU at 600k students. Dictionary encoding stays on for every column (DuckDB's join
-    # used ~0.5 CPU s more at 600k with IDs, emails and phones plain), and so does one row group
-    # per million rows (smaller ones cost the write more CPU and did not make the join cheaper).
+    # used ~0.5 CPU s more at 600k with IDs, emails and phones plain).
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression=_COMPRESSION, write_statistics=False)
+    pq.write_table(
+        table, sink, compression=_COMPRESSION, write_statistics=False, row_group_size=ROW_GROUP_ROWS
+    )
     return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 
