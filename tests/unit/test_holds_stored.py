@@ -12,8 +12,12 @@ import pytest
 
 from rostersync import holds
 from rostersync.diff import diff_rosters
+from rostersync.holds.common import NO_SCHOOL
+from rostersync.holds.counts import school_counts
 from rostersync.holds.stored import evaluate_stored_holds, stored_counts
-from rostersync.roster import RosterSet
+from rostersync.model import ENTITIES, ENTITY_BY_NAME
+from rostersync.rekeys import present_pairs, rekeyed_removals
+from rostersync.roster import FORMAT_CLEVER_CSV, RosterSet
 from rostersync.settings import DistrictSettings, HoldSettings
 from rostersync.snapshot import read_snapshot, write_snapshot
 from rostersync.storage import LocalBlobStore
@@ -130,3 +134,46 @@ def test_stored_counts_are_the_accepted_records_per_school(stored: tuple[Path, R
         r["school_id"]: r["count_all"] for r in expected.to_pylist()
     }
     assert counts.rows("schools") == accepted.table("schools").num_rows
+
+
+def test_stored_counts_of_every_entity_equal_the_counts_of_the_set_read_whole(
+    stored: tuple[Path, RosterSet, RosterSet],
+) -> None:
+    path, accepted, _ = stored
+    counts = stored_counts(LocalBlobStore(path), "accepted")
+
+    for entity in ENTITIES:
+        expected = school_counts(accepted.table(entity.name), entity)
+        assert counts.by_school(entity.name).sort_by("school").equals(expected.sort_by("school")), entity.name
+
+
+def test_stored_counts_count_students_without_a_school_under_no_school(tmp_path: Path) -> None:
+    students = pa.table({"person_id": ["a", "b", "c"], "school_id": ["sch1", None, "sch1"]})
+    store = LocalBlobStore(tmp_path)
+    write_snapshot(store, "p", RosterSet(tables={"students": students}, format=FORMAT_CLEVER_CSV))
+
+    found = stored_counts(store, "p").by_school("students").sort_by("school").to_pylist()
+
+    assert found == [{"school": NO_SCHOOL, "denominator": 1}, {"school": "sch1", "denominator": 2}]
+
+
+@pytest.mark.parametrize("name", ["enrollments", "contact_links"])
+def test_links_that_follow_re_keyed_students_are_the_removed_links_whose_twin_is_added(
+    stored: tuple[Path, RosterSet, RosterSet], name: str
+) -> None:
+    _, accepted, staged = stored
+    changes = diff_rosters(accepted, staged)
+    new_id = {r["old_id"]: r["new_id"] for r in present_pairs(changes).to_pylist()}
+    ec = changes.entities[name]
+    person = "person_id" if name == "enrollments" else "student_id"
+    key = ENTITY_BY_NAME[name].key
+    added = {tuple(r[k] for k in key) for r in ec.added.to_pylist()}
+
+    def follows(row: dict[str, str]) -> bool:
+        twin = {**row, person: new_id.get(row[person], row[person])}
+        return row[person] in new_id and tuple(twin[k] for k in key) in added
+
+    expected = [follows(r) for r in ec.removed.to_pylist()]
+
+    assert rekeyed_removals(changes, name).to_pylist() == expected
+    assert sum(expected) >= 12

@@ -9,11 +9,13 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from test_diff import rosters, student
 
+from rostersync import snapshot
 from rostersync.changes import ChangeSet
 from rostersync.diff import diff_rosters
 from rostersync.model import KEY_SEPARATOR
@@ -136,3 +138,41 @@ def test_a_snapshot_written_before_a_column_existed_is_diffed_as_the_arrow_diff(
 
     _assert_same(found.changes, diff_rosters(earlier, new))
     assert found.changes["students"].changed_fields.to_pylist() == [["title"], ["title"]]
+
+
+def test_a_snapshot_written_with_column_statistics_is_diffed_as_the_arrow_diff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = rosters(students=[student("a"), student("b", grade="3"), student("c")])
+    new = rosters(students=[student("a"), student("b", grade="4"), student("d")])
+    # The old snapshot as the writer before statistics were turned off wrote it (pyarrow's
+    # defaults: statistics on every column); the new one as the writer does now.
+    monkeypatch.setattr(snapshot, "_parquet_bytes", _parquet_bytes_with_statistics)
+    save_local_snapshot(tmp_path / "old", old)
+    monkeypatch.undo()
+    save_local_snapshot(tmp_path / "new", new)
+
+    found = diff_snapshots(LocalBlobStore(tmp_path), "old", "new", duckdb_rows=0)
+
+    assert pq.ParquetFile(tmp_path / "old" / "students.parquet").metadata.row_group(0).column(0).is_stats_set
+    _assert_same(found.changes, diff_rosters(old, new))
+
+
+def _parquet_bytes_with_statistics(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
+
+
+def test_files_of_many_row_groups_are_diffed_as_the_arrow_diff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = rosters(students=[student(s, grade="3") for s in "abcdefg"])
+    new = rosters(students=[student(s, grade="4" if s in "bf" else "3") for s in "bcdefgh"])
+    monkeypatch.setattr(snapshot, "ROW_GROUP_ROWS", 2)
+    store = _stored(tmp_path, old, new)
+
+    found = diff_snapshots(store, "old", "new", duckdb_rows=0)
+
+    assert pq.ParquetFile(tmp_path / "new" / "students.parquet").metadata.num_row_groups == 4
+    _assert_same(found.changes, diff_rosters(old, new))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -10,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rostersync.model import ENTITIES, ENTITY_BY_NAME, SECTIONS, STUDENTS, UNKNOWN_SCHEMA
+from rostersync import snapshot
+from rostersync.model import ENTITIES, ENTITY_BY_NAME, SECTIONS, STUDENTS, UNKNOWN_SCHEMA, conform
 from rostersync.roster import FORMAT_CLEVER_CSV, FORMAT_ONEROSTER_12_CSV, RosterSet
 from rostersync.snapshot import (
     SnapshotError,
@@ -18,6 +20,7 @@ from rostersync.snapshot import (
     latest_version,
     open_local_snapshot,
     promote_version,
+    read_entity_encoded,
     read_manifest,
     read_snapshot,
     read_version,
@@ -255,3 +258,72 @@ def test_entity_registry_covers_every_written_file(store: LocalBlobStore) -> Non
 
     entity_files = {n.removesuffix(".parquet") for n in manifest.files if n != "_unknown.parquet"}
     assert entity_files == set(ENTITY_BY_NAME)
+
+
+def test_files_carry_no_column_statistics(store: LocalBlobStore) -> None:
+    write_snapshot(store, "p", roster())
+
+    meta = pq.ParquetFile(store.root / "p" / "students.parquet").metadata
+    assert not any(meta.row_group(0).column(i).is_stats_set for i in range(meta.num_columns))
+
+
+def _parquet_bytes_with_statistics(table: pa.Table) -> bytes:
+    """A file as the writer before statistics were turned off wrote it (pyarrow's defaults)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
+
+
+def test_a_snapshot_written_with_column_statistics_reads_the_same(
+    store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_snapshot(store, "now", roster())
+    monkeypatch.setattr(snapshot, "_parquet_bytes", _parquet_bytes_with_statistics)
+    write_snapshot(store, "before", roster())
+    monkeypatch.undo()
+
+    before, now = read_snapshot(store, "before"), read_snapshot(store, "now")
+
+    assert (
+        pq.ParquetFile(store.root / "before" / "students.parquet")
+        .metadata.row_group(0)
+        .column(0)
+        .is_stats_set
+    )
+    assert before.tables.keys() == now.tables.keys()
+    assert all(before.table(name).equals(now.table(name)) for name in now.tables)
+    assert before.unknown.equals(now.unknown)
+
+
+def test_read_entity_encoded_gives_the_stored_column_as_dictionary_codes(store: LocalBlobStore) -> None:
+    write_snapshot(store, "p", roster())
+    manifest = read_manifest(store, "p")
+
+    school, rows = read_entity_encoded(store, "p", manifest, STUDENTS, "school_id")
+
+    assert rows == 2
+    assert school is not None and pa.types.is_dictionary(school.type)
+    assert school.cast(pa.string()).to_pylist() == ["sch1", "sch2"]
+
+
+def test_read_entity_encoded_of_a_file_without_the_column_or_no_file(store: LocalBlobStore) -> None:
+    write_snapshot(store, "p", roster())
+    path = store.root / "p" / "students.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["school_id"]), path, compression="zstd")
+    manifest = read_manifest(store, "p")
+    entry = manifest.files["students.parquet"]
+    entry.sha256, entry.bytes = hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size
+    del manifest.files["sections.parquet"]
+
+    assert read_entity_encoded(store, "p", manifest, STUDENTS, "school_id") == (None, 2)
+    assert read_entity_encoded(store, "p", manifest, SECTIONS, "school_id") == (None, 0)
+
+
+def test_a_file_is_written_in_row_groups_of_row_group_rows(
+    store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "ROW_GROUP_ROWS", 1)
+    write_snapshot(store, "p", roster())
+
+    assert pq.ParquetFile(store.root / "p" / "students.parquet").metadata.num_row_groups == 2
+    assert read_snapshot(store, "p").table("students").equals(conform(roster().table("students"), STUDENTS))

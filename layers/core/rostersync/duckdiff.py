@@ -82,35 +82,37 @@ def school_counts_sql(entity: Entity, path: Path) -> str:
     return f"SELECT {school} AS school_id, count(*) AS count FROM {source} GROUP BY 1"  # nosec B608 (as diff_sql)
 
 
-def _side(rows: pa.Table, entity: Entity, prefix: str) -> pa.Table:
-    table = pa.Table.from_arrays(
-        [rows.column(prefix + c) for c in entity.schema.names], names=entity.schema.names
-    )
-    return conform(table, entity)
+def _side(rows: pa.Table, entity: Entity, prefix: str, order: pa.Array) -> pa.Table:
+    """The ``order`` rows of one side's columns (``o.`` or ``n.``) as the entity's table: only
+    that side's columns are copied, once."""
+    names = entity.schema.names
+    table = pa.Table.from_arrays([rows.column(prefix + c) for c in names], names=names)
+    return conform(table.take(order), entity)
 
 
-def _in_order(rows: pa.Table, mask: pa.ChunkedArray | pa.Array, position: str) -> pa.Table:
-    picked = rows.filter(mask)
-    return picked.take(pc.sort_indices(picked.column(position)))
+def _in_order(rows: pa.Table, mask: pa.ChunkedArray | pa.Array, position: str) -> pa.Array:
+    """The indices of the rows of ``mask``, ordered by their ``position`` column."""
+    picked = pc.indices_nonzero(mask)
+    return pc.take(picked, pc.sort_indices(pc.take(rows.column(position), picked)))
 
 
 def split_rows(entity: Entity, rows: pa.Table, unknown: pa.ChunkedArray | pa.Array | None) -> EntityChanges:
     """Added (in new-file order), removed (old-file order, keys in ``unknown`` kept) and changed
     (new-file order) records from the rows of :func:`diff_sql`."""
     old_missing, new_missing = pc.is_null(rows.column("_old_pos")), pc.is_null(rows.column("_new_pos"))
-    added = _side(_in_order(rows, old_missing, "_new_pos"), entity, "n.")
-    removed = _side(_in_order(rows, new_missing, "_old_pos"), entity, "o.")
+    added = _side(rows, entity, "n.", _in_order(rows, old_missing, "_new_pos"))
+    removed = _side(rows, entity, "o.", _in_order(rows, new_missing, "_old_pos"))
     if unknown is not None and len(unknown) and removed.num_rows:
         known = pc.is_in(key_column(removed, entity), value_set=unknown, skip_nulls=True)
         removed = removed.filter(pc.invert(pc.fill_null(known, False)))
     changed = _in_order(rows, pc.invert(pc.or_(old_missing, new_missing)), "_new_pos")
-    fields = changed.column("_changed_fields").combine_chunks().cast(CHANGED_FIELDS_TYPE)
+    fields = pc.take(rows.column("_changed_fields"), changed).combine_chunks().cast(CHANGED_FIELDS_TYPE)
     return EntityChanges(
         entity.name,
         added=added,
         removed=removed,
-        changed_new=_side(changed, entity, "n."),
-        changed_old=_side(changed, entity, "o."),
+        changed_new=_side(rows, entity, "n.", changed),
+        changed_old=_side(rows, entity, "o.", changed),
         changed_fields=fields,
     )
 

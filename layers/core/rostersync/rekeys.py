@@ -81,12 +81,39 @@ def _rekeyed(changes: ChangeSet, entity_name: str, pairs: pa.Table | None, side:
     columns = _PERSON_COLUMNS.get(entity_name)
     if columns is None or not theirs.num_rows:
         return _falses(mine.num_rows)
-    replace, moved = {}, _falses(mine.num_rows)
+    return _following_links(mine, theirs, entity, columns, pairs, side)
+
+
+def _following_links(
+    mine: pa.Table, theirs: pa.Table, entity: Entity, columns: tuple[str, ...], pairs: pa.Table, side: str
+) -> pa.Array:
+    """Per row of ``mine``: whether one of its person ``columns`` holds a re-keyed ID of ``side``
+    and the same link under the other IDs is in ``theirs``. Only the rows that name a re-keyed
+    person are keyed and looked up, among the rows of ``theirs`` that could be their twins (a
+    person column holding the other side's ID, or a null key part, which a null key matches)."""
+    other = "new_id" if side == "old_id" else "old_id"
+    moved = _falses(mine.num_rows)
     for column in columns:
-        replace[column], hit = _mapped(mine.column(column), pairs, side)
-        moved = pc.or_(moved, hit)
-    twin = pc.is_in(_link_keys(mine, entity, replace), value_set=_link_keys(theirs, entity, {}))
-    return pc.fill_null(pc.and_(moved, twin), False)
+        moved = pc.or_(moved, pc.is_valid(pc.index_in(mine.column(column), value_set=pairs.column(side))))
+    if not pc.any(moved).as_py():
+        return moved
+    picked = mine.filter(moved)
+    replace = {c: _mapped(picked.column(c), pairs, side)[0] for c in columns}
+    candidate = _falses(theirs.num_rows)
+    for column in columns:
+        candidate = pc.or_(candidate, pc.is_in(theirs.column(column), value_set=pairs.column(other)))
+    for column in entity.key:
+        candidate = pc.or_(candidate, pc.is_null(theirs.column(column)))
+    twins = theirs.filter(pc.fill_null(candidate, False))
+    twin = pc.fill_null(
+        pc.is_in(_link_keys(picked, entity, replace), value_set=_link_keys(twins, entity, {})), False
+    )
+    moved, twin = _array(moved), _array(twin)
+    return pc.replace_with_mask(moved, moved, twin)
+
+
+def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def rekeyed_removals(changes: ChangeSet, entity_name: str, pairs: pa.Table | None = None) -> pa.Array:

@@ -38,6 +38,26 @@ def school_counts(table: pa.Table, entity: Entity) -> pa.Table:
     return pa.table({SCHOOL: [NO_SCHOOL], DENOMINATOR: [table.num_rows]}, schema=COUNTS_SCHEMA)
 
 
+def encoded_school_counts(school: pa.ChunkedArray | None, rows: int, entity: Entity) -> pa.Table:
+    """:func:`school_counts` of a table of ``rows`` rows whose ``school_id`` column is
+    ``school`` as stored (dictionary-encoded; None: the file has no such column), counted by
+    dictionary code without decoding the strings."""
+    if rows == 0:
+        return COUNTS_SCHEMA.empty_table()
+    if school is None or not is_school_scoped(entity):
+        return pa.table({SCHOOL: [NO_SCHOOL], DENOMINATOR: [rows]}, schema=COUNTS_SCHEMA)
+    found = pc.value_counts(school)
+    values = found.field("values")
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    keyed = pa.table(
+        {SCHOOL: pc.fill_null(values.cast(pa.string()), NO_SCHOOL), DENOMINATOR: found.field("counts")}
+    )
+    # A null school and an empty one share the NO_SCHOOL key, as in school_counts.
+    summed = keyed.group_by(SCHOOL, use_threads=False).aggregate([(DENOMINATOR, "sum")])
+    return summed.rename_columns([SCHOOL, DENOMINATOR]).cast(COUNTS_SCHEMA)
+
+
 class RosterCounts:
     """Per entity, the accepted records per school (the hold rules' denominators) and in all;
     when each entity's data was received. ``count`` gives one entity's (school, denominator)

@@ -42,15 +42,14 @@ def too_many_contacts(changes: ChangeSet, staged: RosterSet, settings: DistrictS
     ec = changes.entities.get("contact_links")
     if links.num_rows == 0 or ec is None or ec.added.num_rows == 0:
         return []
+    gained = pc.unique(pc.drop_null(ec.added.column("student_id")))
+    # Only the links of students who gained one are grouped (the same groups, in the same order).
+    links = links.filter(pc.is_in(links.column("student_id"), value_set=gained))
     per_student = links.group_by("student_id").aggregate(
         [("contact_id", "count_distinct"), ("school_id", "min")]
     )
-    gained = pc.unique(pc.drop_null(ec.added.column("student_id")))
     flagged = per_student.filter(
-        pc.and_(
-            pc.greater_equal(per_student.column("contact_id_count_distinct"), pa.scalar(limit, pa.int64())),
-            pc.is_in(per_student.column("student_id"), value_set=gained),
-        )
+        pc.greater_equal(per_student.column("contact_id_count_distinct"), pa.scalar(limit, pa.int64()))
     )
     if flagged.num_rows == 0:
         return []

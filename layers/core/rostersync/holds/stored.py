@@ -14,13 +14,12 @@ from __future__ import annotations
 import pyarrow as pa
 
 from rostersync.changes import ChangeSet
-from rostersync.holds.common import is_school_scoped
-from rostersync.holds.counts import RosterCounts, school_counts
+from rostersync.holds.counts import RosterCounts, encoded_school_counts, school_counts
 from rostersync.holds.evaluate import evaluate_holds
 from rostersync.model import ENTITIES, Entity
 from rostersync.records import Hold
 from rostersync.settings import DistrictSettings
-from rostersync.snapshot import read_entity, read_manifest, read_snapshot
+from rostersync.snapshot import read_entity, read_entity_encoded, read_manifest, read_snapshot
 from rostersync.storage import BlobStore
 
 # The staged columns the rules read; every other entity is read for its row count only.
@@ -33,12 +32,15 @@ STAGED_COLUMNS: dict[str, list[str]] = {
 
 def stored_counts(store: BlobStore, prefix: str) -> RosterCounts:
     """The per-school counts of the snapshot under ``prefix``: each entity's ``school_id``
-    column is read (and verified) when a rule first needs it, counted and dropped."""
+    column is read (and verified) when a rule first needs it, counted by its dictionary codes
+    as stored and dropped."""
     manifest = read_manifest(store, prefix)
 
     def count(entity: Entity) -> pa.Table:
-        columns = ["school_id"] if is_school_scoped(entity) else []
-        return school_counts(read_entity(store, prefix, manifest, entity, columns=columns), entity)
+        if "school_id" not in entity.schema.names:
+            return school_counts(read_entity(store, prefix, manifest, entity, columns=[]), entity)
+        school, rows = read_entity_encoded(store, prefix, manifest, entity, "school_id")
+        return encoded_school_counts(school, rows, entity)
 
     return RosterCounts(count, manifest.received_at, rows=manifest.counts)
 
