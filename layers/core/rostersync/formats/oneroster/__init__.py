@@ -53,7 +53,15 @@ def read_oneroster_tables(
     entities it carries are carried forward. ``source_format`` is recorded on the result
     (default ``fmt``); ``issues`` found while reading the files are kept in front of the reader's.
     """
-    ctx = Context(dict(files), fmt)
+    return _read_tables(
+        Context(dict(files), fmt), directory=directory, issues=issues, source_format=source_format
+    )
+
+
+def _read_tables(
+    ctx: Context, *, directory: Path, issues: Sequence[pa.Table], source_format: str | None
+) -> RawRoster:
+    fmt = ctx.fmt
     org_map = read_orgs(ctx)
     read_people(ctx, org_map)
     read_classes(ctx, org_map)
@@ -115,8 +123,10 @@ def read_oneroster(directory: Path, fmt: str) -> RawRoster:
     read = read_file_set(found, to_read, [s for s in plan.read if s in optional])
     if read.problems:
         raise InvalidFilesError(read.problems, fmt)
-    return read_oneroster_tables(
-        read.files, fmt, directory=Path(directory), issues=[*plan.alerts, *read.alerts]
+    # The files were read here, so the reader may let go of each one's rows once it is mapped.
+    ctx = Context(dict(read.files), fmt, release=True)
+    return _read_tables(
+        ctx, directory=Path(directory), issues=[*plan.alerts, *read.alerts], source_format=None
     )
 
 

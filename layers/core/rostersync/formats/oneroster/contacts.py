@@ -57,11 +57,12 @@ def _links(students: pa.Table, contacts: pa.Table, deleted: pa.Array) -> pa.Tabl
         }
     )
     # A link to a user marked tobedeleted goes with that user.
-    gone = pc.or_(
-        pc.is_in(links.column("student_id"), value_set=deleted),
-        pc.is_in(links.column("contact_id"), value_set=deleted),
-    )
-    links = links.filter(pc.invert(gone))
+    if len(deleted):
+        gone = pc.or_(
+            pc.is_in(links.column("student_id"), value_set=deleted),
+            pc.is_in(links.column("contact_id"), value_set=deleted),
+        )
+        links = links.filter(pc.invert(gone))
     # The same link is usually stated from both sides: keep the first mention in file order.
     student_np = pc.fill_null(links.column("_student_at"), -1).to_numpy()
     contact_np = pc.fill_null(links.column("_contact_at"), -1).to_numpy()

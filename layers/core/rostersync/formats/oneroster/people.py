@@ -13,9 +13,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import as_array, first_item
+from rostersync.formats.arrowops import ArrayLike, as_array, first_item
 from rostersync.formats.csvio import CsvFile, set_aside
-from rostersync.formats.oneroster.common import Context, split_status
+from rostersync.formats.oneroster.common import Context, keep_rows, split_status
 from rostersync.formats.oneroster.contacts import read_contacts
 from rostersync.formats.oneroster.roles import Roles, pick, roles_11, roles_12
 from rostersync.formats.oneroster.specs import CONTACT_ROLES, SEXES, STUDENT_ROLES, TEACHER_ROLES, USER_ROLES
@@ -149,11 +149,14 @@ def _role_notes(ctx: Context, users: pa.Table) -> None:
     """What each user is, so that a reference to them as something else can say so."""
     file = ctx.files["users.csv"].name
     label = pc.coalesce(users.column(ROLE), users.column(CONTACT_ROLE))
-    known = users.filter(pc.is_valid(label))
-    note = pc.binary_join_element_wise(
-        f"is in {file} with role ", pc.coalesce(known.column(ROLE), known.column(CONTACT_ROLE)), ""
-    )
-    ctx.note(PERSON_NOTES, known.column("person_id"), note)
+    keys: ArrayLike = users.column("person_id")
+    if label.null_count:
+        known = pc.is_valid(label)
+        keys, label = pc.filter(keys, known), pc.filter(label, known)
+    # Roles are few: the sentence is made once per role, then looked up per user.
+    roles = pc.dictionary_encode(as_array(label))
+    sentences = pc.binary_join_element_wise(f"is in {file} with role ", roles.dictionary, "")
+    ctx.note(PERSON_NOTES, keys, pc.take(sentences, roles.indices))
     for entity in PERSON_ENTITIES:
         if len(ctx.deleted_users):
             ctx.note(entity.name, ctx.deleted_users, f"is marked tobedeleted in {file}")
@@ -185,10 +188,13 @@ def read_people(ctx: Context, org_map: OrgMap) -> None:
     table = table.drop_columns([c for c in ("phone", "sms") if c in table.column_names]).append_column(
         "phone", phone
     )
+    del csv
     users = _demographics(ctx, table)
+    del table
     sources = _sources(ctx, users)
     _no_role(ctx, users, sources)
     _split(ctx, users, sources)
+    ctx.done_with("users.csv", "roles.csv", "demographics.csv")
 
 
 def _split(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
@@ -203,7 +209,7 @@ def _split(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
     csv = ctx.files["users.csv"]
     required: dict[str, str | None] = {"person_id": None, "first_name": None, "last_name": None}
     where = "has no role at an org" if ctx.fmt == FORMAT_ONEROSTER_12_CSV else "lists no org (orgSourcedIds)"
-    students = people.filter(student)
+    students = keep_rows(people, student)
     school = pc.coalesce(students.column("school_id"), students.column(FIRST_ORG))
     students = students.set_column(students.column_names.index("school_id"), "school_id", school)
     ctx.tables["students"] = RawTable(
@@ -220,14 +226,14 @@ def _split(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
     )
     ctx.tables["teachers"] = RawTable(
         "teachers",
-        people.filter(teacher),
+        keep_rows(people, teacher),
         csv.name,
         {**sources, FIRST_ORG: sources["school_id"]},
         # A teacher at the district is kept with no school; one with no org at all is not placed.
         required={**required, FIRST_ORG: f"No org: this teacher {where}; the row was left out."},
         enums={"gender": SEXES},
     )
-    staff_table = people.filter(staff)
+    staff_table = keep_rows(people, staff)
     staff_table = staff_table.append_column("title", staff_table.column(ROLE))
     ctx.tables["staff"] = RawTable(
         "staff",
@@ -237,4 +243,4 @@ def _split(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
         required=dict(required),
         enums={"gender": SEXES, ROLE: tuple(r for r in USER_ROLES if r not in CONTACT_ROLES)},
     )
-    read_contacts(ctx, people.filter(contact), sources, required)
+    read_contacts(ctx, keep_rows(people, contact), sources, required)
