@@ -9,12 +9,15 @@ student nor a contact is kept as stated, so validation reports what that user re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import as_array, explode, first_mask, split_list
+from rostersync.formats.arrowops import as_array, first_mask
 from rostersync.formats.oneroster.common import Context
+from rostersync.formats.oneroster.personids import PersonIds
 from rostersync.formats.oneroster.specs import SEXES
 from rostersync.formats.raw import RawTable, Source
 from rostersync.model import ROW_COLUMN
@@ -22,34 +25,50 @@ from rostersync.model import ROW_COLUMN
 CONTACT_ROLE = "_contact_role"
 
 
-def _links(students: pa.Table, contacts: pa.Table, deleted: pa.Array) -> pa.Table:
-    s_parents, s_agents = explode(split_list(students.column("agents")))
-    c_parents, c_agents = explode(split_list(contacts.column("agents")))
+@dataclass(frozen=True)
+class Agents:
+    """The person IDs of the set, and the users.csv row of each student and each contact."""
+
+    ids: PersonIds
+    student_rows: np.ndarray
+    contact_rows: np.ndarray
+
+    def side(self, rows: np.ndarray) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+        """The agentSourcedIds items of the users at ``rows``: (position in ``rows``, item, code)."""
+        ids = self.ids
+        position = np.full(len(ids.users), -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows), dtype=np.int64)
+        parent = position[ids.agent_user]
+        mine = parent >= 0
+        return parent[mine], ids.agents.filter(pa.array(mine)), ids.agent_codes[mine]
+
+
+def _at(values: np.ndarray) -> pa.Array:
+    return pa.array(values, mask=values < 0)
+
+
+def _links(students: pa.Table, contacts: pa.Table, deleted: pa.Array, agents: Agents) -> pa.Table:
+    ids = agents.ids
+    s_parents, s_agents, s_codes = agents.side(agents.student_rows)
+    c_parents, c_agents, c_codes = agents.side(agents.contact_rows)
     # Positions of both ends in the students and contacts tables (null: not such a user).
-    student_at = pa.concat_arrays(
-        [
-            s_parents.cast(pa.int64()),
-            pc.index_in(c_agents, value_set=as_array(students.column("person_id"))).cast(pa.int64()),
-        ]
-    )
-    contact_at = pa.concat_arrays(
-        [
-            pc.index_in(s_agents, value_set=as_array(contacts.column("person_id"))).cast(pa.int64()),
-            c_parents.cast(pa.int64()),
-        ]
-    )
+    first_student = ids.first_rows(ids.users[agents.student_rows])
+    first_contact = ids.first_rows(ids.users[agents.contact_rows])
+    student_at = _at(np.concatenate([s_parents, first_student[c_codes]]))
+    contact_at = _at(np.concatenate([first_contact[s_codes], c_parents]))
+    s_index, c_index = pa.array(s_parents), pa.array(c_parents)
     links = pa.table(
         {
             "student_id": pa.concat_arrays(
-                [as_array(pc.take(students.column("person_id"), s_parents)), as_array(c_agents)]
+                [as_array(pc.take(students.column("person_id"), s_index)), c_agents]
             ),
             "contact_id": pa.concat_arrays(
-                [as_array(s_agents), as_array(pc.take(contacts.column("person_id"), c_parents))]
+                [s_agents, as_array(pc.take(contacts.column("person_id"), c_index))]
             ),
             ROW_COLUMN: pa.concat_arrays(
                 [
-                    as_array(pc.take(students.column(ROW_COLUMN), s_parents)),
-                    as_array(pc.take(contacts.column(ROW_COLUMN), c_parents)),
+                    as_array(pc.take(students.column(ROW_COLUMN), s_index)),
+                    as_array(pc.take(contacts.column(ROW_COLUMN), c_index)),
                 ]
             ),
             "_student_at": student_at,
@@ -69,16 +88,24 @@ def _links(students: pa.Table, contacts: pa.Table, deleted: pa.Array) -> pa.Tabl
     pair = np.where(
         (student_np >= 0) & (contact_np >= 0), student_np * max(contacts.num_rows, 1) + contact_np, -1
     )
-    order = np.argsort(as_array(links.column(ROW_COLUMN)).to_numpy(), kind="stable")
+    rows = as_array(links.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)
+    if len(rows) and bool((rows[1:] >= rows[:-1]).all()):
+        order = np.arange(len(rows), dtype=np.int64)  # already in file order
+    else:
+        order = np.argsort(rows, kind="stable")
     return links.take(pa.array(order[first_mask(pair[order])]))
 
 
 def read_contacts(
-    ctx: Context, contacts: pa.Table, sources: dict[str, Source], required: dict[str, str | None]
+    ctx: Context,
+    contacts: pa.Table,
+    sources: dict[str, Source],
+    required: dict[str, str | None],
+    links_of: Agents,
 ) -> None:
     students = ctx.tables["students"].table
     csv = ctx.files["users.csv"]
-    links = _links(students, contacts, ctx.deleted_users)
+    links = _links(students, contacts, ctx.deleted_users, links_of)
     student_at = links.column("_student_at")
     contact_at = links.column("_contact_at")
     links = links.drop_columns(["_student_at", "_contact_at"])

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from rostersync.formats.arrowops import ArrayLike, as_array, build_lists, explode, first_mask, split_list
 from rostersync.formats.csvio import CsvFile
-from rostersync.formats.oneroster.common import Context, split_status, unknown_values
+from rostersync.formats.oneroster.common import Context, unknown_values
 from rostersync.formats.oneroster.specs import CONTACT_ROLES, ROLE_TYPES
 from rostersync.formats.orgtree import OrgMap
 from rostersync.model import ROW_COLUMN
@@ -86,7 +86,10 @@ def _schools(orgs: Entries, org_map: OrgMap, n: int) -> tuple[pa.Array, pa.Array
     codes = pc.dictionary_encode(as_array(school)).indices
     code_np = pc.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     pair = np.where(code_np >= 0, orgs.user * max(int(code_np.max(initial=0)) + 1, 1) + code_np, -1)
-    keep = first_mask(pair) & (code_np >= 0)
+    if len(orgs.user) < 2 or bool((orgs.user[1:] != orgs.user[:-1]).all()):
+        keep = code_np >= 0  # one org per user: no school can repeat
+    else:
+        keep = first_mask(pair) & (code_np >= 0)
     owners = pa.array(orgs.user[keep])
     return (
         build_lists(owners, pc.filter(school, pa.array(keep)), n),
@@ -107,16 +110,15 @@ def roles_11(users: pa.Table) -> tuple[Entries, Entries]:
 
 
 def roles_12(
-    ctx: Context, users: pa.Table, deleted_users: pa.Array, org_map: OrgMap
+    ctx: Context, csv: CsvFile, at: pa.Array, deleted_users: pa.Array, org_map: OrgMap
 ) -> tuple[Entries, Entries]:
-    """(roles, orgs) of 1.2 users from roles.csv, primary roles first, then file order."""
-    csv, _ = split_status(ctx.files["roles.csv"], "user_id")
+    """(roles, orgs) of 1.2 users from roles.csv (``csv``: its rows not marked tobedeleted),
+    primary roles first, then file order; ``at`` is each role's row in users.csv (null: none)."""
     table = csv.table
     role_type = pc.utf8_lower(table.column("role_type"))
     odd = unknown_values(role_type, ROLE_TYPES)
     if pc.any(odd).as_py():
         ctx.alert(csv, odd, "role_type", "Not one of the documented role types (primary, secondary).")
-    at = pc.index_in(table.column("user_id"), value_set=as_array(users.column("person_id")))
     _orphans(ctx, csv, at, deleted_users)
     # Roles at an org marked tobedeleted are removed with it.
     live = pc.and_(
