@@ -33,14 +33,13 @@ class Agents:
     student_rows: np.ndarray
     contact_rows: np.ndarray
 
-    def side(self, rows: np.ndarray) -> tuple[np.ndarray, pa.Array, np.ndarray]:
-        """The agentSourcedIds items of the users at ``rows``: (position in ``rows``, item, code)."""
-        ids = self.ids
-        position = np.full(len(ids.users), -1, dtype=np.int64)
+    def side(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The agentSourcedIds items of the users at ``rows``: (position in ``rows``, item)."""
+        position = np.full(len(self.ids.users), -1, dtype=np.int64)
         position[rows] = np.arange(len(rows), dtype=np.int64)
-        parent = position[ids.agent_user]
-        mine = parent >= 0
-        return parent[mine], ids.agents.filter(pa.array(mine)), ids.agent_codes[mine]
+        parent = position[self.ids.agent_user]
+        item = np.flatnonzero(parent >= 0)
+        return parent[item], item
 
 
 def _at(values: np.ndarray) -> pa.Array:
@@ -48,52 +47,53 @@ def _at(values: np.ndarray) -> pa.Array:
 
 
 def _links(students: pa.Table, contacts: pa.Table, deleted: pa.Array, agents: Agents) -> pa.Table:
+    """One row per link, each end as an ID and as a position in the students / contacts table.
+
+    Links are worked out on integer positions into one pool of IDs (the students', the
+    contacts' and the agent items); the ID strings are taken only for the links kept."""
     ids = agents.ids
-    s_parents, s_agents, s_codes = agents.side(agents.student_rows)
-    c_parents, c_agents, c_codes = agents.side(agents.contact_rows)
-    # Positions of both ends in the students and contacts tables (null: not such a user).
+    s_parents, s_items = agents.side(agents.student_rows)
+    c_parents, c_items = agents.side(agents.contact_rows)
+    n_students, n_contacts = students.num_rows, contacts.num_rows
+    pool = pa.concat_arrays(
+        [as_array(students.column("person_id")), as_array(contacts.column("person_id")), ids.agents]
+    )
+    at_item = n_students + n_contacts
+    student_id = np.concatenate([s_parents, at_item + c_items])
+    contact_id = np.concatenate([at_item + s_items, n_students + c_parents])
+    rows = np.concatenate(
+        [
+            as_array(students.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)[s_parents],
+            as_array(contacts.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)[c_parents],
+        ]
+    ).astype(np.int64)
+    # Positions of both ends in the students and contacts tables (-1: not such a user).
     first_student = ids.first_rows(ids.users[agents.student_rows])
     first_contact = ids.first_rows(ids.users[agents.contact_rows])
-    student_at = _at(np.concatenate([s_parents, first_student[c_codes]]))
-    contact_at = _at(np.concatenate([first_contact[s_codes], c_parents]))
-    s_index, c_index = pa.array(s_parents), pa.array(c_parents)
-    links = pa.table(
-        {
-            "student_id": pa.concat_arrays(
-                [as_array(pc.take(students.column("person_id"), s_index)), c_agents]
-            ),
-            "contact_id": pa.concat_arrays(
-                [s_agents, as_array(pc.take(contacts.column("person_id"), c_index))]
-            ),
-            ROW_COLUMN: pa.concat_arrays(
-                [
-                    as_array(pc.take(students.column(ROW_COLUMN), s_index)),
-                    as_array(pc.take(contacts.column(ROW_COLUMN), c_index)),
-                ]
-            ),
-            "_student_at": student_at,
-            "_contact_at": contact_at,
-        }
-    )
+    student_at = np.concatenate([s_parents, first_student[ids.agent_codes[c_items]]])
+    contact_at = np.concatenate([first_contact[ids.agent_codes[s_items]], c_parents])
     # A link to a user marked tobedeleted goes with that user.
     if len(deleted):
-        gone = pc.or_(
-            pc.is_in(links.column("student_id"), value_set=deleted),
-            pc.is_in(links.column("contact_id"), value_set=deleted),
-        )
-        links = links.filter(pc.invert(gone))
+        gone = pc.is_in(pool, value_set=deleted).to_numpy(zero_copy_only=False)
+        keep = ~(gone[student_id] | gone[contact_id])
+        student_id, contact_id, rows = student_id[keep], contact_id[keep], rows[keep]
+        student_at, contact_at = student_at[keep], contact_at[keep]
     # The same link is usually stated from both sides: keep the first mention in file order.
-    student_np = pc.fill_null(links.column("_student_at"), -1).to_numpy()
-    contact_np = pc.fill_null(links.column("_contact_at"), -1).to_numpy()
-    pair = np.where(
-        (student_np >= 0) & (contact_np >= 0), student_np * max(contacts.num_rows, 1) + contact_np, -1
-    )
-    rows = as_array(links.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)
+    pair = np.where((student_at >= 0) & (contact_at >= 0), student_at * max(n_contacts, 1) + contact_at, -1)
     if len(rows) and bool((rows[1:] >= rows[:-1]).all()):
-        order = np.arange(len(rows), dtype=np.int64)  # already in file order
+        kept = np.flatnonzero(first_mask(pair))  # already in file order
     else:
         order = np.argsort(rows, kind="stable")
-    return links.take(pa.array(order[first_mask(pair[order])]))
+        kept = order[first_mask(pair[order])]
+    return pa.table(
+        {
+            "student_id": pc.take(pool, pa.array(student_id[kept])),
+            "contact_id": pc.take(pool, pa.array(contact_id[kept])),
+            ROW_COLUMN: pa.array(rows[kept]),
+            "_student_at": _at(student_at[kept]),
+            "_contact_at": _at(contact_at[kept]),
+        }
+    )
 
 
 def read_contacts(

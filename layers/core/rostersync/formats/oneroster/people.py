@@ -197,6 +197,7 @@ def read_people(ctx: Context, org_map: OrgMap) -> None:
     )
     table, picked = _with_roles(ctx, csv, org_map, ids, roles_csv)
     del roles_csv
+    ctx.done_with("roles.csv")
     user_rows = np.arange(table.num_rows, dtype=np.int64)  # the users.csv row of each user kept
     if picked.removed.any():
         # Every org of these users is marked tobedeleted: they are removed with their orgs.
@@ -220,6 +221,7 @@ def read_people(ctx: Context, org_map: OrgMap) -> None:
     at = ids.positions(ids.demographics, ids.users[user_rows]) if ids.demographics is not None else None
     users = _demographics(ctx, table, at)
     del table, demo, at
+    ctx.done_with("demographics.csv")
     sources = _sources(ctx, users)
     _no_role(ctx, users, sources)
     _split(ctx, users, sources, ids, user_rows)

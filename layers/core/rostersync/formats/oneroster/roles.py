@@ -52,6 +52,19 @@ def _ordered(user: np.ndarray, secondary: np.ndarray, row: np.ndarray) -> np.nda
     return np.lexsort((row, secondary, user))
 
 
+def _by_user(at: np.ndarray, user: np.ndarray, secondary: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """The rows ``at`` in priority order: by user, primary roles first, then file order."""
+    out: np.ndarray = at[_ordered(user[at], secondary[at], row[at])]
+    return out
+
+
+def _take(values: ArrayLike, order: np.ndarray) -> pa.Array:
+    """``values`` in ``order``, without a copy when the order is that of the file."""
+    if len(order) == len(values) and bool((order == np.arange(len(order))).all()):
+        return as_array(values)
+    return as_array(pc.take(values, pa.array(order)))
+
+
 def _first_per_user(entries: Entries, mask: np.ndarray, n: int) -> tuple[ArrayLike, ArrayLike]:
     at = np.flatnonzero(mask)
     users = entries.user[at]
@@ -120,34 +133,20 @@ def roles_12(
     if pc.any(odd).as_py():
         ctx.alert(csv, odd, "role_type", "Not one of the documented role types (primary, secondary).")
     _orphans(ctx, csv, at, deleted_users)
-    # Roles at an org marked tobedeleted are removed with it.
-    live = pc.and_(
-        pc.is_valid(at), pc.invert(pc.fill_null(org_map.is_deleted(table.column("org_id")), False))
-    )
-    keep = np.flatnonzero(live.to_numpy(zero_copy_only=False))
-    user = pc.take(at, pa.array(keep)).to_numpy(zero_copy_only=False).astype(np.int64)
-    secondary = pc.fill_null(pc.not_equal(role_type, "primary"), True).to_numpy(zero_copy_only=False)[keep]
-    row = as_array(table.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)[keep]
-    sort = _ordered(user, secondary, row)
-    order = keep[sort]
-    user = user[sort]
-    index = pa.array(order)
-    rows = as_array(pc.take(table.column(ROW_COLUMN), index))
-    roles = Entries(user, as_array(pc.take(pc.utf8_lower(table.column("role")), index)), rows)
+    at_np = pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    secondary = pc.fill_null(pc.not_equal(role_type, "primary"), True).to_numpy(zero_copy_only=False)
+    row = as_array(table.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)
     # Orgs of deleted roles still count for "every org deleted": list them from all roles.
-    all_at = np.flatnonzero(pc.is_valid(at).to_numpy(zero_copy_only=False))
-    all_user = pc.take(at, pa.array(all_at)).to_numpy(zero_copy_only=False).astype(np.int64)
-    all_secondary = pc.fill_null(pc.not_equal(role_type, "primary"), True).to_numpy(zero_copy_only=False)[
-        all_at
-    ]
-    all_rows = as_array(table.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)[all_at]
-    org_sort = _ordered(all_user, all_secondary, all_rows)
-    org_order = all_at[org_sort]
-    orgs = Entries(
-        all_user[org_sort],
-        as_array(pc.take(table.column("org_id"), pa.array(org_order))),
-        as_array(pc.take(table.column(ROW_COLUMN), pa.array(org_order))),
-    )
+    org_order = _by_user(np.flatnonzero(at_np >= 0), at_np, secondary, row)
+    # Roles at an org marked tobedeleted are removed with it.
+    order = org_order
+    if len(org_map.deleted):
+        dropped = pc.fill_null(org_map.is_deleted(table.column("org_id")), False)
+        live = (at_np >= 0) & ~dropped.to_numpy(zero_copy_only=False)
+        order = _by_user(np.flatnonzero(live), at_np, secondary, row)
+    rows = table.column(ROW_COLUMN)
+    roles = Entries(at_np[order], _take(pc.utf8_lower(table.column("role")), order), _take(rows, order))
+    orgs = Entries(at_np[org_order], _take(table.column("org_id"), org_order), _take(rows, org_order))
     return roles, orgs
 
 
