@@ -349,13 +349,20 @@ def map_distinct(values: ArrayLike, mapping: Callable[[pa.Array], ArrayLike]) ->
     """``mapping(values)`` computed once per distinct value (nulls included) and looked up per
     row: for a long column of few values, e.g. the org of six million enrollments. ``mapping``
     must map each value independently of the others."""
+    return map_distinct_each(values, [mapping])[0]
+
+
+def map_distinct_each(
+    values: ArrayLike, mappings: Sequence[Callable[[pa.Array], ArrayLike]]
+) -> list[ArrayLike]:
+    """:func:`map_distinct` of several mappings over one encoding of ``values``."""
     encoded = pc.dictionary_encode(values, null_encoding="encode")
     chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
     if not chunks or any(not c.dictionary.equals(chunks[0].dictionary) for c in chunks[1:]):
-        return mapping(as_array(values))
-    mapped = as_array(mapping(chunks[0].dictionary))
-    taken = [pc.take(mapped, c.indices) for c in chunks]
-    if isinstance(encoded, pa.ChunkedArray):
-        return pa.chunked_array(taken, mapped.type)
-    out: ArrayLike = taken[0]
+        return [mapping(as_array(values)) for mapping in mappings]
+    out: list[ArrayLike] = []
+    for mapping in mappings:
+        mapped = as_array(mapping(chunks[0].dictionary))
+        taken = [pc.take(mapped, c.indices) for c in chunks]
+        out.append(pa.chunked_array(taken, mapped.type) if isinstance(encoded, pa.ChunkedArray) else taken[0])
     return out

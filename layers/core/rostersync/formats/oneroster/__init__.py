@@ -10,6 +10,7 @@ OneRoster REST API, laid out as the CSV files' tables, follows exactly the same 
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -125,9 +126,28 @@ def read_oneroster(directory: Path, fmt: str) -> RawRoster:
         raise InvalidFilesError(read.problems, fmt)
     # The files were read here, so the reader may let go of each one's rows once it is mapped.
     ctx = Context(dict(read.files), fmt, release=True)
-    return _read_tables(
-        ctx, directory=Path(directory), issues=[*plan.alerts, *read.alerts], source_format=None
-    )
+    alerts = [*plan.alerts, *read.alerts]
+    del read
+    raw = _read_tables(ctx, directory=Path(directory), issues=alerts, source_format=None)
+    _return_freed_heap()
+    return raw
+
+
+def _return_freed_heap() -> None:
+    """Hand the C heap's free pages back to the operating system (glibc ``malloc_trim``).
+
+    The mapping's numpy temporaries (hundreds of MB at 600k students) are freed, but glibc keeps
+    the pages of its main heap, so they would still count against the function's memory while
+    validation runs (measured: 1370 -> 1189 MiB held after reading 600k students). Arrow's own
+    allocator already returns memory at once; where glibc is not the C library this does nothing.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 __all__ = ["read_oneroster", "read_oneroster_tables"]

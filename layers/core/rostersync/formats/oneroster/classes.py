@@ -19,6 +19,7 @@ from rostersync.formats.arrowops import (
     column_or_nulls,
     first_item,
     lookup,
+    map_distinct_each,
     split_list,
     take_first_rows,
 )
@@ -53,8 +54,15 @@ def read_classes(ctx: Context, org_map: OrgMap) -> None:
     gone = _gone(ctx, table, org_map)
     if gone is not None:
         table = keep_rows(table, pc.invert(gone))
-    role = pc.utf8_lower(table.column("role"))
-    odd = unknown_values(role, ENROLLMENT_ROLES)
+    # Roles are few: each test is made once per distinct role.
+    odd, teacher, student = map_distinct_each(
+        table.column("role"),
+        [
+            lambda role: unknown_values(pc.utf8_lower(role), ENROLLMENT_ROLES),
+            lambda role: pc.equal(pc.utf8_lower(role), "teacher"),
+            lambda role: pc.equal(pc.utf8_lower(role), "student"),
+        ],
+    )
     if pc.any(odd).as_py():
         ctx.issues.append(
             row_issues(
@@ -69,11 +77,12 @@ def read_classes(ctx: Context, org_map: OrgMap) -> None:
             )
         )
     if sections is not None:
-        teachers = keep_rows(table, pc.equal(role, "teacher"))
+        teachers = keep_rows(table, teacher)
         _finish_sections(ctx, sections, teachers)
         del teachers
-    students = keep_rows(select(table, ["section_id", "person_id", "school_id"]), pc.equal(role, "student"))
-    del table, role
+    columns = ["section_id", "person_id", "school_id"]
+    students = keep_rows(select(table, [*columns, "role"]), student)
+    del table, odd, teacher, student
     ctx.done_with("enrollments.csv")
     # The school of the enrollment's org, else (an org with no school above it) the class's.
     school = org_map.school(students.column("school_id"))
@@ -83,7 +92,11 @@ def read_classes(ctx: Context, org_map: OrgMap) -> None:
         )
         school = pc.coalesce(school, by_class)
     students = students.set_column(students.column_names.index("school_id"), "school_id", school)
-    students = students.append_column("role", pa.repeat(pa.scalar("student"), students.num_rows))
+    sent = students.column("role")
+    students = students.drop_columns(["role"])
+    if not pc.all(pc.fill_null(pc.equal(sent, "student"), False)).as_py():
+        sent = pa.repeat(pa.scalar("student"), students.num_rows)  # "Student" as "student"
+    students = students.append_column("role", sent)
     ctx.tables["enrollments"] = RawTable(
         "enrollments",
         students,

@@ -33,11 +33,12 @@ def keep_rows(table: pa.Table, mask: ArrayLike) -> pa.Table:
     run (all rows, none, or a block such as the students of a users.csv listed together): the
     result is then a zero-copy slice of ``table``."""
     keep = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
-    at = np.flatnonzero(keep)
-    if len(at) == 0:
+    count = int(np.count_nonzero(keep))
+    if count == 0:
         return table.slice(0, 0)
-    if int(at[-1]) - int(at[0]) + 1 == len(at):
-        return table.slice(int(at[0]), len(at))
+    start = int(np.argmax(keep))
+    if bool(keep[start : start + count].all()):
+        return table.slice(start, count)
     return table.filter(pa.array(keep))
 
 

@@ -59,8 +59,9 @@ def _links(students: pa.Table, contacts: pa.Table, deleted: pa.Array, agents: Ag
         [as_array(students.column("person_id")), as_array(contacts.column("person_id")), ids.agents]
     )
     at_item = n_students + n_contacts
-    student_id = np.concatenate([s_parents, at_item + c_items])
-    contact_id = np.concatenate([at_item + s_items, n_students + c_parents])
+    # Positions are int32 (a pool of more than 2^31 IDs would not fit in memory anyway).
+    student_id = np.concatenate([s_parents, at_item + c_items]).astype(np.int32)
+    contact_id = np.concatenate([at_item + s_items, n_students + c_parents]).astype(np.int32)
     rows = np.concatenate(
         [
             as_array(students.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)[s_parents],
@@ -69,9 +70,11 @@ def _links(students: pa.Table, contacts: pa.Table, deleted: pa.Array, agents: Ag
     ).astype(np.int64)
     # Positions of both ends in the students and contacts tables (-1: not such a user).
     first_student = ids.first_rows(ids.users[agents.student_rows])
+    student_at = np.concatenate([s_parents, first_student[ids.agent_codes[c_items]]]).astype(np.int32)
+    del first_student
     first_contact = ids.first_rows(ids.users[agents.contact_rows])
-    student_at = np.concatenate([s_parents, first_student[ids.agent_codes[c_items]]])
-    contact_at = np.concatenate([first_contact[ids.agent_codes[s_items]], c_parents])
+    contact_at = np.concatenate([first_contact[ids.agent_codes[s_items]], c_parents]).astype(np.int32)
+    del first_contact, s_parents, s_items, c_parents, c_items
     # A link to a user marked tobedeleted goes with that user.
     if len(deleted):
         gone = pc.is_in(pool, value_set=deleted).to_numpy(zero_copy_only=False)
@@ -79,19 +82,24 @@ def _links(students: pa.Table, contacts: pa.Table, deleted: pa.Array, agents: Ag
         student_id, contact_id, rows = student_id[keep], contact_id[keep], rows[keep]
         student_at, contact_at = student_at[keep], contact_at[keep]
     # The same link is usually stated from both sides: keep the first mention in file order.
-    pair = np.where((student_at >= 0) & (contact_at >= 0), student_at * max(n_contacts, 1) + contact_at, -1)
+    pair = np.where(
+        (student_at >= 0) & (contact_at >= 0),
+        student_at.astype(np.int64) * max(n_contacts, 1) + contact_at,
+        -1,
+    )
     if len(rows) and bool((rows[1:] >= rows[:-1]).all()):
         kept = np.flatnonzero(first_mask(pair))  # already in file order
     else:
         order = np.argsort(rows, kind="stable")
         kept = order[first_mask(pair[order])]
+    del pair
     return pa.table(
         {
             "student_id": pc.take(pool, pa.array(student_id[kept])),
             "contact_id": pc.take(pool, pa.array(contact_id[kept])),
             ROW_COLUMN: pa.array(rows[kept]),
-            "_student_at": _at(student_at[kept]),
-            "_contact_at": _at(contact_at[kept]),
+            "_student_at": _at(student_at[kept].astype(np.int64)),
+            "_contact_at": _at(contact_at[kept].astype(np.int64)),
         }
     )
 
