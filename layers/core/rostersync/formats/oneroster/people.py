@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import ArrayLike, as_array, first_item
+from rostersync.formats.arrowops import ArrayLike, as_array
 from rostersync.formats.csvio import CsvFile, set_aside
 from rostersync.formats.oneroster.common import Context, keep_rows, split_status
 from rostersync.formats.oneroster.contacts import Agents, read_contacts
@@ -55,7 +55,7 @@ def _with_roles(
     )
     # A user with no school keeps their first org, so a student is reported against it (a
     # teacher or staff member at the district is kept with no school: see _split).
-    table = table.append_column("school_id", first_item(picked.school_ids))
+    table = table.append_column("school_id", picked.first_school)
     return table.append_column(FIRST_ORG, picked.first_org), picked
 
 

@@ -44,6 +44,7 @@ class Roles:
     contact: ArrayLike  # first guardian role (null: none)
     school_ids: pa.Array
     school_rows: pa.Array
+    first_school: ArrayLike  # the first of school_ids (null: none)
     removed: np.ndarray  # every org of the user is marked tobedeleted
     first_org: ArrayLike  # the user's first org that is not marked tobedeleted, as sent
 
@@ -83,13 +84,13 @@ def pick(roles: Entries, orgs: Entries, org_map: OrgMap, n: int) -> Roles:
     valid = pc.is_valid(roles.value).to_numpy(zero_copy_only=False)
     main, main_row = _first_per_user(roles, valid & ~contact_np, n)
     contact, _ = _first_per_user(roles, contact_np, n)
-    school_ids, school_rows, removed = _schools(orgs, org_map, n)
+    school_ids, school_rows, first_school, removed = _schools(orgs, org_map, n)
     live = pc.invert(pc.fill_null(org_map.is_deleted(orgs.value), False)).to_numpy(zero_copy_only=False)
     first_org, _ = _first_per_user(orgs, live & pc.is_valid(orgs.value).to_numpy(zero_copy_only=False), n)
-    return Roles(main, main_row, contact, school_ids, school_rows, removed, first_org)
+    return Roles(main, main_row, contact, school_ids, school_rows, first_school, removed, first_org)
 
 
-def _schools(orgs: Entries, org_map: OrgMap, n: int) -> tuple[pa.Array, pa.Array, np.ndarray]:
+def _schools(orgs: Entries, org_map: OrgMap, n: int) -> tuple[pa.Array, pa.Array, ArrayLike, np.ndarray]:
     listed = pc.is_valid(orgs.value).to_numpy(zero_copy_only=False)
     deleted = pc.fill_null(org_map.is_deleted(orgs.value), False).to_numpy(zero_copy_only=False)
     listed_count = np.bincount(orgs.user[listed], minlength=n)
@@ -104,9 +105,11 @@ def _schools(orgs: Entries, org_map: OrgMap, n: int) -> tuple[pa.Array, pa.Array
     else:
         keep = first_mask(pair) & (code_np >= 0)
     owners = pa.array(orgs.user[keep])
+    first, _ = _first_per_user(Entries(orgs.user, as_array(school), orgs.row), keep, n)
     return (
         build_lists(owners, pc.filter(school, pa.array(keep)), n),
         build_lists(owners, pc.filter(orgs.row, pa.array(keep)), n),
+        first,
         removed,
     )
 
