@@ -148,3 +148,13 @@ def test_positions_of_a_repeated_id_are_its_first_row() -> None:
 
     assert ids.first_rows(ids.users)[ids.users].tolist() == [0, 1, 0]
     assert np.array_equal(ids.agent_codes, np.zeros(0))
+
+
+def test_map_distinct_of_a_mapping_to_itself_is_the_column_itself() -> None:
+    values = pa.chunked_array([pa.array(["o1", None]), pa.array(["o2"])])
+
+    mapped = map_distinct(
+        values, lambda orgs: pc.if_else(pc.is_null(orgs), pa.scalar(None, pa.string()), orgs)
+    )
+
+    assert mapped is values

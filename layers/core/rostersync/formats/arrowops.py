@@ -355,7 +355,8 @@ def map_distinct(values: ArrayLike, mapping: Callable[[pa.Array], ArrayLike]) ->
 def map_distinct_each(
     values: ArrayLike, mappings: Sequence[Callable[[pa.Array], ArrayLike]]
 ) -> list[ArrayLike]:
-    """:func:`map_distinct` of several mappings over one encoding of ``values``."""
+    """:func:`map_distinct` of several mappings over one encoding of ``values``. A mapping that
+    maps every distinct value to itself returns ``values`` as they are, without a copy."""
     encoded = pc.dictionary_encode(values, null_encoding="encode")
     chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
     if not chunks or any(not c.dictionary.equals(chunks[0].dictionary) for c in chunks[1:]):
@@ -363,6 +364,9 @@ def map_distinct_each(
     out: list[ArrayLike] = []
     for mapping in mappings:
         mapped = as_array(mapping(chunks[0].dictionary))
+        if mapped.equals(chunks[0].dictionary):
+            out.append(values)  # every value maps to itself (e.g. orgs that are schools)
+            continue
         taken = [pc.take(mapped, c.indices) for c in chunks]
         out.append(pa.chunked_array(taken, mapped.type) if isinstance(encoded, pa.ChunkedArray) else taken[0])
     return out
