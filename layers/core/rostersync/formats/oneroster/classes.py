@@ -13,17 +13,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync.formats.arrowops import (
+    ArrayLike,
     as_array,
     build_lists,
     column_or_nulls,
     first_item,
     lookup,
+    map_distinct_each,
     split_list,
     take_first_rows,
 )
 from rostersync.formats.oneroster.common import (
     EMPTY_IDS,
     Context,
+    keep_rows,
     select,
     split_status,
     unknown_values,
@@ -48,14 +51,18 @@ def read_classes(ctx: Context, org_map: OrgMap) -> None:
     del deleted
     table = enrollments.table
     # Enrollments of a class or user marked tobedeleted (or at a deleted org) go with them.
-    gone = pc.or_(
-        pc.is_in(table.column("section_id"), value_set=ctx.deleted_classes),
-        pc.is_in(table.column("person_id"), value_set=ctx.deleted_users),
+    gone = _gone(ctx, table, org_map)
+    if gone is not None:
+        table = keep_rows(table, pc.invert(gone))
+    # Roles are few: each test is made once per distinct role.
+    odd, teacher, student = map_distinct_each(
+        table.column("role"),
+        [
+            lambda role: unknown_values(pc.utf8_lower(role), ENROLLMENT_ROLES),
+            lambda role: pc.equal(pc.utf8_lower(role), "teacher"),
+            lambda role: pc.equal(pc.utf8_lower(role), "student"),
+        ],
     )
-    gone = pc.or_(gone, pc.fill_null(org_map.is_deleted(table.column("school_id")), False))
-    table = table.filter(pc.invert(gone))
-    role = pc.utf8_lower(table.column("role"))
-    odd = unknown_values(role, ENROLLMENT_ROLES)
     if pc.any(odd).as_py():
         ctx.issues.append(
             row_issues(
@@ -70,19 +77,26 @@ def read_classes(ctx: Context, org_map: OrgMap) -> None:
             )
         )
     if sections is not None:
-        teachers = table.filter(pc.fill_null(pc.equal(role, "teacher"), False))
+        teachers = keep_rows(table, teacher)
         _finish_sections(ctx, sections, teachers)
-    students = select(table, ["section_id", "person_id", "school_id"])
-    students = students.filter(pc.fill_null(pc.equal(role, "student"), False))
+        del teachers
+    columns = ["section_id", "person_id", "school_id"]
+    students = keep_rows(select(table, [*columns, "role"]), student)
+    del table, odd, teacher, student
+    ctx.done_with("enrollments.csv")
     # The school of the enrollment's org, else (an org with no school above it) the class's.
     school = org_map.school(students.column("school_id"))
-    if sections is not None:
+    if sections is not None and school.null_count:
         by_class = lookup(
             students.column("section_id"), sections.column("section_id"), sections.column("school_id")
         )
         school = pc.coalesce(school, by_class)
     students = students.set_column(students.column_names.index("school_id"), "school_id", school)
-    students = students.append_column("role", pa.repeat(pa.scalar("student"), students.num_rows))
+    sent = students.column("role")
+    students = students.drop_columns(["role"])
+    if not pc.all(pc.fill_null(pc.equal(sent, "student"), False)).as_py():
+        sent = pa.repeat(pa.scalar("student"), students.num_rows)  # "Student" as "student"
+    students = students.append_column("role", sent)
     ctx.tables["enrollments"] = RawTable(
         "enrollments",
         students,
@@ -91,6 +105,26 @@ def read_classes(ctx: Context, org_map: OrgMap) -> None:
         required={"section_id": None, "person_id": None, "school_id": None},
         unique=False,
     )
+
+
+def _gone(ctx: Context, table: pa.Table, org_map: OrgMap) -> ArrayLike | None:
+    """Enrollments of a class, user or org marked tobedeleted (None: there are none)."""
+    masks = [
+        pc.is_in(table.column(column), value_set=ids)
+        for column, ids in (
+            ("section_id", ctx.deleted_classes),
+            ("person_id", ctx.deleted_users),
+            ("school_id", org_map.deleted),
+        )
+        if len(ids)
+    ]
+    if not masks:
+        return None
+    gone = masks[0]
+    for mask in masks[1:]:
+        gone = pc.or_(gone, mask)
+    gone = pc.fill_null(gone, False)
+    return gone if pc.any(gone).as_py() else None
 
 
 def _sections(ctx: Context, org_map: OrgMap) -> pa.Table | None:

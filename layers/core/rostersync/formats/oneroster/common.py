@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -27,14 +28,31 @@ EMPTY_IDS = pa.array([], pa.string())
 PEOPLE = ("students", "teachers", "staff", "contacts", "contact_links")
 
 
+def keep_rows(table: pa.Table, mask: ArrayLike) -> pa.Table:
+    """``table.filter(mask)`` (null counts as false), without copying when the kept rows are one
+    run (all rows, none, or a block such as the students of a users.csv listed together): the
+    result is then a zero-copy slice of ``table``."""
+    keep = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+    count = int(np.count_nonzero(keep))
+    if count == 0:
+        return table.slice(0, 0)
+    start = int(np.argmax(keep))
+    if bool(keep[start : start + count].all()):
+        return table.slice(start, count)
+    return table.filter(pa.array(keep))
+
+
 def split_status(csv: CsvFile, key: str) -> tuple[CsvFile, pa.Array]:
     """(the file without its ``tobedeleted`` rows, the IDs deleted and not also sent as active)."""
     if not csv.has("status"):
         return csv, EMPTY_IDS
-    deleted = pc.fill_null(pc.equal(pc.utf8_lower(csv.table.column("status")), TOBEDELETED), False)
+    status = csv.table.column("status")
+    if status.null_count == len(status):
+        return csv, EMPTY_IDS
+    deleted = pc.fill_null(pc.equal(pc.utf8_lower(status), TOBEDELETED), False)
     if not pc.any(deleted).as_py():
         return csv, EMPTY_IDS
-    active = CsvFile(csv.name, csv.table.filter(pc.invert(deleted)), csv.headers)
+    active = CsvFile(csv.name, keep_rows(csv.table, pc.invert(deleted)), csv.headers)
     ids = as_array(csv.table.filter(deleted).column(key).drop_null()) if csv.has(key) else EMPTY_IDS
     if csv.has(key):
         ids = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=as_array(active.table.column(key)))))
@@ -65,9 +83,21 @@ class Context:
     missing: set[str] = field(default_factory=set)
     deleted_users: pa.Array = field(default_factory=lambda: EMPTY_IDS)
     deleted_classes: pa.Array = field(default_factory=lambda: EMPTY_IDS)
+    # The reader owns the files (read from a directory): each file's rows are let go as soon as
+    # its step is done, so the process does not hold a whole set twice.
+    release: bool = False
 
     def supplied(self, name: str) -> bool:
         return name in self.files
+
+    def done_with(self, *names: str) -> None:
+        """Let go of the rows of ``names`` (when the reader owns them); name and headers stay."""
+        if not self.release:
+            return
+        for name in names:
+            csv = self.files.get(name)
+            if csv is not None:
+                csv.table = csv.table.schema.empty_table()
 
     def alert(
         self, csv: CsvFile, mask: ArrayLike, column: str, message: str, value: str | None = None

@@ -9,12 +9,15 @@ student nor a contact is kept as stated, so validation reports what that user re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import as_array, explode, first_mask, split_list
+from rostersync.formats.arrowops import as_array, first_mask
 from rostersync.formats.oneroster.common import Context
+from rostersync.formats.oneroster.personids import PersonIds
 from rostersync.formats.oneroster.specs import SEXES
 from rostersync.formats.raw import RawTable, Source
 from rostersync.model import ROW_COLUMN
@@ -22,62 +25,95 @@ from rostersync.model import ROW_COLUMN
 CONTACT_ROLE = "_contact_role"
 
 
-def _links(students: pa.Table, contacts: pa.Table, deleted: pa.Array) -> pa.Table:
-    s_parents, s_agents = explode(split_list(students.column("agents")))
-    c_parents, c_agents = explode(split_list(contacts.column("agents")))
-    # Positions of both ends in the students and contacts tables (null: not such a user).
-    student_at = pa.concat_arrays(
-        [
-            s_parents.cast(pa.int64()),
-            pc.index_in(c_agents, value_set=as_array(students.column("person_id"))).cast(pa.int64()),
-        ]
+@dataclass(frozen=True)
+class Agents:
+    """The person IDs of the set, and the users.csv row of each student and each contact."""
+
+    ids: PersonIds
+    student_rows: np.ndarray
+    contact_rows: np.ndarray
+
+    def side(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The agentSourcedIds items of the users at ``rows``: (position in ``rows``, item)."""
+        position = np.full(len(self.ids.users), -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows), dtype=np.int64)
+        parent = position[self.ids.agent_user]
+        item = np.flatnonzero(parent >= 0)
+        return parent[item], item
+
+
+def _at(values: np.ndarray) -> pa.Array:
+    return pa.array(values, mask=values < 0)
+
+
+def _links(students: pa.Table, contacts: pa.Table, deleted: pa.Array, agents: Agents) -> pa.Table:
+    """One row per link, each end as an ID and as a position in the students / contacts table.
+
+    Links are worked out on integer positions into one pool of IDs (the students', the
+    contacts' and the agent items); the ID strings are taken only for the links kept."""
+    ids = agents.ids
+    s_parents, s_items = agents.side(agents.student_rows)
+    c_parents, c_items = agents.side(agents.contact_rows)
+    n_students, n_contacts = students.num_rows, contacts.num_rows
+    pool = pa.concat_arrays(
+        [as_array(students.column("person_id")), as_array(contacts.column("person_id")), ids.agents]
     )
-    contact_at = pa.concat_arrays(
+    at_item = n_students + n_contacts
+    # Positions are int32 (a pool of more than 2^31 IDs would not fit in memory anyway).
+    student_id = np.concatenate([s_parents, at_item + c_items]).astype(np.int32)
+    contact_id = np.concatenate([at_item + s_items, n_students + c_parents]).astype(np.int32)
+    rows = np.concatenate(
         [
-            pc.index_in(s_agents, value_set=as_array(contacts.column("person_id"))).cast(pa.int64()),
-            c_parents.cast(pa.int64()),
+            as_array(students.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)[s_parents],
+            as_array(contacts.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)[c_parents],
         ]
+    ).astype(np.int64)
+    # Positions of both ends in the students and contacts tables (-1: not such a user).
+    first_student = ids.first_rows(ids.users[agents.student_rows])
+    student_at = np.concatenate([s_parents, first_student[ids.agent_codes[c_items]]]).astype(np.int32)
+    del first_student
+    first_contact = ids.first_rows(ids.users[agents.contact_rows])
+    contact_at = np.concatenate([first_contact[ids.agent_codes[s_items]], c_parents]).astype(np.int32)
+    del first_contact, s_parents, s_items, c_parents, c_items
+    # A link to a user marked tobedeleted goes with that user.
+    if len(deleted):
+        gone = pc.is_in(pool, value_set=deleted).to_numpy(zero_copy_only=False)
+        keep = ~(gone[student_id] | gone[contact_id])
+        student_id, contact_id, rows = student_id[keep], contact_id[keep], rows[keep]
+        student_at, contact_at = student_at[keep], contact_at[keep]
+    # The same link is usually stated from both sides: keep the first mention in file order.
+    pair = np.where(
+        (student_at >= 0) & (contact_at >= 0),
+        student_at.astype(np.int64) * max(n_contacts, 1) + contact_at,
+        -1,
     )
-    links = pa.table(
+    if len(rows) and bool((rows[1:] >= rows[:-1]).all()):
+        kept = np.flatnonzero(first_mask(pair))  # already in file order
+    else:
+        order = np.argsort(rows, kind="stable")
+        kept = order[first_mask(pair[order])]
+    del pair
+    return pa.table(
         {
-            "student_id": pa.concat_arrays(
-                [as_array(pc.take(students.column("person_id"), s_parents)), as_array(c_agents)]
-            ),
-            "contact_id": pa.concat_arrays(
-                [as_array(s_agents), as_array(pc.take(contacts.column("person_id"), c_parents))]
-            ),
-            ROW_COLUMN: pa.concat_arrays(
-                [
-                    as_array(pc.take(students.column(ROW_COLUMN), s_parents)),
-                    as_array(pc.take(contacts.column(ROW_COLUMN), c_parents)),
-                ]
-            ),
-            "_student_at": student_at,
-            "_contact_at": contact_at,
+            "student_id": pc.take(pool, pa.array(student_id[kept])),
+            "contact_id": pc.take(pool, pa.array(contact_id[kept])),
+            ROW_COLUMN: pa.array(rows[kept]),
+            "_student_at": _at(student_at[kept].astype(np.int64)),
+            "_contact_at": _at(contact_at[kept].astype(np.int64)),
         }
     )
-    # A link to a user marked tobedeleted goes with that user.
-    gone = pc.or_(
-        pc.is_in(links.column("student_id"), value_set=deleted),
-        pc.is_in(links.column("contact_id"), value_set=deleted),
-    )
-    links = links.filter(pc.invert(gone))
-    # The same link is usually stated from both sides: keep the first mention in file order.
-    student_np = pc.fill_null(links.column("_student_at"), -1).to_numpy()
-    contact_np = pc.fill_null(links.column("_contact_at"), -1).to_numpy()
-    pair = np.where(
-        (student_np >= 0) & (contact_np >= 0), student_np * max(contacts.num_rows, 1) + contact_np, -1
-    )
-    order = np.argsort(as_array(links.column(ROW_COLUMN)).to_numpy(), kind="stable")
-    return links.take(pa.array(order[first_mask(pair[order])]))
 
 
 def read_contacts(
-    ctx: Context, contacts: pa.Table, sources: dict[str, Source], required: dict[str, str | None]
+    ctx: Context,
+    contacts: pa.Table,
+    sources: dict[str, Source],
+    required: dict[str, str | None],
+    links_of: Agents,
 ) -> None:
     students = ctx.tables["students"].table
     csv = ctx.files["users.csv"]
-    links = _links(students, contacts, ctx.deleted_users)
+    links = _links(students, contacts, ctx.deleted_users, links_of)
     student_at = links.column("_student_at")
     contact_at = links.column("_contact_at")
     links = links.drop_columns(["_student_at", "_contact_at"])

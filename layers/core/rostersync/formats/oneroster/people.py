@@ -10,13 +10,15 @@ used is set aside with an error (the roster is read without it).
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import as_array, first_item
+from rostersync.formats.arrowops import ArrayLike, as_array
 from rostersync.formats.csvio import CsvFile, set_aside
-from rostersync.formats.oneroster.common import Context, split_status
-from rostersync.formats.oneroster.contacts import read_contacts
+from rostersync.formats.oneroster.common import Context, keep_rows, split_status
+from rostersync.formats.oneroster.contacts import Agents, read_contacts
+from rostersync.formats.oneroster.personids import PersonIds, encode_people
 from rostersync.formats.oneroster.roles import Roles, pick, roles_11, roles_12
 from rostersync.formats.oneroster.specs import CONTACT_ROLES, SEXES, STUDENT_ROLES, TEACHER_ROLES, USER_ROLES
 from rostersync.formats.orgtree import OrgMap
@@ -33,10 +35,14 @@ FIRST_ORG = "_first_org"
 _HELPERS = {ROW_COLUMN, REJECTED_COLUMN, DEMO_ROW, ROLE, ROLE_ROW, CONTACT_ROLE, FIRST_ORG, "agents", "orgs"}
 
 
-def _with_roles(ctx: Context, csv: CsvFile, org_map: OrgMap) -> tuple[pa.Table, Roles]:
+def _with_roles(
+    ctx: Context, csv: CsvFile, org_map: OrgMap, ids: PersonIds, roles_csv: CsvFile | None
+) -> tuple[pa.Table, Roles]:
     table = csv.table
-    if ctx.fmt == FORMAT_ONEROSTER_12_CSV:
-        roles, orgs = roles_12(ctx, table, ctx.deleted_users, org_map)
+    if roles_csv is not None:
+        roles, orgs = roles_12(
+            ctx, roles_csv, ids.positions(ids.users, ids.roles), ctx.deleted_users, org_map
+        )
     else:
         roles, orgs = roles_11(table)
     picked = pick(roles, orgs, org_map, table.num_rows)
@@ -49,11 +55,21 @@ def _with_roles(ctx: Context, csv: CsvFile, org_map: OrgMap) -> tuple[pa.Table, 
     )
     # A user with no school keeps their first org, so a student is reported against it (a
     # teacher or staff member at the district is kept with no school: see _split).
-    table = table.append_column("school_id", first_item(picked.school_ids))
+    table = table.append_column("school_id", picked.first_school)
     return table.append_column(FIRST_ORG, picked.first_org), picked
 
 
-def _demographics(ctx: Context, users: pa.Table) -> pa.Table:
+def _demographics_rows(ctx: Context) -> CsvFile | None:
+    """The demographics rows that will be read (None: no file, or one set aside by
+    :func:`_demographics`)."""
+    demo_csv = ctx.files.get("demographics.csv")
+    if demo_csv is None or not demo_csv.has("person_id"):
+        return None
+    return split_status(demo_csv, "person_id")[0]
+
+
+def _demographics(ctx: Context, users: pa.Table, at: pa.Array | None) -> pa.Table:
+    """``at``: each user's demographics row (as ``pc.index_in`` finds it), None without a file."""
     n = users.num_rows
     demo_csv = ctx.files.get("demographics.csv")
     if demo_csv is not None and not demo_csv.has("person_id"):
@@ -65,7 +81,7 @@ def _demographics(ctx: Context, users: pa.Table) -> pa.Table:
         )
         del ctx.files["demographics.csv"]
         demo_csv = None
-    if demo_csv is None:
+    if demo_csv is None or at is None:
         return users.append_column(DEMO_ROW, pa.nulls(n, pa.int64()))
     if demo_csv.headers.get("person_id", "").lower() == "usersourcedid":
         header = demo_csv.headers["person_id"]
@@ -83,7 +99,6 @@ def _demographics(ctx: Context, users: pa.Table) -> pa.Table:
         )
     demo, _ = split_status(demo_csv, "person_id")
     # One lookup for all columns (the first demographics row of a user wins).
-    at = pc.index_in(users.column("person_id"), value_set=as_array(demo.table.column("person_id")))
     return (
         users.append_column(DEMO_ROW, pc.take(demo.table.column(ROW_COLUMN), at))
         .append_column("birth_date", pc.take(demo.column("birth_date"), at))
@@ -149,11 +164,14 @@ def _role_notes(ctx: Context, users: pa.Table) -> None:
     """What each user is, so that a reference to them as something else can say so."""
     file = ctx.files["users.csv"].name
     label = pc.coalesce(users.column(ROLE), users.column(CONTACT_ROLE))
-    known = users.filter(pc.is_valid(label))
-    note = pc.binary_join_element_wise(
-        f"is in {file} with role ", pc.coalesce(known.column(ROLE), known.column(CONTACT_ROLE)), ""
-    )
-    ctx.note(PERSON_NOTES, known.column("person_id"), note)
+    keys: ArrayLike = users.column("person_id")
+    if label.null_count:
+        known = pc.is_valid(label)
+        keys, label = pc.filter(keys, known), pc.filter(label, known)
+    # Roles are few: the sentence is made once per role, then looked up per user.
+    roles = pc.dictionary_encode(as_array(label))
+    sentences = pc.binary_join_element_wise(f"is in {file} with role ", roles.dictionary, "")
+    ctx.note(PERSON_NOTES, keys, pc.take(sentences, roles.indices))
     for entity in PERSON_ENTITIES:
         if len(ctx.deleted_users):
             ctx.note(entity.name, ctx.deleted_users, f"is marked tobedeleted in {file}")
@@ -167,7 +185,20 @@ def read_people(ctx: Context, org_map: OrgMap) -> None:
         return
     csv, deleted = split_status(ctx.files["users.csv"], "person_id")
     ctx.deleted_users = deleted
-    table, picked = _with_roles(ctx, csv, org_map)
+    roles_csv = (
+        split_status(ctx.files["roles.csv"], "user_id")[0] if ctx.fmt == FORMAT_ONEROSTER_12_CSV else None
+    )
+    demo = _demographics_rows(ctx)
+    ids = encode_people(
+        csv.table.column("person_id"),
+        csv.column("agents"),
+        roles_csv.table.column("user_id") if roles_csv is not None else None,
+        demo.table.column("person_id") if demo is not None else None,
+    )
+    table, picked = _with_roles(ctx, csv, org_map, ids, roles_csv)
+    del roles_csv
+    ctx.done_with("roles.csv")
+    user_rows = np.arange(table.num_rows, dtype=np.int64)  # the users.csv row of each user kept
     if picked.removed.any():
         # Every org of these users is marked tobedeleted: they are removed with their orgs.
         gone = pa.array(picked.removed)
@@ -175,6 +206,7 @@ def read_people(ctx: Context, org_map: OrgMap) -> None:
             [deleted, as_array(table.filter(gone).column("person_id").drop_null())]
         )
         table = table.filter(pc.invert(gone))
+        user_rows = user_rows[~picked.removed]
     if "agents" not in table.column_names:
         table = table.append_column("agents", pa.nulls(table.num_rows, pa.string()))
     # OneRoster has a phone and an sms number; the canonical person has one phone.
@@ -185,13 +217,20 @@ def read_people(ctx: Context, org_map: OrgMap) -> None:
     table = table.drop_columns([c for c in ("phone", "sms") if c in table.column_names]).append_column(
         "phone", phone
     )
-    users = _demographics(ctx, table)
+    del csv
+    at = ids.positions(ids.demographics, ids.users[user_rows]) if ids.demographics is not None else None
+    users = _demographics(ctx, table, at)
+    del table, demo, at
+    ctx.done_with("demographics.csv")
     sources = _sources(ctx, users)
     _no_role(ctx, users, sources)
-    _split(ctx, users, sources)
+    _split(ctx, users, sources, ids, user_rows)
+    ctx.done_with("users.csv", "roles.csv", "demographics.csv")
 
 
-def _split(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
+def _split(
+    ctx: Context, users: pa.Table, sources: dict[str, Source], ids: PersonIds, user_rows: np.ndarray
+) -> None:
     role = users.column(ROLE)
     student = pc.fill_null(pc.is_in(role, value_set=pa.array(STUDENT_ROLES)), False)
     teacher = pc.fill_null(pc.is_in(role, value_set=pa.array(TEACHER_ROLES)), False)
@@ -203,7 +242,7 @@ def _split(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
     csv = ctx.files["users.csv"]
     required: dict[str, str | None] = {"person_id": None, "first_name": None, "last_name": None}
     where = "has no role at an org" if ctx.fmt == FORMAT_ONEROSTER_12_CSV else "lists no org (orgSourcedIds)"
-    students = people.filter(student)
+    students = keep_rows(people, student)
     school = pc.coalesce(students.column("school_id"), students.column(FIRST_ORG))
     students = students.set_column(students.column_names.index("school_id"), "school_id", school)
     ctx.tables["students"] = RawTable(
@@ -220,14 +259,14 @@ def _split(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
     )
     ctx.tables["teachers"] = RawTable(
         "teachers",
-        people.filter(teacher),
+        keep_rows(people, teacher),
         csv.name,
         {**sources, FIRST_ORG: sources["school_id"]},
         # A teacher at the district is kept with no school; one with no org at all is not placed.
         required={**required, FIRST_ORG: f"No org: this teacher {where}; the row was left out."},
         enums={"gender": SEXES},
     )
-    staff_table = people.filter(staff)
+    staff_table = keep_rows(people, staff)
     staff_table = staff_table.append_column("title", staff_table.column(ROLE))
     ctx.tables["staff"] = RawTable(
         "staff",
@@ -237,4 +276,9 @@ def _split(ctx: Context, users: pa.Table, sources: dict[str, Source]) -> None:
         required=dict(required),
         enums={"gender": SEXES, ROLE: tuple(r for r in USER_ROLES if r not in CONTACT_ROLES)},
     )
-    read_contacts(ctx, people.filter(contact), sources, required)
+    agents = Agents(
+        ids,
+        user_rows[student.to_numpy(zero_copy_only=False)],
+        user_rows[contact.to_numpy(zero_copy_only=False)],
+    )
+    read_contacts(ctx, keep_rows(people, contact), sources, required, agents)

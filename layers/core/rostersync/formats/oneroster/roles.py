@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from rostersync.formats.arrowops import ArrayLike, as_array, build_lists, explode, first_mask, split_list
 from rostersync.formats.csvio import CsvFile
-from rostersync.formats.oneroster.common import Context, split_status, unknown_values
+from rostersync.formats.oneroster.common import Context, unknown_values
 from rostersync.formats.oneroster.specs import CONTACT_ROLES, ROLE_TYPES
 from rostersync.formats.orgtree import OrgMap
 from rostersync.model import ROW_COLUMN
@@ -44,12 +44,26 @@ class Roles:
     contact: ArrayLike  # first guardian role (null: none)
     school_ids: pa.Array
     school_rows: pa.Array
+    first_school: ArrayLike  # the first of school_ids (null: none)
     removed: np.ndarray  # every org of the user is marked tobedeleted
     first_org: ArrayLike  # the user's first org that is not marked tobedeleted, as sent
 
 
 def _ordered(user: np.ndarray, secondary: np.ndarray, row: np.ndarray) -> np.ndarray:
     return np.lexsort((row, secondary, user))
+
+
+def _by_user(at: np.ndarray, user: np.ndarray, secondary: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """The rows ``at`` in priority order: by user, primary roles first, then file order."""
+    out: np.ndarray = at[_ordered(user[at], secondary[at], row[at])]
+    return out
+
+
+def _take(values: ArrayLike, order: np.ndarray) -> pa.Array:
+    """``values`` in ``order``, without a copy when the order is that of the file."""
+    if len(order) == len(values) and bool((order == np.arange(len(order))).all()):
+        return as_array(values)
+    return as_array(pc.take(values, pa.array(order)))
 
 
 def _first_per_user(entries: Entries, mask: np.ndarray, n: int) -> tuple[ArrayLike, ArrayLike]:
@@ -70,13 +84,13 @@ def pick(roles: Entries, orgs: Entries, org_map: OrgMap, n: int) -> Roles:
     valid = pc.is_valid(roles.value).to_numpy(zero_copy_only=False)
     main, main_row = _first_per_user(roles, valid & ~contact_np, n)
     contact, _ = _first_per_user(roles, contact_np, n)
-    school_ids, school_rows, removed = _schools(orgs, org_map, n)
+    school_ids, school_rows, first_school, removed = _schools(orgs, org_map, n)
     live = pc.invert(pc.fill_null(org_map.is_deleted(orgs.value), False)).to_numpy(zero_copy_only=False)
     first_org, _ = _first_per_user(orgs, live & pc.is_valid(orgs.value).to_numpy(zero_copy_only=False), n)
-    return Roles(main, main_row, contact, school_ids, school_rows, removed, first_org)
+    return Roles(main, main_row, contact, school_ids, school_rows, first_school, removed, first_org)
 
 
-def _schools(orgs: Entries, org_map: OrgMap, n: int) -> tuple[pa.Array, pa.Array, np.ndarray]:
+def _schools(orgs: Entries, org_map: OrgMap, n: int) -> tuple[pa.Array, pa.Array, ArrayLike, np.ndarray]:
     listed = pc.is_valid(orgs.value).to_numpy(zero_copy_only=False)
     deleted = pc.fill_null(org_map.is_deleted(orgs.value), False).to_numpy(zero_copy_only=False)
     listed_count = np.bincount(orgs.user[listed], minlength=n)
@@ -86,11 +100,16 @@ def _schools(orgs: Entries, org_map: OrgMap, n: int) -> tuple[pa.Array, pa.Array
     codes = pc.dictionary_encode(as_array(school)).indices
     code_np = pc.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     pair = np.where(code_np >= 0, orgs.user * max(int(code_np.max(initial=0)) + 1, 1) + code_np, -1)
-    keep = first_mask(pair) & (code_np >= 0)
+    if len(orgs.user) < 2 or bool((orgs.user[1:] != orgs.user[:-1]).all()):
+        keep = code_np >= 0  # one org per user: no school can repeat
+    else:
+        keep = first_mask(pair) & (code_np >= 0)
     owners = pa.array(orgs.user[keep])
+    first, _ = _first_per_user(Entries(orgs.user, as_array(school), orgs.row), keep, n)
     return (
         build_lists(owners, pc.filter(school, pa.array(keep)), n),
         build_lists(owners, pc.filter(orgs.row, pa.array(keep)), n),
+        first,
         removed,
     )
 
@@ -107,45 +126,30 @@ def roles_11(users: pa.Table) -> tuple[Entries, Entries]:
 
 
 def roles_12(
-    ctx: Context, users: pa.Table, deleted_users: pa.Array, org_map: OrgMap
+    ctx: Context, csv: CsvFile, at: pa.Array, deleted_users: pa.Array, org_map: OrgMap
 ) -> tuple[Entries, Entries]:
-    """(roles, orgs) of 1.2 users from roles.csv, primary roles first, then file order."""
-    csv, _ = split_status(ctx.files["roles.csv"], "user_id")
+    """(roles, orgs) of 1.2 users from roles.csv (``csv``: its rows not marked tobedeleted),
+    primary roles first, then file order; ``at`` is each role's row in users.csv (null: none)."""
     table = csv.table
     role_type = pc.utf8_lower(table.column("role_type"))
     odd = unknown_values(role_type, ROLE_TYPES)
     if pc.any(odd).as_py():
         ctx.alert(csv, odd, "role_type", "Not one of the documented role types (primary, secondary).")
-    at = pc.index_in(table.column("user_id"), value_set=as_array(users.column("person_id")))
     _orphans(ctx, csv, at, deleted_users)
-    # Roles at an org marked tobedeleted are removed with it.
-    live = pc.and_(
-        pc.is_valid(at), pc.invert(pc.fill_null(org_map.is_deleted(table.column("org_id")), False))
-    )
-    keep = np.flatnonzero(live.to_numpy(zero_copy_only=False))
-    user = pc.take(at, pa.array(keep)).to_numpy(zero_copy_only=False).astype(np.int64)
-    secondary = pc.fill_null(pc.not_equal(role_type, "primary"), True).to_numpy(zero_copy_only=False)[keep]
-    row = as_array(table.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)[keep]
-    sort = _ordered(user, secondary, row)
-    order = keep[sort]
-    user = user[sort]
-    index = pa.array(order)
-    rows = as_array(pc.take(table.column(ROW_COLUMN), index))
-    roles = Entries(user, as_array(pc.take(pc.utf8_lower(table.column("role")), index)), rows)
+    at_np = pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    secondary = pc.fill_null(pc.not_equal(role_type, "primary"), True).to_numpy(zero_copy_only=False)
+    row = as_array(table.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)
     # Orgs of deleted roles still count for "every org deleted": list them from all roles.
-    all_at = np.flatnonzero(pc.is_valid(at).to_numpy(zero_copy_only=False))
-    all_user = pc.take(at, pa.array(all_at)).to_numpy(zero_copy_only=False).astype(np.int64)
-    all_secondary = pc.fill_null(pc.not_equal(role_type, "primary"), True).to_numpy(zero_copy_only=False)[
-        all_at
-    ]
-    all_rows = as_array(table.column(ROW_COLUMN)).to_numpy(zero_copy_only=False)[all_at]
-    org_sort = _ordered(all_user, all_secondary, all_rows)
-    org_order = all_at[org_sort]
-    orgs = Entries(
-        all_user[org_sort],
-        as_array(pc.take(table.column("org_id"), pa.array(org_order))),
-        as_array(pc.take(table.column(ROW_COLUMN), pa.array(org_order))),
-    )
+    org_order = _by_user(np.flatnonzero(at_np >= 0), at_np, secondary, row)
+    # Roles at an org marked tobedeleted are removed with it.
+    order = org_order
+    if len(org_map.deleted):
+        dropped = pc.fill_null(org_map.is_deleted(table.column("org_id")), False)
+        live = (at_np >= 0) & ~dropped.to_numpy(zero_copy_only=False)
+        order = _by_user(np.flatnonzero(live), at_np, secondary, row)
+    rows = table.column(ROW_COLUMN)
+    roles = Entries(at_np[order], _take(pc.utf8_lower(table.column("role")), order), _take(rows, order))
+    orgs = Entries(at_np[org_order], _take(table.column("org_id"), org_order), _take(rows, org_order))
     return roles, orgs
 
 
