@@ -9,11 +9,11 @@ import json
 from datetime import date
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from test_diff import rosters, student
+from test_snapshot import parquet_bytes_with_statistics
 
 from rostersync import snapshot
 from rostersync.changes import ChangeSet
@@ -147,7 +147,7 @@ def test_a_snapshot_written_with_column_statistics_is_diffed_as_the_arrow_diff(
     new = rosters(students=[student("a"), student("b", grade="4"), student("d")])
     # The old snapshot as the writer before statistics were turned off wrote it (pyarrow's
     # defaults: statistics on every column); the new one as the writer does now.
-    monkeypatch.setattr(snapshot, "_parquet_bytes", _parquet_bytes_with_statistics)
+    monkeypatch.setattr(snapshot, "_parquet_bytes", parquet_bytes_with_statistics)
     save_local_snapshot(tmp_path / "old", old)
     monkeypatch.undo()
     save_local_snapshot(tmp_path / "new", new)
@@ -156,12 +156,6 @@ def test_a_snapshot_written_with_column_statistics_is_diffed_as_the_arrow_diff(
 
     assert pq.ParquetFile(tmp_path / "old" / "students.parquet").metadata.row_group(0).column(0).is_stats_set
     _assert_same(found.changes, diff_rosters(old, new))
-
-
-def _parquet_bytes_with_statistics(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 
 def test_files_of_many_row_groups_are_diffed_as_the_arrow_diff(

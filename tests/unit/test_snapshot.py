@@ -267,7 +267,7 @@ def test_files_carry_no_column_statistics(store: LocalBlobStore) -> None:
     assert not any(meta.row_group(0).column(i).is_stats_set for i in range(meta.num_columns))
 
 
-def _parquet_bytes_with_statistics(table: pa.Table) -> bytes:
+def parquet_bytes_with_statistics(table: pa.Table) -> bytes:
     """A file as the writer before statistics were turned off wrote it (pyarrow's defaults)."""
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
@@ -278,7 +278,7 @@ def test_a_snapshot_written_with_column_statistics_reads_the_same(
     store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_snapshot(store, "now", roster())
-    monkeypatch.setattr(snapshot, "_parquet_bytes", _parquet_bytes_with_statistics)
+    monkeypatch.setattr(snapshot, "_parquet_bytes", parquet_bytes_with_statistics)
     write_snapshot(store, "before", roster())
     monkeypatch.undo()
 

@@ -6,7 +6,7 @@ loops over rows in Python, so a district of millions of rows costs seconds, not 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -392,6 +392,15 @@ def _string_data(chunk: pa.Array) -> np.ndarray | None:
     return np.frombuffer(data_buffer, dtype=np.uint8)[start:end]
 
 
+def _value_bytes(values: ArrayLike) -> Iterator[np.ndarray | None]:
+    """The data buffer bytes of each chunk of a string column that holds a non-null value (None
+    for a chunk whose bytes cannot be read as one buffer: large or view strings)."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    for chunk in chunks:
+        if len(chunk) and chunk.null_count < len(chunk):
+            yield _string_data(chunk)
+
+
 def may_hold_controls(values: ArrayLike, allowed: Sequence[int] = ()) -> bool:
     """Whether any value of a string column may hold a C0 control character or DEL (bytes 0x00 to
     0x1f and 0x7f) other than those in ``allowed``.
@@ -401,11 +410,7 @@ def may_hold_controls(values: ArrayLike, allowed: Sequence[int] = ()) -> bool:
     False is exact: no value holds one. True may also come from bytes behind null slots, so the
     caller then finds the rows with the exact kernel.
     """
-    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    for chunk in chunks:
-        if len(chunk) == 0 or chunk.null_count == len(chunk):
-            continue
-        data = _string_data(chunk)
+    for data in _value_bytes(values):
         if data is None:
             return True  # large or view strings: the caller's kernel decides
         if (data == 0x7F).any():
@@ -421,11 +426,7 @@ def free_of_controls(values: ArrayLike) -> bool:
     its data buffers is 0x20 or above and, as no byte is above 0x7e, none is 0x7f. Two reductions
     per chunk (min and max) with no temporary arrays, cheaper than :func:`may_hold_controls`;
     False only says that function must look closer (non-ASCII text, bytes behind null slots)."""
-    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    for chunk in chunks:
-        if len(chunk) == 0 or chunk.null_count == len(chunk):
-            continue
-        data = _string_data(chunk)
+    for data in _value_bytes(values):
         if data is None:
             return False
         if len(data) and (int(data.min()) < 0x20 or int(data.max()) >= 0x7F):
