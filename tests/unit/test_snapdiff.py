@@ -21,7 +21,7 @@ from rostersync.diff import diff_rosters
 from rostersync.model import KEY_SEPARATOR
 from rostersync.roster import RosterSet
 from rostersync.snapdiff import diff_snapshots
-from rostersync.snapshot import save_local_snapshot
+from rostersync.snapshot import SnapshotError, save_local_snapshot
 from rostersync.storage import LocalBlobStore
 from rostersync.summary import summarize
 
@@ -170,3 +170,22 @@ def test_files_of_many_row_groups_are_diffed_as_the_arrow_diff(
 
     assert pq.ParquetFile(tmp_path / "new" / "students.parquet").metadata.num_row_groups == 4
     _assert_same(found.changes, diff_rosters(old, new))
+
+
+def test_a_damaged_file_of_an_entity_diffed_by_duckdb_fails_the_diff(tmp_path: Path) -> None:
+    # The files DuckDB joins are verified against the manifest's checksums first: a damaged
+    # file of a later entity (students, after the larger enrollments) fails the diff, naming it.
+    old = rosters(
+        students=[student("a"), student("b")],
+        enrollments=[{"section_id": f"c{i}", "person_id": "a", "school_id": "sch1"} for i in range(5)],
+    )
+    new = rosters(
+        students=[student("a"), student("b", grade="5")],
+        enrollments=[{"section_id": f"c{i}", "person_id": "b", "school_id": "sch1"} for i in range(3)],
+    )
+    store = _stored(tmp_path, old, new)
+    damaged = tmp_path / "old" / "students.parquet"
+    damaged.write_bytes(damaged.read_bytes() + b"\0")
+
+    with pytest.raises(SnapshotError, match=r"checksum mismatch for old/students\.parquet"):
+        diff_snapshots(store, "old", "new", duckdb_rows=0)
