@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import get_args
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,6 +17,7 @@ from rostersync.holds.common import NO_SCHOOL
 from rostersync.holds.counts import school_counts
 from rostersync.holds.stored import evaluate_stored_holds, stored_counts
 from rostersync.model import ENTITIES, ENTITY_BY_NAME
+from rostersync.records import HoldType
 from rostersync.rekeys import present_pairs, rekeyed_removals
 from rostersync.roster import FORMAT_CLEVER_CSV, RosterSet
 from rostersync.settings import DistrictSettings, HoldSettings
@@ -74,18 +76,9 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RosterSet, R
     return path, read_snapshot(store, "accepted"), read_snapshot(store, "staged")
 
 
-# Every hold type the rules give (the source's and unreadable files' holds come from elsewhere).
-RULES = {
-    "mass_removal",
-    "mass_update",
-    "id_change",
-    "too_many_contacts",
-    "emergency_contacts",
-    "class_id_reuse",
-    "stale_upload",
-    "invalid_files",
-    "schools_not_found",
-}
+# Every hold type the rules give (the source's holds, credentials and disconnected, come from the
+# pull, not from the rules).
+RULES = set(get_args(HoldType)) - {"credentials", "disconnected"}
 
 
 def strict() -> DistrictSettings:
