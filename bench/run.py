@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -312,11 +313,28 @@ def _run_worker(name: str, job: dict[str, Any]) -> dict[str, Any]:
 ENGINE_JOBS = ("rostersync", "duckdb", "floor")
 
 
+TEMPLATE = BENCH_DIR.parent / "template.yaml"
+
+
+def deployed_purge_delay() -> str:
+    """The deployed functions' allocator setting, ``MIMALLOC_PURGE_DELAY`` in template.yaml's
+    Globals (how long Arrow's mimalloc keeps freed memory before handing it back), read from the
+    template so the bench cannot drift from what is deployed."""
+    found = re.search(
+        r'^\s+MIMALLOC_PURGE_DELAY: "(\d+)"$', TEMPLATE.read_text(encoding="utf-8"), re.MULTILINE
+    )
+    if found is None:
+        raise SystemExit(f"{TEMPLATE} sets no MIMALLOC_PURGE_DELAY in its Globals")
+    return found.group(1)
+
+
 def job_env() -> dict[str, str]:
     """The environment of the path's and the engines' jobs: the deployed functions' allocator
-    setting (template.yaml Globals: Arrow's mimalloc returns freed memory at once) unless the
-    caller's environment sets it."""
-    return {**os.environ, "MIMALLOC_PURGE_DELAY": os.environ.get("MIMALLOC_PURGE_DELAY", "0")}
+    setting (:func:`deployed_purge_delay`) unless the caller's environment sets one."""
+    return {
+        **os.environ,
+        "MIMALLOC_PURGE_DELAY": os.environ.get("MIMALLOC_PURGE_DELAY", deployed_purge_delay()),
+    }
 
 
 def _run_engines(store: Path, runs: int) -> dict[str, dict[str, Any]]:
@@ -436,7 +454,8 @@ def report(results: dict[str, Any]) -> None:
     gen = results["generation"]
     console.print(
         f"[bold]rostersync bench[/]: {cfg['students']:,} students, format {cfg['format']}, "
-        f"seed {cfg['seed']} - {cfg['cpus']} CPUs, Python {cfg['python']}, pyarrow {cfg['pyarrow']}"
+        f"seed {cfg['seed']} - {cfg['cpus']} CPUs, Python {cfg['python']}, pyarrow {cfg['pyarrow']}, "
+        f"MIMALLOC_PURGE_DELAY={cfg.get('mimalloc_purge_delay', '?')} ms"
     )
     gen_note = "cached, generated earlier" if gen["cached"] else "generated now"
     console.print(
@@ -660,6 +679,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "pyarrow": pyarrow.__version__,
             "platform": platform.platform(),
+            "mimalloc_purge_delay": job_env()["MIMALLOC_PURGE_DELAY"],
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
         },
         "generation": {**meta, "cached": cached},

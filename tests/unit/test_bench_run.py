@@ -7,10 +7,15 @@ passes on and reports each step's own peak, so the path's peak is the largest La
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 RUN = Path(__file__).resolve().parents[2] / "bench" / "run.py"
 
@@ -41,3 +46,24 @@ def test_the_bench_runs_each_step_in_its_own_process(tmp_path: Path) -> None:
     assert (out / "store" / "day2-changes").is_dir()
     assert (out / "day1" / "changes.csv.gz").stat().st_size > 0
     assert results["path"]["changes"]["students"]["added"] > 0
+
+
+def _bench_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", RUN)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_bench_jobs_run_with_the_deployed_allocator_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    template = (RUN.parents[1] / "template.yaml").read_text(encoding="utf-8")
+    deployed = re.search(r'MIMALLOC_PURGE_DELAY: "(\d+)"', template)
+    assert deployed is not None
+    monkeypatch.delenv("MIMALLOC_PURGE_DELAY", raising=False)
+    assert _bench_module().job_env()["MIMALLOC_PURGE_DELAY"] == deployed.group(1)
+
+
+def test_the_callers_allocator_setting_wins_over_the_deployed_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "12345")
+    assert _bench_module().job_env()["MIMALLOC_PURGE_DELAY"] == "12345"
