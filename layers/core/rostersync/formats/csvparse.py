@@ -1,7 +1,9 @@
 """The data rows of one CSV file as string columns, and plain words for every way that can fail.
 
-Rows are parsed by pyarrow's multithreaded CSV reader. Real exports are not always rectangular,
-so a row whose field count differs from the header's is not fatal:
+Rows are parsed by pyarrow's multithreaded CSV reader, first with its blocks cut at line breaks
+(kept when every line is one row: no value spans lines), else again allowing line breaks in
+quoted values (:func:`_one_row_per_line`). Real exports are not always rectangular, so a row
+whose field count differs from the header's is not fatal:
 
 - every row has the same other count (a header with trailing empty names, ``a,b,c,,``, over rows
   ``1,2,3``; or a trailing comma on every data row): the file is parsed again at that width, still
