@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from formats_helpers import FIXTURES, append_lines, issues, replace_text, rows_by_key
 
-from rostersync.formats import load_roster, read_raw
+from rostersync.formats import csvparse, load_roster, read_raw
 from rostersync.formats.csvio import FileSpec, normalise_header, read_csv
 from rostersync.issues import InvalidFilesError
 from rostersync.validate import LoadResult
@@ -217,3 +217,23 @@ def test_a_clever_row_with_too_many_values_is_left_out_as_unknown(
         (i["severity"], i["file"], i["row"], i["column"], i["value"])
         for i in issues(result, severity="error")
     ] == [("error", "sections.csv", 5, "Term_end", "a value of 10 characters")]
+
+
+@pytest.mark.parametrize("block_size", [64, 128, 240])
+def test_a_value_spanning_lines_is_read_whole_wherever_a_block_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_size: int
+) -> None:
+    # Every line inside the quoted value looks like a row of the file: a reader that cut its
+    # blocks at one of these line breaks would read them as rows, without any row of another width.
+    monkeypatch.setattr(csvparse, "BLOCK_SIZE", block_size)
+    before = [{"id": str(n), "name": f"Pre{n}", "_row": n - 98} for n in range(100, 160)]
+    inside = "".join(f"{n},Name{n}\n" for n in range(10, 20))
+    lines = "".join(f"{r['id']},{r['name']}\n" for r in before)
+    rows, issues = _read(tmp_path, f'id,name\n{lines}2,"{inside}x,end"\n3,Ben\n')
+
+    assert rows == [
+        *before,
+        {"id": "2", "name": f"{inside}x,end", "_row": 62},
+        {"id": "3", "name": "Ben", "_row": 63},
+    ]
+    assert issues == []

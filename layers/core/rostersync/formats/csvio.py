@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import as_array, normalise_text, row_numbers
+from rostersync.formats.arrowops import ArrayLike, as_array, normalise_text, row_numbers
 from rostersync.formats.csvparse import Rows, Unreadable, read_header, read_rows
 from rostersync.formats.raw import REJECTED_COLUMN, Source
 from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, FileProblem, row_issues
@@ -270,6 +270,29 @@ def _invisible_alerts(
     ]
 
 
+def _normalised(rows: Rows) -> tuple[list[ArrayLike], list[ArrayLike | None]]:
+    """Each column of ``rows`` trimmed (:func:`~rostersync.formats.arrowops.normalise_text`) and
+    joined into one contiguous array (validation's whole-column kernels would otherwise join the
+    parser's blocks themselves, a copy per use), with its invisible-character marks.
+
+    Columns are independent and the kernels release the GIL, so they are done side by side, each
+    trimmed and joined in the same worker; a worker takes its column out of ``rows`` first, so
+    the parser's blocks of a column go as soon as it is joined (``rows.columns`` is emptied)."""
+    pending: list[ArrayLike | None] = list(rows.columns.values())
+    rows.columns.clear()
+
+    def one(at: int) -> tuple[pa.Array, ArrayLike | None]:
+        values = pending[at]
+        pending[at] = None
+        assert values is not None
+        values, found = normalise_text(values)
+        return as_array(values), found
+
+    with ThreadPoolExecutor(max_workers=max(1, pa.cpu_count())) as pool:
+        done = list(pool.map(one, range(len(pending))))
+    return [values for values, _ in done], [found for _, found in done]
+
+
 def read_csv(path: Path, spec: FileSpec) -> ReadResult:
     """Read ``path`` as the file ``spec`` describes."""
     file = path.name
@@ -286,22 +309,8 @@ def read_csv(path: Path, spec: FileSpec) -> ReadResult:
     except Unreadable as error:
         return ReadResult(None, [FileProblem(file, str(error))], alerts)
 
-    # Trimming is a per-column kernel that runs on one core; columns are independent and the
-    # kernels release the GIL, so trim them side by side.
-    with ThreadPoolExecutor(max_workers=max(1, pa.cpu_count())) as pool:
-        normalised = list(pool.map(normalise_text, rows.columns.values()))
     names = [*rows.columns.keys(), ROW_COLUMN]
-    rows.columns.clear()
-    # One contiguous array per column (validation's whole-column kernels would otherwise join
-    # the parser's blocks themselves, a copy per use); the blocks of each go as it is joined.
-    columns: list[pa.Array | pa.ChunkedArray] = []
-    marks: list[pa.Array | pa.ChunkedArray | None] = []
-    normalised.reverse()
-    while normalised:
-        values, found = normalised.pop()
-        columns.append(as_array(values))
-        marks.append(found)
-        del values
+    columns, marks = _normalised(rows)
     numbers = row_numbers(rows.num_rows)
     columns.append(numbers)
     alerts += _invisible_alerts(file, written, names, columns, marks)

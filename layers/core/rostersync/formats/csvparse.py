@@ -1,7 +1,9 @@
 """The data rows of one CSV file as string columns, and plain words for every way that can fail.
 
-Rows are parsed by pyarrow's multithreaded CSV reader. Real exports are not always rectangular,
-so a row whose field count differs from the header's is not fatal:
+Rows are parsed by pyarrow's multithreaded CSV reader, first with its blocks cut at line breaks
+(kept when every line is one row: no value spans lines), else again allowing line breaks in
+quoted values (:func:`_one_row_per_line`). Real exports are not always rectangular, so a row
+whose field count differs from the header's is not fatal:
 
 - every row has the same other count (a header with trailing empty names, ``a,b,c,,``, over rows
   ``1,2,3``; or a trailing comma on every data row): the file is parsed again at that width, still
@@ -33,6 +35,7 @@ from rostersync.formats.arrowops import ArrayLike, as_array
 # while leaving enough blocks to parse in parallel (8 MiB measured best on 2 cores).
 BLOCK_SIZE = 8 << 20
 _CHUNK = 8 << 20
+_COUNT_CHUNK = 256 << 10
 
 SAVE_AS_UTF8 = 'Save it as "CSV UTF-8" and send it again'
 
@@ -103,7 +106,9 @@ def read_header(path: Path) -> list[str]:
         raise Unreadable("the file could not be opened. Send it again") from None
 
 
-def _arrow_read(path: Path, names: list[str], used: list[str], widths: list[int]) -> pa.Table:
+def _arrow_read(
+    path: Path, names: list[str], used: list[str], widths: list[int], *, newlines: bool = True
+) -> pa.Table:
     def on_bad_row(row: pacsv.InvalidRow) -> str:
         widths.append(row.actual_columns)
         return "skip"
@@ -113,7 +118,7 @@ def _arrow_read(path: Path, names: list[str], used: list[str], widths: list[int]
         read_options=pacsv.ReadOptions(
             column_names=names, skip_rows=1, block_size=BLOCK_SIZE, use_threads=True
         ),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad_row),
+        parse_options=pacsv.ParseOptions(newlines_in_values=newlines, invalid_row_handler=on_bad_row),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in used},
             include_columns=used,
@@ -122,6 +127,42 @@ def _arrow_read(path: Path, names: list[str], used: list[str], widths: list[int]
             null_values=[""],
         ),
     )
+
+
+def _data_lines(path: Path) -> int:
+    """How many lines follow the header line: line breaks counted, a last line without one too.
+    The file is read in 256 KiB pieces into one buffer, and each piece's breaks counted by numpy
+    into one reused mask (about three times the speed of ``bytes.count``); both are small enough
+    to come from memory the C heap already holds, not fresh pages."""
+    buffer = bytearray(_COUNT_CHUNK)
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    mask = np.empty(len(buffer), dtype=bool)
+    breaks, last = 0, 10
+    with path.open("rb", buffering=0) as handle:
+        while got := handle.readinto(buffer):
+            breaks += int(np.count_nonzero(np.equal(data[:got], 10, out=mask[:got])))
+            last = int(data[got - 1])
+    return breaks - (1 if last == 10 else 0)
+
+
+def _one_row_per_line(path: Path, names: list[str], used: list[str]) -> pa.Table | None:
+    """The rows as :func:`_arrow_read` reads them, when no value spans lines; None otherwise.
+
+    Allowing line breaks in quoted values makes pyarrow find its block boundaries with a quote-aware
+    pass over the whole file on one thread (about a fifth of the parse of a OneRoster set). Most
+    exports have no such value, so the file is first parsed with blocks cut at line breaks, and
+    that result is kept only when every line became exactly one row: then no line break was inside
+    quotes, every block began outside quotes, and each row is the one the quote-aware reader reads.
+    A value that spans lines (or a blank line, a row of another width, any error) makes the row
+    count differ or the parse fail, and the caller reads the file the quote-aware way instead."""
+    widths: list[int] = []
+    try:
+        table = _arrow_read(path, names, used, widths, newlines=False)
+    except (pa.ArrowInvalid, OSError):
+        return None
+    if widths or table.num_rows != _data_lines(path):
+        return None
+    return table
 
 
 def _is_utf8(error: Exception) -> bool:
@@ -240,6 +281,11 @@ def read_rows(path: Path, width: int, positions: dict[str, int]) -> Rows:
     """The data rows of ``path`` (header of ``width`` names) as the columns at ``positions``."""
     names = [f"c{i}" for i in range(width)]
     used = {internal: names[index] for internal, index in positions.items()}
+    fast = _one_row_per_line(path, names, list(used.values()))
+    if fast is not None:
+        rows = Rows({internal: fast.column(name) for internal, name in used.items()}, fast.num_rows)
+        _check_quotes(path, rows)
+        return rows
     widths: list[int] = []
     try:
         table = _arrow_read(path, names, list(used.values()), widths)
