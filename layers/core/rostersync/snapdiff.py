@@ -15,6 +15,7 @@ engine diffs an entity.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,8 +35,8 @@ from rostersync.model import ENTITIES, Entity
 from rostersync.rekeys import rekey_summary_parts
 from rostersync.snapshot import (
     SnapshotManifest,
+    entity_file,
     read_entity,
-    read_entity_bytes,
     read_manifest,
     read_unknown,
 )
@@ -69,8 +70,8 @@ class _Side:
     def table(self, entity: Entity) -> pa.Table:
         return read_entity(self.store, self.prefix, self.manifest, entity)
 
-    def file(self, entity: Entity) -> bytes | None:
-        return read_entity_bytes(self.store, self.prefix, self.manifest, entity)
+    def file(self, entity: Entity) -> Path | bytes | None:
+        return entity_file(self.store, self.prefix, self.manifest, entity)
 
     def rows(self, entity: Entity) -> int:
         return self.manifest.counts.get(entity.name, 0)
@@ -87,11 +88,11 @@ def _count_part(entity: Entity, counts: pa.Table, metric: str) -> list[pa.Table]
     return [pa.Table.from_arrays(columns, schema=SUMMARY_SCHEMA)]
 
 
-def _as_schema(data: bytes, entity: Entity) -> bool:
-    """Whether a stored Parquet file has exactly the entity's columns and types (read from its
-    footer). A file written before a column was added to the model is diffed by Arrow, which
-    conforms it (the new column null) as every reader of snapshots does."""
-    stored = pq.read_schema(pa.BufferReader(data))
+def _as_schema(data: Path | bytes, entity: Entity) -> bool:
+    """Whether a stored Parquet file (its path or bytes) has exactly the entity's columns and
+    types (read from its footer). A file written before a column was added to the model is
+    diffed by Arrow, which conforms it (the new column null) as every reader of snapshots does."""
+    stored = pq.read_schema(data if isinstance(data, Path) else pa.BufferReader(data))
     if stored.names != entity.schema.names:
         return False
     for found, expected in zip(stored.types, entity.schema.types, strict=True):

@@ -258,14 +258,29 @@ def read_entity_encoded(
         raise SnapshotError(f"unreadable Parquet file {key}: {exc}") from exc
 
 
-def read_entity_bytes(
+def entity_file(
     store: BlobStore, prefix: str, manifest: SnapshotManifest, entity: Entity
-) -> bytes | None:
+) -> Path | bytes | None:
     """The Parquet file of one entity of the snapshot under ``prefix``, verified against
-    ``manifest`` but not parsed (None if the manifest lists no file for it)."""
+    ``manifest`` but not parsed: on a :class:`LocalBlobStore` the file itself (hashed where it
+    is, so a reader that opens files by path needs no copy), on any other store its bytes; None
+    if the manifest lists no file for the entity."""
     name = f"{entity.name}.parquet"
     entry = manifest.files.get(name)
-    return None if entry is None else _verified_bytes(store, prefix, name, entry)
+    if entry is None:
+        return None
+    if not isinstance(store, LocalBlobStore):
+        return _verified_bytes(store, prefix, name, entry)
+    key = join_key(prefix, name)
+    path = store.path(key)
+    try:
+        with path.open("rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise SnapshotError(f"snapshot {prefix!r} is incomplete: {key} is missing") from None
+    if digest != entry.sha256:
+        raise SnapshotError(f"checksum mismatch for {key}: expected {entry.sha256}, got {digest}")
+    return path
 
 
 def read_unknown(store: BlobStore, prefix: str, manifest: SnapshotManifest) -> pa.Table:
