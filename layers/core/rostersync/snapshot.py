@@ -217,8 +217,9 @@ def read_entity(
 ) -> pa.Table:
     """One entity's table of the snapshot under ``prefix`` (verified against ``manifest``;
     empty if the manifest lists no file for it). Reading a snapshot one entity at a time keeps
-    only that entity in memory. ``columns`` (names of the entity's schema, in that order; may be
-    empty, which keeps the row count) reads only those columns from the file."""
+    only that entity in memory. ``columns`` (names of the entity's schema, in that order) reads
+    only those columns from the file; an empty list gives a table of no columns with the row
+    count the manifest records for the file, which is then not read at all."""
     if columns is not None:
         unknown = [c for c in columns if c not in entity.schema.names]
         if unknown:
@@ -230,6 +231,9 @@ def read_entity(
         return empty if columns is None else _conform_columns(empty, entity, columns)
     if columns is None:
         return conform(_read_file(store, prefix, name, entry), entity)
+    if not columns:
+        # The row count alone is the manifest's: the file is neither fetched nor parsed.
+        return pa.table({"rows": pa.nulls(entry.rows)}).select([])
     return _conform_columns(_read_file(store, prefix, name, entry, columns), entity, columns)
 
 
@@ -296,8 +300,9 @@ def read_snapshot(
     """The roster set under ``prefix``, every file verified against the manifest.
 
     ``columns`` maps entity names to the only columns to read of them (an empty list keeps just
-    the row count; an entity not named is read whole): a projected set for a reader that needs
-    few columns, such as the holds step (:func:`rostersync.holds.stored.evaluate_stored_holds`).
+    the row count, from the manifest; an entity not named is read whole): a projected set for a
+    reader that needs few columns, such as the holds step
+    (:func:`rostersync.holds.stored.evaluate_stored_holds`).
     """
     projection = columns or {}
     manifest = read_manifest(store, prefix)
