@@ -151,7 +151,15 @@ class DuckDiff:
     def diff(
         self, entity: Entity, old: Path | bytes, new: Path | bytes, unknown: pa.ChunkedArray | None
     ) -> tuple[EntityChanges, pa.Table, pa.Table]:
-        """The changes of ``entity`` from the Parquet file ``old`` to ``new`` (each a file
+        """The changes of ``entity`` from the Parquet file ``old`` to ``new`` (as :meth:`rows`)
+        and each file's rows per school (:func:`school_counts_sql`)."""
+        rows, old_counts, new_counts = self.rows(entity, old, new)
+        return split_rows(entity, rows, unknown), old_counts, new_counts
+
+    def rows(
+        self, entity: Entity, old: Path | bytes, new: Path | bytes
+    ) -> tuple[pa.Table, pa.Table, pa.Table]:
+        """The rows of :func:`diff_sql` from the Parquet file ``old`` to ``new`` (each a file
         DuckDB reads where it is, or the file's bytes, written to the scratch folder for the
         query), and each file's rows per school (:func:`school_counts_sql`)."""
         written: list[Path] = []
@@ -172,7 +180,7 @@ class DuckDiff:
         finally:
             for path in written:
                 path.unlink(missing_ok=True)
-        return split_rows(entity, rows, unknown), old_counts, new_counts
+        return rows, old_counts, new_counts
 
 
 @contextmanager
