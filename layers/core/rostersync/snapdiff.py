@@ -8,8 +8,9 @@ tables, only the changes (what the rest of the sync needs). Smaller entities (un
 :data:`DUCKDB_MIN_ROWS` rows of both versions together, :data:`DUCKDB_MIN_ROWS_COMPOSITE` for a
 composite key), a first sync and an entity one side has no rows for are diffed by
 :func:`rostersync.diff.diff_table` on the two tables, as fast there without DuckDB's fixed
-cost. Results are those of ``diff_rosters`` and ``summarize`` on the same two sets whichever
-engine diffs an entity.
+cost. DuckDB's queries run on the calling thread and the Python side (verifying files, splitting
+DuckDB's rows, the Arrow diffs) on one worker thread beside them (:class:`_Run`). Results are
+those of ``diff_rosters`` and ``summarize`` on the same two sets whichever engine diffs an entity.
 """
 
 from __future__ import annotations
