@@ -112,6 +112,38 @@ def test_a_store_that_is_not_local_is_diffed_from_fetched_copies_alike(tmp_path:
     _assert_same(found.changes, diff_rosters(old, new))
 
 
+@pytest.mark.parametrize("duckdb_rows", ENGINE_SPLITS, ids=["all-duckdb", "default-split"])
+def test_staged_rows_per_school_follow_records_that_move_school(
+    tmp_path: Path, duckdb_rows: int | None
+) -> None:
+    # DuckDB counts only the old file per school; the new file's counts come from the diff's rows.
+    old = rosters(
+        students=[student("a"), student("b"), student("c", school="sch2"), student("d", school="sch2")],
+        enrollments=[{"section_id": "c1", "person_id": p, "school_id": "sch1"} for p in "abc"],
+    )
+    new = rosters(
+        students=[student("a", school="sch3"), student("b"), student("c", school="sch2", grade="2")],
+        enrollments=[
+            {"section_id": "c1", "person_id": "a", "school_id": "sch3"},
+            {"section_id": "c1", "person_id": "b", "school_id": "sch1"},
+            {"section_id": "c2", "person_id": "e", "school_id": "sch2"},
+        ],
+        unknown=[("students", "d")],
+    )
+
+    found = diff_snapshots(_stored(tmp_path, old, new), "old", "new", duckdb_rows=duckdb_rows)
+
+    expected = summarize(diff_rosters(old, new), old, new)
+    assert found.summary.equals(expected)
+    staged = {
+        (r["entity"], r["school_id"]): r["staged"]
+        for r in found.summary.to_pylist()
+        if r["entity"] == "students"
+    }
+    assert staged == {("students", "sch1"): 1, ("students", "sch2"): 1, ("students", "sch3"): 1}
+    assert found.staged_counts["enrollments"] == 3
+
+
 def test_a_first_sync_adds_every_staged_record(tmp_path: Path) -> None:
     new = rosters(students=[student("a"), student("b")])
     save_local_snapshot(tmp_path / "new", new)

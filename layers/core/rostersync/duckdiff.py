@@ -148,20 +148,12 @@ class DuckDiff:
             self._con.close()
             self._con = None
 
-    def diff(
-        self, entity: Entity, old: Path | bytes, new: Path | bytes, unknown: pa.ChunkedArray | None
-    ) -> tuple[EntityChanges, pa.Table, pa.Table]:
-        """The changes of ``entity`` from the Parquet file ``old`` to ``new`` (as :meth:`rows`)
-        and each file's rows per school (:func:`school_counts_sql`)."""
-        rows, old_counts, new_counts = self.rows(entity, old, new)
-        return split_rows(entity, rows, unknown), old_counts, new_counts
-
-    def rows(
-        self, entity: Entity, old: Path | bytes, new: Path | bytes
-    ) -> tuple[pa.Table, pa.Table, pa.Table]:
+    def rows(self, entity: Entity, old: Path | bytes, new: Path | bytes) -> tuple[pa.Table, pa.Table]:
         """The rows of :func:`diff_sql` from the Parquet file ``old`` to ``new`` (each a file
         DuckDB reads where it is, or the file's bytes, written to the scratch folder for the
-        query), and each file's rows per school (:func:`school_counts_sql`)."""
+        query; :func:`split_rows` makes them the changes), and the old file's rows per school
+        (:func:`school_counts_sql`). The new file's follow from those two
+        (:func:`rostersync.snapdiff.staged_moves`)."""
         written: list[Path] = []
 
         def on_disk(data: Path | bytes, side: str) -> Path:
@@ -176,11 +168,10 @@ class DuckDiff:
             old_path, new_path = on_disk(old, "old"), on_disk(new, "new")
             rows = self.con.sql(diff_sql(entity, old_path, new_path)).to_arrow_table()
             old_counts = self.con.sql(school_counts_sql(entity, old_path)).to_arrow_table()
-            new_counts = self.con.sql(school_counts_sql(entity, new_path)).to_arrow_table()
         finally:
             for path in written:
                 path.unlink(missing_ok=True)
-        return rows, old_counts, new_counts
+        return rows, old_counts
 
 
 @contextmanager

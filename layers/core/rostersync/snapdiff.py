@@ -31,6 +31,7 @@ from rostersync.diff import (
     combine_summary,
     diff_table,
     entity_summary_parts,
+    school_counts,
     suspected_id_changes,
 )
 from rostersync.duckdiff import DuckDiff, duck_diff, split_rows
@@ -151,14 +152,36 @@ def _files(entity: Entity, old: _Side, new: _Side) -> Files:
     return old_file, new_file
 
 
-def _from_rows(entity: Entity, keys: pa.ChunkedArray, found: tuple[pa.Table, pa.Table, pa.Table]) -> Result:
-    """An entity's result from DuckDB's rows (:meth:`DuckDiff.rows`)."""
-    rows, old_counts, new_counts = found
+def staged_moves(entity: Entity, rows: pa.Table) -> list[pa.Table]:
+    """What turns the old file's rows per school into the new file's (``staged``
+    :data:`SUMMARY_SCHEMA` parts): the rows of :func:`rostersync.duckdiff.diff_sql` present on
+    the new side count once for their new school, those present on the old side take one off
+    their old school. A row the diff leaves out is in both files with the same values, school
+    included, so the new file is counted without reading it again."""
+    parts = []
+    for side, position, weight in (("n.", "_new_pos", 1), ("o.", "_old_pos", -1)):
+        present = pc.is_valid(rows.column(position))
+        if entity.school_scoped:
+            table = pa.table({"school_id": pc.filter(rows.column(f"{side}school_id"), present)})
+        else:  # one group for the whole entity: the rows alone
+            table = pa.table({"rows": pc.filter(rows.column(position), present)})
+        part = school_counts(entity, table, {"staged": weight})
+        if part is not None:
+            parts.append(part)
+    return parts
+
+
+def _from_rows(
+    entity: Entity, keys: pa.ChunkedArray, found: tuple[pa.Table, pa.Table], staged_rows: int
+) -> Result:
+    """An entity's result from DuckDB's rows (:meth:`DuckDiff.rows`); ``staged_rows``: the new
+    file's rows (its manifest's count)."""
+    rows, old_counts = found
     ch = split_rows(entity, rows, keys)
+    parts = _count_part(entity, old_counts, "baseline") + _count_part(entity, old_counts, "staged")
+    parts += staged_moves(entity, rows)
     del rows
-    parts = _count_part(entity, old_counts, "baseline") + _count_part(entity, new_counts, "staged")
     parts += entity_summary_parts(entity, None, None, ch)
-    staged_rows = int(pc.sum(new_counts.column("count")).as_py() or 0)
     return ch, suspected_id_changes(entity, ch.removed, ch.added), parts, staged_rows
 
 
@@ -202,7 +225,9 @@ class _Run:
             else:
                 found = engine.rows(entity, *pair)
                 del pair
-                self.results[entity.name] = self.pool.submit(_from_rows, entity, self.keys(entity), found)
+                self.results[entity.name] = self.pool.submit(
+                    _from_rows, entity, self.keys(entity), found, self.new.rows(entity)
+                )
             for later in then:
                 self.on_arrow(later)
             then = []
