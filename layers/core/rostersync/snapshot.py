@@ -177,18 +177,40 @@ def _verified_bytes(store: BlobStore, prefix: str, name: str, entry: SnapshotFil
     return data
 
 
+def _verified_path(store: LocalBlobStore, prefix: str, name: str, entry: SnapshotFile) -> Path:
+    """The file of a local store's snapshot, hashed where it is (no copy of it in memory)."""
+    key = join_key(prefix, name)
+    path = store.path(key)
+    try:
+        with path.open("rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise SnapshotError(f"snapshot {prefix!r} is incomplete: {key} is missing") from None
+    if digest != entry.sha256:
+        raise SnapshotError(f"checksum mismatch for {key}: expected {entry.sha256}, got {digest}")
+    return path
+
+
+def _verified_source(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) -> Path | pa.BufferReader:
+    """Where to parse a verified file from: on a local store the file itself (a reader of a few
+    columns then reads only those), elsewhere its fetched bytes."""
+    if isinstance(store, LocalBlobStore):
+        return _verified_path(store, prefix, name, entry)
+    return pa.BufferReader(_verified_bytes(store, prefix, name, entry))
+
+
 def _read_file(
     store: BlobStore, prefix: str, name: str, entry: SnapshotFile, columns: Sequence[str] | None = None
 ) -> pa.Table:
     """The verified file parsed; with ``columns``, only those of them the file has."""
     key = join_key(prefix, name)
-    data = _verified_bytes(store, prefix, name, entry)
+    source = _verified_source(store, prefix, name, entry)
     try:
-        if columns is None:
-            return pq.read_table(pa.BufferReader(data))
-        parquet = pq.ParquetFile(pa.BufferReader(data))
-        stored = set(parquet.schema_arrow.names)
-        return parquet.read(columns=[c for c in columns if c in stored])
+        with pq.ParquetFile(source) as parquet:
+            if columns is None:
+                return parquet.read()
+            stored = set(parquet.schema_arrow.names)
+            return parquet.read(columns=[c for c in columns if c in stored])
     except (pa.ArrowException, OSError) as exc:
         raise SnapshotError(f"unreadable Parquet file {key}: {exc}") from exc
 
@@ -251,13 +273,13 @@ def read_entity_encoded(
     if entry is None:
         return None, 0
     key = join_key(prefix, name)
-    data = _verified_bytes(store, prefix, name, entry)
+    source = _verified_source(store, prefix, name, entry)
     try:
-        footer = pq.read_metadata(pa.BufferReader(data))
+        footer = pq.read_metadata(source)
         if column not in footer.schema.names:
             return None, footer.num_rows
-        parquet = pq.ParquetFile(pa.BufferReader(data), metadata=footer, read_dictionary=[column])
-        return parquet.read(columns=[column]).column(0), footer.num_rows
+        with pq.ParquetFile(source, metadata=footer, read_dictionary=[column]) as parquet:
+            return parquet.read(columns=[column]).column(0), footer.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise SnapshotError(f"unreadable Parquet file {key}: {exc}") from exc
 
@@ -273,18 +295,9 @@ def entity_file(
     entry = manifest.files.get(name)
     if entry is None:
         return None
-    if not isinstance(store, LocalBlobStore):
-        return _verified_bytes(store, prefix, name, entry)
-    key = join_key(prefix, name)
-    path = store.path(key)
-    try:
-        with path.open("rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise SnapshotError(f"snapshot {prefix!r} is incomplete: {key} is missing") from None
-    if digest != entry.sha256:
-        raise SnapshotError(f"checksum mismatch for {key}: expected {entry.sha256}, got {digest}")
-    return path
+    if isinstance(store, LocalBlobStore):
+        return _verified_path(store, prefix, name, entry)
+    return _verified_bytes(store, prefix, name, entry)
 
 
 def read_unknown(store: BlobStore, prefix: str, manifest: SnapshotManifest) -> pa.Table:
