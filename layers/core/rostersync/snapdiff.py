@@ -217,9 +217,13 @@ class _Run:
             yield entity, pair
 
     def on_duckdb(self, old: _Side, entities: list[Entity], engine: DuckDiff, then: list[Entity]) -> None:
-        """Diff ``entities`` (largest first; at least one) by DuckDB, and ``then`` by Arrow once
-        the first (largest) join is done, so they never add to its memory."""
+        """Diff ``entities`` (largest first; at least one) by DuckDB, and ``then`` by Arrow
+        beside the last (smallest) join, so they never add to a large join's memory."""
+        last = entities[-1].name
         for entity, pair in self.verified(old, entities):
+            if entity.name == last:
+                for later in then:
+                    self.on_arrow(later)
             if pair is None:
                 self.on_arrow(entity)
             else:
@@ -228,9 +232,6 @@ class _Run:
                 self.results[entity.name] = self.pool.submit(
                     _from_rows, entity, self.keys(entity), found, self.new.rows(entity)
                 )
-            for later in then:
-                self.on_arrow(later)
-            then = []
 
 
 def diff_snapshots(
