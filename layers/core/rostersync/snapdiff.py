@@ -227,11 +227,12 @@ class _Run:
             if pair is None:
                 self.on_arrow(entity)
             else:
-                found = engine.rows(entity, *pair)
-                del pair
+                # No name here holds DuckDB's rows: the worker's task is their only holder, so
+                # they are freed once split, not kept through the next join.
                 self.results[entity.name] = self.pool.submit(
-                    _from_rows, entity, self.keys(entity), found, self.new.rows(entity)
+                    _from_rows, entity, self.keys(entity), engine.rows(entity, *pair), self.new.rows(entity)
                 )
+                del pair
 
 
 def diff_snapshots(
