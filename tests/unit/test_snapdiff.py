@@ -22,7 +22,7 @@ from rostersync.model import KEY_SEPARATOR
 from rostersync.roster import RosterSet
 from rostersync.snapdiff import diff_snapshots
 from rostersync.snapshot import SnapshotError, save_local_snapshot
-from rostersync.storage import LocalBlobStore
+from rostersync.storage import BlobNotFoundError, LocalBlobStore
 from rostersync.summary import summarize
 
 
@@ -74,6 +74,74 @@ def test_per_entity_diff_equals_the_whole_set_diff(tmp_path: Path, duckdb_rows: 
     _assert_same(found.changes, expected)
     assert found.summary.equals(summarize(expected, old, new))
     assert found.changes["enrollments"].removed.column("person_id").to_pylist() == ["c"]
+
+
+class _BytesStore:
+    """A blob store that hands out bytes only, as S3 does (no file DuckDB could read in place)."""
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:
+        self.blobs = blobs
+
+    def put(self, key: str, data: bytes) -> None:
+        self.blobs[key] = data
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.blobs[key]
+        except KeyError:
+            raise BlobNotFoundError(key) from None
+
+    def exists(self, key: str) -> bool:
+        return key in self.blobs
+
+    def list(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.blobs if k.startswith(prefix))
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        return self.blobs.setdefault(key, data) is data
+
+
+def test_a_store_that_is_not_local_is_diffed_from_fetched_copies_alike(tmp_path: Path) -> None:
+    old = rosters(students=[student("a"), student("b", grade="3")])
+    new = rosters(students=[student("a", grade="1"), student("c")])
+    local = _stored(tmp_path, old, new)
+    remote = _BytesStore({key: local.get(key) for key in local.list("")})
+
+    found = diff_snapshots(remote, "old", "new", duckdb_rows=0)
+
+    _assert_same(found.changes, diff_rosters(old, new))
+
+
+@pytest.mark.parametrize("duckdb_rows", ENGINE_SPLITS, ids=["all-duckdb", "default-split"])
+def test_staged_rows_per_school_follow_records_that_move_school(
+    tmp_path: Path, duckdb_rows: int | None
+) -> None:
+    # DuckDB counts only the old file per school; the new file's counts come from the diff's rows.
+    old = rosters(
+        students=[student("a"), student("b"), student("c", school="sch2"), student("d", school="sch2")],
+        enrollments=[{"section_id": "c1", "person_id": p, "school_id": "sch1"} for p in "abc"],
+    )
+    new = rosters(
+        students=[student("a", school="sch3"), student("b"), student("c", school="sch2", grade="2")],
+        enrollments=[
+            {"section_id": "c1", "person_id": "a", "school_id": "sch3"},
+            {"section_id": "c1", "person_id": "b", "school_id": "sch1"},
+            {"section_id": "c2", "person_id": "e", "school_id": "sch2"},
+        ],
+        unknown=[("students", "d")],
+    )
+
+    found = diff_snapshots(_stored(tmp_path, old, new), "old", "new", duckdb_rows=duckdb_rows)
+
+    expected = summarize(diff_rosters(old, new), old, new)
+    assert found.summary.equals(expected)
+    staged = {
+        (r["entity"], r["school_id"]): r["staged"]
+        for r in found.summary.to_pylist()
+        if r["entity"] == "students"
+    }
+    assert staged == {("students", "sch1"): 1, ("students", "sch2"): 1, ("students", "sch3"): 1}
+    assert found.staged_counts["enrollments"] == 3
 
 
 def test_a_first_sync_adds_every_staged_record(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Reading only some columns of a stored snapshot: the same values as a whole read, each file still
-verified, a row count kept for no columns, an unknown column named."""
+"""Reading only some columns of a stored snapshot: the same values as a whole read, each file read
+still verified, a row count kept for no columns (the manifest's, the file not read), an unknown
+column named."""
 
 from __future__ import annotations
 
@@ -38,6 +39,19 @@ def test_no_columns_keeps_the_row_count(store: LocalBlobStore) -> None:
         0,
         whole.table("enrollments").num_rows,
     )
+
+
+def test_no_columns_takes_the_row_count_from_the_manifest_without_reading_the_file(
+    store: LocalBlobStore, tmp_path: Path
+) -> None:
+    copy = LocalBlobStore(tmp_path)
+    for key in store.list("day1/"):
+        if key != "day1/enrollments.parquet":
+            copy.put(key, store.get(key))
+
+    projected = read_snapshot(copy, "day1", columns={"enrollments": []})
+
+    assert projected.table("enrollments").num_rows == read_manifest(store, "day1").counts["enrollments"]
 
 
 def test_an_unknown_column_is_named(store: LocalBlobStore) -> None:

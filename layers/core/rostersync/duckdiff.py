@@ -1,7 +1,7 @@
 """The keyed diff of one entity's two stored Parquet files, run by DuckDB.
 
 The pipeline's diff step (:mod:`rostersync.snapdiff`) hands each entity's old and new Parquet
-file (checksum-verified, written to a scratch folder) to one SQL query: a ``FULL OUTER JOIN`` on
+file (checksum-verified; fetched from S3 into a scratch folder) to one SQL query: a ``FULL OUTER JOIN`` on
 the entity's key columns that keeps the rows where a side is missing or a compared column
 ``IS DISTINCT FROM`` the other side's, with each row's position in its file and the list of the
 columns that differ. Only those rows come back as Arrow; they are ordered by position and split
@@ -120,8 +120,9 @@ def split_rows(entity: Entity, rows: pa.Table, unknown: pa.ChunkedArray | pa.Arr
 class DuckDiff:
     """A DuckDB connection and a scratch folder for diffing one snapshot pair, entity by entity.
 
-    DuckDB reads Parquet files by path, so each entity's verified bytes are written to the
-    scratch folder (``/tmp`` in a Lambda) for the length of its query, then deleted. DuckDB is
+    DuckDB reads Parquet files by path: a snapshot on a local store is read where it is, one
+    fetched from another store (S3) is written to the scratch folder (``/tmp`` in a Lambda) for
+    the length of its query, then deleted. DuckDB is
     imported and connected on the first diff only: a small district never loads it.
     """
 
@@ -136,6 +137,8 @@ class DuckDiff:
             import duckdb  # the diff step's engine; its own layer (layers/duckdb)
 
             self._con = duckdb.connect(config={"temp_directory": str(self.scratch / "spill")})
+            # No progress bar: it would print to the function's log on a long query.
+            self._con.execute("SET enable_progress_bar = false")
             if self.threads is not None:
                 self._con.execute(f"SET threads = {int(self.threads)}")
         return self._con
@@ -145,25 +148,30 @@ class DuckDiff:
             self._con.close()
             self._con = None
 
-    def diff(
-        self, entity: Entity, old: bytes, new: bytes, unknown: pa.ChunkedArray | None
-    ) -> tuple[EntityChanges, pa.Table, pa.Table]:
-        """The changes of ``entity`` from the Parquet file ``old`` to ``new``, and each file's
-        rows per school (:func:`school_counts_sql`)."""
-        old_path, new_path = (
-            self.scratch / f"old-{entity.name}.parquet",
-            self.scratch / f"new-{entity.name}.parquet",
-        )
+    def rows(self, entity: Entity, old: Path | bytes, new: Path | bytes) -> tuple[pa.Table, pa.Table]:
+        """The rows of :func:`diff_sql` from the Parquet file ``old`` to ``new`` (each a file
+        DuckDB reads where it is, or the file's bytes, written to the scratch folder for the
+        query; :func:`split_rows` makes them the changes), and the old file's rows per school
+        (:func:`school_counts_sql`). The new file's follow from those two
+        (:func:`rostersync.snapdiff.staged_moves`)."""
+        written: list[Path] = []
+
+        def on_disk(data: Path | bytes, side: str) -> Path:
+            if isinstance(data, Path):
+                return data
+            path = self.scratch / f"{side}-{entity.name}.parquet"
+            written.append(path)
+            path.write_bytes(data)
+            return path
+
         try:
-            old_path.write_bytes(old)
-            new_path.write_bytes(new)
+            old_path, new_path = on_disk(old, "old"), on_disk(new, "new")
             rows = self.con.sql(diff_sql(entity, old_path, new_path)).to_arrow_table()
             old_counts = self.con.sql(school_counts_sql(entity, old_path)).to_arrow_table()
-            new_counts = self.con.sql(school_counts_sql(entity, new_path)).to_arrow_table()
         finally:
-            old_path.unlink(missing_ok=True)
-            new_path.unlink(missing_ok=True)
-        return split_rows(entity, rows, unknown), old_counts, new_counts
+            for path in written:
+                path.unlink(missing_ok=True)
+        return rows, old_counts
 
 
 @contextmanager

@@ -8,13 +8,17 @@ tables, only the changes (what the rest of the sync needs). Smaller entities (un
 :data:`DUCKDB_MIN_ROWS` rows of both versions together, :data:`DUCKDB_MIN_ROWS_COMPOSITE` for a
 composite key), a first sync and an entity one side has no rows for are diffed by
 :func:`rostersync.diff.diff_table` on the two tables, as fast there without DuckDB's fixed
-cost. Results are those of ``diff_rosters`` and ``summarize`` on the same two sets whichever
-engine diffs an entity.
+cost. DuckDB's queries run on the calling thread and the Python side (verifying files, splitting
+DuckDB's rows, the Arrow diffs) on one worker thread beside them (:class:`_Run`). Results are
+those of ``diff_rosters`` and ``summarize`` on the same two sets whichever engine diffs an entity.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,15 +31,16 @@ from rostersync.diff import (
     combine_summary,
     diff_table,
     entity_summary_parts,
+    school_counts,
     suspected_id_changes,
 )
-from rostersync.duckdiff import DuckDiff, duck_diff
+from rostersync.duckdiff import DuckDiff, duck_diff, split_rows
 from rostersync.model import ENTITIES, Entity
 from rostersync.rekeys import rekey_summary_parts
 from rostersync.snapshot import (
     SnapshotManifest,
+    entity_file,
     read_entity,
-    read_entity_bytes,
     read_manifest,
     read_unknown,
 )
@@ -69,8 +74,8 @@ class _Side:
     def table(self, entity: Entity) -> pa.Table:
         return read_entity(self.store, self.prefix, self.manifest, entity)
 
-    def file(self, entity: Entity) -> bytes | None:
-        return read_entity_bytes(self.store, self.prefix, self.manifest, entity)
+    def file(self, entity: Entity) -> Path | bytes | None:
+        return entity_file(self.store, self.prefix, self.manifest, entity)
 
     def rows(self, entity: Entity) -> int:
         return self.manifest.counts.get(entity.name, 0)
@@ -87,11 +92,11 @@ def _count_part(entity: Entity, counts: pa.Table, metric: str) -> list[pa.Table]
     return [pa.Table.from_arrays(columns, schema=SUMMARY_SCHEMA)]
 
 
-def _as_schema(data: bytes, entity: Entity) -> bool:
-    """Whether a stored Parquet file has exactly the entity's columns and types (read from its
-    footer). A file written before a column was added to the model is diffed by Arrow, which
-    conforms it (the new column null) as every reader of snapshots does."""
-    stored = pq.read_schema(pa.BufferReader(data))
+def _as_schema(data: Path | bytes, entity: Entity) -> bool:
+    """Whether a stored Parquet file (its path or bytes) has exactly the entity's columns and
+    types (read from its footer). A file written before a column was added to the model is
+    diffed by Arrow, which conforms it (the new column null) as every reader of snapshots does."""
+    stored = pq.read_schema(data if isinstance(data, Path) else pa.BufferReader(data))
     if stored.names != entity.schema.names:
         return False
     for found, expected in zip(stored.types, entity.schema.types, strict=True):
@@ -114,41 +119,120 @@ def _on_tables(entity: Entity, old: _Side | None, new: _Side, keys: pa.ChunkedAr
     return ch, suspected_id_changes(entity, ch.removed, ch.added), parts, staged.num_rows
 
 
-def _entity(
-    entity: Entity,
-    old: _Side | None,
-    new: _Side,
-    unknown: pa.Table,
-    engine: DuckDiff,
-    duckdb_rows: int | None,
-) -> Result:
-    if entity.name in new.manifest.missing:
-        baseline = old.table(entity) if old is not None else None
-        empty = entity.schema.empty_table()
-        ch = EntityChanges(entity.name, empty, empty, empty, empty, pa.array([], pa.list_(pa.string())))
-        staged_rows = baseline.num_rows if baseline is not None else 0
-        parts = entity_summary_parts(entity, baseline, baseline, ch)
-        return ch, ID_CHANGE_SCHEMA.empty_table(), parts, staged_rows
-    keys = unknown.filter(pc.equal(unknown.column("entity"), entity.name)).column("key")
-    if old is None or not old.rows(entity) or not new.rows(entity):
-        return _on_tables(entity, old, new, keys)
+def _missing(entity: Entity, old: _Side | None) -> Result:
+    """An entity the source did not send: no changes, its accepted rows carried forward."""
+    baseline = old.table(entity) if old is not None else None
+    empty = entity.schema.empty_table()
+    ch = EntityChanges(entity.name, empty, empty, empty, empty, pa.array([], pa.list_(pa.string())))
+    staged_rows = baseline.num_rows if baseline is not None else 0
+    parts = entity_summary_parts(entity, baseline, baseline, ch)
+    return ch, ID_CHANGE_SCHEMA.empty_table(), parts, staged_rows
+
+
+def _by_duckdb(entity: Entity, old: _Side | None, new: _Side, duckdb_rows: int | None) -> bool:
+    """Whether the entity's rows (by the manifests) make it one for DuckDB."""
+    if entity.name in new.manifest.missing or old is None or not old.rows(entity) or not new.rows(entity):
+        return False
     if duckdb_rows is None:
         duckdb_rows = DUCKDB_MIN_ROWS if len(entity.key) == 1 else DUCKDB_MIN_ROWS_COMPOSITE
-    if old.rows(entity) + new.rows(entity) < duckdb_rows:
-        return _on_tables(entity, old, new, keys)
+    return old.rows(entity) + new.rows(entity) >= duckdb_rows
+
+
+Files = tuple[Path | bytes, Path | bytes] | None
+
+
+def _files(entity: Entity, old: _Side, new: _Side) -> Files:
+    """Both verified files of an entity for DuckDB; None when a file is absent or not of the
+    entity's schema (then Arrow diffs it)."""
     old_file, new_file = old.file(entity), new.file(entity)
-    if (
-        old_file is None
-        or new_file is None
-        or not (_as_schema(old_file, entity) and _as_schema(new_file, entity))
-    ):
-        return _on_tables(entity, old, new, keys)
-    ch, old_counts, new_counts = engine.diff(entity, old_file, new_file, keys)
-    del old_file, new_file
-    parts = _count_part(entity, old_counts, "baseline") + _count_part(entity, new_counts, "staged")
+    if old_file is None or new_file is None:
+        return None
+    if not (_as_schema(old_file, entity) and _as_schema(new_file, entity)):
+        return None
+    return old_file, new_file
+
+
+def staged_moves(entity: Entity, rows: pa.Table) -> list[pa.Table]:
+    """What turns the old file's rows per school into the new file's (``staged``
+    :data:`SUMMARY_SCHEMA` parts): the rows of :func:`rostersync.duckdiff.diff_sql` present on
+    the new side count once for their new school, those present on the old side take one off
+    their old school. A row the diff leaves out is in both files with the same values, school
+    included, so the new file is counted without reading it again."""
+    parts = []
+    for side, position, weight in (("n.", "_new_pos", 1), ("o.", "_old_pos", -1)):
+        present = pc.is_valid(rows.column(position))
+        if entity.school_scoped:
+            table = pa.table({"school_id": pc.filter(rows.column(f"{side}school_id"), present)})
+        else:  # one group for the whole entity: the rows alone
+            table = pa.table({"rows": pc.filter(rows.column(position), present)})
+        part = school_counts(entity, table, {"staged": weight})
+        if part is not None:
+            parts.append(part)
+    return parts
+
+
+def _from_rows(
+    entity: Entity, keys: pa.ChunkedArray, found: tuple[pa.Table, pa.Table], staged_rows: int
+) -> Result:
+    """An entity's result from DuckDB's rows (:meth:`DuckDiff.rows`); ``staged_rows``: the new
+    file's rows (its manifest's count)."""
+    rows, old_counts = found
+    ch = split_rows(entity, rows, keys)
+    parts = _count_part(entity, old_counts, "baseline") + _count_part(entity, old_counts, "staged")
+    parts += staged_moves(entity, rows)
+    del rows
     parts += entity_summary_parts(entity, None, None, ch)
-    staged_rows = int(pc.sum(new_counts.column("count")).as_py() or 0)
     return ch, suspected_id_changes(entity, ch.removed, ch.added), parts, staged_rows
+
+
+class _Run:
+    """One diff: DuckDB's queries on the calling thread, everything else (verifying the next
+    entity's files, the entities Arrow diffs, splitting and counting DuckDB's rows) on one
+    worker thread meanwhile: DuckDB's joins release the GIL, so the Python side runs beside
+    them instead of after them. Results do not depend on the order."""
+
+    def __init__(self, old: _Side | None, new: _Side, unknown: pa.Table, pool: ThreadPoolExecutor) -> None:
+        self.old, self.new, self.unknown, self.pool = old, new, unknown, pool
+        self.results: dict[str, Future[Result]] = {}
+
+    def keys(self, entity: Entity) -> pa.ChunkedArray:
+        return self.unknown.filter(pc.equal(self.unknown.column("entity"), entity.name)).column("key")
+
+    def on_arrow(self, entity: Entity) -> None:
+        if entity.name in self.new.manifest.missing:
+            self.results[entity.name] = self.pool.submit(_missing, entity, self.old)
+        else:
+            self.results[entity.name] = self.pool.submit(
+                _on_tables, entity, self.old, self.new, self.keys(entity)
+            )
+
+    def verified(self, old: _Side, entities: list[Entity]) -> Iterator[tuple[Entity, Files]]:
+        """Each of ``entities`` with its verified files, the next one's verified on the worker
+        while the caller diffs this one."""
+        upcoming = self.pool.submit(_files, entities[0], old, self.new)
+        for i, entity in enumerate(entities):
+            pair = upcoming.result()
+            if i + 1 < len(entities):
+                upcoming = self.pool.submit(_files, entities[i + 1], old, self.new)
+            yield entity, pair
+
+    def on_duckdb(self, old: _Side, entities: list[Entity], engine: DuckDiff, then: list[Entity]) -> None:
+        """Diff ``entities`` (largest first; at least one) by DuckDB, and ``then`` by Arrow
+        beside the last (smallest) join, so they never add to a large join's memory."""
+        last = entities[-1].name
+        for entity, pair in self.verified(old, entities):
+            if entity.name == last:
+                for later in then:
+                    self.on_arrow(later)
+            if pair is None:
+                self.on_arrow(entity)
+            else:
+                # No name here holds DuckDB's rows: the worker's task is their only holder, so
+                # they are freed once split, not kept through the next join.
+                self.results[entity.name] = self.pool.submit(
+                    _from_rows, entity, self.keys(entity), engine.rows(entity, *pair), self.new.rows(entity)
+                )
+                del pair
 
 
 def diff_snapshots(
@@ -171,11 +255,16 @@ def diff_snapshots(
         return new.rows(entity) + (old.rows(entity) if old is not None else 0)
 
     # Largest first: the largest join then runs while the process holds the least.
-    with duck_diff(threads) as engine:
-        results = {
-            e.name: _entity(e, old, new, unknown, engine, duckdb_rows)
-            for e in sorted(ENTITIES, key=size, reverse=True)
-        }
+    ordered = sorted(ENTITIES, key=size, reverse=True)
+    duckdb = [e for e in ordered if _by_duckdb(e, old, new, duckdb_rows)]
+    with duck_diff(threads) as engine, ThreadPoolExecutor(1, thread_name_prefix="diff") as pool:
+        run = _Run(old, new, unknown, pool)
+        if old is None or not duckdb:
+            for entity in ordered:
+                run.on_arrow(entity)
+        else:
+            run.on_duckdb(old, duckdb, engine, then=[e for e in ordered if e not in duckdb])
+        results = {name: future.result() for name, future in run.results.items()}
     changes = ChangeSet(
         entities={e.name: results[e.name][0] for e in ENTITIES},
         id_changes=pa.concat_tables([results[e.name][1] for e in ENTITIES]),

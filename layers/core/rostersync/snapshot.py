@@ -177,18 +177,40 @@ def _verified_bytes(store: BlobStore, prefix: str, name: str, entry: SnapshotFil
     return data
 
 
+def _verified_path(store: LocalBlobStore, prefix: str, name: str, entry: SnapshotFile) -> Path:
+    """The file of a local store's snapshot, hashed where it is (no copy of it in memory)."""
+    key = join_key(prefix, name)
+    path = store.path(key)
+    try:
+        with path.open("rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise SnapshotError(f"snapshot {prefix!r} is incomplete: {key} is missing") from None
+    if digest != entry.sha256:
+        raise SnapshotError(f"checksum mismatch for {key}: expected {entry.sha256}, got {digest}")
+    return path
+
+
+def _verified_source(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) -> Path | pa.BufferReader:
+    """Where to parse a verified file from: on a local store the file itself (a reader of a few
+    columns then reads only those), elsewhere its fetched bytes."""
+    if isinstance(store, LocalBlobStore):
+        return _verified_path(store, prefix, name, entry)
+    return pa.BufferReader(_verified_bytes(store, prefix, name, entry))
+
+
 def _read_file(
     store: BlobStore, prefix: str, name: str, entry: SnapshotFile, columns: Sequence[str] | None = None
 ) -> pa.Table:
     """The verified file parsed; with ``columns``, only those of them the file has."""
     key = join_key(prefix, name)
-    data = _verified_bytes(store, prefix, name, entry)
+    source = _verified_source(store, prefix, name, entry)
     try:
-        if columns is None:
-            return pq.read_table(pa.BufferReader(data))
-        parquet = pq.ParquetFile(pa.BufferReader(data))
-        stored = set(parquet.schema_arrow.names)
-        return parquet.read(columns=[c for c in columns if c in stored])
+        with pq.ParquetFile(source) as parquet:
+            if columns is None:
+                return parquet.read()
+            stored = set(parquet.schema_arrow.names)
+            return parquet.read(columns=[c for c in columns if c in stored])
     except (pa.ArrowException, OSError) as exc:
         raise SnapshotError(f"unreadable Parquet file {key}: {exc}") from exc
 
@@ -217,8 +239,9 @@ def read_entity(
 ) -> pa.Table:
     """One entity's table of the snapshot under ``prefix`` (verified against ``manifest``;
     empty if the manifest lists no file for it). Reading a snapshot one entity at a time keeps
-    only that entity in memory. ``columns`` (names of the entity's schema, in that order; may be
-    empty, which keeps the row count) reads only those columns from the file."""
+    only that entity in memory. ``columns`` (names of the entity's schema, in that order) reads
+    only those columns from the file; an empty list gives a table of no columns with the row
+    count the manifest records for the file, which is then not read at all."""
     if columns is not None:
         unknown = [c for c in columns if c not in entity.schema.names]
         if unknown:
@@ -230,6 +253,9 @@ def read_entity(
         return empty if columns is None else _conform_columns(empty, entity, columns)
     if columns is None:
         return conform(_read_file(store, prefix, name, entry), entity)
+    if not columns:
+        # The row count alone is the manifest's: the file is neither fetched nor parsed.
+        return pa.table({"rows": pa.nulls(entry.rows)}).select([])
     return _conform_columns(_read_file(store, prefix, name, entry, columns), entity, columns)
 
 
@@ -247,25 +273,31 @@ def read_entity_encoded(
     if entry is None:
         return None, 0
     key = join_key(prefix, name)
-    data = _verified_bytes(store, prefix, name, entry)
+    source = _verified_source(store, prefix, name, entry)
     try:
-        footer = pq.read_metadata(pa.BufferReader(data))
+        footer = pq.read_metadata(source)
         if column not in footer.schema.names:
             return None, footer.num_rows
-        parquet = pq.ParquetFile(pa.BufferReader(data), metadata=footer, read_dictionary=[column])
-        return parquet.read(columns=[column]).column(0), footer.num_rows
+        with pq.ParquetFile(source, metadata=footer, read_dictionary=[column]) as parquet:
+            return parquet.read(columns=[column]).column(0), footer.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise SnapshotError(f"unreadable Parquet file {key}: {exc}") from exc
 
 
-def read_entity_bytes(
+def entity_file(
     store: BlobStore, prefix: str, manifest: SnapshotManifest, entity: Entity
-) -> bytes | None:
+) -> Path | bytes | None:
     """The Parquet file of one entity of the snapshot under ``prefix``, verified against
-    ``manifest`` but not parsed (None if the manifest lists no file for it)."""
+    ``manifest`` but not parsed: on a :class:`LocalBlobStore` the file itself (hashed where it
+    is, so a reader that opens files by path needs no copy), on any other store its bytes; None
+    if the manifest lists no file for the entity."""
     name = f"{entity.name}.parquet"
     entry = manifest.files.get(name)
-    return None if entry is None else _verified_bytes(store, prefix, name, entry)
+    if entry is None:
+        return None
+    if isinstance(store, LocalBlobStore):
+        return _verified_path(store, prefix, name, entry)
+    return _verified_bytes(store, prefix, name, entry)
 
 
 def read_unknown(store: BlobStore, prefix: str, manifest: SnapshotManifest) -> pa.Table:
@@ -281,8 +313,9 @@ def read_snapshot(
     """The roster set under ``prefix``, every file verified against the manifest.
 
     ``columns`` maps entity names to the only columns to read of them (an empty list keeps just
-    the row count; an entity not named is read whole): a projected set for a reader that needs
-    few columns, such as the holds step (:func:`rostersync.holds.stored.evaluate_stored_holds`).
+    the row count, from the manifest; an entity not named is read whole): a projected set for a
+    reader that needs few columns, such as the holds step
+    (:func:`rostersync.holds.stored.evaluate_stored_holds`).
     """
     projection = columns or {}
     manifest = read_manifest(store, prefix)

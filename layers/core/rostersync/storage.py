@@ -80,6 +80,11 @@ class LocalBlobStore:
             raise InvalidKeyError(f"invalid key {key!r}: reserved name")
         return self.root.joinpath(*parts)
 
+    def path(self, key: str) -> Path:
+        """The file that holds ``key`` (it may not exist). A key's file is only ever replaced
+        whole (:meth:`put` renames a new file over it), never written in place."""
+        return self._path(key)
+
     def _write_temp(self, path: Path, data: bytes) -> str:
         """Write ``data`` to a temporary file beside ``path`` (same file system) and return it."""
         path.parent.mkdir(parents=True, exist_ok=True)

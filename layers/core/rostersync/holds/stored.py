@@ -1,11 +1,11 @@
 """The hold rules over stored snapshots, reading only what the rules use (the holds step).
 
 The rules need of the staged set the contact links and students (``too_many_contacts``), the
-school IDs (``schools_not_found``), every entity's row count and the unreadable keys
-(``invalid_files``) and the receive times (``stale_upload``); of the accepted set, only its
-records per school (:class:`~rostersync.holds.counts.RosterCounts`), counted from the
-``school_id`` column of each entity a rule asks about, one entity at a time. So the step reads a
-few columns, never both sets whole, and finds the same holds as
+school IDs (``schools_not_found``), every entity's row count (its manifest's: the file is not
+read) and the unreadable keys (``invalid_files``) and the receive times (``stale_upload``); of
+the accepted set, only its records per school (:class:`~rostersync.holds.counts.RosterCounts`),
+counted from the ``school_id`` column of each entity a rule asks about, one entity at a time. So
+the step reads a few columns, never both sets whole, and finds the same holds as
 :func:`~rostersync.holds.evaluate.evaluate_holds` over the full sets.
 """
 
