@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from rostersync.formats.arrowops import _run_starts, combine_codes, encode, first_mask
 
@@ -108,3 +109,19 @@ def test_first_rows_without_nulls_with_few_and_with_many_repeats() -> None:
 
     assert np.flatnonzero(~first_mask(few)).tolist() == [500, 900]
     assert np.flatnonzero(first_mask(many)).tolist() == list(range(10))
+
+
+def test_membership_in_chosen_known_values_needs_only_their_mask() -> None:
+    # Known values with a repeat and a null; the column holds known and other values.
+    known = pa.array(["k1", "k2", None, "k1", "k3"])
+    codes = encode(pa.chunked_array([["k3", "x", None], ["k1", "k2"]]), known)
+    chosen = np.array([False, True, True, True, False])  # k1 only at its second row; k2; the null
+
+    assert codes.member_where(chosen).tolist() == [False, False, False, True, True]
+
+
+def test_membership_in_chosen_values_needs_a_known_set() -> None:
+    codes = encode(pa.array(["a"]))
+
+    with pytest.raises(ValueError, match="known set"):
+        codes.member_where(np.array([True]))
