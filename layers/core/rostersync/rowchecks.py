@@ -5,10 +5,10 @@ rows: the rows the reader rejected, control characters in IDs, missing required 
 twice. Its reference columns are dictionary-encoded there too, together with every key of the
 entity each one names (known before any entity is validated), so that :meth:`RowChecks.finish`,
 once those entities are validated, tells which references name a kept record with two numpy
-lookups instead of a second hash pass. ``finish`` then leaves the erroneous rows out, applies the
-value rules (:mod:`rostersync.cleaning`), drops list items that name no kept record and reports
-the gaps (:mod:`rostersync.gaps`). Whole-column Arrow kernels; the only Python loops are over
-columns.
+lookups instead of a second hash pass (:mod:`rostersync.refchecks`). ``finish`` then leaves the
+erroneous rows out, applies the value rules (:mod:`rostersync.cleaning`), drops list items that
+name no kept record and reports the gaps (:mod:`rostersync.gaps`). Whole-column Arrow kernels;
+the only Python loops are over columns.
 """
 
 from __future__ import annotations
@@ -29,86 +29,15 @@ from rostersync.formats.arrowops import (
     as_array,
     combine_codes,
     encode,
-    explode,
-    filter_lists,
     first_mask,
     free_of_controls,
     may_hold_controls,
     repeated_mask,
 )
-from rostersync.formats.raw import (
-    LIST_COLUMN_SUFFIX,
-    LIST_ROW_SUFFIX,
-    PERSON_NOTES,
-    REJECTED_COLUMN,
-    RawRoster,
-    RawTable,
-)
-from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA
+from rostersync.formats.raw import REJECTED_COLUMN, RawRoster, RawTable
+from rostersync.issues import ALERT, ERROR
 from rostersync.model import ENTITY_BY_NAME, ROW_COLUMN, UNKNOWN_SCHEMA, conform, key_column
-
-SINGULAR = {
-    "schools": "school",
-    "terms": "term",
-    "courses": "course",
-    "students": "student",
-    "teachers": "teacher",
-    "staff": "staff member",
-    "contacts": "contact",
-    "contact_links": "student-contact link",
-    "sections": "section",
-    "enrollments": "enrollment",
-}
-
-
-@dataclass(frozen=True)
-class Reference:
-    """``entity.column`` must name a record of ``target``."""
-
-    entity: str
-    column: str
-    target: str
-    severity: str = ERROR
-
-
-REFERENCES: tuple[Reference, ...] = (
-    Reference("students", "school_id", "schools"),
-    Reference("teachers", "school_id", "schools"),
-    Reference("staff", "school_id", "schools"),
-    Reference("sections", "school_id", "schools"),
-    Reference("sections", "term_id", "terms", ALERT),
-    Reference("sections", "course_id", "courses", ALERT),
-    Reference("contact_links", "student_id", "students"),
-    Reference("contact_links", "contact_id", "contacts"),
-    Reference("enrollments", "section_id", "sections"),
-    Reference("enrollments", "person_id", "students"),
-)
-
-# What a failed reference leaves out, said in the message (default: the row).
-OUTCOMES: dict[tuple[str, str], str] = {
-    ("students", "school_id"): "the student was left out",
-    ("teachers", "school_id"): "the teacher was left out",
-    ("staff", "school_id"): "the staff member was left out",
-    ("sections", "school_id"): "the class was left out",
-    ("sections", "term_id"): "the value was kept",
-    ("sections", "course_id"): "the value was kept",
-    ("contact_links", "student_id"): "only this student-contact link was left out",
-    ("contact_links", "contact_id"): "only this student-contact link was left out",
-    ("enrollments", "section_id"): "the enrollment was left out",
-    ("enrollments", "person_id"): "the enrollment was left out",
-    ("students", "school_ids"): "only this school was removed from the student's schools",
-    ("teachers", "school_ids"): "only this school was removed from the teacher's schools",
-    ("staff", "school_ids"): "only this school was removed from the staff member's schools",
-    ("sections", "teacher_ids"): "only this teacher assignment was dropped from the class",
-}
-
-# List columns whose items must name records of the target; unknown items are dropped (alert).
-LIST_REFERENCES: tuple[tuple[str, str, str, str], ...] = (
-    ("students", "school_ids", "schools", "schools"),
-    ("teachers", "school_ids", "schools", "schools"),
-    ("staff", "school_ids", "schools", "schools"),
-    ("sections", "teacher_ids", "teachers", "teachers"),
-)
+from rostersync.refchecks import REFERENCES, Outcome, ReferenceChecks, singular
 
 
 def _ascending(table: pa.Table, key: list[str]) -> bool:
@@ -164,17 +93,6 @@ class Checked:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What the entities that refer to a validated entity need of it: which rows of its
-    ``raw.table`` were kept, its kept keys, and the (key, row) of the rows left out because of
-    their own errors (the last two for single-key entities only)."""
-
-    kept_rows: np.ndarray
-    kept_keys: pa.Array | None
-    rejected: pa.Table | None
-
-
-@dataclass(frozen=True)
 class Validated:
     """A validated entity: its issues, its unknown keys, its kept rows (still with ``_row``, for
     the school gaps), the canonical table and what later entities need (:class:`Outcome`)."""
@@ -193,26 +111,12 @@ class RowChecks:
     def __init__(self, raw: RawRoster, today: date, phone_region: str) -> None:
         self.raw = raw
         self.cleaner = ValueCleaner(today, phone_region)
+        self.references = ReferenceChecks(raw)
 
     # -- what an entity needs ------------------------------------------------------------------
-    def _validated(self, target: str) -> bool:
-        """Whether ``target`` is validated in this run with a single-column key (references to
-        an entity that was not sent are not checked)."""
-        raw = self.raw.tables.get(target)
-        return raw is not None and len(raw.spec.key) == 1
-
-    def _references_of(self, entity: str, table: pa.Table) -> list[Reference]:
-        return [
-            ref
-            for ref in REFERENCES
-            if ref.entity == entity and ref.column in table.column_names and self._validated(ref.target)
-        ]
-
     def targets(self, entity: str) -> list[str]:
         """The entities whose :class:`Outcome` :meth:`finish` needs for ``entity``."""
-        found = [ref.target for ref in REFERENCES if ref.entity == entity]
-        found += [target for owner, _, target, _ in LIST_REFERENCES if owner == entity]
-        return [target for target in dict.fromkeys(found) if self._validated(target)]
+        return self.references.targets(entity)
 
     def _known(self, target: str) -> ArrayLike:
         raw = self.raw.tables[target]
@@ -221,14 +125,14 @@ class RowChecks:
     def encodings(self, prepared: Prepared) -> list[str]:
         """The columns :meth:`check` and :meth:`finish` work on as codes."""
         columns = list(prepared.raw.spec.key) if prepared.duplicates else []
-        columns += [ref.column for ref in self._references_of(prepared.raw.entity, prepared.table)]
+        columns += [ref.column for ref in self.references.references_of(prepared.raw.entity, prepared.table)]
         return list(dict.fromkeys(columns))
 
     def encode(self, prepared: Prepared, column: str) -> Codes:
         """``column`` as codes; a reference column together with every key of its target."""
         targets = [
             ref.target
-            for ref in self._references_of(prepared.raw.entity, prepared.table)
+            for ref in self.references.references_of(prepared.raw.entity, prepared.table)
             if ref.column == column
         ]
         known = self._known(targets[0]) if targets else None
@@ -320,7 +224,7 @@ class RowChecks:
 
     def _required(self, raw: RawTable, table: pa.Table, issues: list[pa.Table]) -> ArrayLike | None:
         error: ArrayLike | None = None
-        singular = self.singular(raw.entity)
+        noun = singular(self.raw, raw.entity)
         columns = dict.fromkeys(raw.spec.key, None) | raw.required
         for column, custom in columns.items():
             if column not in table.column_names:
@@ -330,7 +234,7 @@ class RowChecks:
                 continue
             header = raw.source(column).column
             message = custom or (
-                f"Required value is missing: every {singular} needs {header}. The row was left out."
+                f"Required value is missing: every {noun} needs {header}. The row was left out."
             )
             issues += column_issues(raw, table, missing, column, message, ERROR)
             error = missing if error is None else pc.or_(error, missing)
@@ -371,24 +275,16 @@ class RowChecks:
             return None, None
         repeat = ~first
         headers = " and ".join(raw.source(c).column for c in key)
-        singular = self.singular(raw.entity)
+        noun = singular(self.raw, raw.entity)
         issues += column_issues(
             raw,
             table,
             pa.array(repeat),
             key[0],
-            f"This row repeats an earlier {singular} (same {headers}); the repeat was ignored.",
+            f"This row repeats an earlier {noun} (same {headers}); the repeat was ignored.",
             ALERT,
         )
         return None, repeat
-
-    def singular(self, entity: str) -> str:
-        """The word for one record of ``entity`` as its file calls it: a section sent in a
-        classes.csv (OneRoster, SDS) is a class."""
-        raw = self.raw.tables.get(entity)
-        if raw is not None and raw.file == "classes.csv":
-            return "class"
-        return SINGULAR[entity]
 
     # -- step 2: with the entities it refers to ------------------------------------------------
     def finish(self, checked: Checked, outcomes: Mapping[str, Outcome]) -> Validated:
@@ -398,7 +294,7 @@ class RowChecks:
         raw, table, spec = prepared.raw, prepared.table, prepared.raw.spec
         issues = list(checked.issues)
         error = checked.error
-        references = self._references(prepared, checked.codes, outcomes, issues)
+        references = self.references.check(raw, table, checked.codes, outcomes, issues)
         if references is not None:
             error = error | references
         drop = error if checked.repeat is None else error | checked.repeat
@@ -417,7 +313,7 @@ class RowChecks:
         outcome = self._outcome(prepared, drop, kept, rejected)
         kept, alerts = self.cleaner.clean(raw, kept)
         issues += alerts
-        kept = self._list_references(raw, kept, outcomes, issues)
+        kept = self.references.list_references(raw, kept, outcomes, issues)
         issues += self._gaps(raw, kept)
         return Validated(issues, unknown, kept, conform(kept, ENTITY_BY_NAME[raw.entity]), outcome)
 
@@ -435,146 +331,6 @@ class RowChecks:
             as_array(kept.column(key[0]).drop_null()),
             rejected_keys.filter(pc.is_valid(rejected.column(key[0]))),
         )
-
-    def _references(
-        self,
-        prepared: Prepared,
-        codes: Mapping[str, Codes],
-        outcomes: Mapping[str, Outcome],
-        issues: list[pa.Table],
-    ) -> np.ndarray | None:
-        raw, table = prepared.raw, prepared.table
-        error: np.ndarray | None = None
-        for ref in self._references_of(raw.entity, table):
-            column = codes[ref.column]
-            named = (
-                column.member_where(outcomes[ref.target].kept_rows)
-                if column.known_codes is not None
-                else np.zeros(table.num_rows, dtype=bool)
-            )
-            bad = (column.codes >= 0) & ~named
-            if not bad.any():
-                continue
-            if ref.severity == ERROR:
-                error = bad if error is None else error | bad
-            hits = table.filter(pa.array(bad))
-            src = raw.source(ref.column)
-            row_column = src.row_column if src.row_column in hits.column_names else ROW_COLUMN
-            issues.append(
-                self._reference_issues(
-                    ref.severity,
-                    src.file,
-                    hits.column(row_column),
-                    pa.repeat(pa.scalar(src.column), hits.num_rows),
-                    hits.column(ref.column),
-                    ref.target,
-                    OUTCOMES.get((ref.entity, ref.column), "the row was left out"),
-                    outcomes,
-                )
-            )
-        return error
-
-    def _noted(self, entity: str, values: ArrayLike) -> ArrayLike:
-        notes = self.raw.notes.filter(pc.equal(self.raw.notes.column("entity"), entity))
-        out: ArrayLike = pc.take(
-            notes.column("note"), pc.index_in(values, value_set=as_array(notes.column("key")))
-        )
-        return out
-
-    def _found(self, target: str, values: ArrayLike, outcomes: Mapping[str, Outcome]) -> ArrayLike:
-        """What is true of each referenced value that is not a kept record of ``target``: a note
-        about it for this entity, else the row that left it out, else a note about the person,
-        else that it is missing."""
-        file = self.raw.tables[target].file if target in self.raw.tables else target
-        found = [self._noted(target, values)]
-        rejected = outcomes[target].rejected if target in outcomes else None
-        if rejected is not None and rejected.num_rows:
-            row = pc.take(
-                rejected.column("row"), pc.index_in(values, value_set=as_array(rejected.column("key")))
-            )
-            found.append(
-                pc.binary_join_element_wise(
-                    "was left out because of the error on row ", row.cast(pa.string()), f" of {file}", ""
-                )
-            )
-        if ENTITY_BY_NAME[target].is_person:
-            person = self._noted(PERSON_NOTES, values)
-            found.append(pc.binary_join_element_wise(person, f", not a {SINGULAR[target]}", ""))
-        found.append(pa.repeat(pa.scalar(f"is not in {file}"), len(values)))
-        out: ArrayLike = pc.coalesce(*found)
-        return out
-
-    def _reference_issues(
-        self,
-        severity: str,
-        file: str,
-        rows: ArrayLike,
-        columns: ArrayLike,
-        values: ArrayLike,
-        target: str,
-        outcome: str,
-        outcomes: Mapping[str, Outcome],
-    ) -> pa.Table:
-        n = len(values)
-        found = self._found(target, values, outcomes)
-        message = pc.binary_join_element_wise(
-            f"Refers to a {self.singular(target)} that ", found, f"; {outcome}.", ""
-        )
-        return pa.Table.from_arrays(
-            [
-                pa.repeat(pa.scalar(severity), n),
-                pa.repeat(pa.scalar(file), n),
-                as_array(rows).cast(pa.int64()),
-                as_array(columns),
-                as_array(values),
-                as_array(message),
-            ],
-            schema=ISSUE_SCHEMA,
-        )
-
-    def _list_references(
-        self, raw: RawTable, table: pa.Table, outcomes: Mapping[str, Outcome], issues: list[pa.Table]
-    ) -> pa.Table:
-        for entity, column, target, noun in LIST_REFERENCES:
-            if entity != raw.entity or column not in table.column_names or target not in outcomes:
-                continue
-            kept_keys = outcomes[target].kept_keys
-            parents, items = explode(table.column(column))
-            keep = pc.is_in(items, value_set=kept_keys)
-            if pc.all(keep).as_py() is not False:
-                continue
-            bad = pc.invert(keep)
-            src = raw.source(column)
-            bad_parents = pc.filter(parents, bad)
-            n = len(bad_parents)
-            if column + LIST_ROW_SUFFIX in table.column_names:
-                rows = pc.filter(explode(table.column(column + LIST_ROW_SUFFIX))[1], bad)
-            else:
-                rows = pc.take(table.column(src.row_column), bad_parents)
-            if column + LIST_COLUMN_SUFFIX in table.column_names:
-                headers = pc.filter(explode(table.column(column + LIST_COLUMN_SUFFIX))[1], bad)
-            else:
-                headers = pa.repeat(pa.scalar(src.column), n)
-            default = f"it was removed from this {self.singular(entity)}'s {noun}"
-            issues.append(
-                self._reference_issues(
-                    ALERT,
-                    src.file,
-                    rows,
-                    headers,
-                    pc.filter(items, bad),
-                    target,
-                    OUTCOMES.get((entity, column), default),
-                    outcomes,
-                )
-            )
-            index = table.column_names.index(column)
-            table = table.set_column(index, column, filter_lists(table.column(column), keep))
-            for suffix in (LIST_ROW_SUFFIX, LIST_COLUMN_SUFFIX):
-                if column + suffix in table.column_names:
-                    i = table.column_names.index(column + suffix)
-                    table = table.set_column(i, column + suffix, filter_lists(table.column(i), keep))
-        return table
 
     def _gaps(self, raw: RawTable, kept: pa.Table) -> list[pa.Table]:
         if raw.entity == "sections":

@@ -13,9 +13,10 @@ relationship/type are put in the canonical vocabulary with the value as sent kep
 :mod:`rostersync.gaps`.
 Everything is computed with whole-column Arrow kernels; the only Python loops are over entities
 and columns (and, inside the value rules, over distinct values). The checks themselves are in
-:mod:`rostersync.rowchecks`; this module runs them, two entities (or two columns) at a time on
-two threads where they do not depend on each other (:mod:`rostersync.taskgraph`), and puts the
-issues together in the same order as checking one entity after the other would.
+:mod:`rostersync.rowchecks` and :mod:`rostersync.refchecks`; this module runs them, two entities
+(or two columns) at a time on two threads where they do not depend on each other
+(:mod:`rostersync.taskgraph`), and puts the issues together in the same order as checking one
+entity after the other would.
 """
 
 from __future__ import annotations
@@ -33,19 +34,15 @@ from rostersync import gaps
 from rostersync.formats.arrowops import Codes
 from rostersync.formats.raw import RawRoster
 from rostersync.issues import ALERT, ERROR, concat_issues
-from rostersync.roster import RosterSet
-from rostersync.rowchecks import (  # re-exported: the public names of validation
+from rostersync.refchecks import (  # re-exported: the public names of validation
     LIST_REFERENCES,
     OUTCOMES,
     REFERENCES,
     SINGULAR,
-    Checked,
-    Prepared,
     Reference,
-    RowChecks,
-    Validated,
-    _ascending,
 )
+from rostersync.roster import RosterSet
+from rostersync.rowchecks import Checked, Prepared, RowChecks, Validated, _ascending
 from rostersync.taskgraph import Task, run_tasks
 
 __all__ = [
