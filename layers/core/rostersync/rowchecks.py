@@ -28,6 +28,7 @@ from rostersync.formats.arrowops import (
     Codes,
     as_array,
     combine_codes,
+    composite_first_mask,
     encode,
     first_mask,
     free_of_controls,
@@ -270,7 +271,7 @@ class RowChecks:
             single = codes[key[0]]
             first = first_mask(single.codes, ordered=single.ordered)
         else:
-            first = first_mask(combine_codes([codes[k] for k in key]))
+            first = composite_first_mask([codes[k] for k in key])
         if first.all():
             return None, None
         repeat = ~first

@@ -587,3 +587,19 @@ def map_distinct_each(
         taken = [pc.take(mapped, c.indices) for c in chunks]
         out.append(pa.chunked_array(taken, mapped.type) if isinstance(encoded, pa.ChunkedArray) else taken[0])
     return out
+
+
+def composite_first_mask(parts: Sequence[Codes]) -> np.ndarray:
+    """``first_mask(combine_codes(parts))``, without a sorted copy of the combined codes in the
+    usual case where no key repeats: the combined array (built for this call alone) is sorted in
+    place to find out, and built again only when there are repeats to locate. A sorted copy of
+    millions of int64 is a fresh allocation whose pages cost more to fault in than the sort."""
+    combined = combine_codes(parts)
+    if len(parts) < 2:
+        return first_mask(combined)
+    valid = combined >= 0
+    ranked = combined if valid.all() else combined[valid]
+    ranked.sort(kind="stable")  # in place: combined is ours
+    if not np.any(ranked[1:] == ranked[:-1]):
+        return np.ones(len(combined), dtype=bool)
+    return first_mask(combine_codes(parts))
