@@ -2,9 +2,10 @@
 
 Used by validation (:mod:`rostersync.validate`) to check independent entities side by side: the
 heavy work is in Arrow and numpy kernels, which release the GIL, so two threads use two cores.
-Among the tasks ready to start, the earliest in the given order starts first; a task's result is
-handed to the tasks that need it and dropped once the last of them has started, unless it is one
-the caller keeps. With one worker the tasks run in the calling thread, in that same order.
+The calling thread is one of the workers. Among the tasks ready to start, the earliest in the
+given order starts first; a task's result is handed to the tasks that need it and dropped once
+the last of them has started, unless it is one the caller keeps. With one worker the tasks run
+in the calling thread, in that same order.
 """
 
 from __future__ import annotations
@@ -70,14 +71,22 @@ def run_tasks(tasks: Mapping[K, Task[K]], *, workers: int, keep: Callable[[K], b
                 raise ValueError("the tasks need each other in a circle")
             graph.done(ready[0], ready[1]())
         return graph.results
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rostersync") as pool:
+    # The calling thread is one of the workers: memory it freed earlier (the files read) is
+    # cached by the allocators for it, so its tasks fault in fewer fresh pages than a new
+    # thread's would.
+    with ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="rostersync") as pool:
         running: dict[Future[Any], K] = {}
         while graph.waiting or running:
-            while len(running) < workers and (ready := graph.next_ready()) is not None:
+            while len(running) < workers - 1 and (ready := graph.next_ready()) is not None:
                 running[pool.submit(ready[1])] = ready[0]
-            if not running:
+            ready = graph.next_ready()
+            if ready is not None:
+                graph.done(ready[0], ready[1]())
+            elif not running:
                 raise ValueError("the tasks need each other in a circle")
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            finished = [future for future in running if future.done()]
+            if ready is None and not finished:
+                finished = list(wait(running, return_when=FIRST_COMPLETED).done)
             for future in finished:
                 graph.done(running.pop(future), future.result())
     return graph.results
