@@ -71,9 +71,12 @@ ORDER = (
     "enrollments",
 )
 
-# Threads validation runs on (the heavy work releases the GIL), and the size from which an
-# entity's columns are encoded as tasks of their own so that two can be encoded at once.
+# Threads validation runs on (the heavy work releases the GIL), from how many rows in all it is
+# worth a second thread (below, one thread: a small district's validation takes a tenth of a
+# second, and a second thread on a busy machine costs more than it saves), and the size from
+# which an entity's columns are encoded as tasks of their own so that two can be encoded at once.
 WORKERS = min(2, os.cpu_count() or 1)
+PARALLEL_ROWS = 2_000_000
 SPLIT_ROWS = 200_000
 
 
@@ -187,10 +190,14 @@ def validate(
 
     ``received_at`` (default now) is also "today" for two-digit years; ``phone_region`` is how
     phone numbers without a country code are read (the district's ``phone_region`` setting).
-    ``workers``: threads to check on (default :data:`WORKERS`); the result does not depend on it.
+    ``workers``: threads to check on (default :data:`WORKERS` from :data:`PARALLEL_ROWS` rows in
+    all, else one); the result does not depend on it.
     """
     when = received_at or datetime.now(UTC)
-    validator = _Validator(raw, when.date(), phone_region, WORKERS if workers is None else workers)
+    if workers is None:
+        rows = sum(table.table.num_rows for table in raw.tables.values())
+        workers = WORKERS if rows >= PARALLEL_ROWS else 1
+    validator = _Validator(raw, when.date(), phone_region, workers)
     tables, issues, unknown = validator.run()
     roster = RosterSet(
         tables=tables,

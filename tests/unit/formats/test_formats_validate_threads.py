@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from formats_helpers import FIXTURES, issues, rows_by_key
@@ -71,3 +72,22 @@ def test_a_reference_to_a_row_the_reader_set_aside_names_that_row(fixture_copy: 
     kept = {(r["section_id"], r["person_id"]) for r in result.roster.tables["enrollments"].to_pylist()}
     assert ("SEC1", "ST1") in kept
     assert "SEC9" not in rows_by_key(result, "sections", "section_id")
+
+
+@pytest.mark.parametrize(("parallel_rows", "expected"), [(10**9, 1), (0, validation.WORKERS)])
+def test_a_second_thread_is_used_only_from_parallel_rows(
+    parallel_rows: int, expected: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    used: list[int] = []
+    run_tasks = validation.run_tasks
+
+    def recording(*args: Any, workers: int, **kwargs: Any) -> Any:
+        used.append(workers)
+        return run_tasks(*args, workers=workers, **kwargs)
+
+    monkeypatch.setattr(validation, "run_tasks", recording)
+    monkeypatch.setattr(validation, "PARALLEL_ROWS", parallel_rows)
+
+    validation.validate(read_raw(FIXTURES / "clever_basic"))
+
+    assert used == [expected]
