@@ -25,7 +25,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -106,7 +106,9 @@ class LoadResult:
         return {ERROR: self.error_count, ALERT: self.alert_count}
 
 
-Key = tuple[str, str, str]
+# A task of validation: (step, entity, column or ""), the step one of prepared, encode, check,
+# finish.
+Key: TypeAlias = tuple[str, str, str]
 
 
 class _Validator:
@@ -132,7 +134,8 @@ class _Validator:
                     partial(self._encode, column), [("prepared", name, "")]
                 )
             checks[("check", name, "")] = Task(
-                self._check, [("prepared", name, ""), *(("encode", name, c) for c in columns)]
+                partial(self._check, columns),
+                [("prepared", name, ""), *(("encode", name, c) for c in columns)],
             )
         finishes: dict[Key, Task[Key]] = {}
         for name in names:
@@ -148,8 +151,7 @@ class _Validator:
     def _encode(self, column: str, prepared: Prepared) -> Codes:
         return self.checks.encode(prepared, column)
 
-    def _check(self, prepared: Prepared, *codes: Codes) -> Checked:
-        columns = self.checks.encodings(prepared) if prepared.table.num_rows >= SPLIT_ROWS else []
+    def _check(self, columns: list[str], prepared: Prepared, *codes: Codes) -> Checked:
         return self.checks.check(prepared, dict(zip(columns, codes, strict=True)))
 
     def _finish(self, names: list[str], checked: Checked, *targets: Validated) -> Validated:
