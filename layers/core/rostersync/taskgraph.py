@@ -10,8 +10,8 @@ in the calling thread, in that same order.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -59,6 +59,48 @@ class _Graph(Generic[K]):
             self.results[name] = result
 
 
+class _Workers(Generic[K]):
+    """Threads that each take the next ready task from the graph, run it and report it done."""
+
+    def __init__(self, graph: _Graph[K]) -> None:
+        self.graph = graph
+        self.ready = threading.Condition()
+        self.running = 0
+        self.error: BaseException | None = None
+
+    def _take(self) -> tuple[K, Callable[[], Any]] | None:
+        """The next task to run, waiting while none is ready but some are running; None when
+        there is nothing left for this thread to do."""
+        with self.ready:
+            while self.error is None and self.graph.waiting:
+                task = self.graph.next_ready()
+                if task is not None:
+                    self.running += 1
+                    return task
+                if self.running == 0:
+                    self.error = ValueError("the tasks need each other in a circle")
+                    self.ready.notify_all()
+                    return None
+                self.ready.wait()
+            return None
+
+    def work(self) -> None:
+        while (task := self._take()) is not None:
+            name, run = task
+            try:
+                result = run()
+            except BaseException as error:  # handed to the calling thread, raised there
+                with self.ready:
+                    self.error = self.error or error
+                    self.running -= 1
+                    self.ready.notify_all()
+                return
+            with self.ready:
+                self.graph.done(name, result)
+                self.running -= 1
+                self.ready.notify_all()
+
+
 def run_tasks(tasks: Mapping[K, Task[K]], *, workers: int, keep: Callable[[K], bool]) -> dict[K, Any]:
     """Run every task once, at most ``workers`` at a time; return the results ``keep`` picks.
 
@@ -73,20 +115,16 @@ def run_tasks(tasks: Mapping[K, Task[K]], *, workers: int, keep: Callable[[K], b
         return graph.results
     # The calling thread is one of the workers: memory it freed earlier (the files read) is
     # cached by the allocators for it, so its tasks fault in fewer fresh pages than a new
-    # thread's would.
-    with ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="rostersync") as pool:
-        running: dict[Future[Any], K] = {}
-        while graph.waiting or running:
-            while len(running) < workers - 1 and (ready := graph.next_ready()) is not None:
-                running[pool.submit(ready[1])] = ready[0]
-            ready = graph.next_ready()
-            if ready is not None:
-                graph.done(ready[0], ready[1]())
-            elif not running:
-                raise ValueError("the tasks need each other in a circle")
-            finished = [future for future in running if future.done()]
-            if ready is None and not finished:
-                finished = list(wait(running, return_when=FIRST_COMPLETED).done)
-            for future in finished:
-                graph.done(running.pop(future), future.result())
+    # thread's would. Each thread takes the next ready task as soon as it is free.
+    shared = _Workers(graph)
+    helpers = [threading.Thread(target=shared.work, name=f"rostersync-{i}") for i in range(workers - 1)]
+    for helper in helpers:
+        helper.start()
+    try:
+        shared.work()
+    finally:
+        for helper in helpers:
+            helper.join()
+    if shared.error is not None:
+        raise shared.error
     return graph.results
