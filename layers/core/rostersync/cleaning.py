@@ -9,6 +9,7 @@ the row is always kept. The rules themselves are in :mod:`rostersync.formats.val
 from __future__ import annotations
 
 from datetime import date
+from typing import TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -85,30 +86,33 @@ def column_issues(
     return [issues]
 
 
+Alerts: TypeAlias = list[pa.Table]
+
+
+def _alert(
+    issues: Alerts, raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str
+) -> None:
+    issues += column_issues(raw, table, mask, column, message)
+
+
 class ValueCleaner:
-    """The value rules for one validation run (its "today" and the district's phone region)."""
+    """The value rules for one validation run (its "today" and the district's phone region).
+
+    It keeps no state between calls, so several tables can be cleaned at once on threads."""
 
     def __init__(self, today: date, phone_region: str) -> None:
         self.today = today
         self.phone_region = phone_region
-        self.issues: list[pa.Table] = []
 
-    def _alert(self, raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str) -> None:
-        self.issues += column_issues(raw, table, mask, column, message)
-
-    def clean(self, raw: RawTable, table: pa.Table) -> tuple[pa.Table, list[pa.Table]]:
+    def clean(self, raw: RawTable, table: pa.Table) -> tuple[pa.Table, Alerts]:
         """``table`` with dates parsed, bad emails and phones cleared, phones split, vocabulary
         columns canonical (``*_raw`` added); and the alerts raised."""
-        self.issues = []
-        table = self._controls(raw, table)
-        table = self._dates(raw, table)
-        table = self._emails(raw, table)
-        table = self._phones(raw, table)
-        table = self._vocabulary(raw, table)
-        table = self._enums(raw, table)
-        return table, self.issues
+        issues: Alerts = []
+        for step in (self._controls, self._dates, self._emails, self._phones, self._vocabulary, self._enums):
+            table = step(raw, table, issues)
+        return table, issues
 
-    def _controls(self, raw: RawTable, table: pa.Table) -> pa.Table:
+    def _controls(self, raw: RawTable, table: pa.Table, issues: Alerts) -> pa.Table:
         """Control characters (NUL and the like) removed from every text value but the key,
         which :mod:`rostersync.validate` already refused if it held one."""
         for index, name in enumerate(table.column_names):
@@ -120,7 +124,8 @@ class ValueCleaner:
             bad = pc.fill_null(pc.match_substring_regex(values, STRAY_CONTROLS), False)
             if not pc.any(bad).as_py():
                 continue
-            self._alert(
+            _alert(
+                issues,
                 raw,
                 table,
                 bad,
@@ -130,7 +135,7 @@ class ValueCleaner:
             table = table.set_column(index, name, pc.replace_substring_regex(values, STRAY_CONTROLS, ""))
         return table
 
-    def _dates(self, raw: RawTable, table: pa.Table) -> pa.Table:
+    def _dates(self, raw: RawTable, table: pa.Table, issues: Alerts) -> pa.Table:
         names = table.column_names
         for fld in raw.spec.schema:
             if fld.type != pa.date32() or fld.name not in names:
@@ -142,7 +147,8 @@ class ValueCleaner:
             parsed = parse_dates(values, today=self.today, past_only=birth)
             bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
             pivot = "never in the future" if birth else f"within {TERM_WINDOW_YEARS} years of today"
-            self._alert(
+            _alert(
+                issues,
                 raw,
                 table,
                 bad,
@@ -153,30 +159,32 @@ class ValueCleaner:
             table = table.set_column(names.index(fld.name), fld.name, parsed)
         return table
 
-    def _emails(self, raw: RawTable, table: pa.Table) -> pa.Table:
+    def _emails(self, raw: RawTable, table: pa.Table, issues: Alerts) -> pa.Table:
         names = table.column_names
         if "email" not in names:
             return table
         values = table.column("email")
         bad = pc.and_(pc.is_valid(values), pc.invert(pc.match_substring_regex(values, EMAIL_PATTERN)))
         if pc.any(bad).as_py():
-            self._alert(raw, table, bad, "email", "Not a valid email address; the value was ignored.")
+            _alert(issues, raw, table, bad, "email", "Not a valid email address; the value was ignored.")
             table = table.set_column(names.index("email"), "email", null_where(values, bad))
         return table
 
-    def _phones(self, raw: RawTable, table: pa.Table) -> pa.Table:
+    def _phones(self, raw: RawTable, table: pa.Table, issues: Alerts) -> pa.Table:
         names = table.column_names
         if "phone" not in names:
             return table
         phones = split_phones(table.column("phone"), self.phone_region)
-        self._alert(
+        _alert(
+            issues,
             raw,
             table,
             phones.wrong_length,
             "phone",
             "Not a valid phone number (it needs 7 to 15 digits); the value was ignored.",
         )
-        self._alert(
+        _alert(
+            issues,
             raw,
             table,
             phones.unreadable,
@@ -188,13 +196,14 @@ class ValueCleaner:
         extension = pa.field("phone_extension", pa.string())
         return table.add_column(names.index("phone") + 1, extension, phones.extension)
 
-    def _vocabulary(self, raw: RawTable, table: pa.Table) -> pa.Table:
+    def _vocabulary(self, raw: RawTable, table: pa.Table, issues: Alerts) -> pa.Table:
         for column, vocabulary in VOCABULARY_COLUMNS.get(raw.entity, {}).items():
             if column not in table.column_names:
                 continue
             values = table.column(column)
             mapped, unknown = canonical(values, vocabulary)
-            self._alert(
+            _alert(
+                issues,
                 raw,
                 table,
                 unknown,
@@ -206,7 +215,7 @@ class ValueCleaner:
             table = table.append_column(column + RAW_SUFFIX, values)
         return table
 
-    def _enums(self, raw: RawTable, table: pa.Table) -> pa.Table:
+    def _enums(self, raw: RawTable, table: pa.Table, issues: Alerts) -> pa.Table:
         names = table.column_names
         handled = VOCABULARY_COLUMNS.get(raw.entity, {})
         for column, allowed in raw.enums.items():
@@ -214,7 +223,8 @@ class ValueCleaner:
                 continue
             values = table.column(column)
             bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(allowed))))
-            self._alert(
+            _alert(
+                issues,
                 raw,
                 table,
                 bad,

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
-from rostersync.formats.arrowops import _run_starts, combine_codes, encode, first_mask
+from rostersync.formats.arrowops import _run_starts, combine_codes, composite_first_mask, encode, first_mask
 
 
 def test_codes_are_numbered_in_order_of_first_appearance_across_chunks() -> None:
@@ -108,3 +109,37 @@ def test_first_rows_without_nulls_with_few_and_with_many_repeats() -> None:
 
     assert np.flatnonzero(~first_mask(few)).tolist() == [500, 900]
     assert np.flatnonzero(first_mask(many)).tolist() == list(range(10))
+
+
+def test_membership_in_chosen_known_values_needs_only_their_mask() -> None:
+    # Known values with a repeat and a null; the column holds known and other values.
+    known = pa.array(["k1", "k2", None, "k1", "k3"])
+    codes = encode(pa.chunked_array([["k3", "x", None], ["k1", "k2"]]), known)
+    chosen = np.array([False, True, True, True, False])  # k1 only at its second row; k2; the null
+
+    assert codes.member_where(chosen).tolist() == [False, False, False, True, True]
+
+
+def test_membership_in_chosen_values_needs_a_known_set() -> None:
+    codes = encode(pa.array(["a"]))
+
+    with pytest.raises(ValueError, match="known set"):
+        codes.member_where(np.array([True]))
+
+
+@pytest.mark.parametrize("repeats", [False, True])
+@pytest.mark.parametrize("nulls", [False, True])
+def test_composite_first_rows_are_those_of_the_combined_codes(repeats: bool, nulls: bool) -> None:
+    rng = np.random.default_rng(11)
+    n = 5000
+    people = np.repeat(np.arange(n // 10), 10)  # grouped, as enrollments by student
+    sections = rng.permutation(n) % 700 if repeats else np.arange(n)
+    values = [f"s{s}" for s in sections.tolist()]
+    if nulls:
+        values[17] = values[4000] = None
+    parts = [encode(pa.array([f"p{p}" for p in people.tolist()])), encode(pa.array(values))]
+
+    mask = composite_first_mask(parts)
+
+    assert mask.tolist() == first_mask(combine_codes(parts)).tolist()
+    assert bool((~mask).any()) == repeats

@@ -98,15 +98,18 @@ class Codes:
     Codes are numbered in order of first appearance, which makes "first row of each value" and
     "values used more than once" plain numpy operations on integers. When the column was encoded
     with a ``known`` value set (see :func:`encode`), those values were numbered first: the first
-    ``known`` codes are theirs, and ``ordered`` is False (codes then no longer follow the
-    column's own order).
+    ``known`` codes are theirs, ``known_codes`` holds the code of each of them (in the set's
+    order), and ``ordered`` is False (codes then no longer follow the column's own order).
+    Codes are int32 (Arrow's dictionary indices, shared without a copy where possible): treat
+    them as read-only.
     """
 
     codes: np.ndarray
     dictionary: pa.Array
     known: int = 0
-    known_set: pa.Array | None = None
+    known_set: ArrayLike | None = None
     ordered: bool = True
+    known_codes: np.ndarray | None = None
 
     def member_of(self, value_set: ArrayLike) -> np.ndarray:
         """Boolean per row: the value is in ``value_set`` (null rows: False). Free when
@@ -118,6 +121,21 @@ class Codes:
         found = pc.is_in(self.dictionary, value_set=as_array(value_set))
         lookup_table = np.append(found.to_numpy(zero_copy_only=False).astype(bool), False)
         out = lookup_table[self.codes]  # code -1 picks the appended False
+        return out
+
+    def member_where(self, chosen: np.ndarray) -> np.ndarray:
+        """Boolean per row: the value is one of the known values that ``chosen`` (a mask over
+        the known set the column was encoded with) picks; null rows: False. No hashing: the
+        known values already have their codes, so this is two numpy lookups.
+
+        Validation encodes a reference column with every key of the entity it names, before
+        knowing which of those records will be kept, then asks with the kept rows' mask."""
+        if self.known_codes is None:
+            raise ValueError("member_where needs codes encoded with a known set")
+        lookup_table = np.zeros(len(self.dictionary) + 1, dtype=bool)
+        picked = self.known_codes[chosen]
+        lookup_table[picked[picked >= 0]] = True
+        out: np.ndarray = lookup_table[self.codes]  # code -1 picks the last entry, always False
         return out
 
     def repeated(self) -> np.ndarray:
@@ -150,48 +168,64 @@ def _run_starts(values: ArrayLike) -> np.ndarray | None:
     return starts
 
 
-def _indices(encoded: ArrayLike, total: int) -> np.ndarray:
-    """The indices of a dictionary-encoded column as int64, -1 for null, in one pass."""
-    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-    codes = np.empty(total, dtype=np.int64)
-    start = 0
-    for chunk in chunks:
-        indices = chunk.indices
-        if indices.null_count:
-            indices = pc.fill_null(indices, -1)
-        codes[start : start + len(indices)] = indices.to_numpy(zero_copy_only=False)
-        start += len(indices)
-    return codes
+def _chunk_codes(chunk: pa.DictionaryArray) -> np.ndarray:
+    """A dictionary chunk's indices as int32, -1 for null (no copy when it holds no null)."""
+    indices = chunk.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, -1)
+    out: np.ndarray = indices.to_numpy(zero_copy_only=False)
+    return out
 
 
-def encode(values: ArrayLike, known: pa.Array | None = None) -> Codes:
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    if len(arrays) == 1:
+        return arrays[0]
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
+
+
+def _split_codes(encoded: pa.ChunkedArray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codes of the first ``count`` values, codes of the rest) of a dictionary-encoded column.
+    Encoding keeps the input's chunk boundaries (dropping empty chunks), so the known prefix
+    ends on a chunk boundary."""
+    head: list[np.ndarray] = []
+    rest: list[np.ndarray] = []
+    seen = 0
+    for chunk in encoded.chunks:
+        (head if seen < count else rest).append(_chunk_codes(chunk))
+        seen += len(chunk)
+    return _joined(head), _joined(rest)
+
+
+def encode(values: ArrayLike, known: ArrayLike | None = None) -> Codes:
     """Dictionary-encode a column (one hash pass, chunk by chunk) into :class:`Codes`.
 
-    ``known`` (values without nulls, such as the keys a reference must name) is encoded first in
-    the same pass, so membership in it costs nothing more: a row's value is one of them exactly
-    when its code is below :attr:`Codes.known` (:meth:`Codes.member_of` with that same array).
-    A column made of runs of equal values hashes only the first row of each run.
+    ``known`` (such as the keys a reference must name) is encoded first in the same pass, so
+    membership in it costs nothing more: a row's value is one of them exactly when its code is
+    below :attr:`Codes.known` (:meth:`Codes.member_of` with that same array), and one of a chosen
+    subset of them by :meth:`Codes.member_where`. A column made of runs of equal values hashes
+    only the first row of each run.
     """
     starts = _run_starts(values)
     body = values if starts is None else values.filter(pa.array(starts))
     chunks = list(body.chunks) if isinstance(body, pa.ChunkedArray) else [body]
     prefix: list[pa.Array] = []
     if known is not None and len(known):
-        prefix = [known if known.type == values.type else known.cast(values.type)]
+        cast = known if known.type == values.type else known.cast(values.type)
+        prefix = list(cast.chunks) if isinstance(cast, pa.ChunkedArray) else [cast]
     encoded = pc.dictionary_encode(pa.chunked_array(prefix + chunks, type=values.type))
-    codes = _indices(encoded, len(encoded))
     # The dictionary only grows from chunk to chunk: the longest one holds every code.
     dictionaries = [chunk.dictionary for chunk in encoded.chunks]
     dictionary = max(dictionaries, key=len) if dictionaries else pa.array([], values.type)
-    count = len(prefix[0]) if prefix else 0
-    known_count = int(codes[:count].max()) + 1 if count else 0  # the prefix has codes 0 .. distinct - 1
-    codes = codes[count:]
+    count = sum(len(part) for part in prefix)
+    known_codes, codes = _split_codes(encoded, count)
+    # The prefix has codes 0 .. distinct - 1 (-1 for a null among them).
+    known_count = int(known_codes.max()) + 1 if count else 0
     if starts is not None:
         heads = np.flatnonzero(starts)
         codes = np.repeat(codes, np.diff(heads, append=len(starts)))
     if not prefix:
         return Codes(codes, dictionary)
-    return Codes(codes, dictionary, known_count, known, ordered=False)
+    return Codes(codes, dictionary, known_count, known, ordered=False, known_codes=known_codes)
 
 
 def _sortedness(codes: np.ndarray) -> int:
@@ -204,16 +238,21 @@ def combine_codes(parts: Sequence[Codes]) -> np.ndarray:
 
     The part whose codes are most in row order leads, so a file grouped by one key column (say
     enrollments by student) gives codes that are nearly sorted already, which the stable sort of
-    :func:`first_mask` runs through in close to one pass."""
+    :func:`first_mask` runs through in close to one pass. One int64 array is built and updated in
+    place (a fresh array per step would be faulted in again each time)."""
     ranked = sorted(parts, key=lambda part: _sortedness(part.codes), reverse=True)
-    combined = ranked[0].codes
+    if len(ranked) == 1:
+        return ranked[0].codes
+    combined = ranked[0].codes.astype(np.int64)
     for part in ranked[1:]:
         size = max(len(part.dictionary), 1)
-        null = (combined < 0) | (part.codes < 0)
+        null = combined < 0
+        null |= part.codes < 0
         if combined.max(initial=0) >= np.iinfo(np.int64).max // size - 1:
             # Re-number densely before the product could overflow.
             combined = np.unique(combined, return_inverse=True)[1].astype(np.int64)
-        combined = combined * size + part.codes
+        combined *= size
+        combined += part.codes
         combined[null] = -1
     return combined
 
@@ -548,3 +587,19 @@ def map_distinct_each(
         taken = [pc.take(mapped, c.indices) for c in chunks]
         out.append(pa.chunked_array(taken, mapped.type) if isinstance(encoded, pa.ChunkedArray) else taken[0])
     return out
+
+
+def composite_first_mask(parts: Sequence[Codes]) -> np.ndarray:
+    """``first_mask(combine_codes(parts))``, without a sorted copy of the combined codes in the
+    usual case where no key repeats: the combined array (built for this call alone) is sorted in
+    place to find out, and built again only when there are repeats to locate. A sorted copy of
+    millions of int64 is a fresh allocation whose pages cost more to fault in than the sort."""
+    combined = combine_codes(parts)
+    if len(parts) < 2:
+        return first_mask(combined)
+    valid = combined >= 0
+    ranked = combined if valid.all() else combined[valid]
+    ranked.sort(kind="stable")  # in place: combined is ours
+    if not np.any(ranked[1:] == ranked[:-1]):
+        return np.ones(len(combined), dtype=bool)
+    return first_mask(combine_codes(parts))
