@@ -305,7 +305,7 @@ def _run_worker(name: str, job: dict[str, Any]) -> dict[str, Any]:
             "--result",
             str(result_file),
         ]
-        subprocess.run(cmd, check=True, env=job_env())
+        subprocess.run(cmd, check=True, env=job_env(name) if name in STEP_FUNCTIONS else None)
         result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
         return result
 
@@ -316,25 +316,31 @@ ENGINE_JOBS = ("rostersync", "duckdb", "floor")
 TEMPLATE = BENCH_DIR.parent / "template.yaml"
 
 
-def deployed_purge_delay() -> str:
-    """The deployed functions' allocator setting, ``MIMALLOC_PURGE_DELAY`` in template.yaml's
-    Globals (how long Arrow's mimalloc keeps freed memory before handing it back), read from the
-    template so the bench cannot drift from what is deployed."""
-    found = re.search(
-        r'^\s+MIMALLOC_PURGE_DELAY: "(\d+)"$', TEMPLATE.read_text(encoding="utf-8"), re.MULTILINE
-    )
-    if found is None:
-        raise SystemExit(f"{TEMPLATE} sets no MIMALLOC_PURGE_DELAY in its Globals")
-    return found.group(1)
+# The Lambda function that runs each of the path's steps (the engine jobs are the diff step's).
+STEP_FUNCTIONS = {"ingest": "IngestFunction", "diff": "DiffFunction", "holds": "HoldsFunction"}
+_PURGE_DELAY = re.compile(r'^\s+MIMALLOC_PURGE_DELAY: "(\d+)"$', re.MULTILINE)
 
 
-def job_env() -> dict[str, str]:
-    """The environment of the path's and the engines' jobs: the deployed functions' allocator
-    setting (:func:`deployed_purge_delay`) unless the caller's environment sets one."""
-    return {
-        **os.environ,
-        "MIMALLOC_PURGE_DELAY": os.environ.get("MIMALLOC_PURGE_DELAY", deployed_purge_delay()),
-    }
+def deployed_purge_delay(function: str) -> str:
+    """``MIMALLOC_PURGE_DELAY`` (how long Arrow's mimalloc keeps freed memory before handing it
+    back) as template.yaml deploys it to ``function``: the function's own value, else the
+    Globals' (SAM merges the two). Read from the template so the bench cannot drift from it."""
+    text = TEMPLATE.read_text(encoding="utf-8")
+    block = re.search(rf"^  {function}:\n(.*?)(?=^  \S|\Z)", text, re.MULTILINE | re.DOTALL)
+    globals_ = re.search(r"^Globals:\n(.*?)(?=^\S)", text, re.MULTILINE | re.DOTALL)
+    for where in (block, globals_):
+        found = _PURGE_DELAY.search(where.group(1)) if where is not None else None
+        if found is not None:
+            return found.group(1)
+    raise SystemExit(f"{TEMPLATE} sets no MIMALLOC_PURGE_DELAY for {function} or in its Globals")
+
+
+def job_env(step: str) -> dict[str, str]:
+    """The environment of one of the path's steps (or, for ``diff``, of the engine jobs too): the
+    allocator setting of the function that runs it (:func:`deployed_purge_delay`) unless the
+    caller's environment sets one."""
+    delay = os.environ.get("MIMALLOC_PURGE_DELAY") or deployed_purge_delay(STEP_FUNCTIONS[step])
+    return {**os.environ, "MIMALLOC_PURGE_DELAY": delay}
 
 
 def _run_engines(store: Path, runs: int) -> dict[str, dict[str, Any]]:
@@ -347,7 +353,7 @@ def _run_engines(store: Path, runs: int) -> dict[str, dict[str, Any]]:
                 result_file = Path(tmp) / f"{job}-{i}.json"
                 cmd = [sys.executable, str(BENCH_DIR / "engines.py"), job]
                 cmd += [str(store / "day1"), str(store / "day2"), "--json", str(result_file)]
-                subprocess.run(cmd, check=True, env=job_env())
+                subprocess.run(cmd, check=True, env=job_env("diff"))
                 samples[job].append(json.loads(result_file.read_text(encoding="utf-8")))
     out = {}
     for job, results in samples.items():
@@ -444,6 +450,10 @@ def _report_engines(console: Any, engines: dict[str, Any]) -> None:
     console.print(f"Same change counts per entity from both engines: {'yes' if same else '[bold red]NO[/]'}")
 
 
+def _delays(by_step: dict[str, str] | None) -> str:
+    return ", ".join(f"{step} {delay}" for step, delay in (by_step or {}).items()) or "?"
+
+
 def report(results: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -455,7 +465,7 @@ def report(results: dict[str, Any]) -> None:
     console.print(
         f"[bold]rostersync bench[/]: {cfg['students']:,} students, format {cfg['format']}, "
         f"seed {cfg['seed']} - {cfg['cpus']} CPUs, Python {cfg['python']}, pyarrow {cfg['pyarrow']}, "
-        f"MIMALLOC_PURGE_DELAY={cfg.get('mimalloc_purge_delay', '?')} ms"
+        f"MIMALLOC_PURGE_DELAY (ms) {_delays(cfg.get('mimalloc_purge_delay'))}"
     )
     gen_note = "cached, generated earlier" if gen["cached"] else "generated now"
     console.print(
@@ -679,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "pyarrow": pyarrow.__version__,
             "platform": platform.platform(),
-            "mimalloc_purge_delay": job_env()["MIMALLOC_PURGE_DELAY"],
+            "mimalloc_purge_delay": {step: job_env(step)["MIMALLOC_PURGE_DELAY"] for step in STEPS},
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
         },
         "generation": {**meta, "cached": cached},

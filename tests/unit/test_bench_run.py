@@ -56,14 +56,21 @@ def _bench_module() -> ModuleType:
     return module
 
 
-def test_the_bench_jobs_run_with_the_deployed_allocator_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_bench_step_runs_with_its_functions_allocator_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     template = (RUN.parents[1] / "template.yaml").read_text(encoding="utf-8")
-    deployed = re.search(r'MIMALLOC_PURGE_DELAY: "(\d+)"', template)
-    assert deployed is not None
+    globals_ = re.search(r'MIMALLOC_PURGE_DELAY: "(\d+)"', template.split("\nResources:")[0])
+    ingest = re.search(
+        r'MIMALLOC_PURGE_DELAY: "(\d+)"',
+        template.split("\n  IngestFunction:")[1].split("\n  DiffFunction")[0],
+    )
+    assert globals_ is not None and ingest is not None
     monkeypatch.delenv("MIMALLOC_PURGE_DELAY", raising=False)
-    assert _bench_module().job_env()["MIMALLOC_PURGE_DELAY"] == deployed.group(1)
+    bench = _bench_module()
+    assert bench.job_env("ingest")["MIMALLOC_PURGE_DELAY"] == ingest.group(1)
+    assert bench.job_env("diff")["MIMALLOC_PURGE_DELAY"] == globals_.group(1)
+    assert bench.job_env("holds")["MIMALLOC_PURGE_DELAY"] == globals_.group(1)
 
 
 def test_the_callers_allocator_setting_wins_over_the_deployed_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "12345")
-    assert _bench_module().job_env()["MIMALLOC_PURGE_DELAY"] == "12345"
+    assert _bench_module().job_env("ingest")["MIMALLOC_PURGE_DELAY"] == "12345"
