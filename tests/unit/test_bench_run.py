@@ -7,7 +7,6 @@ passes on and reports each step's own peak, so the path's peak is the largest La
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -16,6 +15,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.support.scripts import load_script
 
 RUN = Path(__file__).resolve().parents[2] / "bench" / "run.py"
 
@@ -49,11 +50,7 @@ def test_the_bench_runs_each_step_in_its_own_process(tmp_path: Path) -> None:
 
 
 def _bench_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run", RUN)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(RUN, "bench_run")
 
 
 def test_each_bench_step_runs_with_its_functions_allocator_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,6 @@ pipeline stores them).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -26,16 +25,13 @@ from rostersync.snapshot import open_local_snapshot, save_local_snapshot
 from rostersync.storage import LocalBlobStore
 from rostersync.summary import summarize
 from rostersync_tools import synthetic
+from tests.support.scripts import load_script
 
 ENGINES_PATH = Path(__file__).resolve().parents[2] / "bench" / "engines.py"
 
 
 def _engines() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_engines", ENGINES_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ENGINES_PATH, "bench_engines")
 
 
 @pytest.fixture(scope="module")
