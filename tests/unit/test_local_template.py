@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from rostersync_tools.local import PhysicalResource, Resolver, TemplateError, UnresolvableError, load_template
+from rostersync_tools.local.resources import LocalStackError
+from rostersync_tools.local.stack import shared_environment
 from rostersync_tools.local.template import parameter_values
 
 TEMPLATE = """
@@ -109,3 +111,18 @@ def test_unknown_references_and_imports_are_errors(template: dict[str, Any]) -> 
         resolver.resolve({"Fn::GetAtt": ["Bucket", "DomainName"]})
     with pytest.raises(UnresolvableError, match="ImportValue"):
         resolver.resolve({"Fn::ImportValue": "shared-vpc"})
+
+
+def test_the_local_stack_refuses_a_variable_two_functions_set_differently() -> None:
+    with pytest.raises(LocalStackError, match="IngestFunction and DiffFunction set LOG_LEVEL differently"):
+        shared_environment({"IngestFunction": {"LOG_LEVEL": "INFO"}, "DiffFunction": {"LOG_LEVEL": "DEBUG"}})
+
+
+def test_the_local_stack_leaves_out_the_allocators_start_up_setting() -> None:
+    shared = shared_environment(
+        {
+            "IngestFunction": {"LOG_LEVEL": "INFO", "MIMALLOC_PURGE_DELAY": "100"},
+            "DiffFunction": {"LOG_LEVEL": "INFO", "MIMALLOC_PURGE_DELAY": "0"},
+        }
+    )
+    assert shared == {"LOG_LEVEL": "INFO"}

@@ -110,6 +110,35 @@ __all__ = [
 ]
 
 
+# Read by a native library when a process starts (Arrow's allocator, mimalloc): in the local
+# stack's one running process a function's value cannot take effect, so it is neither set nor
+# compared (template.yaml gives the ingest function its own).
+PROCESS_START_VARIABLES = frozenset({"MIMALLOC_PURGE_DELAY"})
+
+
+def shared_environment(environments: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """The one environment of the functions' variables (``environments``: by logical ID).
+
+    The functions share one process, hence one ``os.environ``: a variable two functions set
+    differently is refused rather than swapped per call (moto's execution threads and botocore
+    read the environment concurrently). Test code that calls the pipeline package directly
+    therefore reads the functions' settings too. :data:`PROCESS_START_VARIABLES` are left out.
+    """
+    shared: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for logical_id, variables in environments.items():
+        for name, value in variables.items():
+            if name in PROCESS_START_VARIABLES:
+                continue
+            if name in shared and shared[name] != value:
+                raise LocalStackError(
+                    f"{owners[name]} and {logical_id} set {name} differently ({shared[name]!r}, "
+                    f"{value!r}); the local stack runs every function with one environment"
+                )
+            shared[name], owners[name] = value, logical_id
+    return shared
+
+
 @dataclass
 class LocalFunction:
     """A function of the template as created locally."""
@@ -269,24 +298,12 @@ class LocalAws(StackOperations):
                     _ACTIVE.remove(self)
 
     def _apply_environment(self) -> None:
-        """Set every function's variables once, for the stack's lifetime.
-
-        The functions share one process, hence one ``os.environ``: a variable two functions set
-        differently is refused rather than swapped per call (moto's execution threads and botocore
-        read the environment concurrently). Test code that calls the pipeline package directly
-        therefore reads the functions' settings too.
-        """
-        shared: dict[str, str] = {}
-        owners: dict[str, str] = {}
-        for logical_id, function in self.functions.items():
-            for name, value in function.route.runtime_environment().items():
-                if name in shared and shared[name] != value:
-                    raise LocalStackError(
-                        f"{owners[name]} and {logical_id} set {name} differently ({shared[name]!r}, "
-                        f"{value!r}); the local stack runs every function with one environment"
-                    )
-                shared[name], owners[name] = value, logical_id
-        os.environ.update(shared)
+        """Set every function's variables once, for the stack's lifetime (:func:`shared_environment`)."""
+        environments = {
+            logical_id: function.route.runtime_environment()
+            for logical_id, function in self.functions.items()
+        }
+        os.environ.update(shared_environment(environments))
         os.environ.update(self.environment)
 
     # ------------------------------------------------------------------ composition root
