@@ -89,12 +89,6 @@ def column_issues(
 Alerts: TypeAlias = list[pa.Table]
 
 
-def _alert(
-    issues: Alerts, raw: RawTable, table: pa.Table, mask: ArrayLike, column: str, message: str
-) -> None:
-    issues += column_issues(raw, table, mask, column, message)
-
-
 class ValueCleaner:
     """The value rules for one validation run (its "today" and the district's phone region).
 
@@ -124,8 +118,7 @@ class ValueCleaner:
             bad = pc.fill_null(pc.match_substring_regex(values, STRAY_CONTROLS), False)
             if not pc.any(bad).as_py():
                 continue
-            _alert(
-                issues,
+            issues += column_issues(
                 raw,
                 table,
                 bad,
@@ -147,8 +140,7 @@ class ValueCleaner:
             parsed = parse_dates(values, today=self.today, past_only=birth)
             bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
             pivot = "never in the future" if birth else f"within {TERM_WINDOW_YEARS} years of today"
-            _alert(
-                issues,
+            issues += column_issues(
                 raw,
                 table,
                 bad,
@@ -166,7 +158,9 @@ class ValueCleaner:
         values = table.column("email")
         bad = pc.and_(pc.is_valid(values), pc.invert(pc.match_substring_regex(values, EMAIL_PATTERN)))
         if pc.any(bad).as_py():
-            _alert(issues, raw, table, bad, "email", "Not a valid email address; the value was ignored.")
+            issues += column_issues(
+                raw, table, bad, "email", "Not a valid email address; the value was ignored."
+            )
             table = table.set_column(names.index("email"), "email", null_where(values, bad))
         return table
 
@@ -175,16 +169,14 @@ class ValueCleaner:
         if "phone" not in names:
             return table
         phones = split_phones(table.column("phone"), self.phone_region)
-        _alert(
-            issues,
+        issues += column_issues(
             raw,
             table,
             phones.wrong_length,
             "phone",
             "Not a valid phone number (it needs 7 to 15 digits); the value was ignored.",
         )
-        _alert(
-            issues,
+        issues += column_issues(
             raw,
             table,
             phones.unreadable,
@@ -202,8 +194,7 @@ class ValueCleaner:
                 continue
             values = table.column(column)
             mapped, unknown = canonical(values, vocabulary)
-            _alert(
-                issues,
+            issues += column_issues(
                 raw,
                 table,
                 unknown,
@@ -223,8 +214,7 @@ class ValueCleaner:
                 continue
             values = table.column(column)
             bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(allowed))))
-            _alert(
-                issues,
+            issues += column_issues(
                 raw,
                 table,
                 bad,

@@ -191,12 +191,19 @@ def _verified_path(store: LocalBlobStore, prefix: str, name: str, entry: Snapsho
     return path
 
 
+def _verified(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) -> Path | bytes:
+    """A verified file: on a local store the file itself (hashed where it is), elsewhere its
+    fetched bytes."""
+    if isinstance(store, LocalBlobStore):
+        return _verified_path(store, prefix, name, entry)
+    return _verified_bytes(store, prefix, name, entry)
+
+
 def _verified_source(store: BlobStore, prefix: str, name: str, entry: SnapshotFile) -> Path | pa.BufferReader:
     """Where to parse a verified file from: on a local store the file itself (a reader of a few
     columns then reads only those), elsewhere its fetched bytes."""
-    if isinstance(store, LocalBlobStore):
-        return _verified_path(store, prefix, name, entry)
-    return pa.BufferReader(_verified_bytes(store, prefix, name, entry))
+    found = _verified(store, prefix, name, entry)
+    return found if isinstance(found, Path) else pa.BufferReader(found)
 
 
 def _read_file(
@@ -293,11 +300,7 @@ def entity_file(
     if the manifest lists no file for the entity."""
     name = f"{entity.name}.parquet"
     entry = manifest.files.get(name)
-    if entry is None:
-        return None
-    if isinstance(store, LocalBlobStore):
-        return _verified_path(store, prefix, name, entry)
-    return _verified_bytes(store, prefix, name, entry)
+    return None if entry is None else _verified(store, prefix, name, entry)
 
 
 def read_unknown(store: BlobStore, prefix: str, manifest: SnapshotManifest) -> pa.Table:
