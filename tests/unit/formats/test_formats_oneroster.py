@@ -279,3 +279,35 @@ def test_manifest_with_wrong_headers_is_a_file_problem(fixture_copy: Callable[[s
 
     with pytest.raises(InvalidFilesError, match=r'manifest\.csv: required header "propertyName"'):
         read_raw(directory)
+
+
+def test_problems_of_people_and_class_files_are_listed_in_the_sets_order(
+    fixture_copy: Callable[[str], Path],
+) -> None:
+    # People files are read first and class files beside their mapping; the refusal still lists
+    # every file's problem in the order the set's files are read.
+    directory = fixture_copy("oneroster12_basic")
+    replace_text(directory / "roles.csv", "orgSourcedId", "orgSourced")
+    replace_text(directory / "enrollments.csv", "classSourcedId", "classSourced")
+    replace_text(directory / "users.csv", "givenName", "given")
+
+    with pytest.raises(InvalidFilesError) as caught:
+        read_raw(directory)
+
+    assert [(p.file, p.header) for p in caught.value.problems] == [
+        ("users.csv", "givenName"),
+        ("enrollments.csv", "classSourcedId"),
+        ("roles.csv", "orgSourcedId"),
+    ]
+
+
+def test_a_class_file_problem_refuses_the_set_after_its_people_were_read(
+    fixture_copy: Callable[[str], Path],
+) -> None:
+    directory = fixture_copy("oneroster12_basic")
+    replace_text(directory / "classes.csv", "schoolSourcedId", "school")
+
+    with pytest.raises(InvalidFilesError) as caught:
+        read_raw(directory)
+
+    assert [(p.file, p.header) for p in caught.value.problems] == [("classes.csv", "schoolSourcedId")]

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import ArrayLike, as_array, normalise_text, row_numbers
+from rostersync.formats.arrowops import ArrayLike, as_array, normalise_text, row_numbers, untouched_nulls
 from rostersync.formats.csvparse import Rows, Unreadable, read_header, read_rows
 from rostersync.formats.raw import REJECTED_COLUMN, Source
 from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, FileProblem, row_issues
@@ -285,6 +285,8 @@ def _normalised(rows: Rows) -> tuple[list[ArrayLike], list[ArrayLike | None]]:
         values = pending[at]
         pending[at] = None
         assert values is not None
+        if len(values) and values.null_count == len(values):
+            return untouched_nulls(len(values)), None
         values, found = normalise_text(values)
         return as_array(values), found
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
 
-from rostersync.formats.csvio import CsvFile, FileSpec, find_files, read_file_set
+from rostersync.formats.csvio import CsvFile, FileSet, FileSpec, find_files, read_file_set
 from rostersync.formats.oneroster.classes import read_classes, read_courses, read_terms
 from rostersync.formats.oneroster.common import Context
 from rostersync.formats.oneroster.manifest import plan_files
@@ -34,10 +35,14 @@ from rostersync.formats.oneroster.specs import (
     USERS_11,
     USERS_12,
 )
+from rostersync.formats.orgtree import OrgMap
 from rostersync.formats.raw import NOTES_SCHEMA, RawRoster
 from rostersync.issues import ALERT, ISSUE_SCHEMA, InvalidFilesError, concat_issues
 from rostersync.model import ENTITY_BY_NAME, UNKNOWN_SCHEMA
 from rostersync.roster import FORMAT_ONEROSTER_12_CSV
+
+# The files a set's people are mapped from (with the org hierarchy): read first.
+PEOPLE_FILES = frozenset({"orgs.csv", "users.csv", "roles.csv", "demographics.csv"})
 
 
 def read_oneroster_tables(
@@ -54,17 +59,24 @@ def read_oneroster_tables(
     entities it carries are carried forward. ``source_format`` is recorded on the result
     (default ``fmt``); ``issues`` found while reading the files are kept in front of the reader's.
     """
-    return _read_tables(
-        Context(dict(files), fmt), directory=directory, issues=issues, source_format=source_format
-    )
+    ctx = Context(dict(files), fmt)
+    org_map = _map_people(ctx)
+    return _map_classes(ctx, org_map, directory=directory, issues=issues, source_format=source_format)
 
 
-def _read_tables(
-    ctx: Context, *, directory: Path, issues: Sequence[pa.Table], source_format: str | None
-) -> RawRoster:
-    fmt = ctx.fmt
+def _map_people(ctx: Context) -> OrgMap:
+    """Schools and the org hierarchy, then the people (of orgs.csv, users.csv, roles.csv and
+    demographics.csv only)."""
     org_map = read_orgs(ctx)
     read_people(ctx, org_map)
+    return org_map
+
+
+def _map_classes(
+    ctx: Context, org_map: OrgMap, *, directory: Path, issues: Sequence[pa.Table], source_format: str | None
+) -> RawRoster:
+    """Classes, enrollments, terms and courses (after :func:`_map_people`), and the result."""
+    fmt = ctx.fmt
     read_classes(ctx, org_map)
     read_terms(ctx)
     read_courses(ctx, org_map)
@@ -108,7 +120,11 @@ def _specs(fmt: str) -> tuple[list[FileSpec], list[FileSpec]]:
 
 
 def read_oneroster(directory: Path, fmt: str) -> RawRoster:
-    """Read a OneRoster 1.1 or 1.2 CSV set; raises InvalidFilesError listing every file problem."""
+    """Read a OneRoster 1.1 or 1.2 CSV set; raises InvalidFilesError listing every file problem.
+
+    The files people are made of (:data:`PEOPLE_FILES`) are read first; their people are then
+    mapped on a second thread while the class files (enrollments.csv is most of a set) are read.
+    Every file is still read, and its problems reported, in the plan's order."""
     found = find_files(Path(directory))
     required, optional = _specs(fmt)
     plan = plan_files(found, required, optional)
@@ -120,17 +136,48 @@ def read_oneroster(directory: Path, fmt: str) -> RawRoster:
             CLASSES, required=tuple(h for h in CLASSES.required if h != "courseSourcedId")
         )
         plan.read = [classes if spec is CLASSES else spec for spec in plan.read]
-    to_read = [s for s in plan.read if s not in optional]
-    read = read_file_set(found, to_read, [s for s in plan.read if s in optional])
-    if read.problems:
-        raise InvalidFilesError(read.problems, fmt)
+    order = [*(s for s in plan.read if s not in optional), *(s for s in plan.read if s in optional)]
+    read = _read_each(found, [s for s in order if s.name in PEOPLE_FILES], optional)
     # The files were read here, so the reader may let go of each one's rows once it is mapped.
-    ctx = Context(dict(read.files), fmt, release=True)
-    alerts = [*plan.alerts, *read.alerts]
+    ctx = Context(
+        {name: result.files[name] for name, result in read.items() if result.files}, fmt, release=True
+    )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        rest = pool.submit(_read_each, found, [s for s in order if s.name not in PEOPLE_FILES], optional)
+        org_map = None if _problems(read) else _map_people_and_trim(ctx)
+        read.update(rest.result())
+    problems = [problem for spec in order for problem in read[spec.name].problems]
+    if problems or org_map is None:
+        raise InvalidFilesError(problems, fmt)
+    for spec in order:
+        ctx.files.update(read[spec.name].files)
+    alerts = [*plan.alerts, *(alert for spec in order for alert in read[spec.name].alerts)]
     del read
-    raw = _read_tables(ctx, directory=Path(directory), issues=alerts, source_format=None)
+    raw = _map_classes(ctx, org_map, directory=Path(directory), issues=alerts, source_format=None)
     _return_freed_heap()
     return raw
+
+
+def _read_each(
+    found: dict[str, Path], specs: Sequence[FileSpec], optional: Sequence[FileSpec]
+) -> dict[str, FileSet]:
+    """Each of ``specs`` read as :func:`read_file_set` reads it, by file name."""
+    return {
+        spec.name: read_file_set(
+            found, [] if spec in optional else [spec], [spec] if spec in optional else []
+        )
+        for spec in specs
+    }
+
+
+def _problems(read: Mapping[str, FileSet]) -> bool:
+    return any(result.problems for result in read.values())
+
+
+def _map_people_and_trim(ctx: Context) -> OrgMap:
+    org_map = _map_people(ctx)
+    _return_freed_heap()  # the mapping's numpy temporaries, before the class files are mapped
+    return org_map
 
 
 def _return_freed_heap() -> None:
