@@ -15,7 +15,13 @@ from formats_helpers import FIXTURES, replace_text
 
 from rostersync.diff import diff_rosters
 from rostersync.formats import load_roster, read_raw
+from rostersync.formats.csvio import find_files, read_file_set
+from rostersync.formats.oneroster.common import Context
+from rostersync.formats.oneroster.orgs import read_orgs
+from rostersync.formats.oneroster.people import read_people
+from rostersync.formats.oneroster.specs import ORGS, USERS_11
 from rostersync.issues import InvalidFilesError
+from rostersync.roster import FORMAT_ONEROSTER_11_CSV
 from rostersync.validate import LoadResult
 
 CopyFixture = Callable[[str], Path]  # formats_helpers.fixture_copy: copy a fixture set to edit it
@@ -539,3 +545,24 @@ def test_a_teacher_with_no_org_at_all_is_an_error_not_a_district_teacher(fixture
             "No org: this teacher lists no org (orgSourcedIds); the row was left out.",
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    ("orgs_deleted", "deleted_users"), [(True, ["T2", "S2", "S3"]), (False, ["T2", "S2"])]
+)
+def test_the_deleted_users_are_handed_on_once_when_no_more_can_be_found(
+    fixture_copy: CopyFixture, orgs_deleted: bool, deleted_users: list[str]
+) -> None:
+    # Classes and enrollments are mapped beside the people once these are known: with an org
+    # marked tobedeleted they include its users (S3), found only after their roles are read.
+    directory = fixture_copy("oneroster_tobedeleted")
+    if not orgs_deleted:
+        replace_text(directory / "orgs.csv", "tobedeleted", "active")
+    read = read_file_set(find_files(directory), [ORGS, USERS_11])
+    ctx = Context(dict(read.files), FORMAT_ONEROSTER_11_CSV)
+    handed: list[list[str]] = []
+
+    read_people(ctx, read_orgs(ctx), settled=lambda users: handed.append(users.to_pylist()))
+
+    assert handed == [deleted_users]
+    assert ctx.deleted_users.to_pylist() == deleted_users

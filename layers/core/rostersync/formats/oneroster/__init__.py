@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -35,7 +35,7 @@ from rostersync.formats.oneroster.specs import (
     USERS_11,
     USERS_12,
 )
-from rostersync.formats.orgtree import OrgMap
+from rostersync.formats.orgtree import NOT_SUPPLIED, OrgMap
 from rostersync.formats.raw import NOTES_SCHEMA, RawRoster
 from rostersync.issues import ALERT, ISSUE_SCHEMA, InvalidFilesError, concat_issues
 from rostersync.model import ENTITY_BY_NAME, UNKNOWN_SCHEMA
@@ -60,24 +60,17 @@ def read_oneroster_tables(
     (default ``fmt``); ``issues`` found while reading the files are kept in front of the reader's.
     """
     ctx = Context(dict(files), fmt)
-    org_map = _map_people(ctx)
-    return _map_classes(ctx, org_map, directory=directory, issues=issues, source_format=source_format)
-
-
-def _map_people(ctx: Context) -> OrgMap:
-    """Schools and the org hierarchy, then the people (of orgs.csv, users.csv, roles.csv and
-    demographics.csv only)."""
     org_map = read_orgs(ctx)
     read_people(ctx, org_map)
-    return org_map
+    read_classes(ctx, org_map)
+    return _finish(ctx, org_map, directory=directory, issues=issues, source_format=source_format)
 
 
-def _map_classes(
+def _finish(
     ctx: Context, org_map: OrgMap, *, directory: Path, issues: Sequence[pa.Table], source_format: str | None
 ) -> RawRoster:
-    """Classes, enrollments, terms and courses (after :func:`_map_people`), and the result."""
+    """Terms and courses (after people and classes), and the result."""
     fmt = ctx.fmt
-    read_classes(ctx, org_map)
     read_terms(ctx)
     read_courses(ctx, org_map)
     if "sections" in ctx.tables and not ctx.supplied("enrollments.csv"):
@@ -122,9 +115,10 @@ def _specs(fmt: str) -> tuple[list[FileSpec], list[FileSpec]]:
 def read_oneroster(directory: Path, fmt: str) -> RawRoster:
     """Read a OneRoster 1.1 or 1.2 CSV set; raises InvalidFilesError listing every file problem.
 
-    The files people are made of (:data:`PEOPLE_FILES`) are read first; their people are then
-    mapped on a second thread while the class files (enrollments.csv is most of a set) are read.
-    Every file is still read, and its problems reported, in the plan's order."""
+    The files people are made of (:data:`PEOPLE_FILES`) are read first. Their people are then
+    mapped on this thread while a second reads the class files (enrollments.csv is most of a set)
+    and, once the deleted users are known, maps classes and enrollments. Every file's problems
+    and alerts, and the reader's issues, come out in the same order as read one after another."""
     found = find_files(Path(directory))
     required, optional = _specs(fmt)
     plan = plan_files(found, required, optional)
@@ -139,23 +133,63 @@ def read_oneroster(directory: Path, fmt: str) -> RawRoster:
     order = [*(s for s in plan.read if s not in optional), *(s for s in plan.read if s in optional)]
     read = _read_each(found, [s for s in order if s.name in PEOPLE_FILES], optional)
     # The files were read here, so the reader may let go of each one's rows once it is mapped.
-    ctx = Context(
-        {name: result.files[name] for name, result in read.items() if result.files}, fmt, release=True
-    )
+    ctx = _context(read, fmt)
+    usable = not any(result.problems for result in read.values())
+    org_map = read_orgs(ctx) if usable else NOT_SUPPLIED
+    deleted: Future[pa.Array | None] = Future()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        rest = pool.submit(_read_each, found, [s for s in order if s.name not in PEOPLE_FILES], optional)
-        org_map = None if _problems(read) else _map_people_and_trim(ctx)
-        read.update(rest.result())
+        beside = pool.submit(
+            _classes, found, [s for s in order if s.name not in PEOPLE_FILES], optional, fmt, org_map, deleted
+        )
+        try:
+            if usable:
+                read_people(ctx, org_map, settled=deleted.set_result)
+                _return_freed_heap()  # the mapping's numpy temporaries
+        finally:
+            if not deleted.done():
+                deleted.set_result(ctx.deleted_users if usable else None)
+        more, classes_ctx = beside.result()
+    read.update(more)
     problems = [problem for spec in order for problem in read[spec.name].problems]
-    if problems or org_map is None:
+    if problems or classes_ctx is None:
         raise InvalidFilesError(problems, fmt)
+    ctx.take(classes_ctx)
     for spec in order:
         ctx.files.update(read[spec.name].files)
     alerts = [*plan.alerts, *(alert for spec in order for alert in read[spec.name].alerts)]
     del read
-    raw = _map_classes(ctx, org_map, directory=Path(directory), issues=alerts, source_format=None)
+    raw = _finish(ctx, org_map, directory=Path(directory), issues=alerts, source_format=None)
     _return_freed_heap()
     return raw
+
+
+def _classes(
+    found: dict[str, Path],
+    specs: Sequence[FileSpec],
+    optional: Sequence[FileSpec],
+    fmt: str,
+    org_map: OrgMap,
+    deleted: Future[pa.Array | None],
+) -> tuple[dict[str, FileSet], Context | None]:
+    """The class files read, then (none with a problem, and the people mapped: ``deleted``
+    holds the deleted users, None when people were not mapped) classes and enrollments mapped
+    into a context of their own."""
+    read = _read_each(found, specs, optional)
+    if any(result.problems for result in read.values()):
+        return read, None
+    deleted_users = deleted.result()
+    if deleted_users is None:
+        return read, None
+    ctx = _context(read, fmt)
+    ctx.deleted_users = deleted_users
+    read_classes(ctx, org_map)
+    return read, ctx
+
+
+def _context(read: Mapping[str, FileSet], fmt: str) -> Context:
+    return Context(
+        {name: result.files[name] for name, result in read.items() if result.files}, fmt, release=True
+    )
 
 
 def _read_each(
@@ -168,16 +202,6 @@ def _read_each(
         )
         for spec in specs
     }
-
-
-def _problems(read: Mapping[str, FileSet]) -> bool:
-    return any(result.problems for result in read.values())
-
-
-def _map_people_and_trim(ctx: Context) -> OrgMap:
-    org_map = _map_people(ctx)
-    _return_freed_heap()  # the mapping's numpy temporaries, before the class files are mapped
-    return org_map
 
 
 def _return_freed_heap() -> None:

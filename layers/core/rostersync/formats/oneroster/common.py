@@ -87,6 +87,14 @@ class Context:
     # its step is done, so the process does not hold a whole set twice.
     release: bool = False
 
+    def take(self, other: Context) -> None:
+        """What ``other`` (a later step's own context) produced, after what this one did."""
+        self.issues += other.issues
+        self.unknown += other.unknown
+        self.notes += other.notes
+        self.tables.update(other.tables)
+        self.deleted_classes = other.deleted_classes
+
     def supplied(self, name: str) -> bool:
         return name in self.files
 

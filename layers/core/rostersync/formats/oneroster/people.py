@@ -10,6 +10,8 @@ used is set aside with an error (the roster is read without it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -177,14 +179,20 @@ def _role_notes(ctx: Context, users: pa.Table) -> None:
             ctx.note(entity.name, ctx.deleted_users, f"is marked tobedeleted in {file}")
 
 
-def read_people(ctx: Context, org_map: OrgMap) -> None:
-    """Students, teachers, staff, contacts and contact links (nothing when users.csv is absent)."""
+def read_people(ctx: Context, org_map: OrgMap, settled: Callable[[pa.Array], None] | None = None) -> None:
+    """Students, teachers, staff, contacts and contact links (nothing when users.csv is absent).
+
+    ``settled`` is handed the deleted users (``ctx.deleted_users``) as soon as no more can be
+    found, before the rest of the people are mapped: classes and enrollments need only them."""
     if not ctx.supplied("users.csv") or (
         ctx.fmt == FORMAT_ONEROSTER_12_CSV and not ctx.supplied("roles.csv")
     ):
         return
     csv, deleted = split_status(ctx.files["users.csv"], "person_id")
     ctx.deleted_users = deleted
+    if settled is not None and not len(org_map.deleted):
+        settled(deleted)  # no org is marked tobedeleted, so no user is removed with their orgs
+        settled = None
     roles_csv = (
         split_status(ctx.files["roles.csv"], "user_id")[0] if ctx.fmt == FORMAT_ONEROSTER_12_CSV else None
     )
@@ -207,6 +215,8 @@ def read_people(ctx: Context, org_map: OrgMap) -> None:
         )
         table = table.filter(pc.invert(gone))
         user_rows = user_rows[~picked.removed]
+    if settled is not None:
+        settled(ctx.deleted_users)
     if "agents" not in table.column_names:
         table = table.append_column("agents", pa.nulls(table.num_rows, pa.string()))
     # OneRoster has a phone and an sms number; the canonical person has one phone.
