@@ -19,6 +19,7 @@ from rostersync.holds.rules import (
 from rostersync.issues import FileProblem
 from rostersync.model import ENTITIES
 from rostersync.records import HOLD_TYPES, Hold
+from rostersync.rekeys import without_rekeys
 from rostersync.roster import RosterSet
 from rostersync.settings import DistrictSettings
 
@@ -54,14 +55,17 @@ def evaluate_holds(
     in memory is counted once for all of them; the holds step passes counts of the stored
     snapshot (:func:`rostersync.holds.stored.evaluate_stored_holds`)."""
     accepted = as_counts(accepted)
+    # The rules that leave the re-keys out (removals, new links) are given the set without them,
+    # worked out once here: in it no re-key is left, so their own leaving out is a no-op.
+    plain = without_rekeys(changes)
     holds = [
-        *mass_removal(changes, accepted, settings),
+        *mass_removal(plain, accepted, settings),
         *mass_update(changes, accepted, settings),
         *id_change(changes, accepted, settings),
-        *too_many_contacts(changes, staged, settings),
-        *emergency_contacts(changes, settings),
+        *too_many_contacts(plain, staged, settings),
+        *emergency_contacts(plain, settings),
         *class_id_reuse(changes, settings),
-        *stale_upload(changes, staged, accepted, settings),
+        *stale_upload(plain, staged, accepted, settings),
         *invalid_files(staged, accepted, file_problems),
         *schools_not_found(staged, settings),
     ]
