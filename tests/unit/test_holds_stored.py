@@ -3,6 +3,7 @@ of the rules over both sets read whole, on a generated district where every rule
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import get_args
@@ -14,14 +15,21 @@ import pytest
 from rostersync import holds
 from rostersync.diff import diff_rosters
 from rostersync.holds.common import NO_SCHOOL
-from rostersync.holds.counts import school_counts
-from rostersync.holds.stored import evaluate_stored_holds, stored_counts
-from rostersync.model import ENTITIES, ENTITY_BY_NAME
+from rostersync.holds.counts import RosterCounts, school_counts
+from rostersync.holds.stored import (
+    counted_of_changes,
+    counted_of_index,
+    evaluate_stored_change_set,
+    evaluate_stored_holds,
+    stored_counts,
+)
+from rostersync.model import ENTITIES, ENTITY_BY_NAME, Entity
+from rostersync.pipeline.changesets import read_change_set, read_index, write_change_set
 from rostersync.records import HoldType
 from rostersync.rekeys import present_pairs, rekeyed_removals
 from rostersync.roster import FORMAT_CLEVER_CSV, RosterSet
 from rostersync.settings import DistrictSettings, HoldSettings
-from rostersync.snapshot import read_snapshot, write_snapshot
+from rostersync.snapshot import SnapshotError, read_snapshot, write_snapshot
 from rostersync.storage import LocalBlobStore
 from rostersync_tools import synthetic
 
@@ -114,6 +122,116 @@ def test_a_first_sync_s_stored_holds_equal_the_holds_over_the_staged_set(
     found = evaluate_stored_holds(LocalBlobStore(path), changes, "staged", None, strict())
 
     assert found == holds.evaluate_holds(changes, staged, None, strict())
+
+
+def test_the_change_set_read_beside_the_snapshots_is_the_change_set_and_its_holds(
+    stored: tuple[Path, RosterSet, RosterSet],
+) -> None:
+    path, accepted, staged = stored
+    store = LocalBlobStore(path)
+    write_change_set(store, "beside", diff_rosters(accepted, staged))
+    expected = read_change_set(store, "beside")
+
+    changes, found = evaluate_stored_change_set(store, "beside", "staged", "accepted", strict())
+
+    assert found == holds.evaluate_holds(expected, staged, accepted, strict())
+    assert changes.id_changes.equals(expected.id_changes)
+    for name, ec in expected.entities.items():
+        mine = changes.entities[name]
+        tables = ("added", "removed", "changed_new", "changed_old")
+        assert all(getattr(mine, t).equals(getattr(ec, t)) for t in tables), name
+        assert mine.changed_fields.equals(ec.changed_fields), name
+
+
+def test_a_first_sync_s_change_set_read_beside_the_staged_snapshot_gives_its_holds(
+    stored: tuple[Path, RosterSet, RosterSet],
+) -> None:
+    path, _, staged = stored
+    store = LocalBlobStore(path)
+    write_change_set(store, "first", diff_rosters(None, staged))
+
+    changes, found = evaluate_stored_change_set(store, "first", "staged", None, strict())
+
+    assert found == holds.evaluate_holds(changes, staged, None, strict())
+
+
+def test_the_holds_of_every_rule_at_once_are_those_of_each_rule_on_the_whole_change_set(
+    stored: tuple[Path, RosterSet, RosterSet],
+) -> None:
+    _, accepted, staged = stored
+    changes = diff_rosters(accepted, staged)
+    limits = strict()
+    assert present_pairs(changes).num_rows  # re-keys, which some rules leave out
+
+    one_by_one = [
+        *holds.mass_removal(changes, accepted, limits),
+        *holds.mass_update(changes, accepted, limits),
+        *holds.id_change(changes, accepted, limits),
+        *holds.too_many_contacts(changes, staged, limits),
+        *holds.emergency_contacts(changes, limits),
+        *holds.class_id_reuse(changes, limits),
+        *holds.stale_upload(changes, staged, accepted, limits),
+        *holds.invalid_files(staged, accepted),
+        *holds.schools_not_found(staged, limits),
+    ]
+
+    assert holds.evaluate_holds(changes, staged, accepted, limits) == holds.sort_holds(one_by_one)
+
+
+@pytest.mark.parametrize("mode", ["hold_over_threshold", "hold_always", "never_automatic"])
+def test_the_counts_started_early_are_every_count_the_rules_ask_for(
+    stored: tuple[Path, RosterSet, RosterSet], mode: str
+) -> None:
+    _, accepted, staged = stored
+    changes = diff_rosters(accepted, staged)
+    asked: list[str] = []
+
+    def count(entity: Entity) -> pa.Table:
+        asked.append(entity.name)
+        return school_counts(accepted.table(entity.name), entity)
+
+    settings = strict().model_copy(update={"removals": mode})
+    holds.evaluate_holds(changes, staged, RosterCounts(count, accepted.received_at), settings)
+
+    assert set(asked) <= counted_of_changes(changes)
+    assert {"students", "contacts", "enrollments"} <= set(asked)
+
+
+def test_the_counts_started_from_a_stored_index_are_those_of_the_change_set_read_back(
+    stored: tuple[Path, RosterSet, RosterSet],
+) -> None:
+    path, accepted, staged = stored
+    store = LocalBlobStore(path)
+    write_change_set(store, "indexed", diff_rosters(accepted, staged))
+
+    found = counted_of_index(read_index(store, "indexed"))
+
+    assert found == counted_of_changes(read_change_set(store, "indexed"))
+
+
+def test_counts_started_on_an_executor_equal_the_counts_made_when_asked(
+    stored: tuple[Path, RosterSet, RosterSet],
+) -> None:
+    path, _, _ = stored
+    names = [e.name for e in ENTITIES]
+    when_asked = stored_counts(LocalBlobStore(path), "accepted")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        started = stored_counts(LocalBlobStore(path), "accepted", executor=pool, prefetch=names[:5])
+        for name in names:
+            assert started.by_school(name).equals(when_asked.by_school(name)), name
+
+
+def test_a_count_started_early_of_a_corrupt_file_fails_when_a_rule_asks_for_it(tmp_path: Path) -> None:
+    students = pa.table({"person_id": ["a", "b"], "school_id": ["sch1", "sch2"]})
+    store = LocalBlobStore(tmp_path)
+    write_snapshot(store, "p", RosterSet(tables={"students": students}, format=FORMAT_CLEVER_CSV))
+    store.path("p/students.parquet").write_bytes(b"not the file the manifest lists")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        counts = stored_counts(store, "p", executor=pool, prefetch=["students"])
+        with pytest.raises(SnapshotError, match=r"checksum mismatch for p/students\.parquet"):
+            counts.by_school("students")
 
 
 def test_stored_counts_are_the_accepted_records_per_school(stored: tuple[Path, RosterSet, RosterSet]) -> None:
