@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from rostersync import holds
+from rostersync import holds, snapshot
 from rostersync.diff import diff_rosters
 from rostersync.holds.common import NO_SCHOOL
 from rostersync.holds.counts import RosterCounts, school_counts
@@ -266,6 +266,24 @@ def test_stored_counts_count_students_without_a_school_under_no_school(tmp_path:
     found = stored_counts(store, "p").by_school("students").sort_by("school").to_pylist()
 
     assert found == [{"school": NO_SCHOOL, "denominator": 1}, {"school": "sch1", "denominator": 2}]
+
+
+def test_stored_counts_add_up_the_row_groups_and_count_a_null_and_an_empty_school_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "ROW_GROUP_ROWS", 2)
+    schools = ["sch1", None, "sch2", "sch1", "", "sch1", None]
+    students = pa.table({"person_id": [f"p{i}" for i in range(len(schools))], "school_id": schools})
+    store = LocalBlobStore(tmp_path)
+    write_snapshot(store, "p", RosterSet(tables={"students": students}, format=FORMAT_CLEVER_CSV))
+
+    found = stored_counts(store, "p").by_school("students").sort_by("school").to_pylist()
+
+    assert found == [
+        {"school": NO_SCHOOL, "denominator": 3},
+        {"school": "sch1", "denominator": 3},
+        {"school": "sch2", "denominator": 1},
+    ]
 
 
 @pytest.mark.parametrize("name", ["enrollments", "contact_links"])

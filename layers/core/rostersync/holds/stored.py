@@ -21,13 +21,13 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 import pyarrow as pa
 
 from rostersync.changes import ChangeSet
-from rostersync.holds.counts import RosterCounts, encoded_school_counts, school_counts
+from rostersync.holds.counts import RosterCounts, code_counts, encoded_school_counts, school_counts
 from rostersync.holds.evaluate import evaluate_holds
 from rostersync.model import ENTITIES, ENTITY_BY_NAME, PERSON_ENTITIES, Entity
 from rostersync.pipeline.changesets import read_change_set, read_index
 from rostersync.records import Hold
 from rostersync.settings import DistrictSettings
-from rostersync.snapshot import read_entity, read_entity_encoded, read_manifest, read_snapshot
+from rostersync.snapshot import map_entity_encoded, read_entity, read_manifest, read_snapshot
 from rostersync.storage import BlobStore
 
 # The staged columns the rules read; every other entity is read for its row count only.
@@ -44,7 +44,8 @@ def stored_counts(
     store: BlobStore, prefix: str, *, executor: Executor | None = None, prefetch: Iterable[str] = ()
 ) -> RosterCounts:
     """The per-school counts of the snapshot under ``prefix``: each entity's ``school_id``
-    column is read (and verified), counted by its dictionary codes as stored and dropped. The
+    column is read (and verified) one row group at a time, counted by its dictionary codes as
+    stored and dropped. The
     entities named in ``prefetch`` are counted on ``executor`` from now on (a rule asking for one
     waits for it); any other entity when a rule first asks for it."""
     manifest = read_manifest(store, prefix)
@@ -52,8 +53,8 @@ def stored_counts(
     def count(entity: Entity) -> pa.Table:
         if "school_id" not in entity.schema.names:
             return school_counts(read_entity(store, prefix, manifest, entity, columns=[]), entity)
-        school, rows = read_entity_encoded(store, prefix, manifest, entity, "school_id")
-        return encoded_school_counts(school, rows, entity)
+        parts, rows = map_entity_encoded(store, prefix, manifest, entity, "school_id", code_counts)
+        return encoded_school_counts(parts, rows, entity)
 
     started: dict[str, Future[pa.Table]] = {}
     if executor is not None:
