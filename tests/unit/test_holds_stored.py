@@ -178,6 +178,23 @@ def test_the_holds_of_every_rule_at_once_are_those_of_each_rule_on_the_whole_cha
     assert holds.evaluate_holds(changes, staged, accepted, limits) == holds.sort_holds(one_by_one)
 
 
+def test_a_staged_set_given_by_a_function_is_asked_for_once_and_gives_the_same_holds(
+    stored: tuple[Path, RosterSet, RosterSet],
+) -> None:
+    _, accepted, staged = stored
+    changes = diff_rosters(accepted, staged)
+    calls: list[str] = []
+
+    def later() -> RosterSet:
+        calls.append("staged")
+        return staged
+
+    found = holds.evaluate_holds(changes, later, accepted, strict())
+
+    assert found == holds.evaluate_holds(changes, staged, accepted, strict())
+    assert calls == ["staged"]
+
+
 @pytest.mark.parametrize("mode", ["hold_over_threshold", "hold_always", "never_automatic"])
 def test_the_counts_started_early_are_every_count_the_rules_ask_for(
     stored: tuple[Path, RosterSet, RosterSet], mode: str

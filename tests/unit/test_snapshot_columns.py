@@ -4,7 +4,6 @@ column named."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -70,17 +69,3 @@ def test_a_projected_read_still_checks_the_file(store: LocalBlobStore, tmp_path:
 
     with pytest.raises(SnapshotError, match="checksum mismatch"):
         read_snapshot(copy, "day1", columns={"students": ["school_id"]})
-
-
-def test_files_read_side_by_side_give_the_tables_of_a_read_one_after_another(store: LocalBlobStore) -> None:
-    columns = {"students": ["person_id", "school_id"], "enrollments": []}
-    one_by_one = read_snapshot(store, "day1", columns=columns)
-
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        side_by_side = read_snapshot(store, "day1", columns=columns, executor=pool)
-
-    assert list(side_by_side.tables) == list(one_by_one.tables)
-    for name, table in one_by_one.tables.items():
-        assert side_by_side.table(name).equals(table), name
-    assert side_by_side.unknown.equals(one_by_one.unknown)
-    assert side_by_side.received_at == one_by_one.received_at

@@ -15,7 +15,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -319,46 +319,29 @@ def read_unknown(store: BlobStore, prefix: str, manifest: SnapshotManifest) -> p
 
 
 def read_snapshot(
-    store: BlobStore,
-    prefix: str,
-    *,
-    columns: Mapping[str, Sequence[str]] | None = None,
-    executor: Executor | None = None,
+    store: BlobStore, prefix: str, *, columns: Mapping[str, Sequence[str]] | None = None
 ) -> RosterSet:
     """The roster set under ``prefix``, every file verified against the manifest.
 
     ``columns`` maps entity names to the only columns to read of them (an empty list keeps just
     the row count, from the manifest; an entity not named is read whole): a projected set for a
     reader that needs few columns, such as the holds step
-    (:func:`rostersync.holds.stored.evaluate_stored_holds`). With ``executor`` the files are
-    fetched, verified and parsed on it side by side (the same tables; a task of the executor must
-    not call this with the same executor, or it can wait on itself); without, one after another,
-    which keeps one file's reading buffers in memory at a time.
+    (:func:`rostersync.holds.stored.evaluate_stored_holds`).
     """
     projection = columns or {}
     manifest = read_manifest(store, prefix)
     for name in manifest.files:
         if name != UNKNOWN_FILE and name.removesuffix(".parquet") not in ENTITY_BY_NAME:
             raise SnapshotError(f"snapshot {prefix!r} lists an unknown file {name!r}")
-    stored = [e for e in ENTITIES if f"{e.name}.parquet" in manifest.files]
-
-    def entity_table(entity: Entity) -> pa.Table:
-        return read_entity(store, prefix, manifest, entity, columns=projection.get(entity.name))
-
-    if executor is None:
-        tables = {entity.name: entity_table(entity) for entity in stored}
-        unknown = read_unknown(store, prefix, manifest)
-    else:
-        # Largest first, so that the long reads start first; gathered back in model order.
-        largest_first = sorted(stored, key=lambda e: manifest.files[f"{e.name}.parquet"].bytes, reverse=True)
-        pending = {entity.name: executor.submit(entity_table, entity) for entity in largest_first}
-        unknown_read = executor.submit(read_unknown, store, prefix, manifest)
-        tables = {entity.name: pending[entity.name].result() for entity in stored}
-        unknown = unknown_read.result()
+    tables = {
+        entity.name: read_entity(store, prefix, manifest, entity, columns=projection.get(entity.name))
+        for entity in ENTITIES
+        if f"{entity.name}.parquet" in manifest.files
+    }
     return RosterSet(
         tables=tables,
         format=manifest.format,
-        unknown=unknown,
+        unknown=read_unknown(store, prefix, manifest),
         missing=frozenset(manifest.missing),
         received_at=dict(manifest.received_at),
     )

@@ -45,9 +45,9 @@ def stored_counts(
 ) -> RosterCounts:
     """The per-school counts of the snapshot under ``prefix``: each entity's ``school_id``
     column is read (and verified) one row group at a time, counted by its dictionary codes as
-    stored and dropped. The
-    entities named in ``prefetch`` are counted on ``executor`` from now on (a rule asking for one
-    waits for it); any other entity when a rule first asks for it."""
+    stored and dropped. The entities named in ``prefetch`` are counted on ``executor`` from now
+    on (a rule asking for one waits for it; one that failed fails then); any other entity when a
+    rule first asks for it."""
     manifest = read_manifest(store, prefix)
 
     def count(entity: Entity) -> pa.Table:
@@ -57,16 +57,27 @@ def stored_counts(
         return encoded_school_counts(parts, rows, entity)
 
     started: dict[str, Future[pa.Table]] = {}
-    if executor is not None:
-        # Largest file first: its count takes longest.
+    if executor is not None and prefetch:
+        # One after another in one task, largest file first (the others are quick): the reads
+        # that run beside it get the other threads.
         names = sorted(set(prefetch), key=lambda n: manifest.counts.get(n, 0), reverse=True)
-        started = {name: executor.submit(count, ENTITY_BY_NAME[name]) for name in names}
+        started = {name: Future() for name in names}
+        executor.submit(_count_each, count, dict(started))  # a copy: asking pops from started
 
     def counted(entity: Entity) -> pa.Table:
         found = started.pop(entity.name, None)
         return count(entity) if found is None else found.result()
 
     return RosterCounts(counted, manifest.received_at, rows=manifest.counts)
+
+
+def _count_each(count: Callable[[Entity], pa.Table], pending: Mapping[str, Future[pa.Table]]) -> None:
+    """Each pending entity's count, in order, into its future (or what failed)."""
+    for name, future in pending.items():
+        try:
+            future.set_result(count(ENTITY_BY_NAME[name]))
+        except Exception as exc:  # handed to the rule that asks for this count
+            future.set_exception(exc)
 
 
 def _counted(changed: Collection[str], rekeys: bool) -> set[str]:
@@ -94,20 +105,25 @@ def counted_of_index(index: Mapping[str, Mapping[str, int]]) -> set[str]:
 
 def _evaluate(
     store: BlobStore,
-    changes: Callable[[], ChangeSet],
+    changes: Callable[[Executor], ChangeSet],
     counted: set[str],
     staged_prefix: str,
     accepted_prefix: str | None,
     settings: DistrictSettings,
-    pool: Executor,
 ) -> tuple[ChangeSet, list[Hold]]:
+    """The change set (``changes``, which may read it on the executor it is given) and its holds.
+
+    In the order the rules need them: the accepted counts start first (the first rules ask for
+    them) beside the change set, the staged columns once the change set is in, read while the
+    rules that need only the changes and the counts run."""
     columns = {e.name: STAGED_COLUMNS.get(e.name, []) for e in ENTITIES}
-    staged = pool.submit(read_snapshot, store, staged_prefix, columns=columns)
-    accepted = None
-    if accepted_prefix is not None:
-        accepted = stored_counts(store, accepted_prefix, executor=pool, prefetch=counted)
-    found = changes()
-    return found, evaluate_holds(found, staged.result(), accepted, settings)
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="holds") as pool:
+        accepted = None
+        if accepted_prefix is not None:
+            accepted = stored_counts(store, accepted_prefix, executor=pool, prefetch=counted)
+        found = changes(pool)
+        staged = pool.submit(read_snapshot, store, staged_prefix, columns=columns)
+        return found, evaluate_holds(found, staged.result, accepted, settings)
 
 
 def evaluate_stored_holds(
@@ -121,9 +137,7 @@ def evaluate_stored_holds(
     first sync) to the staged one under ``staged_prefix``, as :func:`evaluate_holds` finds them
     over the two sets whole."""
     counted = counted_of_changes(changes)
-    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="holds") as pool:
-        _, found = _evaluate(store, lambda: changes, counted, staged_prefix, accepted_prefix, settings, pool)
-    return found
+    return _evaluate(store, lambda _: changes, counted, staged_prefix, accepted_prefix, settings)[1]
 
 
 def evaluate_stored_change_set(
@@ -139,6 +153,8 @@ def evaluate_stored_change_set(
     the entities whose counts to start are those its index lists with removals, changes or
     re-keys."""
     counted = counted_of_index(read_index(store, changes_prefix))
-    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="holds") as pool:
-        reading = pool.submit(read_change_set, store, changes_prefix)
-        return _evaluate(store, reading.result, counted, staged_prefix, accepted_prefix, settings, pool)
+
+    def changes(pool: Executor) -> ChangeSet:
+        return read_change_set(store, changes_prefix, executor=pool)
+
+    return _evaluate(store, changes, counted, staged_prefix, accepted_prefix, settings)
