@@ -155,6 +155,20 @@ def test_a_first_sync_s_change_set_read_beside_the_staged_snapshot_gives_its_hol
     assert found == holds.evaluate_holds(changes, staged, None, strict())
 
 
+def test_a_corrupt_staged_file_read_beside_the_change_set_fails_the_step(
+    stored: tuple[Path, RosterSet, RosterSet], tmp_path: Path
+) -> None:
+    path, accepted, staged = stored
+    source, copy = LocalBlobStore(path), LocalBlobStore(tmp_path)
+    for key in [*source.list("staged/"), *source.list("accepted/")]:
+        copy.put(key, source.get(key))
+    copy.put("staged/contact_links.parquet", b"not the file the manifest lists")
+    write_change_set(copy, "changes", diff_rosters(accepted, staged))
+
+    with pytest.raises(SnapshotError, match=r"checksum mismatch for staged/contact_links\.parquet"):
+        evaluate_stored_change_set(copy, "changes", "staged", "accepted", strict())
+
+
 def test_the_holds_of_every_rule_at_once_are_those_of_each_rule_on_the_whole_change_set(
     stored: tuple[Path, RosterSet, RosterSet],
 ) -> None:
