@@ -26,7 +26,7 @@ from rostersync.holds.stored import (
 from rostersync.model import ENTITIES, ENTITY_BY_NAME, Entity
 from rostersync.pipeline.changesets import read_change_set, read_index, write_change_set
 from rostersync.records import HoldType
-from rostersync.rekeys import present_pairs, rekeyed_removals
+from rostersync.rekeys import present_pairs, rekeyed_removals, without_rekeys
 from rostersync.roster import FORMAT_CLEVER_CSV, RosterSet
 from rostersync.settings import DistrictSettings, HoldSettings
 from rostersync.snapshot import SnapshotError, read_snapshot, write_snapshot
@@ -315,6 +315,20 @@ def test_stored_counts_add_up_the_row_groups_and_count_a_null_and_an_empty_schoo
         {"school": "sch1", "denominator": 3},
         {"school": "sch2", "denominator": 1},
     ]
+
+
+def test_leaving_the_re_keys_out_keeps_the_tables_of_an_entity_without_any(
+    stored: tuple[Path, RosterSet, RosterSet],
+) -> None:
+    _, accepted, staged = stored
+    changes = diff_rosters(accepted, staged)
+
+    plain = without_rekeys(changes)
+
+    sections, students = changes.entities["sections"], changes.entities["students"]
+    assert plain.entities["sections"].removed is sections.removed
+    assert plain.entities["sections"].added is sections.added
+    assert plain.entities["students"].removed.num_rows == students.removed.num_rows - 12
 
 
 @pytest.mark.parametrize("name", ["enrollments", "contact_links"])

@@ -187,11 +187,17 @@ def without_rekeyed_removals(changes: ChangeSet) -> ChangeSet:
         return changes
     entities = {}
     for name, ec in changes.entities.items():
-        keep = pc.invert(rekeyed_removals(changes, name, pairs))
+        removed = _without(ec.removed, rekeyed_removals(changes, name, pairs))
         entities[name] = EntityChanges(
-            name, ec.added, ec.removed.filter(keep), ec.changed_new, ec.changed_old, ec.changed_fields
+            name, ec.added, removed, ec.changed_new, ec.changed_old, ec.changed_fields
         )
     return ChangeSet(entities=entities, id_changes=changes.id_changes)
+
+
+def _without(table: pa.Table, rekeyed: pa.Array) -> pa.Table:
+    """``table`` without its ``rekeyed`` rows; the table itself when there are none (most
+    entities: no copy of their changes)."""
+    return table.filter(pc.invert(rekeyed)) if pc.any(rekeyed).as_py() else table
 
 
 def only_rekeyed_removals(changes: ChangeSet) -> dict[str, pa.Table]:
@@ -219,8 +225,8 @@ def without_rekeys(changes: ChangeSet) -> ChangeSet:
     for name, ec in changes.entities.items():
         entities[name] = EntityChanges(
             name,
-            ec.added.filter(pc.invert(rekeyed_additions(changes, name, pairs))),
-            ec.removed.filter(pc.invert(rekeyed_removals(changes, name, pairs))),
+            _without(ec.added, rekeyed_additions(changes, name, pairs)),
+            _without(ec.removed, rekeyed_removals(changes, name, pairs)),
             ec.changed_new,
             ec.changed_old,
             ec.changed_fields,
