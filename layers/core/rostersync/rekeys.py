@@ -42,6 +42,8 @@ def present_pairs(changes: ChangeSet) -> pa.Table:
         if ec is None or not ids.num_rows or not ec.removed.num_rows or not ec.added.num_rows:
             continue
         mine = ids.filter(pc.equal(ids.column("entity"), entity.name))
+        if not mine.num_rows:  # no pair of this entity: its keys need no lookup table
+            continue
         both = pc.and_(
             pc.is_in(mine.column("old_id"), value_set=key_column(ec.removed, entity)),
             pc.is_in(mine.column("new_id"), value_set=key_column(ec.added, entity)),
