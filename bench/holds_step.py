@@ -58,6 +58,12 @@ def _evaluate(store_dir: Path, settings: Any) -> list[Any]:
     from rostersync.storage import LocalBlobStore
 
     store = LocalBlobStore(store_dir)
+    try:  # as the evaluate step runs it: the change set read beside the snapshots
+        from rostersync.holds.stored import evaluate_stored_change_set  # type: ignore[attr-defined]
+    except ImportError:
+        pass
+    else:
+        return list(evaluate_stored_change_set(store, "changes", "day2", "day1", settings)[1])
     changes = read_change_set(store, "changes")
     try:
         from rostersync.holds.stored import evaluate_stored_holds  # type: ignore[import-not-found]

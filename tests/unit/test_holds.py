@@ -406,6 +406,17 @@ def test_too_many_contacts_is_per_school_of_the_student() -> None:
     assert [(h.school_id, h.numerator, h.denominator) for h in result] == [("A", 1, 1)]
 
 
+def test_too_many_contacts_counts_a_student_missing_from_the_students_in_the_school_of_its_links() -> None:
+    links = _family("A1", 6, "A") + _family("B1", 6, "B")
+    staged = roster({"students": [{"person_id": "A1", "school_id": "C"}], "contact_links": links})
+
+    result = holds.too_many_contacts(
+        change_set(entity_changes(CONTACT_LINKS, added=links)), staged, settings()
+    )
+
+    assert [(h.school_id, h.numerator, h.sample_ids) for h in result] == [("B", 1, ["B1"]), ("C", 1, ["A1"])]
+
+
 # -- emergency_contacts --------------------------------------------------------------------------
 
 

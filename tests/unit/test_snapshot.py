@@ -18,9 +18,9 @@ from rostersync.snapshot import (
     SnapshotError,
     VersionConflictError,
     latest_version,
+    map_entity_encoded,
     open_local_snapshot,
     promote_version,
-    read_entity_encoded,
     read_manifest,
     read_snapshot,
     read_version,
@@ -295,18 +295,21 @@ def test_a_snapshot_written_with_column_statistics_reads_the_same(
     assert before.unknown.equals(now.unknown)
 
 
-def test_read_entity_encoded_gives_the_stored_column_as_dictionary_codes(store: LocalBlobStore) -> None:
+def test_map_entity_encoded_gives_each_row_group_of_the_stored_column_as_dictionary_codes(
+    store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "ROW_GROUP_ROWS", 1)
     write_snapshot(store, "p", roster())
     manifest = read_manifest(store, "p")
 
-    school, rows = read_entity_encoded(store, "p", manifest, STUDENTS, "school_id")
+    parts, rows = map_entity_encoded(store, "p", manifest, STUDENTS, "school_id", lambda codes: codes)
 
     assert rows == 2
-    assert school is not None and pa.types.is_dictionary(school.type)
-    assert school.cast(pa.string()).to_pylist() == ["sch1", "sch2"]
+    assert parts is not None and all(pa.types.is_dictionary(part.type) for part in parts)
+    assert [part.cast(pa.string()).to_pylist() for part in parts] == [["sch1"], ["sch2"]]
 
 
-def test_read_entity_encoded_of_a_file_without_the_column_or_no_file(store: LocalBlobStore) -> None:
+def test_map_entity_encoded_of_a_file_without_the_column_or_no_file(store: LocalBlobStore) -> None:
     write_snapshot(store, "p", roster())
     path = store.root / "p" / "students.parquet"
     pq.write_table(pq.read_table(path).drop_columns(["school_id"]), path, compression="zstd")
@@ -315,8 +318,8 @@ def test_read_entity_encoded_of_a_file_without_the_column_or_no_file(store: Loca
     entry.sha256, entry.bytes = hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size
     del manifest.files["sections.parquet"]
 
-    assert read_entity_encoded(store, "p", manifest, STUDENTS, "school_id") == (None, 2)
-    assert read_entity_encoded(store, "p", manifest, SECTIONS, "school_id") == (None, 0)
+    assert map_entity_encoded(store, "p", manifest, STUDENTS, "school_id", len) == (None, 2)
+    assert map_entity_encoded(store, "p", manifest, SECTIONS, "school_id", len) == (None, 0)
 
 
 def test_a_file_is_written_in_row_groups_of_row_group_rows(

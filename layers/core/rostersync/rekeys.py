@@ -42,6 +42,8 @@ def present_pairs(changes: ChangeSet) -> pa.Table:
         if ec is None or not ids.num_rows or not ec.removed.num_rows or not ec.added.num_rows:
             continue
         mine = ids.filter(pc.equal(ids.column("entity"), entity.name))
+        if not mine.num_rows:  # no pair of this entity: its keys need no lookup table
+            continue
         both = pc.and_(
             pc.is_in(mine.column("old_id"), value_set=key_column(ec.removed, entity)),
             pc.is_in(mine.column("new_id"), value_set=key_column(ec.added, entity)),
@@ -187,11 +189,17 @@ def without_rekeyed_removals(changes: ChangeSet) -> ChangeSet:
         return changes
     entities = {}
     for name, ec in changes.entities.items():
-        keep = pc.invert(rekeyed_removals(changes, name, pairs))
+        removed = _without(ec.removed, rekeyed_removals(changes, name, pairs))
         entities[name] = EntityChanges(
-            name, ec.added, ec.removed.filter(keep), ec.changed_new, ec.changed_old, ec.changed_fields
+            name, ec.added, removed, ec.changed_new, ec.changed_old, ec.changed_fields
         )
     return ChangeSet(entities=entities, id_changes=changes.id_changes)
+
+
+def _without(table: pa.Table, rekeyed: pa.Array) -> pa.Table:
+    """``table`` without its ``rekeyed`` rows; the table itself when there are none (most
+    entities: no copy of their changes)."""
+    return table.filter(pc.invert(rekeyed)) if pc.any(rekeyed).as_py() else table
 
 
 def only_rekeyed_removals(changes: ChangeSet) -> dict[str, pa.Table]:
@@ -219,8 +227,8 @@ def without_rekeys(changes: ChangeSet) -> ChangeSet:
     for name, ec in changes.entities.items():
         entities[name] = EntityChanges(
             name,
-            ec.added.filter(pc.invert(rekeyed_additions(changes, name, pairs))),
-            ec.removed.filter(pc.invert(rekeyed_removals(changes, name, pairs))),
+            _without(ec.added, rekeyed_additions(changes, name, pairs)),
+            _without(ec.removed, rekeyed_removals(changes, name, pairs)),
             ec.changed_new,
             ec.changed_old,
             ec.changed_fields,

@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -38,6 +38,7 @@ _COMPRESSION = "zstd"
 # read and joined by one thread. A quarter of a million rows gives every large file a few.
 ROW_GROUP_ROWS = 262_144
 _MARKER_RE = re.compile(r"^(\d{6,})\.json$")
+T = TypeVar("T")
 
 
 class SnapshotError(Exception):
@@ -266,12 +267,18 @@ def read_entity(
     return _conform_columns(_read_file(store, prefix, name, entry, columns), entity, columns)
 
 
-def read_entity_encoded(
-    store: BlobStore, prefix: str, manifest: SnapshotManifest, entity: Entity, column: str
-) -> tuple[pa.ChunkedArray | None, int]:
-    """One string column of an entity as stored, dictionary-encoded (its values are not decoded
-    into strings: a reader that only counts them counts codes), and the file's row count; the
-    column is None when the file lacks it (a file written before the column existed) or the
+def map_entity_encoded(
+    store: BlobStore,
+    prefix: str,
+    manifest: SnapshotManifest,
+    entity: Entity,
+    column: str,
+    each: Callable[[pa.DictionaryArray], T],
+) -> tuple[list[T] | None, int]:
+    """``each`` of one string column as stored, one row group at a time and dictionary-encoded
+    (its values are not decoded into strings: a reader that only counts them counts codes, and
+    only one row group's codes are in memory at once), and the file's row count; the list is
+    None when the file lacks the column (a file written before the column existed) or the
     manifest lists no file for the entity (then 0 rows). Verified like :func:`read_entity`."""
     if column not in entity.schema.names or not pa.types.is_string(entity.schema.field(column).type):
         raise ValueError(f"{entity.name} has no string column {column}")
@@ -286,7 +293,8 @@ def read_entity_encoded(
         if column not in footer.schema.names:
             return None, footer.num_rows
         with pq.ParquetFile(source, metadata=footer, read_dictionary=[column]) as parquet:
-            return parquet.read(columns=[column]).column(0), footer.num_rows
+            batches = parquet.iter_batches(batch_size=ROW_GROUP_ROWS, columns=[column], use_threads=False)
+            return [each(batch.column(0)) for batch in batches], footer.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise SnapshotError(f"unreadable Parquet file {key}: {exc}") from exc
 

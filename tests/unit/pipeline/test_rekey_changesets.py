@@ -4,6 +4,7 @@ addition), read back by the pipeline as the removal and addition it applies, cou
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +146,22 @@ def test_a_rekey_lists_a_changed_list_column_among_its_changed_fields(tmp_path: 
     published, _ = read_published(store, "cs")
 
     assert published["students"]["id_changed"].column("_changed_fields").to_pylist() == [["school_ids"]]
+
+
+def test_change_set_files_read_side_by_side_give_the_tables_of_a_read_one_after_another(
+    tmp_path: Path,
+) -> None:
+    store = LocalBlobStore(tmp_path)
+    write_change_set(store, "cs", diff_rosters(OLD, NEW))
+    one_by_one, pairs = read_published(store, "cs")
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        side_by_side, pairs_too = read_published(store, "cs", executor=pool)
+
+    assert pairs_too.equals(pairs)
+    assert {n: list(kinds) for n, kinds in side_by_side.items()} == {
+        n: list(k) for n, k in one_by_one.items()
+    }
+    for name, kinds in one_by_one.items():
+        for kind, expected in kinds.items():
+            assert side_by_side[name][kind].equals(expected), (name, kind)

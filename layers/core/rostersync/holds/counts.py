@@ -11,9 +11,10 @@ the accepted set.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -38,22 +39,30 @@ def school_counts(table: pa.Table, entity: Entity) -> pa.Table:
     return pa.table({SCHOOL: [NO_SCHOOL], DENOMINATOR: [table.num_rows]}, schema=COUNTS_SCHEMA)
 
 
-def encoded_school_counts(school: pa.ChunkedArray | None, rows: int, entity: Entity) -> pa.Table:
-    """:func:`school_counts` of a table of ``rows`` rows whose ``school_id`` column is
-    ``school`` as stored (dictionary-encoded; None: the file has no such column), counted by
-    dictionary code without decoding the strings."""
+def code_counts(school: pa.DictionaryArray) -> pa.Table:
+    """(school, denominator) of one dictionary-encoded ``school_id`` array: its rows per
+    dictionary value, counted by code without decoding the strings (null: a null school); only
+    the values present. Add the parts up with :func:`encoded_school_counts`."""
+    size = len(school.dictionary)
+    codes = pc.fill_null(school.indices, size).to_numpy(zero_copy_only=False)  # null: one past the last
+    counted = pa.array(np.bincount(codes, minlength=size + 1), pa.int64())
+    values = pa.concat_arrays([school.dictionary.cast(pa.string()), pa.nulls(1, pa.string())])
+    keyed = pa.table({SCHOOL: values, DENOMINATOR: counted})
+    return keyed.filter(pc.greater(counted, 0))
+
+
+def encoded_school_counts(parts: Sequence[pa.Table] | None, rows: int, entity: Entity) -> pa.Table:
+    """:func:`school_counts` of a table of ``rows`` rows whose ``school_id`` column was counted
+    part by part as stored (:func:`code_counts` of each part; None: the file has no such
+    column)."""
     if rows == 0:
         return COUNTS_SCHEMA.empty_table()
-    if school is None or not is_school_scoped(entity):
+    if parts is None or not is_school_scoped(entity):
         return pa.table({SCHOOL: [NO_SCHOOL], DENOMINATOR: [rows]}, schema=COUNTS_SCHEMA)
-    found = pc.value_counts(school)
-    values = found.field("values")
-    if pa.types.is_dictionary(values.type):
-        values = values.dictionary_decode()
-    keyed = pa.table(
-        {SCHOOL: pc.fill_null(values.cast(pa.string()), NO_SCHOOL), DENOMINATOR: found.field("counts")}
-    )
-    # A null school and an empty one share the NO_SCHOOL key, as in school_counts.
+    keyed = pa.concat_tables(parts)
+    keyed = keyed.set_column(0, SCHOOL, pc.fill_null(keyed.column(SCHOOL), NO_SCHOOL))
+    # A null school and an empty one share the NO_SCHOOL key, as in school_counts; a value
+    # counted in several parts is summed.
     summed = keyed.group_by(SCHOOL, use_threads=False).aggregate([(DENOMINATOR, "sum")])
     return summed.rename_columns([SCHOOL, DENOMINATOR]).cast(COUNTS_SCHEMA)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rostersync.changes import ChangeSet
@@ -19,6 +19,7 @@ from rostersync.holds.rules import (
 from rostersync.issues import FileProblem
 from rostersync.model import ENTITIES
 from rostersync.records import HOLD_TYPES, Hold
+from rostersync.rekeys import without_rekeys
 from rostersync.roster import RosterSet
 from rostersync.settings import DistrictSettings
 
@@ -42,7 +43,7 @@ def sort_holds(holds: Sequence[Hold]) -> list[Hold]:
 
 def evaluate_holds(
     changes: ChangeSet,
-    staged: RosterSet,
+    staged: RosterSet | Callable[[], RosterSet],
     accepted: RosterSet | RosterCounts | None,
     settings: DistrictSettings,
     *,
@@ -52,19 +53,28 @@ def evaluate_holds(
 
     The rules need of the accepted set only its records per school (:class:`RosterCounts`): a set
     in memory is counted once for all of them; the holds step passes counts of the stored
-    snapshot (:func:`rostersync.holds.stored.evaluate_stored_holds`)."""
+    snapshot (:func:`rostersync.holds.stored.evaluate_stored_holds`). ``staged`` may be a
+    function giving the staged set (one still being read): it is called after the rules that
+    read only the changes and the accepted counts have run."""
     accepted = as_counts(accepted)
+    # The rules that leave the re-keys out (removals, new links) are given the set without them,
+    # worked out once here: in it no re-key is left, so their own leaving out is a no-op.
+    plain = without_rekeys(changes)
     holds = [
-        *mass_removal(changes, accepted, settings),
+        *mass_removal(plain, accepted, settings),
         *mass_update(changes, accepted, settings),
         *id_change(changes, accepted, settings),
-        *too_many_contacts(changes, staged, settings),
-        *emergency_contacts(changes, settings),
+        *emergency_contacts(plain, settings),
         *class_id_reuse(changes, settings),
-        *stale_upload(changes, staged, accepted, settings),
+    ]
+    staged = staged if isinstance(staged, RosterSet) else staged()
+    holds += [
+        *too_many_contacts(plain, staged, settings),
+        *stale_upload(plain, staged, accepted, settings),
         *invalid_files(staged, accepted, file_problems),
         *schools_not_found(staged, settings),
     ]
+    # Sorted, the holds do not depend on the order the rules ran in (each rule has its type).
     return sort_holds(holds)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Executor
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -93,32 +94,55 @@ def _empty_kinds(entity: Entity) -> dict[str, pa.Table]:
     }
 
 
-def read_published(store: BlobStore, prefix: str) -> tuple[dict[str, dict[str, pa.Table]], pa.Table]:
-    """The change set under ``prefix`` as written: per entity, each kind (``added``, ``removed``,
-    ``changed``, ``changed_old``, ``id_changed``, ``id_changed_old``; empty where the entity or
-    the kind is absent), and the ``id_changes`` pairs."""
+def read_index(store: BlobStore, prefix: str) -> dict[str, dict[str, int]]:
+    """The change set's ``index.json``: per entity with changes, its counts as written
+    (``added``, ``removed``, ``changed``, ``id_changed``); FileNotFoundError if there is none."""
     try:
-        index = json.loads(store.get(join_key(prefix, INDEX)))["entities"]
+        index: dict[str, dict[str, int]] = json.loads(store.get(join_key(prefix, INDEX)))["entities"]
     except BlobNotFoundError:
         raise FileNotFoundError(f"no change set at {prefix!r}") from None
-    out: dict[str, dict[str, pa.Table]] = {}
+    return index
+
+
+def _published_keys(prefix: str, index: dict[str, dict[str, int]]) -> list[tuple[str, str, str]]:
+    """(entity, kind, key) of every Parquet file the index says the change set has."""
+    found = []
     for entity in ENTITIES:
-        tables = _empty_kinds(entity)
-        if entity.name in index:
-            tables |= {k: _read(store, join_key(prefix, f"{entity.name}/{k}.parquet")) for k in _KINDS}
-            if entity.is_person and "id_changed" in index[entity.name]:
-                tables |= {
-                    k: _read(store, join_key(prefix, f"{entity.name}/{k}.parquet")) for k in _REKEY_KINDS
-                }
-        out[entity.name] = tables
-    id_changes = _read(store, join_key(prefix, "id_changes.parquet")).cast(ID_CHANGE_SCHEMA)
-    return out, id_changes
+        if entity.name not in index:
+            continue
+        kinds = _KINDS + (_REKEY_KINDS if entity.is_person and "id_changed" in index[entity.name] else ())
+        found += [(entity.name, k, join_key(prefix, f"{entity.name}/{k}.parquet")) for k in kinds]
+    return found
 
 
-def read_change_set(store: BlobStore, prefix: str) -> ChangeSet:
+def read_published(
+    store: BlobStore, prefix: str, *, executor: Executor | None = None
+) -> tuple[dict[str, dict[str, pa.Table]], pa.Table]:
+    """The change set under ``prefix`` as written: per entity, each kind (``added``, ``removed``,
+    ``changed``, ``changed_old``, ``id_changed``, ``id_changed_old``; empty where the entity or
+    the kind is absent), and the ``id_changes`` pairs. With ``executor`` the files are fetched
+    and parsed on it side by side (the same tables); without, one after another."""
+    keys = _published_keys(prefix, read_index(store, prefix))
+    pairs_key = join_key(prefix, "id_changes.parquet")
+    if executor is None:
+        read = {key: _read(store, key) for _, _, key in keys}
+        id_changes = _read(store, pairs_key)
+    else:
+        pending = {key: executor.submit(_read, store, key) for _, _, key in keys}
+        pairs_read = executor.submit(_read, store, pairs_key)
+        read = {key: future.result() for key, future in pending.items()}
+        id_changes = pairs_read.result()
+    out = {entity.name: _empty_kinds(entity) for entity in ENTITIES}
+    for name, kind, key in keys:
+        out[name][kind] = read[key]
+    return out, id_changes.cast(ID_CHANGE_SCHEMA)
+
+
+def read_change_set(store: BlobStore, prefix: str, *, executor: Executor | None = None) -> ChangeSet:
     """The change set under ``prefix`` (every entity present, empty where nothing changed), each
-    re-key back as the removal and addition the pipeline applies."""
-    published, id_changes = read_published(store, prefix)
+    re-key back as the removal and addition the pipeline applies. ``executor``: as
+    :func:`read_published`."""
+    published, id_changes = read_published(store, prefix, executor=executor)
     entities: dict[str, EntityChanges] = {}
     for name, tables in published.items():
         spec = ENTITY_BY_NAME[name]

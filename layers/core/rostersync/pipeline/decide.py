@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from rostersync import holds as holds_mod
-from rostersync.holds.stored import evaluate_stored_holds
+from rostersync.holds.stored import evaluate_stored_change_set
 from rostersync.issues import FileProblem
 from rostersync.pipeline import emails, feed
-from rostersync.pipeline.changesets import change_schools, read_change_set
+from rostersync.pipeline.changesets import change_schools
 from rostersync.pipeline.events import (
     AwaitDecisionInput,
     AwaitDecisionOutput,
@@ -117,8 +117,9 @@ def _rules(inp: EvaluateInput, normalized: NormalizeOutput, diffed: DiffOutput, 
     base = diffed.base_version
     # Only the columns the rules read: the staged set projected, the accepted one per-school counts.
     accepted = version_prefix(deps.snapshots, district_prefix(inp.district_id), base) if base else None
-    changes = read_change_set(deps.snapshots, diffed.changes_prefix)
-    found = evaluate_stored_holds(deps.snapshots, changes, normalized.staged_prefix, accepted, settings)
+    changes, found = evaluate_stored_change_set(
+        deps.snapshots, diffed.changes_prefix, normalized.staged_prefix, accepted, settings
+    )
     return Judgement(
         found=found,
         base=diffed.base_version,
