@@ -238,11 +238,10 @@ def worker_diff(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def worker_holds(job: dict[str, Any]) -> dict[str, Any]:
-    """The holds (evaluate) step: the change set read back, the rules run over the columns of
-    the stored snapshots they use, as ``pipeline.decide`` does."""
+    """The holds (evaluate) step: the change set read back beside the columns of the stored
+    snapshots the rules use, and the rules run, as ``pipeline.decide`` does."""
     started = time.perf_counter()
-    from rostersync.holds.stored import evaluate_stored_holds
-    from rostersync.pipeline.changesets import read_change_set
+    from rostersync.holds.stored import evaluate_stored_change_set
     from rostersync.settings import DistrictSettings
     from rostersync.storage import LocalBlobStore
 
@@ -251,8 +250,9 @@ def worker_holds(job: dict[str, Any]) -> dict[str, Any]:
     previous_prefix = job.get("previous_prefix")
     stage = _Stages()
     with stage("holds") as s:
-        changes = read_change_set(store, f"{job['prefix']}-changes")
-        found = evaluate_stored_holds(store, changes, job["prefix"], previous_prefix, DistrictSettings())
+        changes, found = evaluate_stored_change_set(
+            store, f"{job['prefix']}-changes", job["prefix"], previous_prefix, DistrictSettings()
+        )
         s["rows"] = changes.total
     hold_counts: dict[str, int] = {}
     for hold in found:
