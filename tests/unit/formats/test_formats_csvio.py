@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from formats_helpers import FIXTURES, append_lines, issues, replace_text, rows_by_key
 
 from rostersync.formats import csvparse, load_roster, read_raw
+from rostersync.formats.arrowops import plain_strings
 from rostersync.formats.csvio import FileSpec, normalise_header, read_csv
 from rostersync.issues import InvalidFilesError
 from rostersync.validate import LoadResult
@@ -237,3 +239,30 @@ def test_a_value_spanning_lines_is_read_whole_wherever_a_block_ends(
         {"id": "3", "name": "Ben", "_row": 63},
     ]
     assert issues == []
+
+
+def test_a_categorical_column_is_read_dictionary_encoded_and_cleaned_like_any_other(tmp_path: Path) -> None:
+    path = tmp_path / "enrollments.csv"
+    path.write_text(
+        'id,org\n1,"SCH1 "\n2,SCH1\n3," "\n4,\n5,SCH\u200b2\n',
+        encoding="utf-8",
+    )
+    spec = FileSpec("enrollments.csv", columns={"id": "id", "org": "org"}, categorical=("org",))
+
+    read = read_csv(path, spec)
+
+    assert read.file is not None
+    org = read.file.table.column("org")
+    assert pa.types.is_dictionary(org.type)
+    assert org.to_pylist() == ["SCH1", "SCH1", None, None, "SCH2"]
+    assert org.null_count == 2
+    alerts = pa.concat_tables(read.alerts).to_pylist()
+    assert [(a["row"], a["column"], a["value"]) for a in alerts] == [(6, "org", "SCH2")]
+
+
+def test_plain_strings_decodes_a_categorical_column_and_leaves_strings_as_they_are() -> None:
+    strings = pa.array(["a", None, "b"])
+    assert plain_strings(strings) is strings
+    decoded = plain_strings(pa.array(["a", None, "a"]).dictionary_encode())
+    assert decoded.type == pa.string()
+    assert decoded.to_pylist() == ["a", None, "a"]

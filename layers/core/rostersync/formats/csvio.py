@@ -22,7 +22,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import ArrayLike, as_array, normalise_text, row_numbers, untouched_nulls
+from rostersync.formats.arrowops import (
+    ArrayLike,
+    as_array,
+    normalise_categories,
+    normalise_text,
+    row_numbers,
+    untouched_nulls,
+)
 from rostersync.formats.csvparse import Rows, Unreadable, read_header, read_rows
 from rostersync.formats.raw import REJECTED_COLUMN, Source
 from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, FileProblem, row_issues
@@ -52,6 +59,10 @@ class FileSpec:
     numbered: tuple[tuple[str, str], ...] = ()
     # Normalised header prefixes accepted silently (OneRoster ``metadata.*`` extensions).
     ignored_prefixes: tuple[str, ...] = ()
+    # Internal names of columns of few distinct values (an enrollment's org, its primary flag),
+    # parsed dictionary-encoded: 6M of them then take a quarter of the memory. Their readers
+    # take either type (a file parsed with the csv module gives plain strings).
+    categorical: tuple[str, ...] = ()
 
 
 @dataclass
@@ -285,6 +296,8 @@ def _normalised(rows: Rows) -> tuple[list[ArrayLike], list[ArrayLike | None]]:
         values = pending[at]
         pending[at] = None
         assert values is not None
+        if pa.types.is_dictionary(values.type):
+            return normalise_categories(values)
         if len(values) and values.null_count == len(values):
             return untouched_nulls(len(values)), None
         values, found = normalise_text(values)
@@ -307,7 +320,7 @@ def read_csv(path: Path, spec: FileSpec) -> ReadResult:
     if problems:
         return ReadResult(None, problems, alerts)
     try:
-        rows = read_rows(path, len(headers), positions)
+        rows = read_rows(path, len(headers), positions, categorical=frozenset(spec.categorical))
     except Unreadable as error:
         return ReadResult(None, [FileProblem(file, str(error))], alerts)
 

@@ -106,8 +106,18 @@ def read_header(path: Path) -> list[str]:
         raise Unreadable("the file could not be opened. Send it again") from None
 
 
+# A column of few distinct values (FileSpec.categorical), as pyarrow's CSV reader encodes it.
+CATEGORY = pa.dictionary(pa.int32(), pa.string())
+
+
 def _arrow_read(
-    path: Path, names: list[str], used: list[str], widths: list[int], *, newlines: bool = True
+    path: Path,
+    names: list[str],
+    used: list[str],
+    widths: list[int],
+    *,
+    newlines: bool = True,
+    categorical: frozenset[str] = frozenset(),
 ) -> pa.Table:
     def on_bad_row(row: pacsv.InvalidRow) -> str:
         widths.append(row.actual_columns)
@@ -120,7 +130,7 @@ def _arrow_read(
         ),
         parse_options=pacsv.ParseOptions(newlines_in_values=newlines, invalid_row_handler=on_bad_row),
         convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in used},
+            column_types={name: CATEGORY if name in categorical else pa.string() for name in used},
             include_columns=used,
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
@@ -145,7 +155,9 @@ def _data_lines(path: Path) -> int:
     return breaks - (1 if last == 10 else 0)
 
 
-def _one_row_per_line(path: Path, names: list[str], used: list[str]) -> pa.Table | None:
+def _one_row_per_line(
+    path: Path, names: list[str], used: list[str], categorical: frozenset[str] = frozenset()
+) -> pa.Table | None:
     """The rows as :func:`_arrow_read` reads them, when no value spans lines; None otherwise.
 
     Allowing line breaks in quoted values makes pyarrow find its block boundaries with a quote-aware
@@ -157,7 +169,7 @@ def _one_row_per_line(path: Path, names: list[str], used: list[str]) -> pa.Table
     count differ or the parse fail, and the caller reads the file the quote-aware way instead."""
     widths: list[int] = []
     try:
-        table = _arrow_read(path, names, used, widths, newlines=False)
+        table = _arrow_read(path, names, used, widths, newlines=False, categorical=categorical)
     except (pa.ArrowInvalid, OSError):
         return None
     if widths or table.num_rows != _data_lines(path):
@@ -277,18 +289,22 @@ def _slow(path: Path, width: int, positions: dict[str, int]) -> Rows:
     return rows
 
 
-def read_rows(path: Path, width: int, positions: dict[str, int]) -> Rows:
-    """The data rows of ``path`` (header of ``width`` names) as the columns at ``positions``."""
+def read_rows(
+    path: Path, width: int, positions: dict[str, int], *, categorical: frozenset[str] = frozenset()
+) -> Rows:
+    """The data rows of ``path`` (header of ``width`` names) as the columns at ``positions``;
+    the ``categorical`` ones (internal names) dictionary-encoded when pyarrow parses the file."""
     names = [f"c{i}" for i in range(width)]
     used = {internal: names[index] for internal, index in positions.items()}
-    fast = _one_row_per_line(path, names, list(used.values()))
+    encoded = frozenset(used[name] for name in categorical if name in used)
+    fast = _one_row_per_line(path, names, list(used.values()), encoded)
     if fast is not None:
         rows = Rows({internal: fast.column(name) for internal, name in used.items()}, fast.num_rows)
         _check_quotes(path, rows)
         return rows
     widths: list[int] = []
     try:
-        table = _arrow_read(path, names, list(used.values()), widths)
+        table = _arrow_read(path, names, list(used.values()), widths, categorical=encoded)
     except pa.ArrowInvalid as error:
         text = str(error)
         if _is_utf8(error):

@@ -20,6 +20,7 @@ from rostersync.formats.arrowops import (
     first_item,
     lookup,
     map_distinct_each,
+    plain_strings,
     split_list,
     take_first_rows,
 )
@@ -85,7 +86,7 @@ def read_classes(ctx: Context, org_map: OrgMap) -> None:
     del table, odd, teacher, student
     ctx.done_with("enrollments.csv")
     # The school of the enrollment's org, else (an org with no school above it) the class's.
-    school = org_map.school(students.column("school_id"))
+    school = plain_strings(org_map.school(students.column("school_id")))
     if sections is not None and school.null_count:
         by_class = lookup(
             students.column("section_id"), sections.column("section_id"), sections.column("school_id")
@@ -191,7 +192,9 @@ def _teacher_lists(ctx: Context, sections: pa.Table, teachers: pa.Table) -> tupl
                 value_column="section_id",
             )
         )
-    primary = pc.fill_null(pc.equal(pc.utf8_lower(column_or_nulls(teachers, "primary")), "true"), False)
+    primary = pc.fill_null(
+        pc.equal(pc.utf8_lower(plain_strings(column_or_nulls(teachers, "primary"))), "true"), False
+    )
     pairs = pa.table(
         {
             "parent": parent,

@@ -146,6 +146,7 @@ ENROLLMENTS = FileSpec(
     required=("classSourcedId", "schoolSourcedId", "userSourcedId", "role"),
     ignored=(*_COMMON_IGNORED, "sourcedId", "beginDate", "endDate"),
     ignored_prefixes=("metadata.",),
+    categorical=("school_id", "primary"),
 )
 
 ACADEMIC_SESSIONS = FileSpec(
