@@ -68,3 +68,13 @@ def test_a_quoted_line_break_inside_a_value_is_kept() -> None:
 
 def test_other_string_layouts_go_through_the_kernel() -> None:
     assert _values(pa.array([" a ", "b"], pa.large_string())) == ["a", "b"]
+
+
+def test_a_space_past_the_first_mebibyte_of_a_column_is_found() -> None:
+    # The byte scan steps through a column 1 MiB at a time: a value padded only near the end of
+    # a larger column is still trimmed.
+    filler = ["x" * 1000] * 1100
+    column = pa.array([*filler, "tail "])
+
+    assert _values(column)[-1] == "tail"
+    assert _values(pa.array([*filler, "tail"]))[-1] == "tail"
