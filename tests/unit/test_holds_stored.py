@@ -124,35 +124,27 @@ def test_a_first_sync_s_stored_holds_equal_the_holds_over_the_staged_set(
     assert found == holds.evaluate_holds(changes, staged, None, strict())
 
 
+@pytest.mark.parametrize("first_sync", [False, True])
 def test_the_change_set_read_beside_the_snapshots_is_the_change_set_and_its_holds(
-    stored: tuple[Path, RosterSet, RosterSet],
+    stored: tuple[Path, RosterSet, RosterSet], first_sync: bool
 ) -> None:
     path, accepted, staged = stored
     store = LocalBlobStore(path)
-    write_change_set(store, "beside", diff_rosters(accepted, staged))
+    previous = None if first_sync else accepted
+    write_change_set(store, "beside", diff_rosters(previous, staged))
     expected = read_change_set(store, "beside")
 
-    changes, found = evaluate_stored_change_set(store, "beside", "staged", "accepted", strict())
+    changes, found = evaluate_stored_change_set(
+        store, "beside", "staged", None if first_sync else "accepted", strict()
+    )
 
-    assert found == holds.evaluate_holds(expected, staged, accepted, strict())
+    assert found == holds.evaluate_holds(expected, staged, previous, strict())
     assert changes.id_changes.equals(expected.id_changes)
     for name, ec in expected.entities.items():
         mine = changes.entities[name]
         tables = ("added", "removed", "changed_new", "changed_old")
         assert all(getattr(mine, t).equals(getattr(ec, t)) for t in tables), name
         assert mine.changed_fields.equals(ec.changed_fields), name
-
-
-def test_a_first_sync_s_change_set_read_beside_the_staged_snapshot_gives_its_holds(
-    stored: tuple[Path, RosterSet, RosterSet],
-) -> None:
-    path, _, staged = stored
-    store = LocalBlobStore(path)
-    write_change_set(store, "first", diff_rosters(None, staged))
-
-    changes, found = evaluate_stored_change_set(store, "first", "staged", None, strict())
-
-    assert found == holds.evaluate_holds(changes, staged, None, strict())
 
 
 def test_a_corrupt_staged_file_read_beside_the_change_set_fails_the_step(
