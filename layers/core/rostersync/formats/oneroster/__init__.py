@@ -1,11 +1,13 @@
 """OneRoster 1.1 and 1.2 CSV (IMS bulk CSV binding) into canonical raw tables.
 
 :func:`read_oneroster` reads a set from a directory: the manifest decides which files are read
-(:mod:`.manifest`), each file is read by :mod:`rostersync.formats.csvio`, then
-:func:`read_oneroster_tables` maps the tables: orgs and their hierarchy (:mod:`.orgs`), users and
-their roles (:mod:`.roles`, :mod:`.people`, :mod:`.contacts`), then classes, enrollments, terms and
-courses (:mod:`.classes`). :func:`read_oneroster_tables` is public so that data pulled from a
-OneRoster REST API, laid out as the CSV files' tables, follows exactly the same rules.
+(:mod:`.manifest`), each file is read by :mod:`rostersync.formats.csvio`, and the tables are
+mapped: orgs and their hierarchy (:mod:`.orgs`), users and their roles (:mod:`.roles`,
+:mod:`.people`, :mod:`.contacts`), then classes, enrollments, terms and courses
+(:mod:`.classes`); people are mapped while a second thread reads and maps the class files, with
+the same result as one step after another. :func:`read_oneroster_tables` maps tables already read,
+one step after another; it is public so that data pulled from a OneRoster REST API, laid out as
+the CSV files' tables, follows exactly the same rules.
 """
 
 from __future__ import annotations
@@ -210,7 +212,8 @@ def _return_freed_heap() -> None:
     The mapping's numpy temporaries (hundreds of MB at 600k students) are freed, but glibc keeps
     the pages of its main heap, so they would still count against the function's memory while
     validation runs (measured: 1370 -> 1189 MiB held after reading 600k students). Arrow's own
-    allocator already returns memory at once; where glibc is not the C library this does nothing.
+    allocator (mimalloc) hands memory back by itself; where glibc is not the C library this does
+    nothing.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
