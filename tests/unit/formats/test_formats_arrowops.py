@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from rostersync.cleaning import STRAY_ALLOWED
-from rostersync.formats.arrowops import free_of_controls, may_hold_controls, untouched_nulls
+from rostersync.formats.arrowops import free_of_controls, may_hold_controls
+from rostersync.formats.compact import untouched_nulls
 from rostersync.formats.csvio import FileSpec, read_csv
 
 

@@ -10,7 +10,7 @@ import pytest
 from formats_helpers import FIXTURES, append_lines, issues, replace_text, rows_by_key
 
 from rostersync.formats import csvparse, load_roster, read_raw
-from rostersync.formats.arrowops import plain_strings
+from rostersync.formats.compact import plain_strings
 from rostersync.formats.csvio import FileSpec, normalise_header, read_csv
 from rostersync.issues import InvalidFilesError
 from rostersync.validate import LoadResult

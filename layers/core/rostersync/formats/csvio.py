@@ -22,14 +22,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rostersync.formats.arrowops import (
-    ArrayLike,
-    as_array,
-    normalise_categories,
-    normalise_text,
-    row_numbers,
-    untouched_nulls,
-)
+from rostersync.formats.arrowops import ArrayLike, as_array, normalise_text, row_numbers
+from rostersync.formats.compact import normalise_categories, untouched_nulls
 from rostersync.formats.csvparse import Rows, Unreadable, read_header, read_rows
 from rostersync.formats.raw import REJECTED_COLUMN, Source
 from rostersync.issues import ALERT, ERROR, ISSUE_SCHEMA, FileProblem, row_issues

@@ -20,10 +20,10 @@ from rostersync.formats.arrowops import (
     first_item,
     lookup,
     map_distinct_each,
-    plain_strings,
     split_list,
     take_first_rows,
 )
+from rostersync.formats.compact import plain_strings
 from rostersync.formats.oneroster.common import (
     EMPTY_IDS,
     Context,
