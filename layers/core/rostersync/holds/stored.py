@@ -10,7 +10,8 @@ columns, never both sets whole, and finds the same holds as
 
 The reads are independent and mostly inside Arrow (which releases the GIL): the change set, the
 staged columns and the accepted counts of the entities the rules can ask about are read side by
-side on a few threads, and the rules start once the change set and the staged columns are in.
+side on a few threads; the rules that need only the change set and the counts run while the
+staged columns are still being read.
 """
 
 from __future__ import annotations
