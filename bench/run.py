@@ -318,29 +318,37 @@ TEMPLATE = BENCH_DIR.parent / "template.yaml"
 
 # The Lambda function that runs each of the path's steps (the engine jobs are the diff step's).
 STEP_FUNCTIONS = {"ingest": "IngestFunction", "diff": "DiffFunction", "holds": "HoldsFunction"}
-_PURGE_DELAY = re.compile(r'^\s+MIMALLOC_PURGE_DELAY: "(\d+)"$', re.MULTILINE)
+# Read by native libraries when a process starts (Arrow's allocator mimalloc, numpy), so each
+# step's process must start with its function's values.
+ALLOCATOR_VARIABLES = ("MIMALLOC_PURGE_DELAY", "MIMALLOC_ALLOW_THP", "NUMPY_MADVISE_HUGEPAGE")
 
 
-def deployed_purge_delay(function: str) -> str:
-    """``MIMALLOC_PURGE_DELAY`` (how long Arrow's mimalloc keeps freed memory before handing it
-    back) as template.yaml deploys it to ``function``: the function's own value, else the
-    Globals' (SAM merges the two). Read from the template so the bench cannot drift from it."""
+def deployed_allocator_env(function: str) -> dict[str, str]:
+    """The :data:`ALLOCATOR_VARIABLES` as template.yaml deploys them to ``function``: the
+    function's own value, else the Globals' (SAM merges the two). Read from the template so the
+    bench cannot drift from it."""
     text = TEMPLATE.read_text(encoding="utf-8")
     block = re.search(rf"^  {function}:\n(.*?)(?=^  \S|\Z)", text, re.MULTILINE | re.DOTALL)
     globals_ = re.search(r"^Globals:\n(.*?)(?=^\S)", text, re.MULTILINE | re.DOTALL)
-    for where in (block, globals_):
-        found = _PURGE_DELAY.search(where.group(1)) if where is not None else None
-        if found is not None:
-            return found.group(1)
-    raise SystemExit(f"{TEMPLATE} sets no MIMALLOC_PURGE_DELAY for {function} or in its Globals")
+    found: dict[str, str] = {}
+    for name in ALLOCATOR_VARIABLES:
+        pattern = re.compile(rf'^\s+{name}: "(-?\d+)"$', re.MULTILINE)
+        for where in (block, globals_):
+            value = pattern.search(where.group(1)) if where is not None else None
+            if value is not None:
+                found[name] = value.group(1)
+                break
+        else:
+            raise SystemExit(f"{TEMPLATE} sets no {name} for {function} or in its Globals")
+    return found
 
 
 def job_env(step: str) -> dict[str, str]:
     """The environment of one of the path's steps (or, for ``diff``, of the engine jobs too): the
-    allocator setting of the function that runs it (:func:`deployed_purge_delay`) unless the
-    caller's environment sets one."""
-    delay = os.environ.get("MIMALLOC_PURGE_DELAY") or deployed_purge_delay(STEP_FUNCTIONS[step])
-    return {**os.environ, "MIMALLOC_PURGE_DELAY": delay}
+    allocator settings of the function that runs it (:func:`deployed_allocator_env`), each
+    unless the caller's environment sets it."""
+    deployed = deployed_allocator_env(STEP_FUNCTIONS[step])
+    return {**os.environ, **{name: os.environ.get(name) or value for name, value in deployed.items()}}
 
 
 def _run_engines(store: Path, runs: int) -> dict[str, dict[str, Any]]:
@@ -454,6 +462,17 @@ def _delays(by_step: dict[str, str] | None) -> str:
     return ", ".join(f"{step} {delay}" for step, delay in (by_step or {}).items()) or "?"
 
 
+def _huge_pages(by_step: dict[str, dict[str, str]] | None) -> str:
+    """Whether each step's process may use transparent huge pages (mimalloc turns them off for
+    the whole process with ``MIMALLOC_ALLOW_THP=0``)."""
+    if not by_step:
+        return "?"
+    state = {step: "off" if env.get("MIMALLOC_ALLOW_THP") == "0" else "on" for step, env in by_step.items()}
+    if len(set(state.values())) == 1:
+        return f"{next(iter(state.values()))} in every step"
+    return ", ".join(f"{step} {value}" for step, value in state.items())
+
+
 def report(results: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -465,7 +484,8 @@ def report(results: dict[str, Any]) -> None:
     console.print(
         f"[bold]rostersync bench[/]: {cfg['students']:,} students, format {cfg['format']}, "
         f"seed {cfg['seed']} - {cfg['cpus']} CPUs, Python {cfg['python']}, pyarrow {cfg['pyarrow']}, "
-        f"MIMALLOC_PURGE_DELAY (ms) {_delays(cfg.get('mimalloc_purge_delay'))}"
+        f"MIMALLOC_PURGE_DELAY (ms) {_delays(cfg.get('mimalloc_purge_delay'))}; transparent huge pages "
+        f"{_huge_pages(cfg.get('allocator'))}"
     )
     gen_note = "cached, generated earlier" if gen["cached"] else "generated now"
     console.print(
@@ -690,6 +710,9 @@ def main(argv: list[str] | None = None) -> int:
             "pyarrow": pyarrow.__version__,
             "platform": platform.platform(),
             "mimalloc_purge_delay": {step: job_env(step)["MIMALLOC_PURGE_DELAY"] for step in STEPS},
+            "allocator": {
+                step: {name: job_env(step)[name] for name in ALLOCATOR_VARIABLES} for step in STEPS
+            },
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
         },
         "generation": {**meta, "cached": cached},

@@ -68,6 +68,18 @@ def test_each_bench_step_runs_with_its_functions_allocator_setting(monkeypatch: 
     assert bench.job_env("holds")["MIMALLOC_PURGE_DELAY"] == globals_.group(1)
 
 
+def test_each_bench_step_runs_without_huge_pages_as_deployed(monkeypatch: pytest.MonkeyPatch) -> None:
+    template = (RUN.parents[1] / "template.yaml").read_text(encoding="utf-8")
+    globals_ = template.split("\nResources:")[0]
+    assert 'MIMALLOC_ALLOW_THP: "0"' in globals_ and 'NUMPY_MADVISE_HUGEPAGE: "0"' in globals_
+    monkeypatch.delenv("MIMALLOC_ALLOW_THP", raising=False)
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    bench = _bench_module()
+    for step in ("ingest", "diff", "holds"):
+        env = bench.job_env(step)
+        assert (env["MIMALLOC_ALLOW_THP"], env["NUMPY_MADVISE_HUGEPAGE"]) == ("0", "0")
+
+
 def test_the_callers_allocator_setting_wins_over_the_deployed_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "12345")
     assert _bench_module().job_env("ingest")["MIMALLOC_PURGE_DELAY"] == "12345"

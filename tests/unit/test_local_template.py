@@ -118,11 +118,12 @@ def test_the_local_stack_refuses_a_variable_two_functions_set_differently() -> N
         shared_environment({"IngestFunction": {"LOG_LEVEL": "INFO"}, "DiffFunction": {"LOG_LEVEL": "DEBUG"}})
 
 
-def test_the_local_stack_leaves_out_the_allocators_start_up_setting() -> None:
+def test_the_local_stack_leaves_out_the_allocators_start_up_settings() -> None:
+    start_up = {"MIMALLOC_ALLOW_THP": "0", "NUMPY_MADVISE_HUGEPAGE": "0"}
     shared = shared_environment(
         {
-            "IngestFunction": {"LOG_LEVEL": "INFO", "MIMALLOC_PURGE_DELAY": "100"},
-            "DiffFunction": {"LOG_LEVEL": "INFO", "MIMALLOC_PURGE_DELAY": "0"},
+            "IngestFunction": {"LOG_LEVEL": "INFO", "MIMALLOC_PURGE_DELAY": "100", **start_up},
+            "DiffFunction": {"LOG_LEVEL": "INFO", "MIMALLOC_PURGE_DELAY": "0", **start_up},
         }
     )
     assert shared == {"LOG_LEVEL": "INFO"}

@@ -110,10 +110,10 @@ __all__ = [
 ]
 
 
-# Read by a native library when a process starts (Arrow's allocator, mimalloc): in the local
-# stack's one running process a function's value cannot take effect, so it is neither set nor
-# compared (template.yaml gives the ingest function its own).
-PROCESS_START_VARIABLES = frozenset({"MIMALLOC_PURGE_DELAY"})
+# Read by native libraries when a process starts (Arrow's allocator mimalloc, numpy): in the
+# local stack's one running process a function's value cannot take effect, so they are neither
+# set nor compared (template.yaml gives the ingest function its own purge delay).
+PROCESS_START_VARIABLES = frozenset({"MIMALLOC_PURGE_DELAY", "MIMALLOC_ALLOW_THP", "NUMPY_MADVISE_HUGEPAGE"})
 
 
 def shared_environment(environments: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
