@@ -346,7 +346,7 @@ def lookup(keys: ArrayLike, key_values: ArrayLike, values: ArrayLike) -> ArrayLi
 def split_list(values: ArrayLike, sep: str = ",") -> pa.Array:
     """A quoted comma list ("s1, s2") as a list of trimmed, non-empty items (null -> [])."""
     arr = as_array(values)
-    parts = pc.split_pattern(pc.fill_null(arr, ""), sep)
+    parts = pc.split_pattern(arr, sep)  # a null value has no items
     parents = pc.list_parent_indices(parts)
     items = pc.utf8_trim_whitespace(pc.list_flatten(parts))
     keep = pc.not_equal(items, EMPTY_STRING)
@@ -568,7 +568,7 @@ def split_items(values: ArrayLike, sep: str = ",") -> tuple[np.ndarray, pa.Array
     items trimmed and non-empty, in row order. The trim pass is skipped when no value holds a
     byte that could be whitespace."""
     arr = as_array(values)
-    parts = pc.split_pattern(pc.fill_null(arr, ""), sep)
+    parts = pc.split_pattern(arr, sep)  # a null value has no items
     parents = pc.list_parent_indices(parts).to_numpy(zero_copy_only=False).astype(np.int64)
     items = as_array(pc.list_flatten(parts))
     if _may_hold_whitespace(arr):
