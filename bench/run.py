@@ -288,6 +288,25 @@ def run_path(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def median_path(job: dict[str, Any], runs: int) -> dict[str, Any]:
+    """The day-2 path run ``runs`` times, each from the same stored day 1 (its snapshot and
+    change set removed before the next run): the run of median time, with every run's time and
+    peak (``runs``) and, as its peak, the largest of all runs (memory is a limit every run must
+    keep). This machine's speed moves by a quarter within the hour; a median of several runs is
+    what the targets are judged on."""
+    store = Path(job["store"])
+    done = []
+    for _ in range(runs):
+        for prefix in (job["prefix"], f"{job['prefix']}-changes"):
+            shutil.rmtree(store / prefix, ignore_errors=True)
+        done.append(run_path(job))
+    ranked = sorted(done, key=lambda run: run["seconds"])
+    median = dict(ranked[(len(ranked) - 1) // 2])
+    median["runs"] = [{"seconds": run["seconds"], "peak_rss_bytes": run["peak_rss_bytes"]} for run in done]
+    median["peak_rss_bytes"] = max(run["peak_rss_bytes"] for run in done)
+    return median
+
+
 WORKERS = {"generate": worker_generate, "ingest": worker_ingest, "diff": worker_diff, "holds": worker_holds}
 
 
@@ -530,6 +549,13 @@ def report(results: dict[str, Any]) -> None:
         f"peak {_fmt_bytes(day2['peak_rss_bytes'])}",
     )
     console.print(table)
+    runs = day2.get("runs") or []
+    if len(runs) > 1:
+        console.print(
+            f"Day 2 path, {len(runs)} runs: "
+            + ", ".join(f"{run['seconds']:.2f} s ({_fmt_bytes(run['peak_rss_bytes'])})" for run in runs)
+            + "; the table shows the median run, and the largest peak of all runs"
+        )
     for label, result in (("Day 1", base), ("Day 2", day2)):
         console.print(
             f"{label} by step (each in its own process, as each is its own Lambda function): "
@@ -620,6 +646,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--engine-runs", type=int, default=3, help="runs of each engine job (0: skip the engine floor)"
     )
+    parser.add_argument(
+        "--path-runs",
+        type=int,
+        default=3,
+        help="runs of the day-2 path: its time is their median, its peak their largest (default 3)",
+    )
     parser.add_argument("--regenerate", action="store_true", help="ignore cached data sets")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--job", type=Path, help=argparse.SUPPRESS)
@@ -650,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
             "out": str(out / "day1"),
         },
     )
-    path = run_path(
+    path = median_path(
         {
             "input": str(data / "day2"),
             "csv_rows": meta["csv_rows"]["day2"],
@@ -659,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
             "previous_prefix": "day1",
             "out": str(out / "day2"),
         },
+        max(1, args.path_runs),
     )
     engines = _run_engines(store, args.engine_runs) if args.engine_runs > 0 else None
     naive = None if args.skip_naive else _run_naive(data / "day1", data / "day2")
@@ -678,7 +711,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     targets = [
         {
-            "name": "whole path, day 2 (s)",
+            "name": f"whole path, day 2 (s, median of {len(path.get('runs') or [path])})",
             "measured": f"{path['seconds']:.1f}",
             "limit": f"<= {TARGET_PATH_SECONDS:.0f}",
             "pass": path["seconds"] <= TARGET_PATH_SECONDS,
