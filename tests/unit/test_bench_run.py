@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -21,12 +22,19 @@ from tests.support.scripts import load_script
 RUN = Path(__file__).resolve().parents[2] / "bench" / "run.py"
 
 
-def test_the_bench_runs_each_step_in_its_own_process(tmp_path: Path) -> None:
+def _run_tiny_bench(tmp_path: Path, path_runs: int) -> dict[str, Any]:
+    """The bench on a 400-student district, without the naive diff and the engine floor."""
     out = tmp_path / "out"
     cmd = [sys.executable, str(RUN), "--students", "400", "--data-dir", str(tmp_path / "data")]
-    cmd += ["--out-dir", str(out), "--skip-naive", "--engine-runs", "0", "--path-runs", "1"]
+    cmd += ["--out-dir", str(out), "--skip-naive", "--engine-runs", "0", "--path-runs", str(path_runs)]
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    results: dict[str, Any] = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return results
+
+
+def test_the_bench_runs_each_step_in_its_own_process(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    results = _run_tiny_bench(tmp_path, path_runs=1)
     for day in ("baseline", "path"):
         path = results[day]
         assert list(path["steps"]) == ["ingest", "diff", "holds"]
@@ -50,11 +58,7 @@ def test_the_bench_runs_each_step_in_its_own_process(tmp_path: Path) -> None:
 
 
 def test_the_day_two_path_is_judged_on_the_median_of_its_runs(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    cmd = [sys.executable, str(RUN), "--students", "400", "--data-dir", str(tmp_path / "data")]
-    cmd += ["--out-dir", str(out), "--skip-naive", "--engine-runs", "0", "--path-runs", "3"]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    results = _run_tiny_bench(tmp_path, path_runs=3)
     path, runs = results["path"], results["path"]["runs"]
     assert len(runs) == 3
     assert path["seconds"] == sorted(run["seconds"] for run in runs)[1]
