@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,9 +35,14 @@ INDEX = "index.json"
 FIELDS_COLUMN = "_changed_fields"
 _KINDS = ("added", "removed", "changed", "changed_old")
 _REKEY_KINDS = ("id_changed", "id_changed_old")
+# Threads encoding and storing a change set's files: two keep a small machine's cores busy beside
+# the changes CSV, which the diff step writes on a thread of its own at the same time.
+WRITE_THREADS = 2
 
 
 def _bytes(table: pa.Table) -> bytes:
+    # Column statistics stay on (unlike a snapshot's files): change sets are published to the
+    # district's consumers (docs/events.md), whose readers may filter them by min/max.
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
@@ -47,37 +52,55 @@ def _read(store: BlobStore, key: str) -> pa.Table:
     return pq.read_table(pa.BufferReader(store.get(key)))
 
 
+def _published_tables(entity: Entity, ec: EntityChanges, pairs: pa.Table) -> dict[str, pa.Table]:
+    """The files of one entity with changes, by kind, as the feed publishes them."""
+    fields = ec.changed_fields
+    if not isinstance(fields, pa.ChunkedArray):
+        fields = pa.chunked_array([fields], pa.list_(pa.string()))
+    changed = conform(ec.changed_new, entity).append_column(FIELDS_COLUMN, fields)
+    published = publish(ec, pairs)
+    tables = {
+        "added": published.added,
+        "removed": published.removed,
+        "changed": changed,
+        "changed_old": conform(ec.changed_old, entity),
+    }
+    if entity.is_person:
+        tables |= {"id_changed": published.id_changed, "id_changed_old": published.id_changed_old}
+    return tables
+
+
+def _put(store: BlobStore, key: str, table: pa.Table) -> None:
+    store.put(key, _bytes(table))
+
+
 def write_change_set(store: BlobStore, prefix: str, changes: ChangeSet) -> dict[str, dict[str, int]]:
     """Write ``changes`` as the feed publishes them (re-keys as ``id_changed``); returns
-    ``{entity: {"added": n, "removed": n, "changed": n, "id_changed": n}}``."""
+    ``{entity: {"added": n, "removed": n, "changed": n, "id_changed": n}}``.
+
+    The Parquet files are encoded and stored on :data:`WRITE_THREADS` threads, largest first
+    (Parquet encoding, zstd and a store's write release the GIL), and ``index.json`` only once
+    every one of them is stored: a reader never finds an index before its files."""
     index: dict[str, dict[str, int]] = {}
+    files: dict[str, pa.Table] = {}
     pairs = present_pairs(changes)
     for entity in ENTITIES:
         ec = changes.entities.get(entity.name)
         if ec is None or ec.is_empty:
             continue
-        fields = ec.changed_fields
-        if not isinstance(fields, pa.ChunkedArray):
-            fields = pa.chunked_array([fields], pa.list_(pa.string()))
-        changed = conform(ec.changed_new, entity).append_column(FIELDS_COLUMN, fields)
-        published = publish(ec, pairs)
-        tables = {
-            "added": published.added,
-            "removed": published.removed,
-            "changed": changed,
-            "changed_old": conform(ec.changed_old, entity),
-        }
-        if entity.is_person:
-            tables |= {"id_changed": published.id_changed, "id_changed_old": published.id_changed_old}
-        for kind, table in tables.items():
-            store.put(join_key(prefix, f"{entity.name}/{kind}.parquet"), _bytes(table))
+        tables = _published_tables(entity, ec, pairs)
+        files |= {join_key(prefix, f"{entity.name}/{kind}.parquet"): t for kind, t in tables.items()}
         index[entity.name] = {
-            "added": published.added.num_rows,
-            "removed": published.removed.num_rows,
-            "changed": changed.num_rows,
-            "id_changed": published.id_changed.num_rows,
+            "added": tables["added"].num_rows,
+            "removed": tables["removed"].num_rows,
+            "changed": tables["changed"].num_rows,
+            "id_changed": tables["id_changed"].num_rows if entity.is_person else 0,
         }
-    store.put(join_key(prefix, "id_changes.parquet"), _bytes(pairs))
+    files[join_key(prefix, "id_changes.parquet")] = pairs
+    largest_first = sorted(files, key=lambda key: files[key].nbytes, reverse=True)
+    with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="change-set") as pool:
+        for future in [pool.submit(_put, store, key, files[key]) for key in largest_first]:
+            future.result()
     store.put(join_key(prefix, INDEX), json.dumps({"entities": index}, sort_keys=True).encode())
     return index
 
