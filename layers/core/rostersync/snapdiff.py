@@ -321,6 +321,7 @@ def diff_snapshots(
     ordered = sorted(ENTITIES, key=size, reverse=True)
     duckdb = [e for e in ordered if _by_duckdb(e, old, new, duckdb_rows)]
     with ExitStack() as stack:
+        own = engine is None
         if engine is None:
             engine = stack.enter_context(duck_diff(threads))
         pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="diff"))
@@ -330,6 +331,10 @@ def diff_snapshots(
                 run.on_arrow(entity)
         else:
             run.on_duckdb(old, duckdb, engine, then=[e for e in ordered if e not in duckdb])
+        if own:
+            # The joins are done: DuckDB is closed (its memory given back) while the worker
+            # still splits the last join's rows, not after.
+            engine.close()
         results = {name: future.result() for name, future in run.results.items()}
     changes = ChangeSet(
         entities={e.name: results[e.name][0] for e in ENTITIES},
