@@ -35,8 +35,10 @@ INDEX = "index.json"
 FIELDS_COLUMN = "_changed_fields"
 _KINDS = ("added", "removed", "changed", "changed_old")
 _REKEY_KINDS = ("id_changed", "id_changed_old")
-# Threads encoding and storing a change set's files: two keep a small machine's cores busy beside
-# the changes CSV, which the diff step writes on a thread of its own at the same time.
+# Threads encoding and storing a change set's files, beside the changes CSV's own thread. On 2
+# cores the two are CPU-bound together and two threads measured as one (the CSV is the longer);
+# against a store's latency they overlap the writes: with 30 ms a put, day 2's 21 files at 600k
+# students took 0.90 s on one thread, 0.52 s on two (0.32 s on four).
 WRITE_THREADS = 2
 
 
