@@ -35,11 +35,13 @@ INDEX = "index.json"
 FIELDS_COLUMN = "_changed_fields"
 _KINDS = ("added", "removed", "changed", "changed_old")
 _REKEY_KINDS = ("id_changed", "id_changed_old")
-# Threads encoding and storing a change set's files, beside the changes CSV's own thread. On 2
-# cores the two are CPU-bound together and two threads measured as one (the CSV is the longer);
-# against a store's latency they overlap the writes: with 30 ms a put, day 2's 21 files at 600k
-# students took 0.90 s on one thread, 0.52 s on two (0.32 s on four).
-WRITE_THREADS = 2
+# Threads storing a change set's files while the next is encoded. The encoding itself stays on
+# the caller's thread: at 600k students (day 2, 21 files) on 2 cores, beside the changes CSV's
+# thread, encoding on two threads made the diff step's write 0.04-0.10 s slower than one after
+# another (the CSV is the longer, both CPU-bound); storing beside the encoding measured as
+# fast as one after another there, and against a store's latency (a put delayed 30 ms, as an
+# S3 PUT's round trip) the writes overlap: 0.88 s one after another, 0.41 s on two threads.
+STORE_THREADS = 2
 
 
 def _bytes(table: pa.Table) -> bytes:
@@ -72,36 +74,34 @@ def _published_tables(entity: Entity, ec: EntityChanges, pairs: pa.Table) -> dic
     return tables
 
 
-def _put(store: BlobStore, key: str, table: pa.Table) -> None:
-    store.put(key, _bytes(table))
-
-
 def write_change_set(store: BlobStore, prefix: str, changes: ChangeSet) -> dict[str, dict[str, int]]:
     """Write ``changes`` as the feed publishes them (re-keys as ``id_changed``); returns
     ``{entity: {"added": n, "removed": n, "changed": n, "id_changed": n}}``.
 
-    The Parquet files are encoded and stored on :data:`WRITE_THREADS` threads, largest first
-    (Parquet encoding, zstd and a store's write release the GIL), and ``index.json`` only once
-    every one of them is stored: a reader never finds an index before its files."""
+    Each Parquet file is encoded on this thread and stored on one of :data:`STORE_THREADS`
+    threads while the next is encoded (a store's write, an S3 PUT's round trip or a local
+    file's fsync, then overlaps the encoding); ``index.json`` is stored only once every file is,
+    and not at all if one fails: a reader never finds an index before its files."""
     index: dict[str, dict[str, int]] = {}
-    files: dict[str, pa.Table] = {}
     pairs = present_pairs(changes)
-    for entity in ENTITIES:
-        ec = changes.entities.get(entity.name)
-        if ec is None or ec.is_empty:
-            continue
-        tables = _published_tables(entity, ec, pairs)
-        files |= {join_key(prefix, f"{entity.name}/{kind}.parquet"): t for kind, t in tables.items()}
-        index[entity.name] = {
-            "added": tables["added"].num_rows,
-            "removed": tables["removed"].num_rows,
-            "changed": tables["changed"].num_rows,
-            "id_changed": tables["id_changed"].num_rows if entity.is_person else 0,
-        }
-    files[join_key(prefix, "id_changes.parquet")] = pairs
-    largest_first = sorted(files, key=lambda key: files[key].nbytes, reverse=True)
-    with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="change-set") as pool:
-        for future in [pool.submit(_put, store, key, files[key]) for key in largest_first]:
+    with ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="change-set") as pool:
+        stored = []
+        for entity in ENTITIES:
+            ec = changes.entities.get(entity.name)
+            if ec is None or ec.is_empty:
+                continue
+            tables = _published_tables(entity, ec, pairs)
+            for kind, table in tables.items():
+                key = join_key(prefix, f"{entity.name}/{kind}.parquet")
+                stored.append(pool.submit(store.put, key, _bytes(table)))
+            index[entity.name] = {
+                "added": tables["added"].num_rows,
+                "removed": tables["removed"].num_rows,
+                "changed": tables["changed"].num_rows,
+                "id_changed": tables["id_changed"].num_rows if entity.is_person else 0,
+            }
+        stored.append(pool.submit(store.put, join_key(prefix, "id_changes.parquet"), _bytes(pairs)))
+        for future in stored:
             future.result()
     store.put(join_key(prefix, INDEX), json.dumps({"entities": index}, sort_keys=True).encode())
     return index
