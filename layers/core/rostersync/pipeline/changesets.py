@@ -12,8 +12,9 @@ evaluate and apply it.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,7 +41,8 @@ _REKEY_KINDS = ("id_changed", "id_changed_old")
 # thread, encoding on two threads made the diff step's write 0.04-0.10 s slower than one after
 # another (the CSV is the longer, both CPU-bound); storing beside the encoding measured as
 # fast as one after another there, and against a store's latency (a put delayed 30 ms, as an
-# S3 PUT's round trip) the writes overlap: 0.88 s one after another, 0.41 s on two threads.
+# S3 PUT's round trip) the writes overlap: 0.93 s one after another, 0.53 s on two threads. At
+# most this many encoded files are held waiting (a first sync's peak measured as main's).
 STORE_THREADS = 2
 
 
@@ -85,24 +87,31 @@ def write_change_set(store: BlobStore, prefix: str, changes: ChangeSet) -> dict[
     index: dict[str, dict[str, int]] = {}
     pairs = present_pairs(changes)
     with ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="change-set") as pool:
-        stored = []
+        storing: deque[Future[None]] = deque()
+
+        def store_file(key: str, table: pa.Table) -> None:
+            # At most STORE_THREADS encoded files wait or are stored at once: a first sync's
+            # files (every record) are not all held encoded while a slow store catches up.
+            if len(storing) >= STORE_THREADS:
+                storing.popleft().result()
+            storing.append(pool.submit(store.put, key, _bytes(table)))
+
         for entity in ENTITIES:
             ec = changes.entities.get(entity.name)
             if ec is None or ec.is_empty:
                 continue
             tables = _published_tables(entity, ec, pairs)
             for kind, table in tables.items():
-                key = join_key(prefix, f"{entity.name}/{kind}.parquet")
-                stored.append(pool.submit(store.put, key, _bytes(table)))
+                store_file(join_key(prefix, f"{entity.name}/{kind}.parquet"), table)
             index[entity.name] = {
                 "added": tables["added"].num_rows,
                 "removed": tables["removed"].num_rows,
                 "changed": tables["changed"].num_rows,
                 "id_changed": tables["id_changed"].num_rows if entity.is_person else 0,
             }
-        stored.append(pool.submit(store.put, join_key(prefix, "id_changes.parquet"), _bytes(pairs)))
-        for future in stored:
-            future.result()
+        store_file(join_key(prefix, "id_changes.parquet"), pairs)
+        while storing:
+            storing.popleft().result()
     store.put(join_key(prefix, INDEX), json.dumps({"entities": index}, sort_keys=True).encode())
     return index
 
