@@ -8,7 +8,9 @@ import hashlib
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -18,11 +20,12 @@ from test_snapshot import parquet_bytes_with_statistics
 from rostersync import snapshot
 from rostersync.changes import ChangeSet
 from rostersync.diff import diff_rosters
-from rostersync.model import KEY_SEPARATOR
+from rostersync.duckdiff import DuckDiff
+from rostersync.model import KEY_SEPARATOR, Entity
 from rostersync.roster import RosterSet
-from rostersync.snapdiff import diff_snapshots
+from rostersync.snapdiff import SnapshotDiff, diff_snapshots
 from rostersync.snapshot import SnapshotError, save_local_snapshot
-from rostersync.storage import BlobNotFoundError, LocalBlobStore
+from rostersync.storage import BlobNotFoundError, BlobStore, LocalBlobStore
 from rostersync.summary import summarize
 
 
@@ -257,3 +260,92 @@ def test_a_damaged_file_of_an_entity_diffed_by_duckdb_fails_the_diff(tmp_path: P
 
     with pytest.raises(SnapshotError, match=r"checksum mismatch for old/students\.parquet"):
         diff_snapshots(store, "old", "new", duckdb_rows=0)
+
+
+class _CountingDiff(DuckDiff):
+    """The DuckDB engine, recording the entities it joins."""
+
+    def __init__(self, scratch: Path) -> None:
+        super().__init__(scratch)
+        self.joined: list[str] = []
+
+    def rows(self, entity: Entity, old: Path | bytes, new: Path | bytes) -> tuple[pa.Table, pa.Table]:
+        self.joined.append(entity.name)
+        return super().rows(entity, old, new)
+
+
+def _sections(schools: str) -> list[dict[str, Any]]:
+    # Several schools, one section of none, and a list column.
+    rows = [
+        {"section_id": f"s{i}", "school_id": f"sch{s}", "teacher_ids": ["t1"]} for i, s in enumerate(schools)
+    ]
+    return [*rows, {"section_id": "orphan", "school_id": None, "teacher_ids": None}]
+
+
+UNCHANGED_OLD = rosters(
+    students=[student("a"), student("b", grade="3")],
+    sections=_sections("1121332"),
+    unknown=[],
+)
+# Sections the same; students changed, and an unknown section key, which removes nothing.
+UNCHANGED_NEW = rosters(
+    students=[student("a"), student("b", grade="4"), student("c")],
+    sections=_sections("1121332"),
+    unknown=[("sections", "s1")],
+)
+
+
+def _counted(store: BlobStore, scratch: Path, duckdb_rows: int | None) -> tuple[SnapshotDiff, list[str]]:
+    """The diff of ``old`` to ``new`` in ``store``, and the entities DuckDB joined for it."""
+    engine = _CountingDiff(scratch)
+    try:
+        return diff_snapshots(store, "old", "new", duckdb_rows=duckdb_rows, engine=engine), engine.joined
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("duckdb_rows", ENGINE_SPLITS, ids=["all-duckdb", "default-split"])
+def test_an_entity_whose_files_are_identical_is_not_joined(tmp_path: Path, duckdb_rows: int | None) -> None:
+    store = _stored(tmp_path, UNCHANGED_OLD, UNCHANGED_NEW)
+    expected = diff_rosters(UNCHANGED_OLD, UNCHANGED_NEW)
+
+    found, joined = _counted(store, tmp_path / "scratch", duckdb_rows)
+
+    old_file, new_file = (tmp_path / side / "sections.parquet" for side in ("old", "new"))
+    assert old_file.read_bytes() == new_file.read_bytes()
+    assert joined == (["students"] if duckdb_rows == 0 else [])
+    _assert_same(found.changes, expected)
+    assert found.summary.equals(summarize(expected, UNCHANGED_OLD, UNCHANGED_NEW))
+    assert found.staged_counts["sections"] == 8
+
+
+def test_an_identical_entity_gives_what_its_join_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same two sets stored twice, every file in row groups of 2 rows: once with the same
+    # sections file on both sides (not joined, counted per row group), once with the new
+    # sections file in one row group (other bytes, the same rows), which DuckDB joins.
+    monkeypatch.setattr(snapshot, "ROW_GROUP_ROWS", 2)
+    same = _stored(tmp_path / "same", UNCHANGED_OLD, UNCHANGED_NEW)
+    save_local_snapshot(tmp_path / "joined" / "old", UNCHANGED_OLD)
+    monkeypatch.undo()
+    save_local_snapshot(tmp_path / "joined" / "new", UNCHANGED_NEW)
+
+    skipped, skipped_joins = _counted(same, tmp_path / "same" / "scratch", 0)
+    joined, joins = _counted(LocalBlobStore(tmp_path / "joined"), tmp_path / "joined" / "scratch", 0)
+
+    assert skipped_joins == ["students"]
+    assert joins == ["sections", "students"]
+    _assert_same(skipped.changes, joined.changes)
+    assert skipped.summary.equals(joined.summary)
+    assert skipped.staged_counts == joined.staged_counts
+
+
+def test_a_damaged_staged_file_of_an_identical_entity_fails_the_diff(tmp_path: Path) -> None:
+    # Not joined, the staged file is still read (its schools) and verified against its manifest.
+    store = _stored(tmp_path, UNCHANGED_OLD, UNCHANGED_NEW)
+    damaged = tmp_path / "new" / "sections.parquet"
+    damaged.write_bytes(damaged.read_bytes() + b"\0")
+
+    with pytest.raises(SnapshotError, match=r"checksum mismatch for new/sections\.parquet"):
+        diff_snapshots(store, "old", "new")

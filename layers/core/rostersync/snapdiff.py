@@ -8,7 +8,10 @@ tables, only the changes (what the rest of the sync needs). Smaller entities (un
 :data:`DUCKDB_MIN_ROWS` rows of both versions together, :data:`DUCKDB_MIN_ROWS_COMPOSITE` for a
 composite key), a first sync and an entity one side has no rows for are diffed by
 :func:`rostersync.diff.diff_table` on the two tables, as fast there without DuckDB's fixed
-cost. DuckDB's queries run on the calling thread and the Python side (verifying files, splitting
+cost. An entity whose file is the same in both snapshots (the manifests' checksum and rows) has
+no changes: it is neither joined nor diffed, only its staged file counted per school
+(:func:`_unchanged`), so a nightly sync pays only for the entities that changed. DuckDB's
+queries run on the calling thread and the Python side (verifying files, splitting
 DuckDB's rows, the Arrow diffs) on one worker thread beside them (:class:`_Run`). Results are
 those of ``diff_rosters`` and ``summarize`` on the same two sets whichever engine diffs an entity.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +30,7 @@ import pyarrow.parquet as pq
 
 from rostersync.changes import ID_CHANGE_SCHEMA, ChangeSet, EntityChanges
 from rostersync.diff import (
+    CHANGED_FIELDS_TYPE,
     SUMMARY_METRICS,
     SUMMARY_SCHEMA,
     combine_summary,
@@ -40,6 +45,7 @@ from rostersync.rekeys import rekey_summary_parts
 from rostersync.snapshot import (
     SnapshotManifest,
     entity_file,
+    map_entity_encoded,
     read_entity,
     read_manifest,
     read_unknown,
@@ -119,19 +125,70 @@ def _on_tables(entity: Entity, old: _Side | None, new: _Side, keys: pa.ChunkedAr
     return ch, suspected_id_changes(entity, ch.removed, ch.added), parts, staged.num_rows
 
 
+def _no_changes(entity: Entity) -> EntityChanges:
+    """What :func:`rostersync.diff.diff_table` gives for an entity with no changes."""
+    empty = entity.schema.empty_table()
+    return EntityChanges(entity.name, empty, empty, empty, empty, pa.array([], CHANGED_FIELDS_TYPE))
+
+
 def _missing(entity: Entity, old: _Side | None) -> Result:
     """An entity the source did not send: no changes, its accepted rows carried forward."""
     baseline = old.table(entity) if old is not None else None
-    empty = entity.schema.empty_table()
-    ch = EntityChanges(entity.name, empty, empty, empty, empty, pa.array([], pa.list_(pa.string())))
+    ch = _no_changes(entity)
     staged_rows = baseline.num_rows if baseline is not None else 0
     parts = entity_summary_parts(entity, baseline, baseline, ch)
     return ch, ID_CHANGE_SCHEMA.empty_table(), parts, staged_rows
 
 
+def _identical(entity: Entity, old: _Side | None, new: _Side) -> bool:
+    """Whether the entity's file is the same in both snapshots by their manifests (checksum,
+    size and rows) and neither lists the entity as missing. Snapshot keys are unique and never
+    null (:mod:`rostersync.duckdiff`), so such an entity has no changes, and none of its rows is
+    removed, so unknown keys do not matter."""
+    if old is None or entity.name in new.manifest.missing or entity.name in old.manifest.missing:
+        return False
+    name = f"{entity.name}.parquet"
+    before, after = old.manifest.files.get(name), new.manifest.files.get(name)
+    return before is not None and before == after
+
+
+def _counts_by_code(column: pa.DictionaryArray) -> pa.Table:
+    """Rows per value of one dictionary-encoded row group (``school_id``, ``count``), counted on
+    the codes."""
+    counts = pc.value_counts(column.indices)
+    return pa.table(
+        {"school_id": column.dictionary.take(counts.field("values")), "count": counts.field("counts")}
+    )
+
+
+def _unchanged(entity: Entity, new: _Side) -> Result:
+    """An entity whose file is the same in both snapshots (:func:`_identical`): no changes, and
+    per school the staged rows are the baseline's. Only the staged file is read (verified), its
+    ``school_id`` column alone, one row group at a time and counted on its dictionary codes;
+    the parts per row group add up in :func:`rostersync.diff.combine_summary`."""
+    if entity.school_scoped:
+        groups, rows = map_entity_encoded(
+            new.store, new.prefix, new.manifest, entity, "school_id", _counts_by_code
+        )
+    else:
+        new.file(entity)  # verified like any file the diff reads
+        groups, rows = None, new.manifest.files[f"{entity.name}.parquet"].rows
+    if groups is None:  # not scoped to schools, or a file written before it had the column
+        groups = [pa.table({"school_id": pa.nulls(1, pa.string()), "count": pa.array([rows], pa.int64())})]
+    parts = [
+        part
+        for counts in groups
+        for metric in ("baseline", "staged")
+        for part in _count_part(entity, counts, metric)
+    ]
+    return _no_changes(entity), ID_CHANGE_SCHEMA.empty_table(), parts, rows
+
+
 def _by_duckdb(entity: Entity, old: _Side | None, new: _Side, duckdb_rows: int | None) -> bool:
     """Whether the entity's rows (by the manifests) make it one for DuckDB."""
     if entity.name in new.manifest.missing or old is None or not old.rows(entity) or not new.rows(entity):
+        return False
+    if _identical(entity, old, new):
         return False
     if duckdb_rows is None:
         duckdb_rows = DUCKDB_MIN_ROWS if len(entity.key) == 1 else DUCKDB_MIN_ROWS_COMPOSITE
@@ -199,8 +256,11 @@ class _Run:
         return self.unknown.filter(pc.equal(self.unknown.column("entity"), entity.name)).column("key")
 
     def on_arrow(self, entity: Entity) -> None:
+        """Diff the entity on the worker, by Arrow (or not at all when it is unchanged)."""
         if entity.name in self.new.manifest.missing:
             self.results[entity.name] = self.pool.submit(_missing, entity, self.old)
+        elif _identical(entity, self.old, self.new):
+            self.results[entity.name] = self.pool.submit(_unchanged, entity, self.new)
         else:
             self.results[entity.name] = self.pool.submit(
                 _on_tables, entity, self.old, self.new, self.keys(entity)
@@ -242,11 +302,14 @@ def diff_snapshots(
     *,
     threads: int | None = None,
     duckdb_rows: int | None = None,
+    engine: DuckDiff | None = None,
 ) -> SnapshotDiff:
     """Changes from the snapshot at ``old_prefix`` (None: a first sync) to the one at
     ``new_prefix``, entity by entity; ``threads``: DuckDB's (None: every core); ``duckdb_rows``:
     from how many rows of both versions an entity goes to DuckDB (None: :data:`DUCKDB_MIN_ROWS`
-    for one-column keys, :data:`DUCKDB_MIN_ROWS_COMPOSITE` for composite ones)."""
+    for one-column keys, :data:`DUCKDB_MIN_ROWS_COMPOSITE` for composite ones); ``engine``: the
+    :class:`DuckDiff` to join on, left open (None: one of its own with ``threads``, closed at the
+    end)."""
     new = _Side(store, new_prefix, read_manifest(store, new_prefix))
     old = _Side(store, old_prefix, read_manifest(store, old_prefix)) if old_prefix is not None else None
     unknown = read_unknown(store, new_prefix, new.manifest)
@@ -257,13 +320,21 @@ def diff_snapshots(
     # Largest first: the largest join then runs while the process holds the least.
     ordered = sorted(ENTITIES, key=size, reverse=True)
     duckdb = [e for e in ordered if _by_duckdb(e, old, new, duckdb_rows)]
-    with duck_diff(threads) as engine, ThreadPoolExecutor(1, thread_name_prefix="diff") as pool:
+    with ExitStack() as stack:
+        own = engine is None
+        if engine is None:
+            engine = stack.enter_context(duck_diff(threads))
+        pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="diff"))
         run = _Run(old, new, unknown, pool)
         if old is None or not duckdb:
             for entity in ordered:
                 run.on_arrow(entity)
         else:
             run.on_duckdb(old, duckdb, engine, then=[e for e in ordered if e not in duckdb])
+        if own:
+            # The joins are done: DuckDB is closed (its memory given back) while the worker
+            # still splits the last join's rows, not after.
+            engine.close()
         results = {name: future.result() for name, future in run.results.items()}
     changes = ChangeSet(
         entities={e.name: results[e.name][0] for e in ENTITIES},

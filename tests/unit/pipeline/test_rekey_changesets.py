@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 from builders import table
 
 from rostersync.diff import diff_rosters
@@ -165,3 +166,40 @@ def test_change_set_files_read_side_by_side_give_the_tables_of_a_read_one_after_
     for name, kinds in one_by_one.items():
         for kind, expected in kinds.items():
             assert side_by_side[name][kind].equals(expected), (name, kind)
+
+
+class _RecordingStore(LocalBlobStore):
+    """A local store that records the keys it stored, in order (the writer's threads append)."""
+
+    def __init__(self, root: Path, fail: str | None = None) -> None:
+        super().__init__(root)
+        self.stored: list[str] = []
+        self.fail = fail
+
+    def put(self, key: str, data: bytes) -> None:
+        if key == self.fail:
+            raise OSError(f"cannot store {key}")
+        super().put(key, data)
+        self.stored.append(key)
+
+
+def test_a_change_set_index_is_stored_after_every_one_of_its_files(tmp_path: Path) -> None:
+    store = _RecordingStore(tmp_path)
+
+    write_change_set(store, "cs", diff_rosters(OLD, NEW))
+
+    kinds = ["added", "removed", "changed", "changed_old"]
+    files = [f"cs/students/{k}.parquet" for k in [*kinds, "id_changed", "id_changed_old"]]
+    files += [f"cs/enrollments/{k}.parquet" for k in kinds] + ["cs/id_changes.parquet"]
+    assert sorted(store.stored[:-1]) == sorted(files)
+    assert store.stored[-1] == "cs/index.json"
+
+
+def test_a_change_set_file_that_cannot_be_stored_leaves_no_index(tmp_path: Path) -> None:
+    store = _RecordingStore(tmp_path, fail="cs/students/added.parquet")
+
+    with pytest.raises(OSError, match=r"cannot store cs/students/added\.parquet"):
+        write_change_set(store, "cs", diff_rosters(OLD, NEW))
+
+    assert not (tmp_path / "cs" / "index.json").exists()
+    assert "cs/index.json" not in store.stored
