@@ -477,8 +477,9 @@ def _report_engines(console: Any, engines: dict[str, Any]) -> None:
     console.print(f"Same change counts per entity from both engines: {'yes' if same else '[bold red]NO[/]'}")
 
 
-def _delays(by_step: dict[str, str] | None) -> str:
-    return ", ".join(f"{step} {delay}" for step, delay in (by_step or {}).items()) or "?"
+def _delays(by_step: dict[str, dict[str, str]] | None) -> str:
+    delays = {step: env.get("MIMALLOC_PURGE_DELAY", "?") for step, env in (by_step or {}).items()}
+    return ", ".join(f"{step} {delay}" for step, delay in delays.items()) or "?"
 
 
 def _huge_pages(by_step: dict[str, dict[str, str]] | None) -> str:
@@ -503,7 +504,7 @@ def report(results: dict[str, Any]) -> None:
     console.print(
         f"[bold]rostersync bench[/]: {cfg['students']:,} students, format {cfg['format']}, "
         f"seed {cfg['seed']} - {cfg['cpus']} CPUs, Python {cfg['python']}, pyarrow {cfg['pyarrow']}, "
-        f"MIMALLOC_PURGE_DELAY (ms) {_delays(cfg.get('mimalloc_purge_delay'))}; transparent huge pages "
+        f"MIMALLOC_PURGE_DELAY (ms) {_delays(cfg.get('allocator'))}; transparent huge pages "
         f"{_huge_pages(cfg.get('allocator'))}"
     )
     gen_note = "cached, generated earlier" if gen["cached"] else "generated now"
@@ -742,7 +743,6 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "pyarrow": pyarrow.__version__,
             "platform": platform.platform(),
-            "mimalloc_purge_delay": {step: job_env(step)["MIMALLOC_PURGE_DELAY"] for step in STEPS},
             "allocator": {
                 step: {name: job_env(step)[name] for name in ALLOCATOR_VARIABLES} for step in STEPS
             },

@@ -44,6 +44,7 @@ from rostersync.model import ENTITIES, Entity
 from rostersync.rekeys import rekey_summary_parts
 from rostersync.snapshot import (
     SnapshotManifest,
+    counts_by_code,
     entity_file,
     map_entity_encoded,
     read_entity,
@@ -155,10 +156,8 @@ def _identical(entity: Entity, old: _Side | None, new: _Side) -> bool:
 def _counts_by_code(column: pa.DictionaryArray) -> pa.Table:
     """Rows per value of one dictionary-encoded row group (``school_id``, ``count``), counted on
     the codes."""
-    counts = pc.value_counts(column.indices)
-    return pa.table(
-        {"school_id": column.dictionary.take(counts.field("values")), "count": counts.field("counts")}
-    )
+    values, counted = counts_by_code(column)
+    return pa.table({"school_id": values, "count": counted})
 
 
 def _unchanged(entity: Entity, new: _Side) -> Result:

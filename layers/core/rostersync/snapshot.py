@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -265,6 +267,18 @@ def read_entity(
         # The row count alone is the manifest's: the file is neither fetched nor parsed.
         return pa.table({"rows": pa.nulls(entry.rows)}).select([])
     return _conform_columns(_read_file(store, prefix, name, entry, columns), entity, columns)
+
+
+def counts_by_code(values: pa.DictionaryArray) -> tuple[pa.Array, pa.Array]:
+    """(value, rows) of a dictionary-encoded string array such as :func:`map_entity_encoded`
+    yields, counted on its codes without decoding the strings: only the values present, a null
+    value counted as one (null) value."""
+    size = len(values.dictionary)
+    codes = pc.fill_null(values.indices, size).to_numpy(zero_copy_only=False)  # null: one past the last
+    counted = pa.array(np.bincount(codes, minlength=size + 1), pa.int64())
+    distinct = pa.concat_arrays([values.dictionary.cast(pa.string()), pa.nulls(1, pa.string())])
+    present = pc.greater(counted, 0)
+    return pc.filter(distinct, present), pc.filter(counted, present)
 
 
 def map_entity_encoded(

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from rostersync.holds.common import COUNT, NO_SCHOOL, SCHOOL, is_school_scoped
 from rostersync.model import ENTITY_BY_NAME, Entity
 from rostersync.roster import RosterSet
+from rostersync.snapshot import counts_by_code
 
 DENOMINATOR = "denominator"
 COUNTS_SCHEMA = pa.schema([(SCHOOL, pa.string()), (DENOMINATOR, pa.int64())])
@@ -43,12 +43,8 @@ def code_counts(school: pa.DictionaryArray) -> pa.Table:
     """(school, denominator) of one dictionary-encoded ``school_id`` array: its rows per
     dictionary value, counted by code without decoding the strings (null: a null school); only
     the values present. Add the parts up with :func:`encoded_school_counts`."""
-    size = len(school.dictionary)
-    codes = pc.fill_null(school.indices, size).to_numpy(zero_copy_only=False)  # null: one past the last
-    counted = pa.array(np.bincount(codes, minlength=size + 1), pa.int64())
-    values = pa.concat_arrays([school.dictionary.cast(pa.string()), pa.nulls(1, pa.string())])
-    keyed = pa.table({SCHOOL: values, DENOMINATOR: counted})
-    return keyed.filter(pc.greater(counted, 0))
+    values, counted = counts_by_code(school)
+    return pa.table({SCHOOL: values, DENOMINATOR: counted})
 
 
 def encoded_school_counts(parts: Sequence[pa.Table] | None, rows: int, entity: Entity) -> pa.Table:
