@@ -3,6 +3,7 @@ of the rules over both sets read whole, on a generated district where every rule
 
 from __future__ import annotations
 
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -145,6 +146,28 @@ def test_the_change_set_read_beside_the_snapshots_is_the_change_set_and_its_hold
         tables = ("added", "removed", "changed_new", "changed_old")
         assert all(getattr(mine, t).equals(getattr(ec, t)) for t in tables), name
         assert mine.changed_fields.equals(ec.changed_fields), name
+
+
+class _CountingStore(LocalBlobStore):
+    """A local store that counts the reads of each key (the readers' threads add to it)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reads: Counter[str] = Counter()
+
+    def get(self, key: str) -> bytes:
+        self.reads[key] += 1
+        return super().get(key)
+
+
+def test_the_holds_step_reads_the_change_sets_index_once(stored: tuple[Path, RosterSet, RosterSet]) -> None:
+    path, accepted, staged = stored
+    store = _CountingStore(path)
+    write_change_set(store, "once", diff_rosters(accepted, staged))
+
+    evaluate_stored_change_set(store, "once", "staged", "accepted", strict())
+
+    assert store.reads["once/index.json"] == 1
 
 
 def test_a_corrupt_staged_file_read_beside_the_change_set_fails_the_step(

@@ -153,9 +153,10 @@ def evaluate_stored_change_set(
     :func:`evaluate_stored_holds` finds them; the change set is read beside the snapshots, and
     the entities whose counts to start are those its index lists with removals, changes or
     re-keys."""
-    counted = counted_of_index(read_index(store, changes_prefix))
+    index = read_index(store, changes_prefix)
+    counted = counted_of_index(index)
 
     def changes(pool: Executor) -> ChangeSet:
-        return read_change_set(store, changes_prefix, executor=pool)
+        return read_change_set(store, changes_prefix, executor=pool, index=index)
 
     return _evaluate(store, changes, counted, staged_prefix, accepted_prefix, settings)

@@ -150,13 +150,18 @@ def _published_keys(prefix: str, index: dict[str, dict[str, int]]) -> list[tuple
 
 
 def read_published(
-    store: BlobStore, prefix: str, *, executor: Executor | None = None
+    store: BlobStore,
+    prefix: str,
+    *,
+    executor: Executor | None = None,
+    index: dict[str, dict[str, int]] | None = None,
 ) -> tuple[dict[str, dict[str, pa.Table]], pa.Table]:
     """The change set under ``prefix`` as written: per entity, each kind (``added``, ``removed``,
     ``changed``, ``changed_old``, ``id_changed``, ``id_changed_old``; empty where the entity or
     the kind is absent), and the ``id_changes`` pairs. With ``executor`` the files are fetched
-    and parsed on it side by side (the same tables); without, one after another."""
-    keys = _published_keys(prefix, read_index(store, prefix))
+    and parsed on it side by side (the same tables); without, one after another. ``index``: its
+    :func:`read_index`, when the caller has read it already (None: read here)."""
+    keys = _published_keys(prefix, read_index(store, prefix) if index is None else index)
     pairs_key = join_key(prefix, "id_changes.parquet")
     if executor is None:
         read = {key: _read(store, key) for _, _, key in keys}
@@ -172,11 +177,17 @@ def read_published(
     return out, id_changes.cast(ID_CHANGE_SCHEMA)
 
 
-def read_change_set(store: BlobStore, prefix: str, *, executor: Executor | None = None) -> ChangeSet:
+def read_change_set(
+    store: BlobStore,
+    prefix: str,
+    *,
+    executor: Executor | None = None,
+    index: dict[str, dict[str, int]] | None = None,
+) -> ChangeSet:
     """The change set under ``prefix`` (every entity present, empty where nothing changed), each
-    re-key back as the removal and addition the pipeline applies. ``executor``: as
+    re-key back as the removal and addition the pipeline applies. ``executor`` and ``index``: as
     :func:`read_published`."""
-    published, id_changes = read_published(store, prefix, executor=executor)
+    published, id_changes = read_published(store, prefix, executor=executor, index=index)
     entities: dict[str, EntityChanges] = {}
     for name, tables in published.items():
         spec = ENTITY_BY_NAME[name]
